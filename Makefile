@@ -1,0 +1,83 @@
+# ember: build, test and demo. See README.md.
+ARCH	?= x86_64
+STATIC	?= 0
+ASAN	?= 0
+
+CC	?= gcc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH)
+LDLIBS	+= -lpthread
+
+ifeq ($(ASAN),1)
+VARIANT	:= asan
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -O1
+LDFLAGS	+= -fsanitize=address,undefined
+EMBER	:= build/ember-asan
+else ifeq ($(STATIC),1)
+VARIANT	:= static
+LDFLAGS	+= -static
+EMBER	:= build/ember-static
+else
+VARIANT	:= default
+EMBER	:= build/ember
+endif
+
+OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
+SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/devices/*.c src/arch/$(ARCH)/*.c)
+OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
+LIB	:= $(OBJDIR)/libember.a
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(OBJDIR)/tests/%)
+
+.PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench
+
+all: $(EMBER)
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(OBJS)
+	$(AR) rcs $@ $^
+
+$(EMBER): $(OBJDIR)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS)
+
+unit: $(UNIT_TESTS)
+	@tests/unit/run.sh $(UNIT_TESTS)
+
+guests:
+	$(MAKE) -C tests/guest OUT=$(abspath build/guest)
+
+deps:
+	@tools/deps.sh
+
+# Every tier; ends with "N passed, N failed".
+check: deps
+	@tools/check.sh
+
+demo: deps
+	@tools/demo.sh
+
+asan:
+	$(MAKE) ASAN=1 all unit
+
+bench: all guests
+	@bench/startup
+
+check-arch-ifdefs:
+	@tools/check-arch-ifdefs.sh
+
+format:
+	clang-format -i $(wildcard src/*.c src/*/*.[ch] src/*/*/*.[ch] tests/unit/*.[ch])
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(OBJDIR)/src/main.d

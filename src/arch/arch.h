@@ -1,0 +1,53 @@
+/*
+ * The whole interface between generic code and an architecture. Each arch directory
+ * provides arch_defs.h (types and layout constants) and implements these functions;
+ * the Makefile compiles exactly one of them.
+ */
+#ifndef EMBER_ARCH_ARCH_H
+#define EMBER_ARCH_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch_defs.h"
+#include "../vmm/boot.h"
+#include "../vmm/memory.h"
+
+struct vm;
+struct vcpu;
+
+/* Warn once if the host CPU lacks hardware virtualization flags. Never refuses to run. */
+void arch_host_check(void);
+
+/* Split (ram_size) bytes of RAM into guest regions around the arch's MMIO holes. */
+int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr);
+
+/* Per-VM KVM setup before vCPUs exist: irqchip, timers, arch-specific addresses. */
+int arch_vm_init(struct vm *vm);
+void arch_vm_destroy(struct vm *vm);
+
+/* Register the arch's platform devices (serial, reset controller...) on vm's buses. */
+int arch_devices_init(struct vm *vm);
+void arch_devices_destroy(struct vm *vm);
+
+/*
+ * Parse the kernel image (img, size), load it into (mem) and fill (bi): entry, protocol,
+ * kernel_end, initrd_max and arch details. A malformed image logs the reason and
+ * returns -ENOEXEC (not a kernel) or -EINVAL / -E2BIG / -ENOMEM (bad or too big for RAM).
+ */
+int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
+		     enum boot_protocol proto, struct boot_info *bi);
+
+/* Write the boot structures the guest reads at entry (zero page, start info, MP table...). */
+int arch_boot_setup(struct vm *vm);
+
+/* Create-time vCPU setup: CPUID, registers, MSRs, LAPIC, entry state for (vm->boot). */
+int arch_vcpu_init(struct vcpu *vcpu);
+
+/*
+ * Handle a KVM exit that generic code does not know. Returns 0 to continue running,
+ * or a negative errno to stop the VM with an error.
+ */
+int arch_handle_exit(struct vcpu *vcpu);
+
+#endif

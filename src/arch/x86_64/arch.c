@@ -1,0 +1,132 @@
+/* x86_64 machine: memory layout, in-kernel irqchip and PIT, legacy platform devices. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "../arch.h"
+#include "../../devices/i8042.h"
+#include "../../devices/serial.h"
+#include "../../util/log.h"
+#include "../../util/util.h"
+#include "../../vmm/vcpu.h"
+#include "../../vmm/vm.h"
+
+void arch_host_check(void)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	int found = 0;
+
+	if (!f)
+		return;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5))
+			found = strstr(line, " vmx") || strstr(line, " svm") ? 1 : -1;
+	fclose(f);
+	if (found < 0)
+		log_warnx("this CPU shows no vmx/svm flag: /dev/kvm may be emulated, and guest code "
+			  "may run slowly");
+}
+
+int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr)
+{
+	uint64_t low = MIN(ram_size, X86_MMIO_HOLE_START);
+
+	if (ram_size < 2 * MiB)
+		return -EINVAL;
+	regions[0] = (struct mem_region){ .gpa = 0, .size = low };
+	*nr = 1;
+	if (ram_size > low) {
+		regions[1] = (struct mem_region){ .gpa = X86_MMIO_HOLE_END, .size = ram_size - low };
+		*nr = 2;
+	}
+	return 0;
+}
+
+int arch_vm_init(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = X86_IDENTITY_MAP_ADDR;
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0) {
+		log_warn("KVM_SET_TSS_ADDR");
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0) {
+		log_warn("KVM_SET_IDENTITY_MAP_ADDR");
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_warn("KVM_CREATE_IRQCHIP");
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_warn("KVM_CREATE_PIT2");
+		return -errno;
+	}
+	vm->arch.have_pit = 1;
+	return 0;
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	(void)vm; /* the irqchip and PIT go with the VM fd */
+}
+
+static void x86_reset_request(void *ctx)
+{
+	vm_request_stop(ctx, VM_STOP_RESET);
+}
+
+int arch_devices_init(struct vm *vm)
+{
+	struct irq_line com1 = { vm_irq_set, vm, X86_SERIAL_IRQ };
+	struct irq_line kbd = { vm_irq_set, vm, X86_KBD_IRQ };
+	int ret;
+
+	vm->serial = serial_create(vm->cfg.console_out, com1);
+	vm->i8042 = i8042_create(kbd, x86_reset_request, vm);
+	if (!vm->serial || !vm->i8042) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = bus_register(&vm->pio_bus, X86_SERIAL_PORT, SERIAL_REG_SPAN, &serial_bus_ops,
+			   vm->serial, "serial");
+	if (!ret)
+		ret = bus_register(&vm->pio_bus, I8042_DATA_PORT, 1, &i8042_data_ops, vm->i8042,
+				   "i8042-data");
+	if (!ret)
+		ret = bus_register(&vm->pio_bus, I8042_COMMAND_PORT, 1, &i8042_command_ops,
+				   vm->i8042, "i8042-command");
+	if (ret)
+		goto err;
+	return 0;
+err:
+	arch_devices_destroy(vm);
+	return ret;
+}
+
+void arch_devices_destroy(struct vm *vm)
+{
+	serial_destroy(vm->serial);
+	i8042_destroy(vm->i8042);
+	vm->serial = NULL;
+	vm->i8042 = NULL;
+}
+
+int arch_handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_HLT:
+		/* With an in-kernel LAPIC KVM handles HLT; seeing one means interrupts are dead. */
+		log_err("vCPU %u: halted with no way to wake", vcpu->id);
+		return -EINVAL;
+	default:
+		log_err("vCPU %u: unhandled KVM exit %u", vcpu->id, run->exit_reason);
+		return -EINVAL;
+	}
+}

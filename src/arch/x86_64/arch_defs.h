@@ -1,0 +1,60 @@
+/* x86_64 types and guest physical layout. */
+#ifndef EMBER_ARCH_X86_64_DEFS_H
+#define EMBER_ARCH_X86_64_DEFS_H
+
+#include <stdint.h>
+
+#define ARCH_NAME "x86_64"
+
+/* Boot structures in low memory, below the EBDA. */
+#define X86_GDT_ADDR	      0x500
+#define X86_IDT_ADDR	      0x520
+#define X86_PVH_INFO_ADDR     0x6000
+#define X86_PVH_MODLIST_ADDR  0x6040
+#define X86_PVH_MEMMAP_ADDR   0x6100
+#define X86_ZERO_PAGE_ADDR    0x7000
+#define X86_BOOT_STACK	      0x8ff0
+#define X86_PML4_ADDR	      0x9000
+#define X86_PDPT_ADDR	      0xa000
+#define X86_PD_ADDR	      0xb000
+#define ARCH_CMDLINE_ADDR     0x20000
+#define ARCH_CMDLINE_MAX      4096
+#define X86_EBDA_START	      0x9fc00
+#define X86_MPTABLE_ADDR      X86_EBDA_START
+#define X86_HIGH_MEM_START    0x100000
+
+/* The 32-bit MMIO hole: RAM stops at 3 GiB and resumes at 4 GiB. */
+#define X86_MMIO_HOLE_START   0xc0000000ULL
+#define X86_MMIO_HOLE_END     0x100000000ULL
+#define X86_IOAPIC_ADDR	      0xfec00000U
+#define X86_LAPIC_ADDR	      0xfee00000U
+
+/* KVM needs three pages for the TSS and one for the identity map, inside the hole. */
+#define X86_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define X86_TSS_ADDR	      0xfffbd000ULL
+
+/* ember's own MMIO devices start here (the boot timer first, as in Firecracker). */
+#define ARCH_MMIO_BASE	      0xd0000000ULL
+
+#define X86_SERIAL_PORT	      0x3f8
+#define X86_SERIAL_IRQ	      4
+#define X86_KBD_IRQ	      1
+#define X86_NR_ISA_IRQS	      16
+
+#define ARCH_MAX_VCPUS	      32
+
+struct arch_boot_info {
+	uint8_t setup_header[0x9f]; /* bzImage: the header from 0x1f1, copied into the zero page */
+	uint32_t setup_header_len;
+	uint64_t pvh_entry;	    /* PVH: the XEN_ELFNOTE_PHYS32_ENTRY address */
+};
+
+struct arch_vm {
+	int have_pit;
+};
+
+struct arch_vcpu {
+	int unused;
+};
+
+#endif

@@ -1,0 +1,21 @@
+/* Just enough of an i8042 keyboard controller for Linux's probe, and its reset line. */
+#ifndef EMBER_DEVICES_I8042_H
+#define EMBER_DEVICES_I8042_H
+
+#include "irq.h"
+#include "../vmm/bus.h"
+
+#define I8042_DATA_PORT	   0x60
+#define I8042_COMMAND_PORT 0x64
+
+struct i8042;
+
+/* ops for the data port (offset 0) and the command/status port (offset 0), registered apart. */
+extern const struct bus_dev_ops i8042_data_ops;
+extern const struct bus_dev_ops i8042_command_ops;
+
+/* (reset) is called, from a vCPU thread, when the guest pulses the CPU reset line. */
+struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx);
+void i8042_destroy(struct i8042 *dev);
+
+#endif

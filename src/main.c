@@ -1,0 +1,179 @@
+/* ember: a microVM monitor. main() parses the command line, builds one VM and runs it. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "util/log.h"
+#include "util/util.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define EMBER_VERSION	 "0.1.0"
+#define EXIT_BAD_ARGS	 2
+#define DEFAULT_MEM_MIB	 128
+#define MAX_MEM_MIB	 (1024 * 1024)
+
+static const char usage[] =
+	"usage: ember --kernel PATH [options]\n"
+	"\n"
+	"  --kernel PATH          guest kernel: ELF vmlinux, bzImage, or a PVH ELF\n"
+	"  --initrd PATH          initial ramdisk\n"
+	"  --boot-args STR        kernel command line (default: serial console on ttyS0)\n"
+	"  --vcpus N              number of vCPUs, 1-32 (default 1)\n"
+	"  --memory MIB           guest RAM in MiB (default 128)\n"
+	"  --boot-timer           log the time until the guest writes 123 to the boot timer\n"
+	"  --boot-protocol P      auto (default), linux or pvh\n"
+	"  --level L              log level: error, warn (default), info, debug\n"
+	"  --version              print the version and exit\n"
+	"  --help                 print this help and exit\n"
+	"\n"
+	"Guest serial output goes to stdout, its input comes from stdin. ember exits 0 when\n"
+	"the guest resets or powers off, and non-zero with a message on any error.\n";
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_BOOT_ARGS,
+	OPT_VCPUS,
+	OPT_MEMORY,
+	OPT_BOOT_TIMER,
+	OPT_BOOT_PROTOCOL,
+	OPT_LEVEL,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option long_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "boot-args", required_argument, NULL, OPT_BOOT_ARGS },
+	{ "vcpus", required_argument, NULL, OPT_VCPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void bad_arg(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bad_arg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ember: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see ember --help)\n", stderr);
+	exit(EXIT_BAD_ARGS);
+}
+
+static int parse_level(const char *s, enum log_level *level)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcasecmp(s, names[i]) || (i == LOG_WARN && !strcasecmp(s, "warning"))) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static void parse_args(int argc, char **argv, struct vm_config *cfg)
+{
+	enum log_level level;
+	uint64_t v;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_KERNEL:
+			cfg->kernel_path = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd_path = optarg;
+			break;
+		case OPT_BOOT_ARGS:
+			cfg->boot_args = optarg;
+			break;
+		case OPT_VCPUS:
+			if (parse_uint(optarg, 1, ARCH_MAX_VCPUS, &v))
+				bad_arg("--vcpus %s: must be a number from 1 to %u", optarg,
+					ARCH_MAX_VCPUS);
+			cfg->vcpus = v;
+			break;
+		case OPT_MEMORY:
+			if (parse_uint(optarg, 2, MAX_MEM_MIB, &v))
+				bad_arg("--memory %s: must be a number of MiB from 2 to %u", optarg,
+					MAX_MEM_MIB);
+			cfg->mem_mib = v;
+			break;
+		case OPT_BOOT_TIMER:
+			cfg->boot_timer = true;
+			break;
+		case OPT_BOOT_PROTOCOL:
+			if (!strcmp(optarg, "auto"))
+				cfg->boot_proto = BOOT_PROTO_AUTO;
+			else if (!strcmp(optarg, "linux"))
+				cfg->boot_proto = BOOT_PROTO_LINUX;
+			else if (!strcmp(optarg, "pvh"))
+				cfg->boot_proto = BOOT_PROTO_PVH;
+			else
+				bad_arg("--boot-protocol %s: must be auto, linux or pvh", optarg);
+			break;
+		case OPT_LEVEL:
+			if (parse_level(optarg, &level))
+				bad_arg("--level %s: must be error, warn, info or debug", optarg);
+			log_max_level = level;
+			break;
+		case OPT_VERSION:
+			printf("ember v%s (%s)\n", EMBER_VERSION, ARCH_NAME);
+			exit(0);
+		case OPT_HELP:
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			bad_arg("unknown or incomplete option");
+		}
+	}
+	if (optind < argc)
+		bad_arg("unexpected argument '%s'", argv[optind]);
+	if (!cfg->kernel_path)
+		bad_arg("--kernel is required");
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t start_us = now_us();
+	struct vm_config cfg = {
+		.vcpus = 1,
+		.mem_mib = DEFAULT_MEM_MIB,
+		.console_in = STDIN_FILENO,
+		.console_out = STDOUT_FILENO,
+	};
+	struct vm vm;
+	int status;
+
+	parse_args(argc, argv, &cfg);
+	/* A reader that went away must not kill the VMM; writes just fail. */
+	signal(SIGPIPE, SIG_IGN);
+	if (vcpu_signal_setup())
+		die("cannot install the vCPU kick handler");
+	arch_host_check();
+	if (vm_build(&vm, &cfg, start_us))
+		return 1;
+	status = vm_run(&vm);
+	vm_destroy(&vm);
+	return status;
+}

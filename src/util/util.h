@@ -1,0 +1,37 @@
+/* Small helpers shared by every subsystem. */
+#ifndef EMBER_UTIL_UTIL_H
+#define EMBER_UTIL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a)	  (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_DOWN(x, a)  ((x) & ~((uint64_t)(a)-1))
+#define ALIGN_UP(x, a)	  ALIGN_DOWN((x) + (a)-1, (a))
+#define MIN(a, b)	  ((a) < (b) ? (a) : (b))
+#define MAX(a, b)	  ((a) > (b) ? (a) : (b))
+#define KiB		  1024ULL
+#define MiB		  (1024ULL * KiB)
+#define GiB		  (1024ULL * MiB)
+
+/* Print "ember: (fmt)" and exit(1). Only main() and thread tops may call it. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Read the whole regular file (path) into a malloc'd buffer, at most (max) bytes.
+ * Returns 0 and sets (*buf, *len), -EFBIG if larger than (max), or -errno.
+ */
+int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+
+/* Parse a decimal unsigned integer in [min, max]. Returns 0 or -EINVAL / -ERANGE. */
+int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Write all of (buf) to (fd), retrying on EINTR and short writes. Returns 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Monotonic time in microseconds. */
+uint64_t now_us(void);
+/* CPU time used by the whole process (all threads), in microseconds. */
+uint64_t cpu_us(void);
+
+#endif

@@ -1,0 +1,122 @@
+/* The arch-neutral half of booting: files in, command line and initrd placed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot.h"
+#include "vm.h"
+#include "../util/log.h"
+#include "../util/util.h"
+
+#define KERNEL_MAX_SIZE (1ULL * GiB)
+#define INITRD_MAX_SIZE (2ULL * GiB)
+#define DEFAULT_BOOT_ARGS                                                                          \
+	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux "                \
+	"i8042.nopnp i8042.dumbkbd"
+
+static const char *file_error(int err)
+{
+	switch (err) {
+	case -EFBIG:
+		return "file too large";
+	case -EISDIR:
+		return "is a directory";
+	case -EINVAL:
+		return "not a regular file";
+	default:
+		return strerror(-err);
+	}
+}
+
+static int boot_load_cmdline(struct vm *vm)
+{
+	const char *args = vm->cfg.boot_args ? vm->cfg.boot_args : DEFAULT_BOOT_ARGS;
+	size_t len = strlen(args) + 1;
+
+	if (len > ARCH_CMDLINE_MAX) {
+		log_err("--boot-args: %zu bytes, the limit is %u", len - 1, ARCH_CMDLINE_MAX - 1);
+		return -E2BIG;
+	}
+	if (guest_mem_write(&vm->mem, ARCH_CMDLINE_ADDR, args, len)) {
+		log_err("no guest RAM for the command line");
+		return -ENOMEM;
+	}
+	vm->boot.cmdline_addr = ARCH_CMDLINE_ADDR;
+	vm->boot.cmdline_size = len;
+	return 0;
+}
+
+/*
+ * The initrd goes as high as allowed: below the loader's limit and inside the RAM
+ * region that holds the kernel, page-aligned, and above the kernel.
+ */
+static int boot_place_initrd(struct vm *vm, uint64_t size, uint64_t *addr)
+{
+	struct boot_info *bi = &vm->boot;
+	uint64_t top = guest_mem_region_end(&vm->mem, bi->kernel_end ? bi->kernel_end - 1 : 0);
+
+	if (bi->initrd_max && bi->initrd_max < top)
+		top = bi->initrd_max;
+	if (size > top || ALIGN_DOWN(top - size, 4096) < bi->kernel_end)
+		return -ENOMEM;
+	*addr = ALIGN_DOWN(top - size, 4096);
+	return 0;
+}
+
+static int boot_load_initrd(struct vm *vm)
+{
+	const char *path = vm->cfg.initrd_path;
+	uint8_t *data;
+	size_t size;
+	uint64_t addr;
+	int ret;
+
+	if (!path)
+		return 0;
+	ret = read_file(path, INITRD_MAX_SIZE, &data, &size);
+	if (ret) {
+		log_err("--initrd %s: %s", path, file_error(ret));
+		return ret;
+	}
+	ret = boot_place_initrd(vm, size, &addr);
+	if (ret) {
+		log_err("--initrd %s: %zu bytes do not fit in guest memory above the kernel "
+			"(try a larger --memory)", path, size);
+		goto out;
+	}
+	ret = guest_mem_write(&vm->mem, addr, data, size);
+	if (ret)
+		goto out;
+	vm->boot.initrd_addr = addr;
+	vm->boot.initrd_size = size;
+out:
+	free(data);
+	return ret;
+}
+
+int boot_load(struct vm *vm)
+{
+	const char *path = vm->cfg.kernel_path;
+	uint8_t *img;
+	size_t size;
+	int ret;
+
+	ret = read_file(path, KERNEL_MAX_SIZE, &img, &size);
+	if (ret) {
+		log_err("--kernel %s: %s", path, file_error(ret));
+		return ret;
+	}
+	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg.boot_proto, &vm->boot);
+	free(img);
+	if (ret) {
+		log_err("--kernel %s: cannot load this image", path);
+		return ret;
+	}
+	ret = boot_load_cmdline(vm);
+	if (ret)
+		return ret;
+	ret = boot_load_initrd(vm);
+	if (ret)
+		return ret;
+	return arch_boot_setup(vm);
+}

@@ -1,0 +1,33 @@
+/* What a kernel loader tells the rest of the boot: where to enter and what it occupies. */
+#ifndef EMBER_VMM_BOOT_H
+#define EMBER_VMM_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch_defs.h"
+
+enum boot_protocol {
+	BOOT_PROTO_AUTO,  /* chosen from the image's contents */
+	BOOT_PROTO_LINUX, /* the arch's native Linux boot protocol */
+	BOOT_PROTO_PVH,	  /* x86 PVH direct boot (Xen HVM start info) */
+};
+
+struct boot_info {
+	enum boot_protocol proto;
+	uint64_t entry;	      /* guest physical entry point */
+	uint64_t kernel_end;  /* first byte above everything the kernel may use at entry */
+	uint64_t initrd_max;  /* the initrd must end at or below this address */
+	uint64_t initrd_addr; /* 0 when there is no initrd */
+	uint64_t initrd_size;
+	uint64_t cmdline_addr;
+	uint64_t cmdline_size; /* including the terminating NUL */
+	struct arch_boot_info arch;
+};
+
+struct vm;
+
+/* Load the kernel, command line and initrd named in vm->cfg and fill vm->boot. 0 or -errno. */
+int boot_load(struct vm *vm);
+
+#endif

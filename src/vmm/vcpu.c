@@ -1,0 +1,189 @@
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vcpu.h"
+#include "vm.h"
+#include "../util/log.h"
+
+/* A real-time signal only interrupts KVM_RUN; its handler does nothing. */
+#define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vcpu_signal_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vcpu_kick_handler; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int vcpu_create(struct vm *vm, unsigned int id, struct vcpu *vcpu)
+{
+	void *run;
+	int ret;
+
+	memset(vcpu, 0, sizeof(*vcpu));
+	vcpu->vm = vm;
+	vcpu->id = id;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (vcpu->fd < 0) {
+		ret = -errno;
+		log_warn("KVM_CREATE_VCPU %u", id);
+		return ret;
+	}
+	run = mmap(NULL, vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (run == MAP_FAILED) {
+		ret = -errno;
+		log_warn("mmap of vCPU %u run area", id);
+		goto err_close;
+	}
+	vcpu->run = run;
+	ret = arch_vcpu_init(vcpu);
+	if (ret)
+		goto err_unmap;
+	return 0;
+
+err_unmap:
+	munmap(vcpu->run, vm->vcpu_mmap_size);
+err_close:
+	close(vcpu->fd);
+	vcpu->fd = -1;
+	vcpu->run = NULL;
+	return ret;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, vcpu->vm->vcpu_mmap_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+static void vcpu_handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	uint32_t i;
+
+	/* A string instruction (rep outsb...) arrives as (count) accesses of (size). */
+	for (i = 0; i < run->io.count; i++, data += run->io.size)
+		bus_access(&vcpu->vm->pio_bus, run->io.port, data, run->io.size, is_write);
+}
+
+static int vcpu_handle_system_event(struct vcpu *vcpu)
+{
+	switch (vcpu->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		log_info("vCPU %u: guest powered off", vcpu->id);
+		vm_request_stop(vcpu->vm, VM_STOP_SHUTDOWN);
+		return 0;
+	case KVM_SYSTEM_EVENT_RESET:
+		log_info("vCPU %u: guest reset", vcpu->id);
+		vm_request_stop(vcpu->vm, VM_STOP_RESET);
+		return 0;
+	case KVM_SYSTEM_EVENT_CRASH:
+		log_err("vCPU %u: guest reported a crash", vcpu->id);
+		return -EFAULT;
+	default:
+		log_err("vCPU %u: unknown system event %u", vcpu->id,
+			vcpu->run->system_event.type);
+		return -EINVAL;
+	}
+}
+
+/* Handle one exit. 0: run again; -errno: stop the VM with an error. */
+static int vcpu_handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu_handle_io(vcpu);
+		return 0;
+	case KVM_EXIT_MMIO:
+		bus_access(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data,
+			   run->mmio.len <= 8 ? run->mmio.len : 8, run->mmio.is_write);
+		return 0;
+	case KVM_EXIT_INTR:
+		return 0;
+	case KVM_EXIT_SHUTDOWN:
+		/* On x86 a triple fault resets the machine; a reset ends ember. */
+		log_info("vCPU %u: shutdown exit (triple fault), treating as reset", vcpu->id);
+		vm_request_stop(vcpu->vm, VM_STOP_RESET);
+		return 0;
+	case KVM_EXIT_SYSTEM_EVENT:
+		return vcpu_handle_system_event(vcpu);
+	case KVM_EXIT_FAIL_ENTRY:
+		log_err("vCPU %u: KVM entry failed, hardware reason 0x%llx", vcpu->id,
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return -EIO;
+	case KVM_EXIT_INTERNAL_ERROR:
+		log_err("vCPU %u: KVM internal error, suberror %u", vcpu->id,
+			run->internal.suberror);
+		return -EIO;
+	default:
+		return arch_handle_exit(vcpu);
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!vm_stopping(vm)) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				vcpu->run->immediate_exit = 0;
+				continue;
+			}
+			log_warn("vCPU %u: KVM_RUN", vcpu->id);
+			vm_request_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+		if (vcpu_handle_exit(vcpu) < 0) {
+			vm_request_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *vcpu)
+{
+	int ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+
+	if (ret)
+		return -ret;
+	vcpu->thread_started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	if (!vcpu->thread_started)
+		return;
+	vcpu->run->immediate_exit = 1;
+	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}

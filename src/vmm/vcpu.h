@@ -1,0 +1,36 @@
+/* A vCPU: one KVM vCPU fd, its shared kvm_run page, and the thread that runs it. */
+#ifndef EMBER_VMM_VCPU_H
+#define EMBER_VMM_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "../arch/arch.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	struct arch_vcpu arch;
+};
+
+/* Create vCPU (id) of (vm) and set it up for boot. 0 or -errno. */
+int vcpu_create(struct vm *vm, unsigned int id, struct vcpu *vcpu);
+void vcpu_destroy(struct vcpu *vcpu);
+
+/* Start the vCPU's thread. 0 or -errno. */
+int vcpu_start(struct vcpu *vcpu);
+
+/* Make a running vCPU leave KVM_RUN soon; it then sees the VM is stopping. */
+void vcpu_kick(struct vcpu *vcpu);
+
+/* Install the (empty) handler for the kick signal. Once per process, from main. */
+int vcpu_signal_setup(void);
+
+#endif

@@ -1,0 +1,353 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "vm.h"
+#include "vcpu.h"
+#include "../devices/serial.h"
+#include "../util/log.h"
+#include "../util/util.h"
+
+static int kvm_open(struct vm *vm)
+{
+	int ret;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		log_warn("cannot open /dev/kvm");
+		return ret;
+	}
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		log_err("unsupported KVM API version");
+		return -ENOTSUP;
+	}
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		log_warn("KVM_CREATE_VM");
+		return ret;
+	}
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+		log_err("bad KVM_GET_VCPU_MMAP_SIZE");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vm_memory_alloc(struct vm *vm)
+{
+	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
+	unsigned int nr = 0;
+	int ret;
+
+	ret = arch_mem_layout(vm->cfg.mem_mib * MiB, layout, &nr);
+	if (ret) {
+		log_err("--memory %llu: too small", (unsigned long long)vm->cfg.mem_mib);
+		return ret;
+	}
+	ret = guest_mem_init(&vm->mem, layout, nr);
+	if (ret)
+		log_err("cannot map %llu MiB of guest memory: %s",
+			(unsigned long long)vm->cfg.mem_mib, strerror(-ret));
+	return ret;
+}
+
+static int vm_memory_register(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		const struct mem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
+			log_warn("KVM_SET_USER_MEMORY_REGION slot %u", i);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int vm_vcpus_create(struct vm *vm)
+{
+	unsigned int i;
+	int ret;
+
+	vm->vcpus = calloc(vm->cfg.vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (i = 0; i < vm->cfg.vcpus; i++) {
+		ret = vcpu_create(vm, i, &vm->vcpus[i]);
+		if (ret)
+			return ret;
+		vm->nr_vcpus++;
+	}
+	return 0;
+}
+
+int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->boot_timer.start_us = start_us;
+	bus_init(&vm->pio_bus, "pio");
+	bus_init(&vm->mmio_bus, "mmio");
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+
+	/* Files first: a bad kernel is reported the same with or without /dev/kvm. */
+	ret = vm_memory_alloc(vm);
+	if (ret)
+		goto err_stop_fd;
+	ret = boot_load(vm);
+	if (ret)
+		goto err_mem;
+	ret = kvm_open(vm);
+	if (ret)
+		goto err_kvm;
+	ret = vm_memory_register(vm);
+	if (ret)
+		goto err_kvm;
+	ret = arch_vm_init(vm);
+	if (ret)
+		goto err_kvm;
+	if (cfg->boot_timer) {
+		ret = bus_register(&vm->mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops,
+				   &vm->boot_timer, "boot-timer");
+		if (ret)
+			goto err_arch;
+	}
+	ret = arch_devices_init(vm);
+	if (ret)
+		goto err_arch;
+	ret = vm_vcpus_create(vm);
+	if (ret)
+		goto err_vcpus;
+	return 0;
+
+err_vcpus:
+	while (vm->nr_vcpus)
+		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	arch_devices_destroy(vm);
+err_arch:
+	arch_vm_destroy(vm);
+err_kvm:
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+err_mem:
+	guest_mem_destroy(&vm->mem);
+err_stop_fd:
+	bus_destroy(&vm->mmio_bus);
+	bus_destroy(&vm->pio_bus);
+	close(vm->stop_fd);
+	vm->stop_fd = -1;
+	return ret;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason == VM_RUNNING)
+		vm->stop_reason = reason;
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("cannot signal stop");
+}
+
+bool vm_stopping(struct vm *vm)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	stopping = vm->stop_reason != VM_RUNNING;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return stopping;
+}
+
+void vm_irq_set(void *opaque, unsigned int gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("KVM_IRQ_LINE %u", gsi);
+}
+
+static void console_raw_enter(struct vm *vm)
+{
+	struct termios raw;
+
+	if (vm->cfg.console_in < 0 || !isatty(vm->cfg.console_in))
+		return;
+	if (tcgetattr(vm->cfg.console_in, &vm->term_saved) < 0)
+		return;
+	raw = vm->term_saved;
+	/* Keystrokes, ^C included, belong to the guest; the guest's poweroff ends ember. */
+	cfmakeraw(&raw);
+	if (tcsetattr(vm->cfg.console_in, TCSANOW, &raw) == 0)
+		vm->term_raw = true;
+}
+
+static void console_raw_leave(struct vm *vm)
+{
+	if (vm->term_raw)
+		tcsetattr(vm->cfg.console_in, TCSANOW, &vm->term_saved);
+	vm->term_raw = false;
+}
+
+/* Signals that stop the VM cleanly, read through a signalfd by the main loop. */
+static int stop_signals_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	/* Blocked before any vCPU thread exists, so every thread inherits the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -EINVAL;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+struct console_pending {
+	uint8_t buf[256];
+	size_t off, len;
+};
+
+/* Feed what input is pending into the UART. Returns true if some is still waiting. */
+static bool console_feed(struct vm *vm, struct console_pending *in)
+{
+	in->off += serial_push_input(vm->serial, in->buf + in->off, in->len - in->off);
+	if (in->off == in->len)
+		in->off = in->len = 0;
+	return in->len != 0;
+}
+
+static void vm_main_loop(struct vm *vm, int sig_fd)
+{
+	struct console_pending in = { .len = 0 };
+	bool input_open = vm->cfg.console_in >= 0 && vm->serial;
+
+	while (!vm_stopping(vm)) {
+		struct pollfd pfd[3] = {
+			{ .fd = vm->stop_fd, .events = POLLIN },
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
+		/* With input waiting for FIFO space, poll the FIFO every 10 ms. */
+		bool waiting = in.len && console_feed(vm, &in);
+
+		if (input_open && !waiting)
+			pfd[2].fd = vm->cfg.console_in;
+		if (poll(pfd, 3, waiting ? 10 : -1) < 0 && errno != EINTR) {
+			log_warn("poll");
+			vm_request_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("signal %u: stopping the VM", si.ssi_signo);
+				vm_request_stop(vm, VM_STOP_SIGNAL);
+			}
+		}
+		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(vm->cfg.console_in, in.buf, sizeof(in.buf));
+
+			if (n > 0) {
+				in.off = 0;
+				in.len = n;
+				console_feed(vm, &in);
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+				input_open = false; /* EOF: the guest just gets no more input */
+			}
+		}
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	unsigned int i;
+	int sig_fd, ret;
+
+	sig_fd = stop_signals_fd();
+	if (sig_fd < 0) {
+		log_warn("signalfd");
+		return 1;
+	}
+	console_raw_enter(vm);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			log_err("cannot start vCPU %u thread: %s", i, strerror(-ret));
+			vm_request_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+	}
+	vm_main_loop(vm, sig_fd);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].thread_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].thread_started = false;
+		}
+	console_raw_leave(vm);
+	close(sig_fd);
+	return vm->stop_reason == VM_STOP_ERROR ? 1 : 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	console_raw_leave(vm);
+	while (vm->nr_vcpus)
+		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	arch_devices_destroy(vm);
+	arch_vm_destroy(vm);
+	guest_mem_destroy(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+	bus_destroy(&vm->mmio_bus);
+	bus_destroy(&vm->pio_bus);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vm->stop_fd = -1;
+	pthread_mutex_destroy(&vm->stop_lock);
+}

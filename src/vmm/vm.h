@@ -1,0 +1,86 @@
+/* A virtual machine: every piece of state ember has for one guest hangs off struct vm. */
+#ifndef EMBER_VMM_VM_H
+#define EMBER_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <termios.h>
+
+#include "boot.h"
+#include "bus.h"
+#include "memory.h"
+#include "../arch/arch.h"
+#include "../devices/boot_timer.h"
+
+struct vcpu;
+struct serial;
+struct i8042;
+
+struct vm_config {
+	const char *kernel_path;
+	const char *initrd_path; /* NULL: none */
+	const char *boot_args;	 /* NULL: the default */
+	unsigned int vcpus;
+	uint64_t mem_mib;
+	bool boot_timer;
+	enum boot_protocol boot_proto;
+	int console_in;	 /* fd read for guest serial input, -1 for none */
+	int console_out; /* fd that guest serial output goes to */
+};
+
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_RESET,	  /* the guest reset or triple-faulted */
+	VM_STOP_SHUTDOWN, /* the guest powered off */
+	VM_STOP_SIGNAL,	  /* SIGTERM / SIGINT / SIGHUP */
+	VM_STOP_ERROR,	  /* a VMM or KVM error */
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct guest_mem mem;
+	struct bus pio_bus;
+	struct bus mmio_bus;
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus; /* created so far */
+	struct boot_info boot;
+	struct arch_vm arch;
+
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct boot_timer boot_timer;
+
+	/* Stop protocol: the first stop reason wins; stop_fd wakes the main loop. */
+	pthread_mutex_t stop_lock;
+	enum vm_stop_reason stop_reason;
+	int stop_fd;
+
+	bool term_raw; /* console_in is a terminal we put in raw mode */
+	struct termios term_saved;
+};
+
+/*
+ * Build the VM described by (cfg): KVM, memory, devices, kernel, vCPUs. On failure
+ * everything built so far is undone, the reason is logged, and -errno returned.
+ */
+int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us);
+
+/* Run until the guest or a signal stops it. Returns the process exit status. */
+int vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+/* Ask every vCPU to stop with (reason). Safe from any thread; the first reason sticks. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+
+/* Whether a stop has been requested. */
+bool vm_stopping(struct vm *vm);
+
+/* Drive interrupt line (gsi) to (level) on the in-kernel irqchip (an irq_line callback). */
+void vm_irq_set(void *vm, unsigned int gsi, int level);
+
+#endif

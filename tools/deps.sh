@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ember needs to build, test and demo.
+# Idempotent: skips apt entirely when everything is already there.
+set -eu
+pkgs=(
+	build-essential make gcc libc6-dev      # the VMM and the tiny guests
+	libcmocka-dev                           # unit tests
+	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
+	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
+	ca-certificates                         # apt-get download of the L1 kernel
+	python3                                 # bench scripts
+	util-linux procps                       # script(1), ps
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make check`: builds everything, runs every tier, prints one PASS/FAIL line per test
+# and ends with "N passed, N failed". Exit status 0 only if nothing failed.
+#   tiers: build, lint, unit (plain and ASan/UBSan), tiny guests on /dev/kvm, nested real Linux.
+# Set EMBER_SKIP_NESTED=1 to leave out the nested tier (it needs ~5 minutes of QEMU TCG).
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p build
+results=build/check-results.txt
+: >"$results"
+
+# Run one step; its PASS/FAIL lines are kept, the rest goes to build/check-<name>.log.
+step() {
+	local name=$1
+	shift
+	echo "== $name: $*"
+	"$@" >"build/check-$name.log" 2>&1
+	local rc=$?
+	grep -E '^(PASS|FAIL): ' "build/check-$name.log" | tee -a "$results"
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "build/check-$name.log"; then
+		echo "FAIL: $name (exit status $rc, see build/check-$name.log)" | tee -a "$results"
+		tail -20 "build/check-$name.log"
+	fi
+	return $rc
+}
+
+build_all() {
+	make -j2 all && echo "PASS: build/ember" || { echo "FAIL: build/ember"; return 1; }
+	make -j2 STATIC=1 all && echo "PASS: build/ember-static" ||
+		{ echo "FAIL: build/ember-static"; return 1; }
+	make -j2 guests && echo "PASS: build/tiny-guests" || { echo "FAIL: build/tiny-guests"; return 1; }
+}
+
+asan_unit() {
+	make -j2 ASAN=1 all || return 1
+	make -s ASAN=1 unit | sed 's/^\(PASS\|FAIL\): unit/\1: asan-unit/'
+	return "${PIPESTATUS[0]}"
+}
+
+start=$(date +%s)
+step build build_all
+step lint tools/check-arch-ifdefs.sh
+step unit make -s unit
+step asan asan_unit
+step guest tests/guest/run.sh build/ember
+if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
+	echo "== nested: skipped (EMBER_SKIP_NESTED=1)"
+else
+	step nested tests/nested/x86_64/run-tests.sh build/ember-static
+fi
+
+passed=$(grep -c '^PASS: ' "$results")
+failed=$(grep -c '^FAIL: ' "$results")
+echo "== done in $(($(date +%s) - start)) s; failures, if any:"
+grep '^FAIL: ' "$results"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

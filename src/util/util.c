@@ -122,3 +122,18 @@ uint64_t cpu_us(void)
 {
 	return clock_us(CLOCK_PROCESS_CPUTIME_ID);
 }
+
+uint64_t peak_rss_kib(void)
+{
+	unsigned long long kib = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}

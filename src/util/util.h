@@ -34,4 +34,7 @@ uint64_t now_us(void);
 /* CPU time used by the whole process (all threads), in microseconds. */
 uint64_t cpu_us(void);
 
+/* This process's peak resident set (VmHWM) in KiB, or 0 if unknown. */
+uint64_t peak_rss_kib(void);
+
 #endif

@@ -1,8 +1,11 @@
 #include <errno.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "memory.h"
+#include "../util/util.h"
 
 int guest_mem_init(struct guest_mem *mem, const struct mem_region *layout, unsigned int nr)
 {
@@ -94,4 +97,27 @@ uint64_t guest_mem_region_end(const struct guest_mem *mem, uint64_t gpa)
 			return r->gpa + r->size;
 	}
 	return 0;
+}
+
+uint64_t guest_mem_resident(const struct guest_mem *mem)
+{
+	uint64_t page = sysconf(_SC_PAGESIZE), total = 0;
+	unsigned char vec[4096];
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+		uint64_t off, j;
+
+		/* In chunks of 4096 pages, so the vector stays on the stack. */
+		for (off = 0; off < r->size; off += sizeof(vec) * page) {
+			uint64_t len = MIN(r->size - off, sizeof(vec) * page);
+
+			if (mincore(r->hva + off, len, vec) < 0)
+				return 0;
+			for (j = 0; j < (len + page - 1) / page; j++)
+				total += (vec[j] & 1) * page;
+		}
+	}
+	return total;
 }

@@ -36,6 +36,9 @@ void *gpa_to_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len);
 int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len);
 
+/* How many bytes of guest RAM are resident on the host (touched by guest or VMM). */
+uint64_t guest_mem_resident(const struct guest_mem *mem);
+
 /* The end of the RAM region that contains (gpa), or 0 if (gpa) is not RAM. */
 uint64_t guest_mem_region_end(const struct guest_mem *mem, uint64_t gpa);
 

@@ -8,6 +8,7 @@
 #include "vcpu.h"
 #include "vm.h"
 #include "../util/log.h"
+#include "../util/util.h"
 
 /* A real-time signal only interrupts KVM_RUN; its handler does nothing. */
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
@@ -151,6 +152,9 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (vcpu->id == 0)
+		log_info("first KVM_RUN: monotonic %llu us, CPU %llu us",
+			 (unsigned long long)now_us(), (unsigned long long)cpu_us());
 
 	while (!vm_stopping(vm)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

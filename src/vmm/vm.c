@@ -332,6 +332,9 @@ int vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	console_raw_leave(vm);
+	log_info("guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
+		 (unsigned long long)(guest_mem_resident(&vm->mem) / 1024),
+		 (unsigned long long)peak_rss_kib());
 	while (vm->nr_vcpus)
 		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
 	free(vm->vcpus);

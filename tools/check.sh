@@ -42,6 +42,7 @@ step build build_all
 step lint tools/check-arch-ifdefs.sh
 step unit make -s unit
 step asan asan_unit
+step cli tests/integration/cli.sh build/ember build/guest
 step guest tests/guest/run.sh build/ember
 if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
 	echo "== nested: skipped (EMBER_SKIP_NESTED=1)"

@@ -106,12 +106,11 @@ int boot_load(struct vm *vm)
 		log_err("--kernel %s: %s", path, file_error(ret));
 		return ret;
 	}
+	/* The loader names the problem in its one error line. */
 	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg.boot_proto, &vm->boot);
 	free(img);
-	if (ret) {
-		log_err("--kernel %s: cannot load this image", path);
+	if (ret)
 		return ret;
-	}
 	ret = boot_load_cmdline(vm);
 	if (ret)
 		return ret;

@@ -156,6 +156,6 @@ int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 		bi->proto = BOOT_PROTO_LINUX;
 		return x86_bzimage_load(mem, img, size, bi);
 	}
-	log_err("not a kernel: neither an ELF image nor a bzImage (%zu bytes)", size);
+	log_err("not a kernel: the %zu-byte file is neither an ELF image nor a bzImage", size);
 	return -ENOEXEC;
 }

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Command-line and lifecycle tests: bad arguments get one clear message and the right exit
+# status; SIGTERM and guest resets stop ember cleanly; a terminal on stdin is restored.
+# usage: cli.sh EMBER GUEST_DIR      prints one PASS:/FAIL: line per test
+set -u
+ember=$1
+guests=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+# expect NAME STATUS PATTERN -- ARGS...: run ember with ARGS, check exit status and stderr.
+expect() {
+	local name=$1 want=$2 pattern=$3
+	shift 4
+	timeout 20 "$ember" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "FAIL: cli/$name (exit $rc, expected $want: $(head -c 200 "$tmp/err"))"
+		fail=1
+	elif ! grep -qE -- "$pattern" "$tmp/err" "$tmp/out"; then
+		echo "FAIL: cli/$name (no '$pattern' in: $(head -c 200 "$tmp/err"))"
+		fail=1
+	else
+		echo "PASS: cli/$name"
+	fi
+}
+
+printf 'not a kernel at all\n' >"$tmp/junk"
+head -c 300 "$guests/reset.elf" >"$tmp/truncated.elf"
+expect no-kernel 2 '--kernel is required' --
+expect missing-kernel 1 'No such file' -- --kernel "$tmp/nonexistent"
+expect kernel-is-directory 1 'is a directory' -- --kernel "$tmp"
+expect not-a-kernel 1 'not a kernel' -- --kernel "$tmp/junk"
+expect truncated-elf 1 'outside the .*file' -- --kernel "$tmp/truncated.elf"
+expect zero-vcpus 2 'from 1 to 32' -- --kernel "$guests/reset.elf" --vcpus 0
+expect too-many-vcpus 2 'from 1 to 32' -- --kernel "$guests/reset.elf" --vcpus 33
+expect bad-memory 2 'MiB' -- --kernel "$guests/reset.elf" --memory lots
+expect memory-too-small 1 'larger --memory' -- --kernel "$guests/reset.elf" --memory 2
+expect missing-initrd 1 'initrd.*No such file' -- --kernel "$guests/reset.elf" --initrd "$tmp/none"
+head -c $((4 << 20)) /dev/zero >"$tmp/big.initrd"
+expect initrd-too-big 1 'do not fit' -- --kernel "$guests/reset.elf" --memory 3 \
+	--initrd "$tmp/big.initrd"
+expect bad-protocol 2 'auto, linux or pvh' -- --kernel "$guests/reset.elf" --boot-protocol efi
+expect pvh-without-note 1 'no PVH entry' -- --kernel "$guests/linux_boot.elf" --boot-protocol pvh
+expect unknown-option 2 'unknown' -- --kernel "$guests/reset.elf" --frobnicate
+expect version 0 '^ember v' -- --version
+expect reset-exits-zero 0 'RESET-NOW' -- --kernel "$guests/reset.elf"
+
+# SIGTERM while the guest waits for input: every vCPU stops, exit status 0.
+mkfifo "$tmp/in"
+exec 3<>"$tmp/in"
+"$ember" --kernel "$guests/serial_echo.elf" <&3 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 100); do grep -q ECHO-READY "$tmp/out" && break; sleep 0.1; done
+kill -TERM $pid
+for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+	kill -KILL $pid
+	echo "FAIL: lifecycle/sigterm (still running 5 s after SIGTERM)"
+	fail=1
+else
+	wait $pid
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q ECHO-READY "$tmp/out"; then
+		echo "PASS: lifecycle/sigterm"
+	else
+		echo "FAIL: lifecycle/sigterm (exit $rc)"
+		fail=1
+	fi
+fi
+exec 3>&-
+
+# A terminal on stdin goes raw while the guest runs and is restored afterwards, both when
+# the guest resets and when ember is stopped by a signal.
+python3 - "$ember" "$guests" >"$tmp/pty" <<'PY'
+import os, pty, signal, subprocess, sys, termios, time
+ember, guests = sys.argv[1], sys.argv[2]
+def check(name, guest, stop):
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([ember, "--kernel", os.path.join(guests, guest)], stdin=slave,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    raw_seen = False
+    for _ in range(100):
+        if termios.tcgetattr(slave) != before:
+            raw_seen = True
+            break
+        if p.poll() is not None:
+            break
+        time.sleep(0.02)
+    if stop:
+        p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        print(f"FAIL: lifecycle/{name} (did not exit)")
+        return
+    after = termios.tcgetattr(slave)
+    if after != before:
+        print(f"FAIL: lifecycle/{name} (terminal left changed)")
+    elif stop and not raw_seen:
+        print(f"FAIL: lifecycle/{name} (terminal never went raw)")
+    else:
+        print(f"PASS: lifecycle/{name}")
+check("tty-restored-after-reset", "reset.elf", False)
+check("tty-restored-after-sigterm", "serial_echo.elf", True)
+PY
+cat "$tmp/pty"
+grep -q '^PASS' "$tmp/pty" && ! grep -q '^FAIL' "$tmp/pty" || fail=1
+exit $fail

@@ -100,10 +100,46 @@ static unsigned int bits_for(unsigned int n)
 	return bits;
 }
 
-void x86_cpuid_normalize(struct kvm_cpuid_entry2 *entries, unsigned int nr, unsigned int id,
-			 unsigned int nr_cpus)
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *entries, unsigned int nr,
+					    uint32_t function, uint32_t index)
 {
-	unsigned int i, core_bits = bits_for(nr_cpus);
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (entries[i].function == function && entries[i].index == index)
+			return &entries[i];
+	return NULL;
+}
+
+/*
+ * KVM may list only subleaf 0 of leaf 0xb; without the core level a guest takes every
+ * vCPU for a package of its own. Add subleaves 1 (cores) and 2 (end of list).
+ */
+static void cpuid_add_topology_subleaves(struct kvm_cpuid_entry2 *entries, unsigned int *nr,
+					 unsigned int cap)
+{
+	uint32_t index;
+
+	if (!cpuid_find(entries, *nr, 0xb, 0))
+		return;
+	for (index = 1; index <= 2 && *nr < cap; index++) {
+		if (cpuid_find(entries, *nr, 0xb, index))
+			continue;
+		entries[(*nr)++] = (struct kvm_cpuid_entry2){
+			.function = 0xb,
+			.index = index,
+			.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+		};
+	}
+}
+
+void x86_cpuid_normalize(struct kvm_cpuid_entry2 *entries, unsigned int *nr_entries,
+			 unsigned int cap, unsigned int id, unsigned int nr_cpus)
+{
+	unsigned int i, nr, core_bits = bits_for(nr_cpus);
+
+	cpuid_add_topology_subleaves(entries, nr_entries, cap);
+	nr = *nr_entries;
 
 	for (i = 0; i < nr; i++) {
 		struct kvm_cpuid_entry2 *e = &entries[i];
@@ -173,7 +209,8 @@ static int x86_set_cpuid(struct vcpu *vcpu)
 		log_warn("KVM_GET_SUPPORTED_CPUID");
 		goto out;
 	}
-	x86_cpuid_normalize(cpuid->entries, cpuid->nent, vcpu->id, vcpu->vm->cfg.vcpus);
+	x86_cpuid_normalize(cpuid->entries, &cpuid->nent, CPUID_MAX_ENTRIES, vcpu->id,
+			    vcpu->vm->cfg.vcpus);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;
 		log_warn("KVM_SET_CPUID2");

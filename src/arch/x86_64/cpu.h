@@ -28,10 +28,11 @@ void x86_boot_gdt(enum boot_protocol proto, uint64_t gdt[GDT_NR_ENTRIES]);
 int x86_write_boot_tables(struct guest_mem *mem, enum boot_protocol proto);
 
 /*
- * Rewrite the supported CPUID table (entries, nr) for vCPU (id) of (nr_cpus): APIC IDs,
- * topology leaves, and the hypervisor leaves with the KVM signature.
+ * Rewrite the supported CPUID table (entries, *nr, room for cap) for vCPU (id) of
+ * (nr_cpus): APIC IDs, topology leaves (adding missing subleaves), and the hypervisor
+ * leaves with the KVM signature.
  */
-void x86_cpuid_normalize(struct kvm_cpuid_entry2 *entries, unsigned int nr, unsigned int id,
-			 unsigned int nr_cpus);
+void x86_cpuid_normalize(struct kvm_cpuid_entry2 *entries, unsigned int *nr, unsigned int cap,
+			 unsigned int id, unsigned int nr_cpus);
 
 #endif

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# run.sh EMBER_BIN - tier-2 tests: boot each tiny guest (build/guest/*.elf,
+# made by tests/guest/Makefile) under ember on /dev/kvm and check what it
+# prints on the serial console (ember's stdout).
+#
+# Prints exactly one line per test, "PASS: guest/<name>" or
+# "FAIL: guest/<name> (<reason>)"; exits 0 only if every test passed.
+# Logs: $GUEST_DIR/logs/<name>.{cmd,out,err} (.cmd replays the run).
+# Environment: GUEST_DIR (default <repo>/build/guest), TIMEOUT (60 s).
+set -u
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 EMBER_BIN" >&2
+	exit 2
+fi
+EMBER=$1
+GUEST_DIR=${GUEST_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build/guest}
+TIMEOUT=${TIMEOUT:-60}
+LOGS=$GUEST_DIR/logs
+CMDLINE='console=ttyS0 foo="a b" x=1 ünï'
+INITRD_LEN=5000
+export LC_ALL=C
+
+if ! { exec 3<>/dev/kvm; } 2>/dev/null; then
+	echo "FAIL: guest/kvm (no /dev/kvm)"
+	exit 1
+fi
+exec 3>&-
+mkdir -p "$LOGS"
+
+# A reproducible pseudo-random initrd and its FNV-1a 32, computed here.
+INITRD=$LOGS/initrd.bin
+python3 - "$INITRD" "$INITRD_LEN" <<'PY'
+import random, sys
+open(sys.argv[1], "wb").write(random.Random(20261122).randbytes(int(sys.argv[2])))
+PY
+INITRD_FNV=$(python3 - "$INITRD" <<'PY'
+import sys
+h = 0x811c9dc5
+for b in open(sys.argv[1], "rb").read():
+    h = ((h ^ b) * 0x01000193) & 0xffffffff
+print("%08x" % h)
+PY
+)
+INITRD_SIZE=$(printf '0x%x' "$INITRD_LEN")
+
+failed=0
+name='' out='' err='' rc=0 reason='' elf=''
+
+# run NAME INPUT ARGS... : run ember with INPUT (may be empty) piped into
+# its stdin -- a pipe, as a user would, never a regular file (which epoll
+# rejects); leave rc/out/err set.
+run() {
+	name=$1
+	local input=$2
+	shift 2
+	out=$LOGS/$name.out
+	err=$LOGS/$name.err
+	reason=
+	{ printf "printf '%%s' %q | " "$input"; printf '%q ' "$EMBER" "$@"; echo; } > "$LOGS/$name.cmd"
+	printf '%s' "$input" | timeout -k 5 "$TIMEOUT" "$EMBER" "$@" > "$out" 2> "$err"
+	rc=$?
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		reason="timed out after ${TIMEOUT} s"
+	elif [ "$rc" -eq 126 ] || [ "$rc" -eq 127 ]; then
+		reason="cannot run $EMBER"
+	elif grep -aq '^FAIL: ' "$out"; then
+		reason="guest said: $(grep -a -m1 '^FAIL: ' "$out" | cut -c7- | cut -c1-100)"
+	elif ! head -n1 "$out" | grep -aq '^BOOT-PROTOCOL='; then
+		# Every guest prints this first, right after setting the baud rate.
+		reason="first console line is not BOOT-PROTOCOL= (stray bytes? UART LCR.DLAB ignored?)"
+	fi
+}
+
+# Record the first problem only.
+bad() {
+	[ -n "$reason" ] || reason=$1
+}
+
+# Exact whole line on the guest console.
+want_line() {
+	grep -aFxq -- "$1" "$out" || bad "no line '$1'"
+}
+
+# Extended regex on the guest console.
+want_re() {
+	grep -aEq -- "$1" "$out" || bad "${2:-no line matching /$1/}"
+}
+
+# Common tail: the guest's verdict (unless $1 = nosuccess), then ember's
+# exit status, then the one result line.
+verdict() {
+	[ "${1:-}" = nosuccess ] || want_line SUCCESS
+	[ "$rc" -eq 0 ] || bad "ember exit status $rc"
+	if [ -z "$reason" ]; then
+		echo "PASS: guest/$name"
+	else
+		echo "FAIL: guest/$name ($reason)"
+		failed=1
+	fi
+}
+
+# E820 check: some type-1 entry ends exactly at $1 (hex).
+want_ram_end() {
+	local addr size type
+	while read -r _ _ addr size type; do
+		if [ "$type" = 1 ] && [ $((addr + size)) -eq $(($1)) ]; then
+			return 0
+		fi
+	done < <(grep -a '^E820 ' "$out")
+	bad "no RAM entry ending at $1"
+}
+
+# guest ELF_NAME TEST_NAME: set $elf, or report the test failed.
+guest() {
+	elf=$GUEST_DIR/$1.elf
+	if [ ! -f "$elf" ]; then
+		echo "FAIL: guest/$2 (missing $elf)"
+		failed=1
+		return 1
+	fi
+}
+
+check_boot() {	# NAME ELF PROTOCOL
+	guest "$2" "$1" || return
+	run "$1" "" --kernel "$elf" --memory 128 --initrd "$INITRD" \
+		--boot-args "$CMDLINE"
+	want_line "BOOT-PROTOCOL=$3"
+	[ "$3" = pvh ] && want_line PVH-MAGIC-OK
+	want_line RAM-TOP=0x8000000
+	want_line "CMDLINE=$CMDLINE"
+	want_re "^INITRD-ADDR=0x[0-9a-f]+ INITRD-SIZE=$INITRD_SIZE INITRD-FNV=$INITRD_FNV\$" \
+		"initrd size/FNV differ (want $INITRD_SIZE/$INITRD_FNV)"
+	verdict
+}
+
+check_boot_4g() {
+	guest linux_boot linux_boot_4g || return
+	run linux_boot_4g "" --kernel "$elf" --memory 4096 --boot-args console=ttyS0
+	want_line BOOT-PROTOCOL=linux
+	want_ram_end 0xc0000000
+	want_re '^E820 [0-9]+ 0x100000000 0x40000000 1$' "no RAM entry 0x100000000 size 0x40000000"
+	want_line RAM-TOP=0x140000000
+	want_line INITRD=none
+	verdict
+}
+
+check_smp() {	# N
+	local ids
+	guest smp "smp_$1" || return
+	ids=$(seq -s ' ' 0 $(($1 - 1)))
+	run "smp_$1" "" --kernel "$elf" --memory 128 --vcpus "$1"
+	want_re "(^| )MPTABLE-CPUS=$1\$" "MP table does not list $1 CPUs"
+	want_line "STARTED-CPUS=$1"
+	want_line "APIC-IDS=$ids"
+	verdict
+}
+
+check_serial_echo() {
+	guest serial_echo serial_echo || return
+	run serial_echo $'hello ember\n' --kernel "$elf" --memory 128
+	want_line ECHO-READY
+	want_line "ECHO: hello ember"
+	verdict
+}
+
+check_reset() {
+	guest reset reset || return
+	run reset "" --kernel "$elf" --memory 128
+	want_line RESET-NOW
+	verdict nosuccess
+}
+
+check_boot_timer() {
+	guest boot_timer boot_timer || return
+	run boot_timer "" --kernel "$elf" --memory 128 --boot-timer
+	want_line BOOT-TIMER-SIGNALLED
+	grep -aq 'Guest-boot-time =' "$err" || bad "no 'Guest-boot-time =' on stderr"
+	verdict
+}
+
+check_boot linux_boot linux_boot linux
+check_boot_4g
+check_boot pvh_boot pvh_boot pvh
+check_smp 1
+check_smp 2
+check_smp 4
+check_serial_echo
+check_reset
+check_boot_timer
+exit $failed

@@ -147,11 +147,13 @@ check_boot_4g() {
 	verdict
 }
 
-check_smp() {	# N
-	local ids
-	guest smp "smp_$1" || return
+check_smp() {	# N [PROTOCOL]
+	local ids proto=${2:-auto} name=smp_$1
+	[ "$proto" = auto ] || name=smp_${1}_$proto
+	guest smp "$name" || return
 	ids=$(seq -s ' ' 0 $(($1 - 1)))
-	run "smp_$1" "" --kernel "$elf" --memory 128 --vcpus "$1"
+	run "$name" "" --kernel "$elf" --memory 128 --vcpus "$1" --boot-protocol "$proto"
+	[ "$proto" = auto ] || want_line "BOOT-PROTOCOL=$proto"
 	want_re "(^| )MPTABLE-CPUS=$1\$" "MP table does not list $1 CPUs"
 	want_line "STARTED-CPUS=$1"
 	want_line "APIC-IDS=$ids"
@@ -173,6 +175,13 @@ check_reset() {
 	verdict nosuccess
 }
 
+check_triple_fault() {
+	guest triple_fault triple_fault || return
+	run triple_fault "" --kernel "$elf" --memory 128 --vcpus 2
+	want_line TRIPLE-FAULT-NOW
+	verdict nosuccess
+}
+
 check_boot_timer() {
 	guest boot_timer boot_timer || return
 	run boot_timer "" --kernel "$elf" --memory 128 --boot-timer
@@ -187,7 +196,9 @@ check_boot pvh_boot pvh_boot pvh
 check_smp 1
 check_smp 2
 check_smp 4
+check_smp 2 linux
 check_serial_echo
 check_reset
+check_triple_fault
 check_boot_timer
 exit $failed

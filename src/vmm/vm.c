@@ -114,60 +114,43 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 	bus_init(&vm->mmio_bus, "mmio");
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0)
-		return -errno;
-
+	if (vm->stop_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
 	/* Files first: a bad kernel is reported the same with or without /dev/kvm. */
 	ret = vm_memory_alloc(vm);
 	if (ret)
-		goto err_stop_fd;
+		goto err;
 	ret = boot_load(vm);
 	if (ret)
-		goto err_mem;
+		goto err;
 	ret = kvm_open(vm);
 	if (ret)
-		goto err_kvm;
+		goto err;
 	ret = vm_memory_register(vm);
 	if (ret)
-		goto err_kvm;
+		goto err;
 	ret = arch_vm_init(vm);
 	if (ret)
-		goto err_kvm;
+		goto err;
 	if (cfg->boot_timer) {
 		ret = bus_register(&vm->mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops,
 				   &vm->boot_timer, "boot-timer");
 		if (ret)
-			goto err_arch;
+			goto err;
 	}
 	ret = arch_devices_init(vm);
 	if (ret)
-		goto err_arch;
+		goto err;
 	ret = vm_vcpus_create(vm);
 	if (ret)
-		goto err_vcpus;
+		goto err;
 	return 0;
 
-err_vcpus:
-	while (vm->nr_vcpus)
-		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
-	free(vm->vcpus);
-	vm->vcpus = NULL;
-	arch_devices_destroy(vm);
-err_arch:
-	arch_vm_destroy(vm);
-err_kvm:
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
-	vm->vm_fd = vm->kvm_fd = -1;
-err_mem:
-	guest_mem_destroy(&vm->mem);
-err_stop_fd:
-	bus_destroy(&vm->mmio_bus);
-	bus_destroy(&vm->pio_bus);
-	close(vm->stop_fd);
-	vm->stop_fd = -1;
+err:
+	/* vm_destroy undoes exactly the steps that completed. */
+	vm_destroy(vm);
 	return ret;
 }
 
@@ -332,9 +315,10 @@ int vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	console_raw_leave(vm);
-	log_info("guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
-		 (unsigned long long)(guest_mem_resident(&vm->mem) / 1024),
-		 (unsigned long long)peak_rss_kib());
+	if (vm->nr_vcpus)
+		log_info("guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
+			 (unsigned long long)(guest_mem_resident(&vm->mem) / 1024),
+			 (unsigned long long)peak_rss_kib());
 	while (vm->nr_vcpus)
 		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
 	free(vm->vcpus);

@@ -1,7 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,6 @@
 
 #include "vm.h"
 #include "vcpu.h"
-#include "../devices/serial.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -108,7 +107,8 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
-	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->loop.epoll_fd = -1;
+	vm->console.in_fd = -1;
 	vm->boot_timer.start_us = start_us;
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
@@ -118,6 +118,9 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 		ret = -errno;
 		goto err;
 	}
+	ret = event_loop_init(&vm->loop);
+	if (ret)
+		goto err;
 	/* Files first: a bad kernel is reported the same with or without /dev/kvm. */
 	ret = vm_memory_alloc(vm);
 	if (ret)
@@ -185,28 +188,6 @@ void vm_irq_set(void *opaque, unsigned int gsi, int level)
 		log_warn("KVM_IRQ_LINE %u", gsi);
 }
 
-static void console_raw_enter(struct vm *vm)
-{
-	struct termios raw;
-
-	if (vm->cfg.console_in < 0 || !isatty(vm->cfg.console_in))
-		return;
-	if (tcgetattr(vm->cfg.console_in, &vm->term_saved) < 0)
-		return;
-	raw = vm->term_saved;
-	/* Keystrokes, ^C included, belong to the guest; the guest's poweroff ends ember. */
-	cfmakeraw(&raw);
-	if (tcsetattr(vm->cfg.console_in, TCSANOW, &raw) == 0)
-		vm->term_raw = true;
-}
-
-static void console_raw_leave(struct vm *vm)
-{
-	if (vm->term_raw)
-		tcsetattr(vm->cfg.console_in, TCSANOW, &vm->term_saved);
-	vm->term_raw = false;
-}
-
 /* Signals that stop the VM cleanly, read through a signalfd by the main loop. */
 static int stop_signals_fd(void)
 {
@@ -223,74 +204,57 @@ static int stop_signals_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-struct console_pending {
-	uint8_t buf[256];
-	size_t off, len;
-};
-
-/* Feed what input is pending into the UART. Returns true if some is still waiting. */
-static bool console_feed(struct vm *vm, struct console_pending *in)
+static void vm_on_signal(void *opaque, uint32_t events)
 {
-	in->off += serial_push_input(vm->serial, in->buf + in->off, in->len - in->off);
-	if (in->off == in->len)
-		in->off = in->len = 0;
-	return in->len != 0;
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		log_info("signal %u: stopping the VM", si.ssi_signo);
+		vm_request_stop(vm, VM_STOP_SIGNAL);
+	}
 }
 
-static void vm_main_loop(struct vm *vm, int sig_fd)
+static void vm_on_stop(void *opaque, uint32_t events)
 {
-	struct console_pending in = { .len = 0 };
-	bool input_open = vm->cfg.console_in >= 0 && vm->serial;
+	struct vm *vm = opaque;
+	uint64_t n;
 
-	while (!vm_stopping(vm)) {
-		struct pollfd pfd[3] = {
-			{ .fd = vm->stop_fd, .events = POLLIN },
-			{ .fd = sig_fd, .events = POLLIN },
-			{ .fd = -1, .events = POLLIN },
-		};
-		/* With input waiting for FIFO space, poll the FIFO every 10 ms. */
-		bool waiting = in.len && console_feed(vm, &in);
+	(void)events;
+	if (read(vm->stop_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("stop eventfd");
+}
 
-		if (input_open && !waiting)
-			pfd[2].fd = vm->cfg.console_in;
-		if (poll(pfd, 3, waiting ? 10 : -1) < 0 && errno != EINTR) {
-			log_warn("poll");
-			vm_request_stop(vm, VM_STOP_ERROR);
-			break;
-		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
+static int vm_loop_start(struct vm *vm)
+{
+	int ret;
 
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-				log_info("signal %u: stopping the VM", si.ssi_signo);
-				vm_request_stop(vm, VM_STOP_SIGNAL);
-			}
-		}
-		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = read(vm->cfg.console_in, in.buf, sizeof(in.buf));
-
-			if (n > 0) {
-				in.off = 0;
-				in.len = n;
-				console_feed(vm, &in);
-			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-				input_open = false; /* EOF: the guest just gets no more input */
-			}
-		}
+	vm->signal_fd = stop_signals_fd();
+	if (vm->signal_fd < 0) {
+		log_warn("signalfd");
+		return -errno;
 	}
+	vm->signal_src = (struct event_source){ vm->signal_fd, vm_on_signal, vm };
+	vm->stop_src = (struct event_source){ vm->stop_fd, vm_on_stop, vm };
+	ret = event_loop_add(&vm->loop, &vm->signal_src, EPOLLIN);
+	if (!ret)
+		ret = event_loop_add(&vm->loop, &vm->stop_src, EPOLLIN);
+	if (!ret)
+		ret = console_start(&vm->console, vm->cfg.console_in, vm->serial, &vm->loop);
+	return ret;
 }
 
 int vm_run(struct vm *vm)
 {
 	unsigned int i;
-	int sig_fd, ret;
+	int ret;
 
-	sig_fd = stop_signals_fd();
-	if (sig_fd < 0) {
-		log_warn("signalfd");
+	ret = vm_loop_start(vm);
+	if (ret) {
+		log_err("cannot start the event loop: %s", strerror(-ret));
 		return 1;
 	}
-	console_raw_enter(vm);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
@@ -299,7 +263,13 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
-	vm_main_loop(vm, sig_fd);
+	while (!vm_stopping(vm)) {
+		ret = event_loop_run_once(&vm->loop, console_retry(&vm->console));
+		if (ret) {
+			log_err("event loop: %s", strerror(-ret));
+			vm_request_stop(vm, VM_STOP_ERROR);
+		}
+	}
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (i = 0; i < vm->nr_vcpus; i++)
@@ -307,14 +277,13 @@ int vm_run(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 			vm->vcpus[i].thread_started = false;
 		}
-	console_raw_leave(vm);
-	close(sig_fd);
+	console_stop(&vm->console);
 	return vm->stop_reason == VM_STOP_ERROR ? 1 : 0;
 }
 
 void vm_destroy(struct vm *vm)
 {
-	console_raw_leave(vm);
+	console_stop(&vm->console);
 	if (vm->nr_vcpus)
 		log_info("guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
 			 (unsigned long long)(guest_mem_resident(&vm->mem) / 1024),
@@ -335,6 +304,9 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->pio_bus);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
-	vm->stop_fd = -1;
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	vm->stop_fd = vm->signal_fd = -1;
+	event_loop_destroy(&vm->loop);
 	pthread_mutex_destroy(&vm->stop_lock);
 }

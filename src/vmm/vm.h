@@ -5,13 +5,14 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <termios.h>
 
 #include "boot.h"
 #include "bus.h"
+#include "console.h"
 #include "memory.h"
 #include "../arch/arch.h"
 #include "../devices/boot_timer.h"
+#include "../util/eventloop.h"
 
 struct vcpu;
 struct serial;
@@ -54,13 +55,17 @@ struct vm {
 	struct i8042 *i8042;
 	struct boot_timer boot_timer;
 
+	/* Device work, console input and signals: all on the main thread's loop. */
+	struct event_loop loop;
+	struct console console;
+
 	/* Stop protocol: the first stop reason wins; stop_fd wakes the main loop. */
 	pthread_mutex_t stop_lock;
 	enum vm_stop_reason stop_reason;
 	int stop_fd;
-
-	bool term_raw; /* console_in is a terminal we put in raw mode */
-	struct termios term_saved;
+	struct event_source stop_src;
+	int signal_fd;
+	struct event_source signal_src;
 };
 
 /*

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Fetches the Debian cloud kernel that serves as the nested tier's L1 (KVM host
+# under QEMU TCG) and the three modules L1 needs for /dev/kvm on an AMD CPU.
+#
+# usage: l1-kernel.sh [CACHE_DIR]          (default: build/nested/cache)
+# leaves: CACHE_DIR/l1/vmlinuz
+#         CACHE_DIR/l1/modules/{irqbypass,kvm,kvm-amd}.ko   (plain, uncompressed)
+# Idempotent: does nothing when those files are already there.
+set -eu
+
+cache=${1:-build/nested/cache}
+l1=$cache/l1
+mods="irqbypass kvm kvm-amd"
+
+have_all() {
+	[ -s "$l1/vmlinuz" ] || return 1
+	for m in $mods; do
+		[ -s "$l1/modules/$m.ko" ] || return 1
+	done
+}
+have_all && exit 0
+
+die() {
+	echo "l1-kernel: $*" >&2
+	exit 1
+}
+command -v apt-get >/dev/null || die "no apt-get on this host"
+command -v dpkg-deb >/dev/null || die "no dpkg-deb on this host"
+
+# The newest linux-image-6.1.0-<abi>-cloud-amd64 apt knows about.
+newest_pkg() {
+	apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null |
+		awk '{ print $1 }' | sort -V | tail -n 1
+}
+pkg=$(newest_pkg)
+if [ -z "$pkg" ]; then
+	echo "l1-kernel: no cloud kernel in the apt lists, running apt-get update" >&2
+	apt-get update -q >/dev/null 2>&1 || die "apt-get update failed"
+	pkg=$(newest_pkg)
+fi
+[ -n "$pkg" ] || die "apt knows no linux-image-6.1.0-*-cloud-amd64 package"
+
+mkdir -p "$cache"
+dl=$(mktemp -d "$cache/dl.XXXXXX")
+trap 'rm -rf "$dl"' EXIT
+echo "l1-kernel: downloading $pkg" >&2
+# apt-get download writes into the current directory. As root, apt drops to
+# the _apt user for the download, which then cannot write to a root-owned
+# directory; the sandbox option keeps it root.
+(cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null) ||
+	die "apt-get download $pkg failed"
+debs=("$dl"/*.deb)
+deb=${debs[0]}
+[ -f "$deb" ] || die "apt-get download $pkg left no .deb"
+dpkg-deb -x "$deb" "$dl/x" || die "dpkg-deb -x $deb failed"
+
+kimgs=("$dl"/x/boot/vmlinuz-*)
+kimg=${kimgs[0]}
+[ -f "$kimg" ] || die "$pkg has no /boot/vmlinuz-*"
+kver=${kimg##*/vmlinuz-}
+mdir=$dl/x/lib/modules/$kver/kernel
+
+rm -rf "$l1.new"
+mkdir -p "$l1.new/modules"
+cp "$kimg" "$l1.new/vmlinuz"
+for rel in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
+	m=${rel##*/}
+	out=$l1.new/modules/$m.ko
+	if [ -f "$mdir/$rel.ko" ]; then
+		cp "$mdir/$rel.ko" "$out"
+	elif [ -f "$mdir/$rel.ko.xz" ]; then
+		xz -dc "$mdir/$rel.ko.xz" >"$out"
+	elif [ -f "$mdir/$rel.ko.zst" ]; then
+		zstd -q -dc "$mdir/$rel.ko.zst" >"$out"
+	elif [ -f "$mdir/$rel.ko.gz" ]; then
+		gzip -dc "$mdir/$rel.ko.gz" >"$out"
+	else
+		die "$pkg has no $rel.ko[.xz|.zst|.gz]"
+	fi
+done
+echo "$pkg $kver" >"$l1.new/VERSION"
+rm -rf "$l1"
+mv "$l1.new" "$l1"
+echo "l1-kernel: $pkg ($kver) in $l1" >&2

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds the busybox initramfs for the L2 guest (the Linux that ember boots).
+#
+# usage: mk-l2-initramfs.sh OUT.cpio.gz MODE
+#   MODE=test              prints L2-CPUS=<online cpus> and L2-MARKER-OK, resets
+#   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
+#   MODE=demo-scripted     banner, a short scripted shell session, resets
+# x86 guests without ACPI cannot power off in a way the VMM sees, so every
+# mode ends in `reboot -f` (with reboot=k: an i8042 reset, which ends ember).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$here/lib.sh"
+
+[ $# -eq 2 ] || {
+	echo "usage: $0 OUT.cpio.gz test|demo-interactive|demo-scripted" >&2
+	exit 2
+}
+out=$1 mode=$2
+case $mode in
+test | demo-interactive | demo-scripted) ;;
+*)
+	echo "mk-l2-initramfs: unknown mode '$mode'" >&2
+	exit 2
+	;;
+esac
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+nested_rootfs "$root"
+
+# Common start of /init: mounts, console, then the mode's part.
+cat >"$root/init" <<'EOS'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+cd /
+ncpus() { grep -c '^processor' /proc/cpuinfo; }
+end() {
+	sync
+	reboot -f
+	# Only reached if reboot failed; do not let init exit (that panics).
+	while :; do sleep 1; done
+}
+EOS
+
+case $mode in
+test)
+	cat >>"$root/init" <<'EOS'
+echo "L2-CPUS=$(ncpus)"
+echo "L2-MARKER-OK"
+end
+EOS
+	;;
+demo-interactive)
+	# A guest without ACPI cannot power off (the VMM would not see it), so
+	# poweroff, halt and reboot reset at once. Busybox's sh runs its own
+	# applets before anything in PATH, hence shell functions. (Run any other
+	# way, these applets signal init, which is busy waiting for the shell.)
+	cat >"$root/etc/profile" <<'EOS'
+export PS1='ember-guest:\w# '
+poweroff() { sync; busybox reboot -f; }
+halt() { sync; busybox reboot -f; }
+reboot() { sync; busybox reboot -f; }
+EOS
+	cat >>"$root/init" <<'EOS'
+hostname ember-guest
+echo
+echo "=== ember L2 guest: $(uname -sr), $(ncpus) vCPUs, $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB ==="
+echo "=== interactive busybox shell; type 'poweroff' or 'exit' to end the VM ==="
+echo
+# cttyhack opens the console's real tty (ttyS0) as the controlling terminal,
+# so job control and Ctrl-C work; setsid gives it a session to own it in.
+# (Not in the background: there SIGINT would be ignored, Ctrl-C with it.)
+setsid cttyhack sh -l
+echo "=== shell ended, resetting the guest ==="
+end
+EOS
+	;;
+demo-scripted)
+	cat >>"$root/init" <<'EOS'
+hostname ember-guest
+echo
+echo "=== ember L2 guest: scripted session (stdin is not a terminal) ==="
+run() {
+	echo "ember-guest:/# $*"
+	sh -c "$*"
+}
+run uname -a
+run 'grep -c ^processor /proc/cpuinfo'
+run 'cat /proc/cmdline'
+run free -m
+run ls /
+run 'dmesg | grep -E "Brought up|Total of"'
+echo "ember-guest:/# poweroff"
+echo "=== scripted session done, resetting the guest ==="
+end
+EOS
+	;;
+esac
+chmod 755 "$root/init"
+nested_cpio "$root" "$out"

@@ -11,8 +11,8 @@ LDLIBS	+= -lpthread
 
 ifeq ($(ASAN),1)
 VARIANT	:= asan
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -O1
-LDFLAGS	+= -fsanitize=address,undefined
+CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+LDFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all
 EMBER	:= build/ember-asan
 else ifeq ($(STATIC),1)
 VARIANT	:= static
@@ -24,7 +24,7 @@ EMBER	:= build/ember
 endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
-SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/devices/*.c src/arch/$(ARCH)/*.c)
+SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a
 
@@ -80,4 +80,4 @@ format:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(OBJDIR)/src/main.d
+-include $(OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d)

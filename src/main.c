@@ -30,6 +30,7 @@ static const char usage[] =
 	"  --memory MIB           guest RAM in MiB (default 128)\n"
 	"  --boot-timer           log the time until the guest writes 123 to the boot timer\n"
 	"  --boot-protocol P      auto (default), linux or pvh\n"
+	"  --rng                  add a virtio-rng device fed by the host's getrandom()\n"
 	"  --level L              log level: error, warn (default), info, debug\n"
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
@@ -46,6 +47,7 @@ enum {
 	OPT_BOOT_TIMER,
 	OPT_BOOT_PROTOCOL,
 	OPT_LEVEL,
+	OPT_RNG,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -59,6 +61,7 @@ static const struct option long_options[] = {
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
 	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -131,6 +134,9 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 				cfg->boot_proto = BOOT_PROTO_PVH;
 			else
 				bad_arg("--boot-protocol %s: must be auto, linux or pvh", optarg);
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: builds everything, runs every tier, prints one PASS/FAIL line per test
 # and ends with "N passed, N failed". Exit status 0 only if nothing failed.
-#   tiers: build, lint, unit (plain and ASan/UBSan), tiny guests on /dev/kvm, nested real Linux.
+#   tiers: build, lint, unit (plain and ASan/UBSan), command line, tiny guests on /dev/kvm
+#   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), nested real Linux.
 # Set EMBER_SKIP_NESTED=1 to leave out the nested tier (it needs ~5 minutes of QEMU TCG).
 set -u
 cd "$(dirname "$0")/.."
@@ -44,6 +45,17 @@ step unit make -s unit
 step asan asan_unit
 step cli tests/integration/cli.sh build/ember build/guest
 step guest tests/guest/run.sh build/ember
+asan_guests() {
+	GUEST_DIR=build/guest tests/guest/run.sh build/ember-asan | sed 's/^\(PASS\|FAIL\): guest/\1: asan-guest/'
+	local rc=${PIPESTATUS[0]}
+	if grep -l 'AddressSanitizer\|runtime error' build/guest/logs/*.err; then
+		echo "FAIL: asan-guest/sanitizer-clean"
+		return 1
+	fi
+	echo "PASS: asan-guest/sanitizer-clean"
+	return "$rc"
+}
+step asan-guest asan_guests
 if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
 	echo "== nested: skipped (EMBER_SKIP_NESTED=1)"
 else

@@ -38,6 +38,13 @@ void arch_devices_destroy(struct vm *vm);
 int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 		     enum boot_protocol proto, struct boot_info *bi);
 
+/*
+ * Append to the command line at (buf), (size) bytes of room, whatever the guest needs to
+ * find vm's MMIO devices (" virtio_mmio.device=..." on x86). Returns the length appended
+ * or -E2BIG.
+ */
+int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size);
+
 /* Write the boot structures the guest reads at entry (zero page, start info, MP table...). */
 int arch_boot_setup(struct vm *vm);
 

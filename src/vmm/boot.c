@@ -31,13 +31,23 @@ static const char *file_error(int err)
 static int boot_load_cmdline(struct vm *vm)
 {
 	const char *args = vm->cfg.boot_args ? vm->cfg.boot_args : DEFAULT_BOOT_ARGS;
-	size_t len = strlen(args) + 1;
+	char cmdline[ARCH_CMDLINE_MAX];
+	size_t len = strlen(args);
+	int extra;
 
-	if (len > ARCH_CMDLINE_MAX) {
-		log_err("--boot-args: %zu bytes, the limit is %u", len - 1, ARCH_CMDLINE_MAX - 1);
+	if (len >= sizeof(cmdline)) {
+		log_err("--boot-args: %zu bytes, the limit is %zu", len, sizeof(cmdline) - 1);
 		return -E2BIG;
 	}
-	if (guest_mem_write(&vm->mem, ARCH_CMDLINE_ADDR, args, len)) {
+	memcpy(cmdline, args, len + 1);
+	extra = arch_cmdline_devices(vm, cmdline + len, sizeof(cmdline) - len);
+	if (extra < 0) {
+		log_err("--boot-args: no room left for the device announcements (limit %zu bytes)",
+			sizeof(cmdline) - 1);
+		return extra;
+	}
+	len += extra + 1;
+	if (guest_mem_write(&vm->mem, ARCH_CMDLINE_ADDR, cmdline, len)) {
 		log_err("no guest RAM for the command line");
 		return -ENOMEM;
 	}
@@ -94,7 +104,7 @@ out:
 	return ret;
 }
 
-int boot_load(struct vm *vm)
+int boot_load_kernel(struct vm *vm)
 {
 	const char *path = vm->cfg.kernel_path;
 	uint8_t *img;
@@ -109,8 +119,13 @@ int boot_load(struct vm *vm)
 	/* The loader names the problem in its one error line. */
 	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg.boot_proto, &vm->boot);
 	free(img);
-	if (ret)
-		return ret;
+	return ret;
+}
+
+int boot_finish(struct vm *vm)
+{
+	int ret;
+
 	ret = boot_load_cmdline(vm);
 	if (ret)
 		return ret;

@@ -27,7 +27,13 @@ struct boot_info {
 
 struct vm;
 
-/* Load the kernel, command line and initrd named in vm->cfg and fill vm->boot. 0 or -errno. */
-int boot_load(struct vm *vm);
+/* Load the kernel named in vm->cfg into guest memory and fill vm->boot. 0 or -errno. */
+int boot_load_kernel(struct vm *vm);
+
+/*
+ * After every device exists: write the command line (with the arch's device
+ * announcements), load the initrd and the arch's boot structures. 0 or -errno.
+ */
+int boot_finish(struct vm *vm);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "vm.h"
 #include "vcpu.h"
+#include "../virtio/rng.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -125,7 +126,7 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 	ret = vm_memory_alloc(vm);
 	if (ret)
 		goto err;
-	ret = boot_load(vm);
+	ret = boot_load_kernel(vm);
 	if (ret)
 		goto err;
 	ret = kvm_open(vm);
@@ -144,6 +145,14 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 			goto err;
 	}
 	ret = arch_devices_init(vm);
+	if (ret)
+		goto err;
+	if (cfg->rng) {
+		ret = virtio_rng_create(vm, &vm->rng);
+		if (ret)
+			goto err;
+	}
+	ret = boot_finish(vm);
 	if (ret)
 		goto err;
 	ret = vm_vcpus_create(vm);
@@ -202,6 +211,57 @@ static int stop_signals_fd(void)
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -EINVAL;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int vm_alloc_mmio_slot(struct vm *vm, uint64_t size, uint64_t *addr, unsigned int *irq)
+{
+	unsigned int n = vm->nr_mmio_devs;
+	struct vm_mmio_dev *d = &vm->mmio_devs[n];
+
+	/* Slot 0 belongs to the boot timer, present or not, as in Firecracker's layout. */
+	if (n >= VM_MAX_MMIO_DEVS || ARCH_VIRTIO_IRQ_BASE + n > ARCH_VIRTIO_IRQ_MAX ||
+	    size > ARCH_MMIO_SLOT_SIZE)
+		return -ENOSPC;
+	d->addr = ARCH_MMIO_BASE + (uint64_t)(n + 1) * ARCH_MMIO_SLOT_SIZE;
+	d->size = size;
+	d->irq = ARCH_VIRTIO_IRQ_BASE + n;
+	vm->nr_mmio_devs++;
+	*addr = d->addr;
+	*irq = d->irq;
+	return 0;
+}
+
+int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datamatch, int fd,
+		 bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		log_warn("KVM_IOEVENTFD at 0x%llx", (unsigned long long)addr);
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = fd,
+		.gsi = gsi,
+		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		log_warn("KVM_IRQFD gsi %u", gsi);
+		return -errno;
+	}
+	return 0;
 }
 
 static void vm_on_signal(void *opaque, uint32_t events)
@@ -292,6 +352,8 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	virtio_rng_destroy(vm->rng);
+	vm->rng = NULL;
 	arch_devices_destroy(vm);
 	arch_vm_destroy(vm);
 	guest_mem_destroy(&vm->mem);

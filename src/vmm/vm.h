@@ -15,8 +15,18 @@
 #include "../util/eventloop.h"
 
 struct vcpu;
+struct virtio_rng;
 struct serial;
 struct i8042;
+
+#define VM_MAX_MMIO_DEVS 16
+
+/* A device on the MMIO bus that the guest must be told about (command line, ACPI, FDT). */
+struct vm_mmio_dev {
+	uint64_t addr;
+	uint64_t size;
+	unsigned int irq;
+};
 
 struct vm_config {
 	const char *kernel_path;
@@ -25,6 +35,7 @@ struct vm_config {
 	unsigned int vcpus;
 	uint64_t mem_mib;
 	bool boot_timer;
+	bool rng;
 	enum boot_protocol boot_proto;
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
@@ -54,6 +65,11 @@ struct vm {
 	struct serial *serial;
 	struct i8042 *i8042;
 	struct boot_timer boot_timer;
+	struct virtio_rng *rng;
+
+	/* MMIO slots handed out so far, in order, for the arch to announce. */
+	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];
+	unsigned int nr_mmio_devs;
 
 	/* Device work, console input and signals: all on the main thread's loop. */
 	struct event_loop loop;
@@ -84,6 +100,16 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 
 /* Whether a stop has been requested. */
 bool vm_stopping(struct vm *vm);
+
+/* Hand out the next MMIO slot of (size) bytes and its interrupt line. 0 or -ENOSPC. */
+int vm_alloc_mmio_slot(struct vm *vm, uint64_t size, uint64_t *addr, unsigned int *irq);
+
+/* (De)register (fd) to be signalled by a (len)-byte guest write of (datamatch) at (addr). */
+int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datamatch, int fd,
+		 bool assign);
+
+/* (De)register (fd) so that writing it raises interrupt line (gsi). */
+int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign);
 
 /* Drive interrupt line (gsi) to (level) on the in-kernel irqchip (an irq_line callback). */
 void vm_irq_set(void *vm, unsigned int gsi, int level);

@@ -182,6 +182,22 @@ check_triple_fault() {
 	verdict nosuccess
 }
 
+check_virtio_rng() {
+	guest virtio_rng virtio_rng || return
+	run virtio_rng "" --kernel "$elf" --memory 128 --rng
+	want_line VIRTIO-RNG-AT=0xd0001000
+	want_re '^RNG-BYTES=[0-9a-f]{64}$' "no RNG-BYTES line"
+	verdict
+}
+
+check_virtio_hostile() {
+	guest virtio_hostile virtio_hostile || return
+	run virtio_hostile "" --kernel "$elf" --memory 128 --rng
+	[ "$(grep -ac ' refused$' "$out")" -eq 7 ] || bad "not every broken chain was refused"
+	[ "$(grep -ac '^GOOD-REQUEST-OK$' "$out")" -eq 7 ] || bad "a good request failed after a reset"
+	verdict
+}
+
 check_boot_timer() {
 	guest boot_timer boot_timer || return
 	run boot_timer "" --kernel "$elf" --memory 128 --boot-timer
@@ -201,4 +217,6 @@ check_serial_echo
 check_reset
 check_triple_fault
 check_boot_timer
+check_virtio_rng
+check_virtio_hostile
 exit $failed

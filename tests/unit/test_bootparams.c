@@ -184,7 +184,7 @@ static void check_mptable(unsigned int ncpus)
 	assert_int_equal(cpus, ncpus);
 	assert_int_equal(bsp, 1);
 	assert_int_equal(ioapics, 1);
-	assert_int_equal(intsrc, 16);
+	assert_int_equal(intsrc, 24);
 	assert_int_equal(lint, 2);
 	guest_mem_destroy(&mem);
 }

@@ -116,6 +116,26 @@ void arch_devices_destroy(struct vm *vm)
 	vm->i8042 = NULL;
 }
 
+int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
+{
+	size_t len = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	/* No ACPI yet: Linux's virtio_mmio driver takes its devices from the command line. */
+	for (i = 0; i < vm->nr_mmio_devs; i++) {
+		const struct vm_mmio_dev *d = &vm->mmio_devs[i];
+		int n = snprintf(buf + len, size - len, " virtio_mmio.device=%lluK@0x%llx:%u",
+				 (unsigned long long)(d->size / 1024), (unsigned long long)d->addr,
+				 d->irq);
+
+		if (n < 0 || (size_t)n >= size - len)
+			return -E2BIG;
+		len += n;
+	}
+	return len;
+}
+
 int arch_handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;

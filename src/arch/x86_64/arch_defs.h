@@ -36,10 +36,15 @@
 /* ember's own MMIO devices start here (the boot timer first, as in Firecracker). */
 #define ARCH_MMIO_BASE	      0xd0000000ULL
 
+#define ARCH_MMIO_SLOT_SIZE   0x1000
+/* Interrupt lines for virtio-mmio devices: the I/O APIC pins above the legacy ones. */
+#define ARCH_VIRTIO_IRQ_BASE  5
+#define ARCH_VIRTIO_IRQ_MAX   23
+#define X86_NR_IOAPIC_PINS    24
+
 #define X86_SERIAL_PORT	      0x3f8
 #define X86_SERIAL_IRQ	      4
 #define X86_KBD_IRQ	      1
-#define X86_NR_ISA_IRQS	      16
 
 #define ARCH_MAX_VCPUS	      32
 

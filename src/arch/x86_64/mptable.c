@@ -63,7 +63,7 @@ static uint8_t *mp_intsrc(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus
 int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 {
 	size_t len = MP_FLOATING_LEN + MP_HEADER_LEN + nr_cpus * MP_CPU_LEN +
-		     (2 + X86_NR_ISA_IRQS + 2) * MP_ENTRY_LEN;
+		     (2 + X86_NR_IOAPIC_PINS + 2) * MP_ENTRY_LEN;
 	uint8_t *base, *table, *p;
 	uint8_t ioapic_id = nr_cpus;
 	unsigned int i, entries = 0;
@@ -106,8 +106,8 @@ int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 	p += MP_ENTRY_LEN;
 	entries++;
 
-	/* KVM routes ISA IRQ n to I/O APIC pin n. */
-	for (i = 0; i < X86_NR_ISA_IRQS; i++, entries++)
+	/* KVM routes GSI n to I/O APIC pin n; pins 16-23 carry the virtio-mmio devices. */
+	for (i = 0; i < X86_NR_IOAPIC_PINS; i++, entries++)
 		p = mp_intsrc(p, MP_IOINTR, MP_INT, i, ioapic_id, i);
 	/* Every local APIC: LINT0 takes the 8259's ExtINT, LINT1 takes NMI. */
 	p = mp_intsrc(p, MP_LINTR, MP_EXTINT, 0, 0xff, 0);

@@ -1,0 +1,20 @@
+/* The virtio-mmio transport, version 2 (VIRTIO 1.2, section 4.2.2). */
+#ifndef EMBER_VIRTIO_MMIO_H
+#define EMBER_VIRTIO_MMIO_H
+
+#include "virtio.h"
+
+#define VIRTIO_MMIO_SIZE 0x1000
+
+struct vm;
+struct virtio_mmio;
+
+/*
+ * Put device (vd) on (vm)'s MMIO bus in the next free slot with its own interrupt line.
+ * Queue notifications arrive on KVM ioeventfds and are handled on vm's event loop;
+ * interrupts leave through a KVM irqfd. Returns 0 and sets (*out), or -errno.
+ */
+int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, struct virtio_mmio **out);
+void virtio_mmio_destroy(struct virtio_mmio *mmio);
+
+#endif

@@ -1,0 +1,102 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#include "mmio.h"
+#include "rng.h"
+#include "virtio.h"
+#include "../util/log.h"
+#include "../vmm/vm.h"
+
+/* Bytes one request may take: a guest asking for more just gets a short buffer back. */
+#define RNG_MAX_REQUEST (64 * 1024)
+
+struct virtio_rng {
+	struct virtio_dev vd;
+	struct virtio_mmio *mmio;
+};
+
+/* Fill the writable buffers of (elem). Returns the bytes written. */
+static uint32_t rng_fill(const struct virtq_elem *elem)
+{
+	uint32_t done = 0;
+	unsigned int i;
+
+	for (i = elem->nr_out; i < elem->nr_out + elem->nr_in && done < RNG_MAX_REQUEST; i++) {
+		size_t want = elem->iov[i].iov_len;
+		size_t got = 0;
+
+		if (want > RNG_MAX_REQUEST - done)
+			want = RNG_MAX_REQUEST - done;
+		while (got < want) {
+			ssize_t n = getrandom((char *)elem->iov[i].iov_base + got, want - got, 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return done + got;
+			got += n;
+		}
+		done += got;
+	}
+	return done;
+}
+
+static void rng_queue_notify(struct virtio_dev *vd, unsigned int qidx)
+{
+	struct virtq *q = &vd->queues[qidx];
+	struct virtq_elem elem;
+	bool pushed = false;
+	int ret;
+
+	for (;;) {
+		while ((ret = virtq_pop(q, &elem)) > 0) {
+			virtq_push(q, &elem, rng_fill(&elem));
+			pushed = true;
+		}
+		if (ret < 0) {
+			virtio_dev_fail(vd, "malformed request chain");
+			return;
+		}
+		/* Re-arm notifications, then look again: the driver may have raced us. */
+		virtq_set_notify(q, true);
+		if (!virtq_has_avail(q))
+			break;
+	}
+	if (pushed)
+		virtio_dev_signal_queue(vd, qidx);
+}
+
+static const struct virtio_dev_ops rng_ops = {
+	.name = "rng",
+	.device_id = VIRTIO_ID_RNG,
+	.num_queues = 1,
+	.queue_notify = rng_queue_notify,
+};
+
+int virtio_rng_create(struct vm *vm, struct virtio_rng **out)
+{
+	struct virtio_rng *rng = calloc(1, sizeof(*rng));
+	int ret;
+
+	if (!rng)
+		return -ENOMEM;
+	virtio_dev_init(&rng->vd, &rng_ops, rng, &vm->mem);
+	ret = virtio_mmio_create(vm, &rng->vd, &rng->mmio);
+	if (ret) {
+		virtio_dev_destroy(&rng->vd);
+		free(rng);
+		return ret;
+	}
+	*out = rng;
+	return 0;
+}
+
+void virtio_rng_destroy(struct virtio_rng *rng)
+{
+	if (!rng)
+		return;
+	virtio_mmio_destroy(rng->mmio);
+	virtio_dev_destroy(&rng->vd);
+	free(rng);
+}

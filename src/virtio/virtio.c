@@ -1,0 +1,65 @@
+#include <string.h>
+
+#include "virtio.h"
+#include "../util/log.h"
+
+void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, void *priv,
+		     const struct guest_mem *mem)
+{
+	memset(vd, 0, sizeof(*vd));
+	vd->ops = ops;
+	vd->priv = priv;
+	vd->mem = mem;
+	pthread_mutex_init(&vd->lock, NULL);
+}
+
+void virtio_dev_destroy(struct virtio_dev *vd)
+{
+	pthread_mutex_destroy(&vd->lock);
+}
+
+uint64_t virtio_dev_features(struct virtio_dev *vd)
+{
+	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_RING_EVENT_IDX) |
+		     (1ULL << VIRTIO_F_RING_INDIRECT_DESC);
+
+	return f | (vd->ops->features ? vd->ops->features(vd) : 0);
+}
+
+bool virtio_dev_has_feature(const struct virtio_dev *vd, unsigned int bit)
+{
+	return bit < 64 && (vd->driver_features >> bit) & 1;
+}
+
+void virtio_dev_reset(struct virtio_dev *vd)
+{
+	unsigned int i;
+
+	if (vd->ops->reset)
+		vd->ops->reset(vd);
+	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		virtq_reset(&vd->queues[i]);
+	vd->driver_features = 0;
+	vd->status = 0;
+}
+
+bool virtio_dev_running(const struct virtio_dev *vd)
+{
+	return (vd->status & VIRTIO_STATUS_DRIVER_OK) && !(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+void virtio_dev_signal_queue(struct virtio_dev *vd, unsigned int q)
+{
+	if (q < VIRTIO_MAX_QUEUES && virtq_should_notify(&vd->queues[q]))
+		vd->transport->interrupt(vd, VIRTIO_INT_VRING);
+}
+
+void virtio_dev_fail(struct virtio_dev *vd, const char *why)
+{
+	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	log_warnx("virtio-%s: %s; device needs reset", vd->ops->name, why);
+	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
+		vd->transport->interrupt(vd, VIRTIO_INT_CONFIG);
+}

@@ -2,7 +2,8 @@
 # Builds the busybox initramfs for the L2 guest (the Linux that ember boots).
 #
 # usage: mk-l2-initramfs.sh OUT.cpio.gz MODE
-#   MODE=test              prints L2-CPUS=<online cpus> and L2-MARKER-OK, resets
+#   MODE=test              prints L2-CPUS=<online cpus>, what it reads from the devices it
+#                          finds (L2-HWRNG-BYTES=...), and L2-MARKER-OK, resets
 #   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
 #   MODE=demo-scripted     banner, a short scripted shell session, resets
 # x86 guests without ACPI cannot power off in a way the VMM sees, so every
@@ -53,6 +54,11 @@ case $mode in
 test)
 	cat >>"$root/init" <<'EOS'
 echo "L2-CPUS=$(ncpus)"
+# Devices the run gave us, each reported on one line for the host to check.
+if [ -e /dev/hwrng ]; then
+	n=$(head -c 64 /dev/hwrng 2>/dev/null | wc -c)
+	echo "L2-HWRNG-BYTES=$n L2-HWRNG-CURRENT=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)"
+fi
 echo "L2-MARKER-OK"
 end
 EOS

@@ -5,7 +5,8 @@
 #   PASS: nested/<name> (<secs>s in L1, cpus=<n>)
 #   FAIL: nested/<name> (<reason>)
 # A run passes when ember exits 0 and the guest printed L2-MARKER-OK and
-# L2-CPUS=<the --vcpus given>.
+# L2-CPUS=<the --vcpus given>; with --rng, /dev/hwrng must give 64 bytes
+# from the virtio_rng driver.
 #
 # usage: run-tests.sh EMBER_STATIC_BIN
 # environment:
@@ -41,6 +42,7 @@ tests=(
 	"bzimage-1cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256"
 	"bzimage-2cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256"
 	"vmlinux-linuxboot-2cpu --kernel /payload/vmlinux --initrd /payload/l2-test.cpio.gz --boot-protocol linux --vcpus 2 --memory 256"
+	"virtio-rng-2cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng"
 )
 if [ -n "${NESTED_ONLY:-}" ]; then
 	sel=()
@@ -220,6 +222,11 @@ for t in "${tests[@]}"; do
 			show_err=1
 		fi
 		grep -q -a 'L2-MARKER-OK' "$sect" || reasons+=("no L2-MARKER-OK")
+		# A run with a device must show the guest's driver using it.
+		if grep -q -- ' --rng' <<<"$t" &&
+			! grep -q -a 'L2-HWRNG-BYTES=64 L2-HWRNG-CURRENT=virtio_rng' "$sect"; then
+			reasons+=("/dev/hwrng did not give 64 bytes from virtio_rng")
+		fi
 		if [ -z "$cpus" ]; then
 			reasons+=("no L2-CPUS")
 		elif [ "$cpus" != "$want" ]; then

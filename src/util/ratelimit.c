@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #include "ratelimit.h"
@@ -35,16 +36,14 @@ int token_bucket_cfg_validate(const struct token_bucket_cfg *c)
 	return 0;
 }
 
-int token_bucket_init(struct token_bucket *tb, const struct token_bucket_cfg *cfg,
-		      uint64_t now_ns)
+int token_bucket_init(struct token_bucket *tb, const struct token_bucket_cfg *cfg, uint64_t now_ns)
 {
-	*tb = (struct token_bucket){ .last_ns = now_ns };
-	if (!cfg)
-		return 0;
-	if (token_bucket_cfg_validate(cfg))
+	if (cfg && token_bucket_cfg_validate(cfg))
 		return -EINVAL;
+	memset(tb, 0, sizeof(*tb));
+	tb->last_ns = now_ns;
 	/* Normalise "disabled" to size 0 so the hot paths test one field. */
-	if (!cfg->size || !cfg->refill_time_ms)
+	if (!cfg || !cfg->size || !cfg->refill_time_ms)
 		return 0;
 	tb->size = cfg->size;
 	tb->refill_time_ms = cfg->refill_time_ms;
@@ -118,8 +117,11 @@ static void tb_take(struct token_bucket *tb, uint64_t n)
 	}
 }
 
-/* Time until (n) fits, assuming nothing else is taken meanwhile; the caller has refilled. */
-static uint64_t tb_wait(const struct token_bucket *tb, uint64_t n)
+/*
+ * Time from (now_ns) until (n) fits, assuming nothing else is taken meanwhile; the caller
+ * has refilled. A stale (now_ns) before last_ns also waits out the gap, which earns nothing.
+ */
+static uint64_t tb_wait(const struct token_bucket *tb, uint64_t now_ns, uint64_t n)
 {
 	uint64_t target, need;
 	u128 ns;
@@ -133,6 +135,8 @@ static uint64_t tb_wait(const struct token_bucket *tb, uint64_t n)
 	/* Smallest t with t * size + frac >= need * period, i.e. need whole tokens earned. */
 	ns = (u128)need * (tb->refill_time_ms * NSEC_PER_MSEC) - tb->frac;
 	ns = (ns + tb->size - 1) / tb->size;
+	if (now_ns < tb->last_ns)
+		ns += tb->last_ns - now_ns;
 	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }
 
@@ -148,7 +152,7 @@ bool token_bucket_consume(struct token_bucket *tb, uint64_t now_ns, uint64_t n)
 uint64_t token_bucket_wait_ns(struct token_bucket *tb, uint64_t now_ns, uint64_t n)
 {
 	tb_refill(tb, now_ns);
-	return tb_wait(tb, n);
+	return tb_wait(tb, now_ns, n);
 }
 
 int rate_limiter_init(struct rate_limiter *rl, const struct token_bucket_cfg *bw_cfg,
@@ -169,8 +173,8 @@ int rate_limiter_update(struct rate_limiter *rl, const struct token_bucket_cfg *
 	struct rate_limiter tmp = *rl;
 
 	/*
-	 * Firecracker's PATCH replaces a bucket with a fresh one; carrying the old budget over
-	 * would mean guessing how a different size and rate map onto it.
+	 * The spec does not say what PATCH does to the old state. A fresh bucket, as at boot,
+	 * avoids guessing how an old budget maps onto a different size and rate.
 	 */
 	if (bw_cfg && token_bucket_init(&tmp.bandwidth, bw_cfg, now_ns))
 		return -EINVAL;
@@ -205,8 +209,8 @@ uint64_t rate_limiter_next_refill_ns(struct rate_limiter *rl, uint64_t now_ns, u
 	tb_refill(&rl->bandwidth, now_ns);
 	tb_refill(&rl->ops, now_ns);
 	/* Both buckets only gain while the request waits, so the later of the two suffices. */
-	bw_wait = tb_wait(&rl->bandwidth, bytes);
-	ops_wait = tb_wait(&rl->ops, ops);
+	bw_wait = tb_wait(&rl->bandwidth, now_ns, bytes);
+	ops_wait = tb_wait(&rl->ops, now_ns, ops);
 	wait = bw_wait > ops_wait ? bw_wait : ops_wait;
 	if (!wait)
 		return 0;

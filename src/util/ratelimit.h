@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 /* The API's int64 fields; larger values come from negative JSON and are rejected. */
-#define RATELIMIT_MAX_TOKENS	  ((uint64_t)INT64_MAX)
+#define RATELIMIT_MAX_TOKENS ((uint64_t)INT64_MAX)
 /* Largest refill time whose length in ns still fits a uint64_t (about 584 years). */
-#define RATELIMIT_MAX_REFILL_MS	  (UINT64_MAX / 1000000ULL)
+#define RATELIMIT_MAX_REFILL_MS (UINT64_MAX / 1000000ULL)
 /* Shortest wait rate_limiter_next_refill_ns() asks for, so fast limits coalesce wake-ups. */
-#define RATELIMIT_MIN_WAIT_NS	  100000ULL
+#define RATELIMIT_MIN_WAIT_NS 100000ULL
 
 /* One TokenBucket as the API spells it. size 0 or refill_time_ms 0 means "no limit". */
 struct token_bucket_cfg {
@@ -26,7 +26,7 @@ struct token_bucket_cfg {
 };
 
 struct token_bucket {
-	uint64_t size;		 /* 0: unlimited, every other field is then unused */
+	uint64_t size; /* 0: unlimited, every other field is then unused */
 	uint64_t refill_time_ms;
 	uint64_t one_time_burst; /* what is left of the burst */
 	uint64_t budget;	 /* refillable tokens available, at most (size) */
@@ -47,8 +47,7 @@ int token_bucket_cfg_validate(const struct token_bucket_cfg *c);
  * Fill (tb) per (cfg) (NULL: unlimited) as of (now_ns): full, with the whole burst.
  * Returns 0 or -EINVAL, leaving (tb) untouched.
  */
-int token_bucket_init(struct token_bucket *tb, const struct token_bucket_cfg *cfg,
-		      uint64_t now_ns);
+int token_bucket_init(struct token_bucket *tb, const struct token_bucket_cfg *cfg, uint64_t now_ns);
 
 /* Take (n) tokens from (tb) at (now_ns) if it allows them; false takes nothing. */
 bool token_bucket_consume(struct token_bucket *tb, uint64_t now_ns, uint64_t n);

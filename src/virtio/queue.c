@@ -245,18 +245,36 @@ int virtq_pop(struct virtq *q, struct virtq_elem *elem)
 	return ret ? ret : 1;
 }
 
-void virtq_push(struct virtq *q, const struct virtq_elem *elem, uint32_t written)
+void virtq_unpop(struct virtq *q, unsigned int n)
+{
+	if (q->enabled)
+		q->last_avail -= n;
+}
+
+void virtq_fill(struct virtq *q, const struct virtq_elem *elem, uint32_t written, unsigned int i)
 {
 	struct virtq_used_elem *slot;
 
 	if (!q->enabled)
 		return;
-	slot = &q->used->ring[q->next_used & (q->size - 1)];
+	slot = &q->used->ring[(uint16_t)(q->next_used + i) & (q->size - 1)];
 	slot->id = elem->head;
 	slot->len = written;
-	q->next_used++;
-	/* Release: the driver must see the entry before the index that covers it. */
+}
+
+void virtq_flush(struct virtq *q, unsigned int n)
+{
+	if (!q->enabled)
+		return;
+	q->next_used += n;
+	/* Release: the driver must see the entries before the index that covers them. */
 	__atomic_store_n(&q->used->idx, q->next_used, __ATOMIC_RELEASE);
+}
+
+void virtq_push(struct virtq *q, const struct virtq_elem *elem, uint32_t written)
+{
+	virtq_fill(q, elem, written, 0);
+	virtq_flush(q, 1);
 }
 
 bool virtq_should_notify(struct virtq *q)

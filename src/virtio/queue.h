@@ -81,6 +81,16 @@ int virtq_pop(struct virtq *q, struct virtq_elem *elem);
 void virtq_push(struct virtq *q, const struct virtq_elem *elem, uint32_t written);
 
 /*
+ * Batched returns, for a result spread over several chains (mergeable rx buffers): write
+ * (elem) into used slot (i) past the last published one, then publish (n) slots at once.
+ */
+void virtq_fill(struct virtq *q, const struct virtq_elem *elem, uint32_t written, unsigned int i);
+void virtq_flush(struct virtq *q, unsigned int n);
+
+/* Put back the last (n) chains popped and not yet returned, to be popped again later. */
+void virtq_unpop(struct virtq *q, unsigned int n);
+
+/*
  * Whether the driver wants an interrupt for what was pushed since the last call that
  * returned true (used_event with EVENT_IDX, else the avail ring's NO_INTERRUPT flag).
  */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "arch/arch.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "vmm/memory.h"

@@ -31,6 +31,7 @@ static const char usage[] =
 	"  --boot-timer           log the time until the guest writes 123 to the boot timer\n"
 	"  --boot-protocol P      auto (default), linux or pvh\n"
 	"  --rng                  add a virtio-rng device fed by the host's getrandom()\n"
+	"  --net TAP[,mac=MAC]    add a virtio-net device on host TAP interface TAP (up to 4)\n"
 	"  --level L              log level: error, warn (default), info, debug\n"
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
@@ -48,6 +49,7 @@ enum {
 	OPT_BOOT_PROTOCOL,
 	OPT_LEVEL,
 	OPT_RNG,
+	OPT_NET,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -62,6 +64,7 @@ static const struct option long_options[] = {
 	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -137,6 +140,15 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case OPT_RNG:
 			cfg->rng = true;
+			break;
+		case OPT_NET:
+			if (cfg->nr_nets == VM_MAX_NETS)
+				bad_arg("--net: at most %u network devices", VM_MAX_NETS);
+			/* The parsed config points into the copy, which lives as long as ember. */
+			if (net_config_parse(strdup(optarg), &cfg->nets[cfg->nr_nets]))
+				bad_arg("--net %s: expected TAP[,mac=AA:BB:CC:DD:EE:FF] (unicast)",
+					optarg);
+			cfg->nr_nets++;
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))

@@ -104,6 +104,7 @@ static int vm_vcpus_create(struct vm *vm)
 
 int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 {
+	unsigned int i;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -149,6 +150,11 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 		goto err;
 	if (cfg->rng) {
 		ret = virtio_rng_create(vm, &vm->rng);
+		if (ret)
+			goto err;
+	}
+	for (i = 0; i < cfg->nr_nets; i++) {
+		ret = virtio_net_create(vm, &cfg->nets[i], &vm->nets[i]);
 		if (ret)
 			goto err;
 	}
@@ -343,6 +349,8 @@ int vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	unsigned int i;
+
 	console_stop(&vm->console);
 	if (vm->nr_vcpus)
 		log_info("guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
@@ -352,6 +360,10 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	for (i = 0; i < VM_MAX_NETS; i++) {
+		virtio_net_destroy(vm->nets[i]);
+		vm->nets[i] = NULL;
+	}
 	virtio_rng_destroy(vm->rng);
 	vm->rng = NULL;
 	arch_devices_destroy(vm);

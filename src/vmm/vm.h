@@ -13,6 +13,7 @@
 #include "../arch/arch.h"
 #include "../devices/boot_timer.h"
 #include "../util/eventloop.h"
+#include "../virtio/net.h"
 
 struct vcpu;
 struct virtio_rng;
@@ -20,6 +21,7 @@ struct serial;
 struct i8042;
 
 #define VM_MAX_MMIO_DEVS 16
+#define VM_MAX_NETS	 4
 
 /* A device on the MMIO bus that the guest must be told about (command line, ACPI, FDT). */
 struct vm_mmio_dev {
@@ -36,6 +38,8 @@ struct vm_config {
 	uint64_t mem_mib;
 	bool boot_timer;
 	bool rng;
+	struct net_config nets[VM_MAX_NETS];
+	unsigned int nr_nets;
 	enum boot_protocol boot_proto;
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
@@ -66,6 +70,7 @@ struct vm {
 	struct i8042 *i8042;
 	struct boot_timer boot_timer;
 	struct virtio_rng *rng;
+	struct virtio_net *nets[VM_MAX_NETS];
 
 	/* MMIO slots handed out so far, in order, for the arch to announce. */
 	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];

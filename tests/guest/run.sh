@@ -198,6 +198,36 @@ check_virtio_hostile() {
 	verdict
 }
 
+# A TAP in a network namespace of our own, a peer on it, and ember inside the namespace.
+check_virtio_net() {
+	local ns=ember-guest-$$ peer_out=$LOGS/virtio_net.peer wrapper=$LOGS/ember-in-netns
+	local saved=$EMBER
+	guest virtio_net virtio_net || return
+	if ! ip netns add "$ns" 2>/dev/null; then
+		echo "FAIL: guest/virtio_net (cannot create a network namespace: not root?)"
+		failed=1
+		return
+	fi
+	ip netns exec "$ns" ip tuntap add dev tap0 mode tap &&
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 &&
+		ip netns exec "$ns" ip link set tap0 up
+	ip netns exec "$ns" python3 "$(dirname "$0")/net_peer.py" tap0 30 >"$peer_out" 2>&1 &
+	local peer=$!
+	for _ in $(seq 50); do grep -q PEER-READY "$peer_out" && break; sleep 0.1; done
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$EMBER" >"$wrapper"
+	chmod +x "$wrapper"
+	EMBER=$wrapper
+	run virtio_net "" --kernel "$elf" --memory 128 --net tap0,mac=02:00:00:00:00:01
+	EMBER=$saved
+	wait "$peer" 2>/dev/null
+	want_line NET-MAC=02:00:00:00:00:01
+	want_line NET-TX-DONE
+	want_line NET-RX=ember-pong
+	grep -q 'PEER-GOT-PING from 02:00:00:00:00:01' "$peer_out" || bad "the peer never saw the ping"
+	ip netns del "$ns"
+	verdict
+}
+
 check_boot_timer() {
 	guest boot_timer boot_timer || return
 	run boot_timer "" --kernel "$elf" --memory 128 --boot-timer
@@ -219,4 +249,5 @@ check_triple_fault
 check_boot_timer
 check_virtio_rng
 check_virtio_hostile
+check_virtio_net
 exit $failed

@@ -1,0 +1,386 @@
+/*
+ * virtio-net over TAP. The TAP speaks the same 12-byte virtio_net_hdr_v1 as the guest, so
+ * transmit is one writev of the guest's buffers. Receive reads a frame once and spreads
+ * it over as many guest buffers as it needs (mergeable rx buffers).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mmio.h"
+#include "net.h"
+#include "virtio.h"
+#include "../util/log.h"
+#include "../util/tap.h"
+#include "../util/util.h"
+#include "../vmm/vm.h"
+
+#define NET_F_CSUM	 0
+#define NET_F_GUEST_CSUM 1
+#define NET_F_MAC	 5
+#define NET_F_GUEST_TSO4 7
+#define NET_F_GUEST_TSO6 8
+#define NET_F_GUEST_UFO	 10
+#define NET_F_HOST_TSO4	 11
+#define NET_F_HOST_TSO6	 12
+#define NET_F_HOST_UFO	 14
+#define NET_F_MRG_RXBUF	 15
+
+#define NET_RXQ 0
+#define NET_TXQ 1
+
+/* The largest frame a TAP hands over: a 64 KiB GSO packet plus Ethernet and our header. */
+#define NET_FRAME_MAX	     (TAP_VNET_HDR_LEN + 65550)
+#define NET_HDR_NUM_BUFFERS  10
+/* Guest buffers one received frame may take; Linux posts at least 1.5 KiB per buffer. */
+#define NET_RX_MAX_CHAINS    48
+
+struct virtio_net {
+	struct virtio_dev vd;
+	struct virtio_mmio *mmio;
+	struct event_loop *loop;
+	struct net_config cfg;
+	int tap_fd;
+	struct event_source tap_src;
+	bool tap_registered;
+	uint32_t tap_events;
+	bool tx_blocked;     /* the TAP is full: wait for EPOLLOUT */
+	size_t rx_len;	     /* bytes of a frame read from the TAP, waiting for guest buffers */
+	uint8_t *rx_frame;
+	struct virtq_elem *elems; /* NET_RX_MAX_CHAINS; also used by tx */
+	uint32_t rx_used[NET_RX_MAX_CHAINS];
+	struct net_stats stats;
+};
+
+int net_config_parse(char *arg, struct net_config *cfg)
+{
+	char *opt, *save = NULL;
+	unsigned int m[6];
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!arg)
+		return -EINVAL;
+	cfg->tap = strtok_r(arg, ",", &save);
+	if (!cfg->tap || !*cfg->tap)
+		return -EINVAL;
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		char end;
+		int i;
+
+		if (strncmp(opt, "mac=", 4) ||
+		    sscanf(opt + 4, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3],
+			   &m[4], &m[5], &end) != 6)
+			return -EINVAL;
+		for (i = 0; i < 6; i++)
+			cfg->mac[i] = m[i];
+		/* A multicast MAC cannot be a station address. */
+		if (cfg->mac[0] & 1)
+			return -EINVAL;
+		cfg->has_mac = true;
+	}
+	return 0;
+}
+
+static void net_set_tap_events(struct virtio_net *net, uint32_t want)
+{
+	if (want != net->tap_events && !event_loop_modify(net->loop, &net->tap_src, want))
+		net->tap_events = want;
+}
+
+/* Read the TAP only while a frame can go somewhere; watch for room while tx is blocked. */
+static void net_watch_tap(struct virtio_net *net)
+{
+	uint32_t want = 0;
+
+	if (virtio_dev_running(&net->vd)) {
+		if (!net->rx_len)
+			want |= EPOLLIN;
+		if (net->tx_blocked)
+			want |= EPOLLOUT;
+	}
+	net_set_tap_events(net, want);
+}
+
+/*
+ * Hand the pending frame to the guest. Returns 1 when delivered (or dropped and counted),
+ * 0 when the guest has too few buffers posted right now, -1 when it broke the ring.
+ */
+static int net_rx_deliver(struct virtio_net *net)
+{
+	struct virtq *q = &net->vd.queues[NET_RXQ];
+	bool mrg = virtio_dev_has_feature(&net->vd, NET_F_MRG_RXBUF);
+	unsigned int n = 0, i;
+	size_t off = 0;
+	uint16_t nbufs;
+	int ret;
+
+	while (off < net->rx_len) {
+		struct virtq_elem *e = &net->elems[n];
+		uint64_t take;
+
+		if (n == NET_RX_MAX_CHAINS || (n == 1 && !mrg)) {
+			/* The guest's buffers are too small for this frame: drop it, keep them. */
+			virtq_unpop(q, n);
+			net->stats.rx_dropped++;
+			return 1;
+		}
+		ret = virtq_pop(q, e);
+		if (ret <= 0) {
+			virtq_unpop(q, n);
+			return ret < 0 ? -1 : 0;
+		}
+		n++;
+		/* An rx buffer the device may only read, or too small for a header. */
+		if (e->nr_out || (n == 1 && e->in_len < TAP_VNET_HDR_LEN))
+			return -1;
+		take = MIN(e->in_len, net->rx_len - off);
+		virtq_elem_write(e, 0, net->rx_frame + off, take);
+		net->rx_used[n - 1] = take;
+		off += take;
+	}
+	nbufs = n;
+	virtq_elem_write(&net->elems[0], NET_HDR_NUM_BUFFERS, &nbufs, sizeof(nbufs));
+	for (i = 0; i < n; i++)
+		virtq_fill(q, &net->elems[i], net->rx_used[i], i);
+	virtq_flush(q, n);
+	net->stats.rx_frames++;
+	net->stats.rx_bytes += net->rx_len - TAP_VNET_HDR_LEN;
+	return 1;
+}
+
+static void net_rx(struct virtio_net *net)
+{
+	struct virtq *q = &net->vd.queues[NET_RXQ];
+	bool delivered = false;
+	int ret;
+
+	while (virtio_dev_running(&net->vd) && q->enabled) {
+		if (!net->rx_len) {
+			ssize_t n = read(net->tap_fd, net->rx_frame, NET_FRAME_MAX);
+
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				log_warn("virtio-net %s: read", net->cfg.tap);
+			if (n <= 0)
+				break;
+			if ((size_t)n <= TAP_VNET_HDR_LEN) {
+				net->stats.rx_dropped++;
+				continue;
+			}
+			net->rx_len = n;
+		}
+		ret = net_rx_deliver(net);
+		if (ret < 0) {
+			virtio_dev_fail(&net->vd, "malformed receive buffers");
+			break;
+		}
+		if (ret == 0) {
+			/* Ask for a kick when buffers arrive, then check we did not just miss one. */
+			virtq_set_notify(q, true);
+			if (virtq_has_avail(q))
+				continue;
+			break;
+		}
+		net->rx_len = 0;
+		delivered = true;
+	}
+	if (delivered)
+		virtio_dev_signal_queue(&net->vd, NET_RXQ);
+	net_watch_tap(net);
+}
+
+static void net_tx(struct virtio_net *net)
+{
+	struct virtq *q = &net->vd.queues[NET_TXQ];
+	struct virtq_elem *e = &net->elems[0];
+	bool pushed = false;
+	int ret;
+
+	while (!net->tx_blocked) {
+		ret = virtq_pop(q, e);
+		if (ret < 0) {
+			virtio_dev_fail(&net->vd, "malformed transmit chain");
+			break;
+		}
+		if (ret == 0) {
+			virtq_set_notify(q, true);
+			if (virtq_has_avail(q))
+				continue;
+			break;
+		}
+		if (e->nr_in || e->out_len <= TAP_VNET_HDR_LEN || e->out_len > NET_FRAME_MAX) {
+			net->stats.tx_dropped++;
+		} else if (writev(net->tap_fd, e->iov, e->nr_out) < 0) {
+			if (errno == EAGAIN) {
+				/* Full TAP: this frame goes again when the TAP drains. */
+				virtq_unpop(q, 1);
+				net->tx_blocked = true;
+				break;
+			}
+			log_debug("virtio-net %s: write: %s", net->cfg.tap, strerror(errno));
+			net->stats.tx_dropped++;
+		} else {
+			net->stats.tx_frames++;
+			net->stats.tx_bytes += e->out_len - TAP_VNET_HDR_LEN;
+		}
+		virtq_push(q, e, 0);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_dev_signal_queue(&net->vd, NET_TXQ);
+	net_watch_tap(net);
+}
+
+static void net_tap_event(void *opaque, uint32_t events)
+{
+	struct virtio_net *net = opaque;
+
+	pthread_mutex_lock(&net->vd.lock);
+	if (events & EPOLLOUT) {
+		net->tx_blocked = false;
+		net_tx(net);
+	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		net_rx(net);
+	pthread_mutex_unlock(&net->vd.lock);
+}
+
+static void net_queue_notify(struct virtio_dev *vd, unsigned int q)
+{
+	struct virtio_net *net = vd->priv;
+
+	if (q == NET_RXQ)
+		net_rx(net);
+	else
+		net_tx(net);
+}
+
+static uint64_t net_features(struct virtio_dev *vd)
+{
+	struct virtio_net *net = vd->priv;
+	uint64_t f = 1ULL << NET_F_CSUM | 1ULL << NET_F_GUEST_CSUM | 1ULL << NET_F_GUEST_TSO4 |
+		     1ULL << NET_F_GUEST_TSO6 | 1ULL << NET_F_GUEST_UFO | 1ULL << NET_F_HOST_TSO4 |
+		     1ULL << NET_F_HOST_TSO6 | 1ULL << NET_F_HOST_UFO | 1ULL << NET_F_MRG_RXBUF;
+
+	return f | (net->cfg.has_mac ? 1ULL << NET_F_MAC : 0);
+}
+
+static void net_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
+{
+	struct virtio_net *net = vd->priv;
+	uint8_t config[8] = { 0 };
+
+	memcpy(config, net->cfg.mac, 6);
+	memcpy(data, config + off, len);
+}
+
+static int net_activate(struct virtio_dev *vd)
+{
+	struct virtio_net *net = vd->priv;
+	unsigned int offloads = 0;
+
+	/* The TAP may hand the guest only what the guest said it can take. */
+	if (virtio_dev_has_feature(vd, NET_F_GUEST_CSUM)) {
+		offloads |= TAP_OFFLOAD_CSUM;
+		if (virtio_dev_has_feature(vd, NET_F_GUEST_TSO4))
+			offloads |= TAP_OFFLOAD_TSO4;
+		if (virtio_dev_has_feature(vd, NET_F_GUEST_TSO6))
+			offloads |= TAP_OFFLOAD_TSO6;
+		if (virtio_dev_has_feature(vd, NET_F_GUEST_UFO))
+			offloads |= TAP_OFFLOAD_UFO;
+	}
+	if (tap_set_offload(net->tap_fd, offloads))
+		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x", net->cfg.tap, offloads);
+	net_watch_tap(net);
+	return 0;
+}
+
+static void net_reset(struct virtio_dev *vd)
+{
+	struct virtio_net *net = vd->priv;
+
+	net->rx_len = 0;
+	net->tx_blocked = false;
+	net_set_tap_events(net, 0);
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.name = "net",
+	.device_id = VIRTIO_ID_NET,
+	.num_queues = 2,
+	.features = net_features,
+	.config_size = 8,
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.queue_notify = net_queue_notify,
+	.reset = net_reset,
+};
+
+int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out)
+{
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	int ret;
+
+	if (!net)
+		return -ENOMEM;
+	net->cfg = *cfg;
+	net->loop = &vm->loop;
+	net->tap_fd = -1;
+	net->rx_frame = malloc(NET_FRAME_MAX);
+	net->elems = calloc(NET_RX_MAX_CHAINS, sizeof(*net->elems));
+	if (!net->rx_frame || !net->elems) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	net->tap_fd = tap_open(cfg->tap);
+	if (net->tap_fd < 0) {
+		ret = net->tap_fd;
+		log_err("--net %s: cannot open the TAP device: %s", cfg->tap, strerror(-ret));
+		goto err;
+	}
+	net->tap_src = (struct event_source){ net->tap_fd, net_tap_event, net };
+	ret = event_loop_add(net->loop, &net->tap_src, 0);
+	if (ret)
+		goto err;
+	net->tap_registered = true;
+	virtio_dev_init(&net->vd, &net_ops, net, &vm->mem);
+	ret = virtio_mmio_create(vm, &net->vd, &net->mmio);
+	if (ret) {
+		virtio_dev_destroy(&net->vd);
+		goto err;
+	}
+	*out = net;
+	return 0;
+err:
+	if (net->tap_registered)
+		event_loop_del(net->loop, &net->tap_src);
+	if (net->tap_fd >= 0)
+		close(net->tap_fd);
+	free(net->rx_frame);
+	free(net->elems);
+	free(net);
+	return ret;
+}
+
+void virtio_net_destroy(struct virtio_net *net)
+{
+	if (!net)
+		return;
+	virtio_mmio_destroy(net->mmio);
+	virtio_dev_destroy(&net->vd);
+	event_loop_del(net->loop, &net->tap_src);
+	close(net->tap_fd);
+	free(net->rx_frame);
+	free(net->elems);
+	free(net);
+}
+
+void virtio_net_stats(struct virtio_net *net, struct net_stats *out)
+{
+	pthread_mutex_lock(&net->vd.lock);
+	*out = net->stats;
+	pthread_mutex_unlock(&net->vd.lock);
+}

@@ -1,0 +1,35 @@
+/* virtio-net (VIRTIO 1.2, section 5.1) on a host TAP device. */
+#ifndef EMBER_VIRTIO_NET_H
+#define EMBER_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct virtio_net;
+
+struct net_config {
+	const char *tap;     /* host TAP interface name */
+	uint8_t mac[6];
+	bool has_mac;	     /* else the guest picks its own */
+};
+
+/* What the device counts; nothing the guest sends is dropped without a count here. */
+struct net_stats {
+	uint64_t rx_frames, rx_bytes, rx_dropped;
+	uint64_t tx_frames, tx_bytes, tx_dropped;
+};
+
+/*
+ * Parse "TAP[,mac=AA:BB:CC:DD:EE:FF]" into (cfg), pointing into (arg). 0 or -EINVAL.
+ */
+int net_config_parse(char *arg, struct net_config *cfg);
+
+/* Open the TAP and put the device on (vm)'s MMIO bus. 0 or -errno (logged). */
+int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out);
+void virtio_net_destroy(struct virtio_net *net);
+
+/* A snapshot of the device's counters. */
+void virtio_net_stats(struct virtio_net *net, struct net_stats *out);
+
+#endif

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio_net.c - virtio_net.elf: find the virtio-net device, send one Ethernet frame
+ * (ethertype 0x88b5, "ember-ping") and wait for the host's answer ("ember-pong").
+ */
+#include "virtio.h"
+
+#define VIRTIO_ID_NET	1
+#define NET_F_MAC	5
+#define HDR_LEN		12
+#define RX_BUFS		4
+#define RX_BUF_LEN	2048
+#define ETHERTYPE	0x88b5
+
+static struct vq rxq, txq;
+static u8 rx_buf[RX_BUFS][RX_BUF_LEN] __attribute__((aligned(64)));
+static u8 tx_buf[HDR_LEN + 64] __attribute__((aligned(64)));
+static u8 *posted[VQ_SIZE]; /* which rx buffer each head descriptor carries */
+
+static void post_rx(u8 *buf)
+{
+	struct vio_buf rx = { buf, RX_BUF_LEN, 1 };
+
+	posted[vq_post(&rxq, &rx, 1) % VQ_SIZE] = buf;
+}
+
+/* The first device on the command line whose ID is (id). */
+static u64 find_device(const char *cmdline, u32 id)
+{
+	u64 base;
+	int i;
+
+	for (i = 0; (base = vio_find(cmdline, i)); i++)
+		if (mmio_read32(base + 0x008) == id)
+			return base;
+	return 0;
+}
+
+void guest_main(const struct boot_info *b)
+{
+	static const char ping[] = "ember-ping", pong[] = "ember-pong";
+	u64 base = b->cmdline ? find_device(phys(b->cmdline), VIRTIO_ID_NET) : 0;
+	struct vq_used_elem used;
+	u8 mac[6], *eth = tx_buf + HDR_LEN;
+	const char *err;
+	int i;
+
+	if (!base)
+		finish("no virtio-net device on the command line");
+	err = vio_start(base, VIRTIO_ID_NET, 1UL << NET_F_MAC);
+	if (!err)
+		err = vio_queue(base, 0, &rxq);
+	if (!err)
+		err = vio_queue(base, 1, &txq);
+	if (err)
+		finish(err);
+	for (i = 0; i < RX_BUFS; i++)
+		post_rx(rx_buf[i]);
+	vio_driver_ok(base);
+	put_str("NET-MAC=");
+	for (i = 0; i < 6; i++) {
+		mac[i] = *(volatile u8 *)(base + 0x100 + i);
+		put_char("0123456789abcdef"[mac[i] >> 4]);
+		put_char("0123456789abcdef"[mac[i] & 15]);
+		if (i < 5)
+			put_char(':');
+	}
+	put_nl();
+
+	memset(tx_buf, 0, sizeof(tx_buf));
+	memset(eth, 0xff, 6);
+	memcpy(eth + 6, mac, 6);
+	eth[12] = ETHERTYPE >> 8;
+	eth[13] = ETHERTYPE & 0xff;
+	memcpy(eth + 14, ping, sizeof(ping));
+	{
+		struct vio_buf tx = { tx_buf, sizeof(tx_buf), 0 };
+
+		vq_post(&txq, &tx, 1);
+		if (vq_wait(&txq, &used))
+			finish("the device never took the frame");
+	}
+	put_str("NET-TX-DONE\n");
+	for (;;) {
+		u8 *f;
+
+		if (vq_wait(&rxq, &used))
+			finish("no frame came back");
+		f = posted[used.id % VQ_SIZE] + HDR_LEN;
+		if (used.len < HDR_LEN + 14 + sizeof(pong) || f[12] != ETHERTYPE >> 8 ||
+		    f[13] != (ETHERTYPE & 0xff)) {
+			/* Something else on the wire: give the buffer back, keep listening. */
+			post_rx(posted[used.id % VQ_SIZE]);
+			continue;
+		}
+		if (memcmp(f, mac, 6) || memcmp(f + 14, pong, sizeof(pong)))
+			finish("the answer was not addressed to us or not ember-pong");
+		put_str("NET-RX=ember-pong\n");
+		finish(NULL);
+	}
+}

@@ -144,9 +144,9 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 		case OPT_NET:
 			if (cfg->nr_nets == VM_MAX_NETS)
 				bad_arg("--net: at most %u network devices", VM_MAX_NETS);
-			/* The parsed config points into the copy, which lives as long as ember. */
-			if (net_config_parse(strdup(optarg), &cfg->nets[cfg->nr_nets]))
-				bad_arg("--net %s: expected TAP[,mac=AA:BB:CC:DD:EE:FF] (unicast)",
+			if (net_config_parse(optarg, &cfg->nets[cfg->nr_nets]))
+				bad_arg("--net %s: expected TAP[,mac=AA:BB:CC:DD:EE:FF] (a unicast MAC, "
+					"a name under 16 characters)",
 					optarg);
 			cfg->nr_nets++;
 			break;

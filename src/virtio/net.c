@@ -56,17 +56,19 @@ struct virtio_net {
 	struct net_stats stats;
 };
 
-int net_config_parse(char *arg, struct net_config *cfg)
+int net_config_parse(const char *arg, struct net_config *cfg)
 {
-	char *opt, *save = NULL;
+	char copy[256], *tap, *opt, *save = NULL;
 	unsigned int m[6];
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (!arg)
+	if (strlen(arg) >= sizeof(copy))
 		return -EINVAL;
-	cfg->tap = strtok_r(arg, ",", &save);
-	if (!cfg->tap || !*cfg->tap)
+	strcpy(copy, arg);
+	tap = strtok_r(copy, ",", &save);
+	if (!tap || strlen(tap) >= sizeof(cfg->tap))
 		return -EINVAL;
+	strcpy(cfg->tap, tap);
 	while ((opt = strtok_r(NULL, ",", &save))) {
 		char end;
 		int i;

@@ -8,8 +8,10 @@
 struct vm;
 struct virtio_net;
 
+#define NET_TAP_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
+
 struct net_config {
-	const char *tap;     /* host TAP interface name */
+	char tap[NET_TAP_NAME_MAX]; /* host TAP interface name */
 	uint8_t mac[6];
 	bool has_mac;	     /* else the guest picks its own */
 };
@@ -20,10 +22,8 @@ struct net_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped;
 };
 
-/*
- * Parse "TAP[,mac=AA:BB:CC:DD:EE:FF]" into (cfg), pointing into (arg). 0 or -EINVAL.
- */
-int net_config_parse(char *arg, struct net_config *cfg);
+/* Parse "TAP[,mac=AA:BB:CC:DD:EE:FF]" into (cfg). 0 or -EINVAL. */
+int net_config_parse(const char *arg, struct net_config *cfg);
 
 /* Open the TAP and put the device on (vm)'s MMIO bus. 0 or -errno (logged). */
 int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out);

@@ -32,6 +32,8 @@ static const char usage[] =
 	"  --boot-protocol P      auto (default), linux or pvh\n"
 	"  --rng                  add a virtio-rng device fed by the host's getrandom()\n"
 	"  --net TAP[,mac=MAC]    add a virtio-net device on host TAP interface TAP (up to 4)\n"
+	"  --balloon MIB[,deflate_on_oom][,stats=SECONDS]\n"
+	"                         add a virtio-balloon asking the guest to give back MIB\n"
 	"  --level L              log level: error, warn (default), info, debug\n"
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
@@ -50,6 +52,7 @@ enum {
 	OPT_LEVEL,
 	OPT_RNG,
 	OPT_NET,
+	OPT_BALLOON,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -65,6 +68,7 @@ static const struct option long_options[] = {
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -149,6 +153,12 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 					"a name under 16 characters)",
 					optarg);
 			cfg->nr_nets++;
+			break;
+		case OPT_BALLOON:
+			if (balloon_config_parse(optarg, &cfg->balloon_cfg))
+				bad_arg("--balloon %s: expected MIB[,deflate_on_oom][,stats=SECONDS]",
+					optarg);
+			cfg->balloon = true;
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))

@@ -158,6 +158,11 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 		if (ret)
 			goto err;
 	}
+	if (cfg->balloon) {
+		ret = virtio_balloon_create(vm, &cfg->balloon_cfg, &vm->balloon);
+		if (ret)
+			goto err;
+	}
 	ret = boot_finish(vm);
 	if (ret)
 		goto err;
@@ -360,6 +365,8 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	virtio_balloon_destroy(vm->balloon);
+	vm->balloon = NULL;
 	for (i = 0; i < VM_MAX_NETS; i++) {
 		virtio_net_destroy(vm->nets[i]);
 		vm->nets[i] = NULL;

@@ -13,6 +13,7 @@
 #include "../arch/arch.h"
 #include "../devices/boot_timer.h"
 #include "../util/eventloop.h"
+#include "../virtio/balloon.h"
 #include "../virtio/net.h"
 
 struct vcpu;
@@ -40,6 +41,8 @@ struct vm_config {
 	bool rng;
 	struct net_config nets[VM_MAX_NETS];
 	unsigned int nr_nets;
+	bool balloon;
+	struct balloon_config balloon_cfg;
 	enum boot_protocol boot_proto;
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
@@ -71,6 +74,7 @@ struct vm {
 	struct boot_timer boot_timer;
 	struct virtio_rng *rng;
 	struct virtio_net *nets[VM_MAX_NETS];
+	struct virtio_balloon *balloon;
 
 	/* MMIO slots handed out so far, in order, for the arch to announce. */
 	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];

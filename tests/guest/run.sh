@@ -228,6 +228,50 @@ check_virtio_net() {
 	verdict
 }
 
+# ember's resident memory in KiB.
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# Wait up to 10 s for a line on the guest console.
+await_line() {
+	for _ in $(seq 100); do
+		grep -aFxq -- "$1" "$out" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The guest touches 16 MiB, then balloons it: ember's RSS must fall by most of that.
+check_virtio_balloon() {
+	local fifo=$LOGS/virtio_balloon.in pid before=0 after=0
+	guest virtio_balloon virtio_balloon || return
+	name=virtio_balloon out=$LOGS/$name.out err=$LOGS/$name.err reason=
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	exec 4<>"$fifo"
+	"$EMBER" --kernel "$elf" --memory 128 --balloon 16,stats=1 <&4 >"$out" 2>"$err" &
+	pid=$!
+	if await_line BALLOON-TOUCHED; then
+		before=$(rss_kib $pid)
+		printf g >&4
+		await_line BALLOON-INFLATED && after=$(rss_kib $pid)
+		printf g >&4
+	fi
+	for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	kill -KILL $pid 2>/dev/null && bad "ember still running"
+	wait $pid
+	rc=$?
+	exec 4>&-
+	echo "rss before inflating: ${before:-?} KiB, after: ${after:-?} KiB" >>"$err"
+	want_line BALLOON-TARGET-PAGES=4096
+	want_line BALLOON-INFLATED
+	want_line BALLOON-STATS-REQUESTED
+	[ $((${before:-0} - ${after:-0})) -ge 12288 ] ||
+		bad "RSS fell from ${before:-?} to ${after:-?} KiB, expected at least 12 MiB less"
+	verdict
+}
+
 check_boot_timer() {
 	guest boot_timer boot_timer || return
 	run boot_timer "" --kernel "$elf" --memory 128 --boot-timer
@@ -250,4 +294,5 @@ check_boot_timer
 check_virtio_rng
 check_virtio_hostile
 check_virtio_net
+check_virtio_balloon
 exit $failed

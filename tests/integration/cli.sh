@@ -47,6 +47,8 @@ expect net-bad-mac 2 'expected TAP' -- --kernel "$guests/reset.elf" --net tap0,m
 expect net-multicast-mac 2 'unicast' -- --kernel "$guests/reset.elf" --net tap0,mac=01:00:5e:00:00:01
 expect net-unknown-option 2 'expected TAP' -- --kernel "$guests/reset.elf" --net tap0,speed=10
 expect net-too-many 2 'at most 4' -- --kernel "$guests/reset.elf" --net a --net b --net c --net d --net e
+expect balloon-bad-size 2 'expected MIB' -- --kernel "$guests/reset.elf" --balloon lots
+expect balloon-bad-option 2 'expected MIB' -- --kernel "$guests/reset.elf" --balloon 16,stats=0
 expect unknown-option 2 'unknown' -- --kernel "$guests/reset.elf" --frobnicate
 expect version 0 '^ember v' -- --version
 expect reset-exits-zero 0 'RESET-NOW' -- --kernel "$guests/reset.elf"

@@ -1,0 +1,286 @@
+/*
+ * virtio-balloon. Inflated pages are dropped with MADV_DONTNEED, which really returns
+ * them to the host; a deflated page simply faults back in (zeroed) when the guest uses it.
+ * Statistics: the guest keeps one buffer in the stats queue; every stats_period seconds
+ * the device hands it back, which asks the guest for fresh numbers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "balloon.h"
+#include "mmio.h"
+#include "virtio.h"
+#include "../util/log.h"
+#include "../util/util.h"
+#include "../vmm/vm.h"
+
+#define BALLOON_F_STATS_VQ	 1
+#define BALLOON_F_DEFLATE_ON_OOM 2
+
+#define BALLOON_INFLATEQ 0
+#define BALLOON_DEFLATEQ 1
+#define BALLOON_STATSQ	 2
+
+#define BALLOON_PAGE	  4096ULL
+#define BALLOON_STAT_SIZE 10 /* le16 tag, le64 value, packed */
+
+struct virtio_balloon {
+	struct virtio_dev vd;
+	struct virtio_mmio *mmio;
+	struct vm *vm;
+	struct balloon_config cfg;
+	uint32_t num_pages; /* the target the host asks for */
+	int timer_fd;
+	struct event_source timer_src;
+	bool timer_registered;
+	struct virtq_elem stats_elem; /* the guest's stats buffer, held until the next tick */
+	bool stats_held;
+	struct balloon_stats stats;
+};
+
+int balloon_config_parse(const char *arg, struct balloon_config *cfg)
+{
+	char copy[128], *opt, *save = NULL;
+	uint64_t v;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (strlen(arg) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, arg);
+	opt = strtok_r(copy, ",", &save);
+	/* The target counts 4 KiB pages in a 32-bit field. */
+	if (!opt || parse_uint(opt, 0, (UINT32_MAX * BALLOON_PAGE) / MiB, &cfg->target_mib))
+		return -EINVAL;
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(opt, "deflate_on_oom"))
+			cfg->deflate_on_oom = true;
+		else if (!strncmp(opt, "stats=", 6) && !parse_uint(opt + 6, 1, 3600, &v))
+			cfg->stats_period = v;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Give the pages of one inflate buffer back to the host. */
+static void balloon_release(struct virtio_balloon *b, const struct virtq_elem *e)
+{
+	uint64_t off;
+	uint32_t pfn;
+
+	for (off = 0; off + sizeof(pfn) <= e->out_len; off += sizeof(pfn)) {
+		void *hva;
+
+		virtq_elem_read(e, off, &pfn, sizeof(pfn));
+		hva = gpa_to_hva(&b->vm->mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
+		if (!hva) {
+			log_debug("virtio-balloon: pfn 0x%x is not guest RAM", pfn);
+			continue;
+		}
+		if (madvise(hva, BALLOON_PAGE, MADV_DONTNEED))
+			log_warn("virtio-balloon: madvise");
+		b->stats.inflated_pages++;
+	}
+}
+
+static void balloon_parse_stats(struct virtio_balloon *b, const struct virtq_elem *e)
+{
+	uint8_t raw[BALLOON_STAT_SIZE];
+	uint64_t off;
+
+	for (off = 0; off + sizeof(raw) <= e->out_len; off += sizeof(raw)) {
+		uint16_t tag;
+		uint64_t val;
+
+		virtq_elem_read(e, off, raw, sizeof(raw));
+		memcpy(&tag, raw, 2);
+		memcpy(&val, raw + 2, 8);
+		if (tag < ARRAY_SIZE(b->stats.value)) {
+			b->stats.value[tag] = val;
+			b->stats.valid |= 1U << tag;
+		}
+	}
+}
+
+static void balloon_queue_notify(struct virtio_dev *vd, unsigned int qidx)
+{
+	struct virtio_balloon *b = vd->priv;
+	struct virtq *q = &vd->queues[qidx];
+	struct virtq_elem *e = &b->stats_elem;
+	struct virtq_elem elem;
+	bool pushed = false;
+	int ret;
+
+	if (qidx == BALLOON_STATSQ) {
+		/* Keep the buffer: returning it later is how the device asks for new stats. */
+		if (!b->stats_held && (ret = virtq_pop(q, e)) > 0) {
+			balloon_parse_stats(b, e);
+			b->stats_held = true;
+		} else if (!b->stats_held && ret < 0) {
+			virtio_dev_fail(vd, "malformed stats chain");
+		}
+		return;
+	}
+	while ((ret = virtq_pop(q, &elem)) > 0) {
+		if (qidx == BALLOON_INFLATEQ)
+			balloon_release(b, &elem);
+		else
+			b->stats.deflated_pages += elem.out_len / sizeof(uint32_t);
+		virtq_push(q, &elem, 0);
+		pushed = true;
+	}
+	if (ret < 0)
+		virtio_dev_fail(vd, "malformed page list");
+	else if (pushed)
+		virtio_dev_signal_queue(vd, qidx);
+}
+
+static void balloon_stats_tick(void *opaque, uint32_t events)
+{
+	struct virtio_balloon *b = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(b->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	pthread_mutex_lock(&b->vd.lock);
+	if (b->stats_held && virtio_dev_running(&b->vd)) {
+		b->stats_held = false;
+		virtq_push(&b->vd.queues[BALLOON_STATSQ], &b->stats_elem, 0);
+		virtio_dev_signal_queue(&b->vd, BALLOON_STATSQ);
+	}
+	pthread_mutex_unlock(&b->vd.lock);
+}
+
+static uint64_t balloon_features(struct virtio_dev *vd)
+{
+	struct virtio_balloon *b = vd->priv;
+
+	return (b->cfg.stats_period ? 1ULL << BALLOON_F_STATS_VQ : 0) |
+	       (b->cfg.deflate_on_oom ? 1ULL << BALLOON_F_DEFLATE_ON_OOM : 0);
+}
+
+static void balloon_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
+{
+	struct virtio_balloon *b = vd->priv;
+	uint32_t config[2] = { b->num_pages, b->stats.actual_pages };
+
+	memcpy(data, (uint8_t *)config + off, len);
+}
+
+static void balloon_config_write(struct virtio_dev *vd, uint32_t off, const void *data,
+				 unsigned int len)
+{
+	struct virtio_balloon *b = vd->priv;
+	uint32_t config[2] = { b->num_pages, b->stats.actual_pages };
+
+	/* Only "actual" (offset 4) belongs to the driver. */
+	if (off < 4)
+		return;
+	memcpy((uint8_t *)config + off, data, len);
+	b->stats.actual_pages = config[1];
+}
+
+static void balloon_reset(struct virtio_dev *vd)
+{
+	struct virtio_balloon *b = vd->priv;
+
+	b->stats_held = false;
+	b->stats.actual_pages = 0;
+}
+
+static const struct virtio_dev_ops balloon_ops = {
+	.name = "balloon",
+	.device_id = VIRTIO_ID_BALLOON,
+	.num_queues = 3,
+	.features = balloon_features,
+	.config_size = 8,
+	.config_read = balloon_config_read,
+	.config_write = balloon_config_write,
+	.queue_notify = balloon_queue_notify,
+	.reset = balloon_reset,
+};
+
+static int balloon_timer_start(struct virtio_balloon *b)
+{
+	struct itimerspec its = {
+		.it_interval.tv_sec = b->cfg.stats_period,
+		.it_value.tv_sec = b->cfg.stats_period,
+	};
+	int ret;
+
+	b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (b->timer_fd < 0)
+		return -errno;
+	if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0)
+		return -errno;
+	b->timer_src = (struct event_source){ b->timer_fd, balloon_stats_tick, b };
+	ret = event_loop_add(&b->vm->loop, &b->timer_src, EPOLLIN);
+	b->timer_registered = !ret;
+	return ret;
+}
+
+int virtio_balloon_create(struct vm *vm, const struct balloon_config *cfg,
+			  struct virtio_balloon **out)
+{
+	struct virtio_balloon *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	b->vm = vm;
+	b->cfg = *cfg;
+	b->timer_fd = -1;
+	b->num_pages = cfg->target_mib * MiB / BALLOON_PAGE;
+	virtio_dev_init(&b->vd, &balloon_ops, b, &vm->mem);
+	if (cfg->stats_period) {
+		ret = balloon_timer_start(b);
+		if (ret)
+			goto err;
+	}
+	ret = virtio_mmio_create(vm, &b->vd, &b->mmio);
+	if (ret)
+		goto err;
+	*out = b;
+	return 0;
+err:
+	b->mmio = NULL;
+	virtio_balloon_destroy(b);
+	return ret;
+}
+
+void virtio_balloon_destroy(struct virtio_balloon *b)
+{
+	if (!b)
+		return;
+	virtio_mmio_destroy(b->mmio);
+	if (b->timer_registered)
+		event_loop_del(&b->vm->loop, &b->timer_src);
+	if (b->timer_fd >= 0)
+		close(b->timer_fd);
+	virtio_dev_destroy(&b->vd);
+	free(b);
+}
+
+void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t mib)
+{
+	pthread_mutex_lock(&b->vd.lock);
+	b->num_pages = mib * MiB / BALLOON_PAGE;
+	b->vd.config_generation++;
+	if (virtio_dev_running(&b->vd))
+		b->vd.transport->interrupt(&b->vd, VIRTIO_INT_CONFIG);
+	pthread_mutex_unlock(&b->vd.lock);
+}
+
+void virtio_balloon_stats(struct virtio_balloon *b, struct balloon_stats *out)
+{
+	pthread_mutex_lock(&b->vd.lock);
+	*out = b->stats;
+	pthread_mutex_unlock(&b->vd.lock);
+}

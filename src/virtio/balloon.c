@@ -118,13 +118,16 @@ static void balloon_queue_notify(struct virtio_dev *vd, unsigned int qidx)
 	int ret;
 
 	if (qidx == BALLOON_STATSQ) {
-		/* Keep the buffer: returning it later is how the device asks for new stats. */
-		if (!b->stats_held && (ret = virtq_pop(q, e)) > 0) {
-			balloon_parse_stats(b, e);
-			b->stats_held = true;
-		} else if (!b->stats_held && ret < 0) {
+		if (b->stats_held)
+			return; /* the driver has one buffer out at a time */
+		ret = virtq_pop(q, e);
+		if (ret < 0)
 			virtio_dev_fail(vd, "malformed stats chain");
-		}
+		if (ret <= 0)
+			return;
+		/* Keep the buffer: returning it later is how the device asks for new stats. */
+		balloon_parse_stats(b, e);
+		b->stats_held = true;
 		return;
 	}
 	while ((ret = virtq_pop(q, &elem)) > 0) {

@@ -41,7 +41,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 nested_rootfs "$root"
 mkdir -p "$root/lib/modules" "$root/payload"
-for m in irqbypass kvm kvm-amd; do
+for m in irqbypass kvm kvm-amd tun; do
 	cp "$cache/l1/modules/$m.ko" "$root/lib/modules/"
 done
 cp "$ember" "$root/bin/ember"
@@ -61,9 +61,14 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 cd /
-for m in irqbypass kvm kvm-amd; do
+for m in irqbypass kvm kvm-amd tun; do
 	insmod "/lib/modules/$m.ko" || echo "L1-INSMOD-FAILED $m"
 done
+# A TAP for virtio-net runs, on a link-local subnet that exists only inside this VM.
+if tunctl -t tap0 >/dev/null 2>&1; then
+	ip addr add 169.254.100.1/24 dev tap0
+	ip link set tap0 up
+fi
 [ -c /dev/kvm ] || echo "L1-KVM-MISSING"
 echo "L1-STARTED uptime=$(cut -d' ' -f1 /proc/uptime)"
 sh /run.sh

@@ -55,6 +55,16 @@ test)
 	cat >>"$root/init" <<'EOS'
 echo "L2-CPUS=$(ncpus)"
 # Devices the run gave us, each reported on one line for the host to check.
+if [ -e /sys/class/net/eth0 ]; then
+	ip link set eth0 up
+	ip addr add 169.254.100.2/24 dev eth0
+	if ping -c 3 -W 3 169.254.100.1 >/tmp/ping 2>&1; then
+		echo "L2-PING-OK $(grep -o '[0-9]* packets received' /tmp/ping)"
+	else
+		echo "L2-PING-FAILED"
+		cat /tmp/ping
+	fi
+fi
 if [ -e /dev/hwrng ]; then
 	n=$(head -c 64 /dev/hwrng 2>/dev/null | wc -c)
 	echo "L2-HWRNG-BYTES=$n L2-HWRNG-CURRENT=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)"

@@ -6,7 +6,8 @@
 #   FAIL: nested/<name> (<reason>)
 # A run passes when ember exits 0 and the guest printed L2-MARKER-OK and
 # L2-CPUS=<the --vcpus given>; with --rng, /dev/hwrng must give 64 bytes
-# from the virtio_rng driver.
+# from the virtio_rng driver; with --net, the guest must ping L1's tap0
+# (169.254.100.1, a link-local subnet inside L1) 3 times out of 3.
 #
 # usage: run-tests.sh EMBER_STATIC_BIN
 # environment:
@@ -43,6 +44,7 @@ tests=(
 	"bzimage-2cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256"
 	"vmlinux-linuxboot-2cpu --kernel /payload/vmlinux --initrd /payload/l2-test.cpio.gz --boot-protocol linux --vcpus 2 --memory 256"
 	"virtio-rng-2cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng"
+	"virtio-net-ping --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --net tap0,mac=02:00:00:00:00:02"
 )
 if [ -n "${NESTED_ONLY:-}" ]; then
 	sel=()
@@ -226,6 +228,9 @@ for t in "${tests[@]}"; do
 		if grep -q -- ' --rng' <<<"$t" &&
 			! grep -q -a 'L2-HWRNG-BYTES=64 L2-HWRNG-CURRENT=virtio_rng' "$sect"; then
 			reasons+=("/dev/hwrng did not give 64 bytes from virtio_rng")
+		fi
+		if grep -q -- ' --net' <<<"$t" && ! grep -q -a 'L2-PING-OK 3 packets received' "$sect"; then
+			reasons+=("the guest could not ping L1 over the TAP")
 		fi
 		if [ -z "$cpus" ]; then
 			reasons+=("no L2-CPUS")

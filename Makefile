@@ -7,7 +7,7 @@ CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH)
-LDLIBS	+= -lpthread
+LDLIBS	+= -luring -lpthread
 
 ifeq ($(ASAN),1)
 VARIANT	:= asan

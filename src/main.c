@@ -30,10 +30,22 @@ static const char usage[] =
 	"  --memory MIB           guest RAM in MiB (default 128)\n"
 	"  --boot-timer           log the time until the guest writes 123 to the boot timer\n"
 	"  --boot-protocol P      auto (default), linux or pvh\n"
-	"  --rng                  add a virtio-rng device fed by the host's getrandom()\n"
-	"  --net TAP[,mac=MAC]    add a virtio-net device on host TAP interface TAP (up to 4)\n"
+	"  --rng[=LIMITS]         add a virtio-rng device fed by the host's getrandom();\n"
+	"                         LIMITS: bw=SIZE:REFILL_MS[:BURST],ops=SIZE:REFILL_MS[:BURST]\n"
+	"  --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback]\n"
+	"                         add a virtio-blk disk on a raw image or block device (up\n"
+	"                         to 8; the guest names them vda, vdb... in this order).\n"
+	"                         id= is the serial (20 bytes at most); cache=unsafe (the\n"
+	"                         default) ignores guest flushes, writeback honours them\n"
+	"  --net TAP[,mac=MAC][,rx_bw=B][,rx_ops=B][,tx_bw=B][,tx_ops=B]\n"
+	"                         add a virtio-net device on host TAP interface TAP (up to 4);\n"
+	"                         B: a token bucket SIZE:REFILL_MS[:BURST]\n"
 	"  --balloon MIB[,deflate_on_oom][,stats=SECONDS]\n"
 	"                         add a virtio-balloon asking the guest to give back MIB\n"
+	"  --vsock CID,UDS_PATH   add a virtio-vsock with guest CID (>= 3); host programs\n"
+	"                         reach guest port P by connecting to UDS_PATH and sending\n"
+	"                         \"CONNECT P\\n\"; guest connections to host port P go to\n"
+	"                         UDS_PATH_P\n"
 	"  --level L              log level: error, warn (default), info, debug\n"
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
@@ -51,8 +63,10 @@ enum {
 	OPT_BOOT_PROTOCOL,
 	OPT_LEVEL,
 	OPT_RNG,
+	OPT_DISK,
 	OPT_NET,
 	OPT_BALLOON,
+	OPT_VSOCK,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -66,9 +80,11 @@ static const struct option long_options[] = {
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
 	{ "level", required_argument, NULL, OPT_LEVEL },
-	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "rng", optional_argument, NULL, OPT_RNG },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +119,7 @@ static int parse_level(const char *s, enum log_level *level)
 static void parse_args(int argc, char **argv, struct vm_config *cfg)
 {
 	enum log_level level;
+	char why[128];
 	uint64_t v;
 	int opt;
 
@@ -143,7 +160,17 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 				bad_arg("--boot-protocol %s: must be auto, linux or pvh", optarg);
 			break;
 		case OPT_RNG:
+			if (optarg && throttle_config_parse(optarg, &cfg->rng_limit))
+				bad_arg("--rng=%s: expected bw=SIZE:REFILL_MS[:BURST],"
+					"ops=SIZE:REFILL_MS[:BURST]", optarg);
 			cfg->rng = true;
+			break;
+		case OPT_DISK:
+			if (cfg->nr_disks >= VM_MAX_DISKS)
+				bad_arg("--disk %s: at most %u disks", optarg, VM_MAX_DISKS);
+			if (blk_parse_option(optarg, &cfg->disks[cfg->nr_disks], why, sizeof(why)))
+				bad_arg("--disk %s: %s", optarg, why);
+			cfg->nr_disks++;
 			break;
 		case OPT_NET:
 			if (cfg->nr_nets == VM_MAX_NETS)
@@ -159,6 +186,15 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 				bad_arg("--balloon %s: expected MIB[,deflate_on_oom][,stats=SECONDS]",
 					optarg);
 			cfg->balloon = true;
+			break;
+		case OPT_VSOCK:
+			if (cfg->vsock)
+				bad_arg("--vsock %s: only one vsock device", optarg);
+			if (vsock_config_parse(optarg, &cfg->vsock_cfg))
+				bad_arg("--vsock %s: expected CID,UDS_PATH (CID from %u to %llu, a path "
+					"of at most %zu bytes)",
+					optarg, VSOCK_CID_MIN, VSOCK_CID_MAX, VSOCK_PATH_MAX);
+			cfg->vsock = true;
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))

@@ -5,6 +5,7 @@ set -eu
 pkgs=(
 	build-essential make gcc libc6-dev      # the VMM and the tiny guests
 	libcmocka-dev                           # unit tests
+	liburing-dev                            # virtio-blk I/O (liburing.a for the static build)
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
 	ca-certificates                         # apt-get download of the L1 kernel

@@ -123,6 +123,11 @@ uint64_t cpu_us(void)
 	return clock_us(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+uint64_t thread_cpu_us(void)
+{
+	return clock_us(CLOCK_THREAD_CPUTIME_ID);
+}
+
 uint64_t peak_rss_kib(void)
 {
 	unsigned long long kib = 0;

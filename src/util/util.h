@@ -33,6 +33,8 @@ int write_all(int fd, const void *buf, size_t len);
 uint64_t now_us(void);
 /* CPU time used by the whole process (all threads), in microseconds. */
 uint64_t cpu_us(void);
+/* CPU time used by the calling thread, in microseconds. */
+uint64_t thread_cpu_us(void);
 
 /* This process's peak resident set (VmHWM) in KiB, or 0 if unknown. */
 uint64_t peak_rss_kib(void);

@@ -53,6 +53,8 @@ struct virtio_net {
 	uint8_t *rx_frame;
 	struct virtq_elem *elems; /* NET_RX_MAX_CHAINS; also used by tx */
 	uint32_t rx_used[NET_RX_MAX_CHAINS];
+	struct throttle rx_throttle;
+	struct throttle tx_throttle;
 	struct net_stats stats;
 };
 
@@ -73,6 +75,15 @@ int net_config_parse(const char *arg, struct net_config *cfg)
 		char end;
 		int i;
 
+		if (!strncmp(opt, "rx_bw=", 6) || !strncmp(opt, "rx_ops=", 7) ||
+		    !strncmp(opt, "tx_bw=", 6) || !strncmp(opt, "tx_ops=", 7)) {
+			struct throttle_config *t = opt[0] == 'r' ? &cfg->rx_limit : &cfg->tx_limit;
+			bool bw = opt[3] == 'b';
+
+			if (throttle_bucket_parse(opt + (bw ? 6 : 7), bw ? &t->bandwidth : &t->ops))
+				return -EINVAL;
+			continue;
+		}
 		if (strncmp(opt, "mac=", 4) ||
 		    sscanf(opt + 4, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3],
 			   &m[4], &m[5], &end) != 6)
@@ -174,6 +185,9 @@ static void net_rx(struct virtio_net *net)
 			}
 			net->rx_len = n;
 		}
+		/* Out of tokens: the frame waits in rx_frame and the TAP is not read meanwhile. */
+		if (!throttle_allow(&net->rx_throttle, net->rx_len - TAP_VNET_HDR_LEN))
+			break;
 		ret = net_rx_deliver(net);
 		if (ret < 0) {
 			virtio_dev_fail(&net->vd, "malformed receive buffers");
@@ -215,6 +229,9 @@ static void net_tx(struct virtio_net *net)
 		}
 		if (e->nr_in || e->out_len <= TAP_VNET_HDR_LEN || e->out_len > NET_FRAME_MAX) {
 			net->stats.tx_dropped++;
+		} else if (!throttle_allow(&net->tx_throttle, e->out_len - TAP_VNET_HDR_LEN)) {
+			virtq_unpop(q, 1); /* the throttle's timer brings us back */
+			break;
 		} else if (writev(net->tap_fd, e->iov, e->nr_out) < 0) {
 			if (errno == EAGAIN) {
 				/* Full TAP: this frame goes again when the TAP drains. */
@@ -222,7 +239,7 @@ static void net_tx(struct virtio_net *net)
 				net->tx_blocked = true;
 				break;
 			}
-			log_debug("virtio-net %s: write: %s", net->cfg.tap, strerror(errno));
+			log_info("virtio-net %s: frame dropped: %s", net->cfg.tap, strerror(errno));
 			net->stats.tx_dropped++;
 		} else {
 			net->stats.tx_frames++;
@@ -258,6 +275,16 @@ static void net_queue_notify(struct virtio_dev *vd, unsigned int q)
 		net_rx(net);
 	else
 		net_tx(net);
+}
+
+static void net_rx_resume(struct virtio_dev *vd)
+{
+	net_rx(vd->priv);
+}
+
+static void net_tx_resume(struct virtio_dev *vd)
+{
+	net_tx(vd->priv);
 }
 
 static uint64_t net_features(struct virtio_dev *vd)
@@ -331,6 +358,7 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 	net->cfg = *cfg;
 	net->loop = &vm->loop;
 	net->tap_fd = -1;
+	net->rx_throttle.timer_fd = net->tx_throttle.timer_fd = -1;
 	net->rx_frame = malloc(NET_FRAME_MAX);
 	net->elems = calloc(NET_RX_MAX_CHAINS, sizeof(*net->elems));
 	if (!net->rx_frame || !net->elems) {
@@ -349,8 +377,15 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 		goto err;
 	net->tap_registered = true;
 	virtio_dev_init(&net->vd, &net_ops, net, &vm->mem);
-	ret = virtio_mmio_create(vm, &net->vd, &net->mmio);
+	ret = throttle_init(&net->rx_throttle, &cfg->rx_limit, net->loop, &net->vd, net_rx_resume);
+	if (!ret)
+		ret = throttle_init(&net->tx_throttle, &cfg->tx_limit, net->loop, &net->vd,
+				    net_tx_resume);
+	if (!ret)
+		ret = virtio_mmio_create(vm, &net->vd, &net->mmio);
 	if (ret) {
+		throttle_destroy(&net->rx_throttle);
+		throttle_destroy(&net->tx_throttle);
 		virtio_dev_destroy(&net->vd);
 		goto err;
 	}
@@ -371,7 +406,14 @@ void virtio_net_destroy(struct virtio_net *net)
 {
 	if (!net)
 		return;
+	log_info("virtio-net %s: rx %llu frames %llu bytes %llu dropped, tx %llu frames %llu bytes "
+		 "%llu dropped", net->cfg.tap, (unsigned long long)net->stats.rx_frames,
+		 (unsigned long long)net->stats.rx_bytes, (unsigned long long)net->stats.rx_dropped,
+		 (unsigned long long)net->stats.tx_frames, (unsigned long long)net->stats.tx_bytes,
+		 (unsigned long long)net->stats.tx_dropped);
 	virtio_mmio_destroy(net->mmio);
+	throttle_destroy(&net->rx_throttle);
+	throttle_destroy(&net->tx_throttle);
 	virtio_dev_destroy(&net->vd);
 	event_loop_del(net->loop, &net->tap_src);
 	close(net->tap_fd);

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "throttle.h"
+
 struct vm;
 struct virtio_net;
 
@@ -14,6 +16,8 @@ struct net_config {
 	char tap[NET_TAP_NAME_MAX]; /* host TAP interface name */
 	uint8_t mac[6];
 	bool has_mac;	     /* else the guest picks its own */
+	struct throttle_config rx_limit; /* frames to the guest */
+	struct throttle_config tx_limit; /* frames from the guest */
 };
 
 /* What the device counts; nothing the guest sends is dropped without a count here. */
@@ -22,7 +26,10 @@ struct net_stats {
 	uint64_t tx_frames, tx_bytes, tx_dropped;
 };
 
-/* Parse "TAP[,mac=AA:BB:CC:DD:EE:FF]" into (cfg). 0 or -EINVAL. */
+/*
+ * Parse "TAP[,mac=AA:BB:CC:DD:EE:FF][,rx_bw=B][,rx_ops=B][,tx_bw=B][,tx_ops=B]" into (cfg),
+ * each B a token bucket "SIZE:REFILL_MS[:BURST]". 0 or -EINVAL.
+ */
 int net_config_parse(const char *arg, struct net_config *cfg);
 
 /* Open the TAP and put the device on (vm)'s MMIO bus. 0 or -errno (logged). */

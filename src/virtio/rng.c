@@ -6,6 +6,7 @@
 #include "rng.h"
 #include "virtio.h"
 #include "../util/log.h"
+#include "../util/util.h"
 #include "../vmm/vm.h"
 
 /* Bytes one request may take: a guest asking for more just gets a short buffer back. */
@@ -14,6 +15,7 @@
 struct virtio_rng {
 	struct virtio_dev vd;
 	struct virtio_mmio *mmio;
+	struct throttle throttle;
 };
 
 /* Fill the writable buffers of (elem). Returns the bytes written. */
@@ -44,6 +46,7 @@ static uint32_t rng_fill(const struct virtq_elem *elem)
 
 static void rng_queue_notify(struct virtio_dev *vd, unsigned int qidx)
 {
+	struct virtio_rng *rng = vd->priv;
 	struct virtq *q = &vd->queues[qidx];
 	struct virtq_elem elem;
 	bool pushed = false;
@@ -51,6 +54,11 @@ static void rng_queue_notify(struct virtio_dev *vd, unsigned int qidx)
 
 	for (;;) {
 		while ((ret = virtq_pop(q, &elem)) > 0) {
+			if (!throttle_allow(&rng->throttle, MIN(elem.in_len, RNG_MAX_REQUEST))) {
+				/* Out of tokens: the throttle's timer brings us back. */
+				virtq_unpop(q, 1);
+				goto out;
+			}
 			virtq_push(q, &elem, rng_fill(&elem));
 			pushed = true;
 		}
@@ -63,8 +71,14 @@ static void rng_queue_notify(struct virtio_dev *vd, unsigned int qidx)
 		if (!virtq_has_avail(q))
 			break;
 	}
+out:
 	if (pushed)
 		virtio_dev_signal_queue(vd, qidx);
+}
+
+static void rng_resume(struct virtio_dev *vd)
+{
+	rng_queue_notify(vd, 0);
 }
 
 static const struct virtio_dev_ops rng_ops = {
@@ -74,7 +88,8 @@ static const struct virtio_dev_ops rng_ops = {
 	.queue_notify = rng_queue_notify,
 };
 
-int virtio_rng_create(struct vm *vm, struct virtio_rng **out)
+int virtio_rng_create(struct vm *vm, const struct throttle_config *limit,
+		      struct virtio_rng **out)
 {
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
 	int ret;
@@ -82,8 +97,11 @@ int virtio_rng_create(struct vm *vm, struct virtio_rng **out)
 	if (!rng)
 		return -ENOMEM;
 	virtio_dev_init(&rng->vd, &rng_ops, rng, &vm->mem);
-	ret = virtio_mmio_create(vm, &rng->vd, &rng->mmio);
+	ret = throttle_init(&rng->throttle, limit, &vm->loop, &rng->vd, rng_resume);
+	if (!ret)
+		ret = virtio_mmio_create(vm, &rng->vd, &rng->mmio);
 	if (ret) {
+		throttle_destroy(&rng->throttle);
 		virtio_dev_destroy(&rng->vd);
 		free(rng);
 		return ret;
@@ -97,6 +115,7 @@ void virtio_rng_destroy(struct virtio_rng *rng)
 	if (!rng)
 		return;
 	virtio_mmio_destroy(rng->mmio);
+	throttle_destroy(&rng->throttle);
 	virtio_dev_destroy(&rng->vd);
 	free(rng);
 }

@@ -13,15 +13,20 @@
 #include "../arch/arch.h"
 #include "../devices/boot_timer.h"
 #include "../util/eventloop.h"
+#include "../virtio/blk.h"
 #include "../virtio/balloon.h"
 #include "../virtio/net.h"
+#include "../virtio/vsock.h"
+#include "../virtio/throttle.h"
 
 struct vcpu;
 struct virtio_rng;
+struct virtio_blk;
 struct serial;
 struct i8042;
 
 #define VM_MAX_MMIO_DEVS 16
+#define VM_MAX_DISKS	 8
 #define VM_MAX_NETS	 4
 
 /* A device on the MMIO bus that the guest must be told about (command line, ACPI, FDT). */
@@ -39,10 +44,15 @@ struct vm_config {
 	uint64_t mem_mib;
 	bool boot_timer;
 	bool rng;
+	struct throttle_config rng_limit;
+	struct disk_config disks[VM_MAX_DISKS]; /* in command-line order: vda, vdb... */
+	unsigned int nr_disks;
 	struct net_config nets[VM_MAX_NETS];
 	unsigned int nr_nets;
 	bool balloon;
 	struct balloon_config balloon_cfg;
+	bool vsock;
+	struct vsock_config vsock_cfg;
 	enum boot_protocol boot_proto;
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
@@ -73,8 +83,11 @@ struct vm {
 	struct i8042 *i8042;
 	struct boot_timer boot_timer;
 	struct virtio_rng *rng;
+	struct virtio_blk *disks[VM_MAX_DISKS];
+	unsigned int nr_disks; /* created so far */
 	struct virtio_net *nets[VM_MAX_NETS];
 	struct virtio_balloon *balloon;
+	struct virtio_vsock *vsock;
 
 	/* MMIO slots handed out so far, in order, for the arch to announce. */
 	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];

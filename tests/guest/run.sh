@@ -59,7 +59,12 @@ run() {
 	out=$LOGS/$name.out
 	err=$LOGS/$name.err
 	reason=
-	{ printf "printf '%%s' %q | " "$input"; printf '%q ' "$EMBER" "$@"; echo; } > "$LOGS/$name.cmd"
+	{
+		printf "printf '%%s' %q | " "$input"
+		[ -z "${EMBER_BLK_SYNC:-}" ] || printf 'EMBER_BLK_SYNC=%q ' "$EMBER_BLK_SYNC"
+		printf '%q ' "$EMBER" "$@"
+		echo
+	} > "$LOGS/$name.cmd"
 	printf '%s' "$input" | timeout -k 5 "$TIMEOUT" "$EMBER" "$@" > "$out" 2> "$err"
 	rc=$?
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
@@ -190,6 +195,20 @@ check_virtio_rng() {
 	verdict
 }
 
+# 64 bytes a second: the second 64-byte request waits about a second, on a timer.
+check_virtio_rng_limited() {
+	local t0 ms
+	guest virtio_rng virtio_rng_limited || return
+	t0=$(date +%s%N)
+	run virtio_rng_limited "" --kernel "$elf" --memory 128 --rng=bw=64:1000
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "run took $ms ms" >>"$err"
+	want_re '^RNG-BYTES=[0-9a-f]{64}$' "no RNG-BYTES line"
+	[ "$ms" -ge 900 ] || bad "finished in $ms ms: the limit did not hold the second request"
+	[ "$ms" -le 5000 ] || bad "took $ms ms: the throttled queue did not resume on time"
+	verdict
+}
+
 check_virtio_hostile() {
 	guest virtio_hostile virtio_hostile || return
 	run virtio_hostile "" --kernel "$elf" --memory 128 --rng
@@ -208,16 +227,16 @@ check_virtio_net() {
 		failed=1
 		return
 	fi
-	ip netns exec "$ns" ip tuntap add dev tap0 mode tap &&
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 &&
-		ip netns exec "$ns" ip link set tap0 up
+	ip netns exec "$ns" ip tuntap add dev tap0 mode tap
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip netns exec "$ns" ip link set tap0 up
 	ip netns exec "$ns" python3 "$(dirname "$0")/net_peer.py" tap0 30 >"$peer_out" 2>&1 &
 	local peer=$!
 	for _ in $(seq 50); do grep -q PEER-READY "$peer_out" && break; sleep 0.1; done
 	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$EMBER" >"$wrapper"
 	chmod +x "$wrapper"
 	EMBER=$wrapper
-	run virtio_net "" --kernel "$elf" --memory 128 --net tap0,mac=02:00:00:00:00:01
+	run virtio_net "" --kernel "$elf" --memory 128 --net tap0,mac=02:00:00:00:00:01 --level info
 	EMBER=$saved
 	wait "$peer" 2>/dev/null
 	want_line NET-MAC=02:00:00:00:00:01
@@ -272,6 +291,89 @@ check_virtio_balloon() {
 	verdict
 }
 
+# Two images: disk 0 (1 MiB, a known random sector 0, zeros after it) and disk 1 (64 KiB,
+# attached read-only). The guest writes sector 1 of disk 0 and must be refused on disk 1;
+# afterwards the host checks both files. NAME ENGINE(io_uring|synchronous I/O) [DISK0-OPTS]
+check_virtio_blk() {
+	local name=$1 engine=$2 opts=${3:-} d0=$LOGS/$1.disk0 d1=$LOGS/$1.disk1 fnv cache=unsafe
+	[[ $opts == *cache=writeback* ]] && cache=writeback
+	guest virtio_blk "$name" || return
+	fnv=$(python3 - "$d0" "$d1" <<'PY'
+import random, sys
+d = bytearray(1 << 20)
+d[:512] = random.Random(20261123).randbytes(512)
+open(sys.argv[1], "wb").write(d)
+open(sys.argv[2], "wb").write(random.Random(20261124).randbytes(64 << 10))
+h = 0x811c9dc5
+for b in d[:512]:
+    h = ((h ^ b) * 0x01000193) & 0xffffffff
+print("%08x" % h)
+PY
+)
+	cp "$d1" "$d1.orig"
+	run "$name" "" --kernel "$elf" --memory 128 --level info \
+		--disk "$d0,id=ember-test-disk$opts" --disk "$d1,ro"
+	want_line BLK-CAPACITY=2048
+	want_line BLK-WRITE-READBACK=ok
+	want_line BLK-ID=ember-test-disk
+	want_line "BLK-SECTOR0-FNV=$fnv"
+	want_line BLK-BAD-REQUESTS=refused
+	want_line BLK-RESET=ok
+	want_line BLK-RO-WRITE=refused
+	grep -aq "virtio-blk $d0: 2048 sectors, cache=$cache, $engine\$" "$err" ||
+		bad "disk 0 did not use $engine with cache=$cache"
+	python3 - "$d0" <<'PY' || bad "sector 1 of the image does not hold the guest's pattern"
+import random, sys
+d = open(sys.argv[1], "rb").read()
+want = bytearray(1 << 20)
+want[:512] = random.Random(20261123).randbytes(512)
+want[512:1024] = bytes((i * 31 + 17) & 0xff for i in range(512))
+sys.exit(d != want)
+PY
+	cmp -s "$d1" "$d1.orig" || bad "the read-only image changed"
+	verdict
+}
+
+# ember --vsock with vsock_peer.py on the host side: it listens on <uds>_5000 for the guest
+# and connects to <uds> to reach guest port 1234.
+check_virtio_vsock() {
+	local uds=$LOGS/vsock.sock peer_out=$LOGS/virtio_vsock.peer port
+	guest virtio_vsock virtio_vsock || return
+	# Emptied here, not by the background job's redirection: that may come after our first grep.
+	rm -f "$uds" "${uds}_5000"
+	: >"$peer_out"
+	python3 "$(dirname "$0")/vsock_peer.py" "$uds" 30 >"$peer_out" 2>&1 &
+	local peer=$!
+	for _ in $(seq 50); do grep -q PEER-READY "$peer_out" && break; sleep 0.1; done
+	# debug: to see that the slow peer made ember buffer (and then resume) the guest's stream
+	run virtio_vsock "" --kernel "$elf" --memory 128 --vsock "3,$uds" --level debug
+	for _ in $(seq 50); do kill -0 "$peer" 2>/dev/null || break; sleep 0.1; done
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+	want_line VSOCK-CID=3
+	want_line VSOCK-HOSTILE-OK
+	want_line VSOCK-REFUSED=5001
+	want_line "VSOCK-CONNECTED=5000 HOST-BUF-ALLOC=65536"
+	want_line "VSOCK-RX=hello from host"
+	want_line VSOCK-CLOSED=5000
+	want_line VSOCK-RESET-WITH-CONNECTION
+	port=$(sed -n 's/^PEER-OK=//p' "$peer_out")
+	[ -n "$port" ] || bad "peer: $(grep -m1 -e PEER-FAIL -e Error "$peer_out" || echo 'no OK line')"
+	want_line "VSOCK-REQUEST=1234 FROM=$port"
+	want_line VSOCK-RX=ping
+	want_line VSOCK-BULK-IN-OK
+	want_line VSOCK-BULK-OUT-OK
+	want_line VSOCK-HOST-CLOSED
+	grep -q 'host socket full, buffering' "$err" || bad "ember never buffered for the slow peer"
+	grep -qx PEER-BULK-RECEIVED "$peer_out" || bad "the peer never got the guest's bulk stream"
+	grep -qx 'PEER-GOT=hello from guest' "$peer_out" || bad "the peer never got the guest's hello"
+	grep -qx PEER-RESET-EOF "$peer_out" || bad "a device reset left a host connection open"
+	grep -qx PEER-BAD-LINE-CLOSED "$peer_out" || bad "a malformed CONNECT line was not refused"
+	grep -qx PEER-DONE "$peer_out" || bad "peer: $(grep -m1 PEER-FAIL "$peer_out")"
+	[ ! -e "$uds" ] || bad "ember left $uds behind"
+	verdict
+}
+
 check_boot_timer() {
 	guest boot_timer boot_timer || return
 	run boot_timer "" --kernel "$elf" --memory 128 --boot-timer
@@ -292,7 +394,12 @@ check_reset
 check_triple_fault
 check_boot_timer
 check_virtio_rng
+check_virtio_rng_limited
 check_virtio_hostile
+check_virtio_blk virtio_blk io_uring
+EMBER_BLK_SYNC=1 check_virtio_blk virtio_blk_sync "synchronous I/O"
+check_virtio_blk virtio_blk_writeback io_uring ,cache=writeback
 check_virtio_net
 check_virtio_balloon
+check_virtio_vsock
 exit $failed

@@ -21,6 +21,7 @@
 #define R_AVAIL_HI	0x094
 #define R_USED_LO	0x0a0
 #define R_USED_HI	0x0a4
+#define R_CONFIG	0x100
 
 #define S_ACK	      1
 #define S_DRIVER      2
@@ -136,6 +137,21 @@ void vio_driver_ok(u64 base)
 u32 vio_status(u64 base)
 {
 	return rd(base, R_STATUS);
+}
+
+u64 vio_features(u64 base)
+{
+	u64 f;
+
+	wr(base, R_DEV_FEAT_SEL, 1);
+	f = (u64)rd(base, R_DEV_FEAT) << 32;
+	wr(base, R_DEV_FEAT_SEL, 0);
+	return f | rd(base, R_DEV_FEAT);
+}
+
+u32 vio_config32(u64 base, u32 off)
+{
+	return rd(base, R_CONFIG + off);
 }
 
 u16 vq_post(struct vq *q, const struct vio_buf *bufs, int n)

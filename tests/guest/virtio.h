@@ -72,6 +72,12 @@ void vio_driver_ok(u64 base);
 /* The device status register. */
 u32 vio_status(u64 base);
 
+/* The 64 feature bits the device at (base) offers. */
+u64 vio_features(u64 base);
+
+/* A 32-bit read of the device config space at (off). */
+u32 vio_config32(u64 base, u32 off);
+
 /* Post (n) buffers as one chain (readable ones first) and notify. Returns the head. */
 u16 vq_post(struct vq *q, const struct vio_buf *bufs, int n);
 

@@ -11,11 +11,30 @@
 #define RX_BUFS		4
 #define RX_BUF_LEN	2048
 #define ETHERTYPE	0x88b5
+#define MAX_TRIES	10
+#define RX_POLLS	300000UL
 
 static struct vq rxq, txq;
 static u8 rx_buf[RX_BUFS][RX_BUF_LEN] __attribute__((aligned(64)));
 static u8 tx_buf[HDR_LEN + 64] __attribute__((aligned(64)));
 static u8 *posted[VQ_SIZE]; /* which rx buffer each head descriptor carries */
+
+/* Wait a bounded while for a received frame. 0, or -1 when none came. */
+static int rx_wait(struct vq_used_elem *out)
+{
+	unsigned long i;
+
+	for (i = 0; i < RX_POLLS; i++) {
+		if (*(volatile u16 *)&rxq.used.idx != rxq.last_used) {
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			*out = rxq.used.ring[rxq.last_used % VQ_SIZE];
+			rxq.last_used++;
+			return 0;
+		}
+		cpu_relax();
+	}
+	return -1;
+}
 
 static void post_rx(u8 *buf)
 {
@@ -43,7 +62,7 @@ void guest_main(const struct boot_info *b)
 	struct vq_used_elem used;
 	u8 mac[6], *eth = tx_buf + HDR_LEN;
 	const char *err;
-	int i;
+	int i, tries;
 
 	if (!base)
 		finish("no virtio-net device on the command line");
@@ -73,19 +92,20 @@ void guest_main(const struct boot_info *b)
 	eth[12] = ETHERTYPE >> 8;
 	eth[13] = ETHERTYPE & 0xff;
 	memcpy(eth + 14, ping, sizeof(ping));
-	{
+	/* Like ARP, resend until answered: the first frame can race the host's link setup. */
+	for (tries = 0;; tries++) {
 		struct vio_buf tx = { tx_buf, sizeof(tx_buf), 0 };
+		u8 *f;
 
+		if (tries == MAX_TRIES)
+			finish("no frame came back");
 		vq_post(&txq, &tx, 1);
 		if (vq_wait(&txq, &used))
 			finish("the device never took the frame");
-	}
-	put_str("NET-TX-DONE\n");
-	for (;;) {
-		u8 *f;
-
-		if (vq_wait(&rxq, &used))
-			finish("no frame came back");
+		if (tries == 0)
+			put_str("NET-TX-DONE\n");
+		if (rx_wait(&used))
+			continue;
 		f = posted[used.id % VQ_SIZE] + HDR_LEN;
 		if (used.len < HDR_LEN + 14 + sizeof(pong) || f[12] != ETHERTYPE >> 8 ||
 		    f[13] != (ETHERTYPE & 0xff)) {

@@ -49,6 +49,44 @@ expect net-unknown-option 2 'expected TAP' -- --kernel "$guests/reset.elf" --net
 expect net-too-many 2 'at most 4' -- --kernel "$guests/reset.elf" --net a --net b --net c --net d --net e
 expect balloon-bad-size 2 'expected MIB' -- --kernel "$guests/reset.elf" --balloon lots
 expect balloon-bad-option 2 'expected MIB' -- --kernel "$guests/reset.elf" --balloon 16,stats=0
+expect rng-bad-limit 2 'expected bw=' -- --kernel "$guests/reset.elf" --rng=bw=10
+expect rng-unknown-limit 2 'expected bw=' -- --kernel "$guests/reset.elf" --rng=iops=1:1
+head -c 4096 /dev/zero >"$tmp/disk.img"
+expect disk-missing 1 "disk $tmp/nonexistent: No such file" -- --kernel "$guests/reset.elf" \
+	--disk "$tmp/nonexistent"
+expect disk-directory 1 'not a regular file or a block device' -- --kernel "$guests/reset.elf" \
+	--disk "$tmp,ro"
+expect disk-bad-option 2 "unknown option 'foo=bar'" -- --kernel "$guests/reset.elf" \
+	--disk "$tmp/disk.img,foo=bar"
+expect disk-bad-cache 2 'unsafe or writeback' -- --kernel "$guests/reset.elf" \
+	--disk "$tmp/disk.img,cache=none"
+expect disk-long-id 2 'longer than 20' -- --kernel "$guests/reset.elf" \
+	--disk "$tmp/disk.img,id=123456789012345678901"
+expect disk-no-path 2 'no image path' -- --kernel "$guests/reset.elf" --disk ,ro
+expect disk-too-many 2 'at most 8 disks' -- --kernel "$guests/reset.elf" \
+	$(for _ in $(seq 9); do printf -- '--disk %s ' "$tmp/disk.img"; done)
+expect disk-boots 0 'RESET-NOW' -- --kernel "$guests/reset.elf" --disk "$tmp/disk.img" \
+	--disk "$tmp/disk.img,ro,id=x,cache=writeback"
+expect vsock-bad-cid 2 'expected CID,UDS_PATH' -- --kernel "$guests/reset.elf" --vsock abc,"$tmp/v.sock"
+expect vsock-cid-2 2 'CID from 3' -- --kernel "$guests/reset.elf" --vsock 2,"$tmp/v.sock"
+expect vsock-cid-any 2 'CID from 3' -- --kernel "$guests/reset.elf" --vsock 4294967295,"$tmp/v.sock"
+expect vsock-missing-path 2 'expected CID,UDS_PATH' -- --kernel "$guests/reset.elf" --vsock 3
+expect vsock-empty-path 2 'expected CID,UDS_PATH' -- --kernel "$guests/reset.elf" --vsock 3,
+expect vsock-long-path 2 'at most 96 bytes' -- --kernel "$guests/reset.elf" \
+	--vsock "3,/$(printf 'a%.0s' $(seq 100))"
+expect vsock-twice 2 'only one vsock' -- --kernel "$guests/reset.elf" --vsock 3,"$tmp/a" \
+	--vsock 4,"$tmp/b"
+expect vsock-not-a-socket 1 'exists and is not a socket' -- --kernel "$guests/reset.elf" \
+	--vsock 3,"$tmp/junk"
+# A socket left behind by an earlier run is replaced, and ember removes its own on exit.
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/v.sock"
+expect vsock-stale-socket 0 'RESET-NOW' -- --kernel "$guests/reset.elf" --vsock 3,"$tmp/v.sock"
+if [ -e "$tmp/v.sock" ]; then
+	echo "FAIL: cli/vsock-socket-removed ($tmp/v.sock left behind)"
+	fail=1
+else
+	echo "PASS: cli/vsock-socket-removed"
+fi
 expect unknown-option 2 'unknown' -- --kernel "$guests/reset.elf" --frobnicate
 expect version 0 '^ember v' -- --version
 expect reset-exits-zero 0 'RESET-NOW' -- --kernel "$guests/reset.elf"

@@ -3,7 +3,7 @@
 #
 # usage: mk-l2-initramfs.sh OUT.cpio.gz MODE
 #   MODE=test              prints L2-CPUS=<online cpus>, what it reads from the devices it
-#                          finds (L2-HWRNG-BYTES=...), and L2-MARKER-OK, resets
+#                          finds (L2-HWRNG-BYTES=..., L2-BLK ...), and L2-MARKER-OK, resets
 #   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
 #   MODE=demo-scripted     banner, a short scripted shell session, resets
 # x86 guests without ACPI cannot power off in a way the VMM sees, so every
@@ -64,6 +64,16 @@ if [ -e /sys/class/net/eth0 ]; then
 		echo "L2-PING-FAILED"
 		cat /tmp/ping
 	fi
+fi
+if [ -e /sys/block/vda ]; then
+	# Sector 0 as the host wrote it; sector 1 written, flushed, dropped from the page cache
+	# and read back from the device; the read-only vdb must refuse a write.
+	s0=$(dd if=/dev/vda bs=512 count=1 2>/dev/null | md5sum | cut -c1-32)
+	printf 'ember-blk-nested' | dd of=/dev/vda bs=512 seek=1 count=1 conv=sync,fsync 2>/dev/null
+	echo 3 >/proc/sys/vm/drop_caches
+	rb=$(dd if=/dev/vda bs=512 skip=1 count=1 2>/dev/null | head -c 16)
+	if dd if=/dev/zero of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null; then w=accepted; else w=refused; fi
+	echo "L2-BLK vda=$(cat /sys/block/vda/size) bytes=$(cat /dev/vda | wc -c) serial=$(cat /sys/block/vda/serial 2>/dev/null) vdb-ro=$(cat /sys/block/vdb/ro 2>/dev/null) sector0=$s0 readback=$rb vdb-write=$w"
 fi
 if [ -e /dev/hwrng ]; then
 	n=$(head -c 64 /dev/hwrng 2>/dev/null | wc -c)

@@ -7,7 +7,8 @@
 # A run passes when ember exits 0 and the guest printed L2-MARKER-OK and
 # L2-CPUS=<the --vcpus given>; with --rng, /dev/hwrng must give 64 bytes
 # from the virtio_rng driver; with --net, the guest must ping L1's tap0
-# (169.254.100.1, a link-local subnet inside L1) 3 times out of 3.
+# (169.254.100.1, a link-local subnet inside L1) 3 times out of 3; with --disk,
+# vda must read, write and flush and the read-only vdb refuse a write.
 #
 # usage: run-tests.sh EMBER_STATIC_BIN
 # environment:
@@ -44,6 +45,7 @@ tests=(
 	"bzimage-2cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256"
 	"vmlinux-linuxboot-2cpu --kernel /payload/vmlinux --initrd /payload/l2-test.cpio.gz --boot-protocol linux --vcpus 2 --memory 256"
 	"virtio-rng-2cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng"
+	"virtio-blk-2disks --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --disk /payload/disk0.img,id=ember-nested --disk /payload/disk1.img,ro"
 	"virtio-net-ping --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --net tap0,mac=02:00:00:00:00:02"
 )
 if [ -n "${NESTED_ONLY:-}" ]; then
@@ -84,6 +86,11 @@ if [ -n "${NESTED_EXTRA_PAYLOAD:-}" ]; then
 		ln -s "$(cd "$(dirname "$f")" && pwd)/${f##*/}" "$payload/${f##*/}"
 	done
 fi
+# Disks for the virtio-blk run: a known sector 0 on the first; the second is attached ro.
+{ printf 'ember nested disk, sector 0'; head -c $((256 * 1024 - 27)) /dev/zero; } >"$payload/disk0.img"
+head -c $((64 * 1024)) /dev/zero >"$payload/disk1.img"
+blk_sector0=$(head -c 512 "$payload/disk0.img" | md5sum | cut -c1-32)
+blk_want="L2-BLK vda=512 bytes=262144 serial=ember-nested vdb-ro=1 sector0=$blk_sector0 readback=ember-blk-nested vdb-write=refused"
 "$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test >>"$log" 2>&1 ||
 	setup_fail "could not build the L2 initramfs (see $log)"
 
@@ -228,6 +235,9 @@ for t in "${tests[@]}"; do
 		if grep -q -- ' --rng' <<<"$t" &&
 			! grep -q -a 'L2-HWRNG-BYTES=64 L2-HWRNG-CURRENT=virtio_rng' "$sect"; then
 			reasons+=("/dev/hwrng did not give 64 bytes from virtio_rng")
+		fi
+		if grep -q -- ' --disk' <<<"$t" && ! grep -q -a -F "$blk_want" "$sect"; then
+			reasons+=("the guest's vda/vdb checks differ from '$blk_want'")
 		fi
 		if grep -q -- ' --net' <<<"$t" && ! grep -q -a 'L2-PING-OK 3 packets received' "$sect"; then
 			reasons+=("the guest could not ping L1 over the TAP")

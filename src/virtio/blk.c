@@ -1,0 +1,449 @@
+/*
+ * virtio-blk: the --disk option, the device model (features, config space, request
+ * checks) and its life cycle. Moving the data is blk_io.c's job.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blk.h"
+#include "blk_io.h"
+#include "mmio.h"
+#include "../util/log.h"
+#include "../util/util.h"
+#include "../vmm/vm.h"
+
+_Static_assert(sizeof(struct blk_req_hdr) == 16, "virtio_blk_req header is 16 bytes");
+_Static_assert(offsetof(struct blk_config, blk_size) == 20, "blk_size at 20");
+_Static_assert(offsetof(struct blk_config, writeback) == 32, "writeback at 32");
+_Static_assert(offsetof(struct blk_config, max_discard_sectors) == 36, "discard at 36");
+_Static_assert(sizeof(struct blk_config) == 72, "VIRTIO 1.2 config ends at 72");
+
+/* Does [s, s + n) equal the NUL-terminated (word)? */
+static bool token_is(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && !memcmp(s, word, n);
+}
+
+/* One ",key[=value]" of --disk: (s, n) is the text between the commas. */
+static int blk_parse_key(const char *s, size_t n, struct disk_config *cfg, char *why,
+			 size_t why_len)
+{
+	const char *val;
+	size_t i, vlen;
+
+	if (token_is(s, n, "ro")) {
+		cfg->ro = true;
+		return 0;
+	}
+	if (n > 3 && !memcmp(s, "id=", 3)) {
+		val = s + 3;
+		vlen = n - 3;
+		if (vlen > BLK_ID_BYTES) {
+			snprintf(why, why_len, "id= is longer than %u bytes", BLK_ID_BYTES);
+			return -EINVAL;
+		}
+		/* The serial reaches the guest's sysfs: keep it printable. */
+		for (i = 0; i < vlen; i++)
+			if (val[i] < 0x20 || val[i] > 0x7e) {
+				snprintf(why, why_len, "id= must be printable ASCII");
+				return -EINVAL;
+			}
+		memcpy(cfg->serial, val, vlen);
+		cfg->serial[vlen] = '\0';
+		return 0;
+	}
+	if (n >= 6 && !memcmp(s, "cache=", 6)) {
+		if (token_is(s + 6, n - 6, "unsafe")) {
+			cfg->cache = BLK_CACHE_UNSAFE;
+			return 0;
+		}
+		if (token_is(s + 6, n - 6, "writeback")) {
+			cfg->cache = BLK_CACHE_WRITEBACK;
+			return 0;
+		}
+		snprintf(why, why_len, "cache= must be unsafe or writeback");
+		return -EINVAL;
+	}
+	snprintf(why, why_len, "unknown option '%.*s' (ro, id=SERIAL, cache=unsafe|writeback)",
+		 (int)MIN(n, 64), s);
+	return -EINVAL;
+}
+
+int blk_parse_option(const char *spec, struct disk_config *cfg, char *why, size_t why_len)
+{
+	const char *comma = strchr(spec, ',');
+	size_t path_len = comma ? (size_t)(comma - spec) : strlen(spec);
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (path_len == 0) {
+		snprintf(why, why_len, "no image path");
+		return -EINVAL;
+	}
+	if (path_len >= sizeof(cfg->path)) {
+		snprintf(why, why_len, "path too long");
+		return -EINVAL;
+	}
+	memcpy(cfg->path, spec, path_len);
+	while (comma) {
+		const char *key = comma + 1;
+
+		comma = strchr(key, ',');
+		ret = blk_parse_key(key, comma ? (size_t)(comma - key) : strlen(key), cfg, why,
+				    why_len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Drop the first (n) bytes of the buffers (*iov, *nr): both move past what is consumed. */
+static void iov_skip(struct iovec **iov, unsigned int *nr, uint64_t n)
+{
+	while (*nr && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*nr)--;
+	}
+	if (*nr && n) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
+int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *status)
+{
+	struct virtq_elem *e = &req->elem;
+	struct blk_req_hdr hdr;
+	struct iovec *last;
+	uint64_t off, end;
+
+	req->type = VIRTIO_BLK_T_NONE;
+	req->offset = req->len = req->done = 0;
+	req->iov = NULL;
+	req->nr_iov = 0;
+	req->status = NULL;
+	if (!e->nr_in)
+		return -EINVAL;
+	/*
+	 * The status is the very last writable byte, wherever the driver put the boundary
+	 * between data and status: take it out of the data buffers. The walker drops empty
+	 * buffers, so the last one holds at least that byte.
+	 */
+	last = &e->iov[e->nr_out + e->nr_in - 1];
+	req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	if (--last->iov_len == 0)
+		e->nr_in--;
+	e->in_len--;
+
+	*status = VIRTIO_BLK_S_IOERR;
+	if (virtq_elem_read(e, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		log_debug("virtio-blk: request header shorter than %zu bytes", sizeof(hdr));
+		return 0;
+	}
+	req->type = hdr.type;
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+		/* Readable bytes past the header carry nothing for a read; ignore them. */
+		req->iov = e->iov + e->nr_out;
+		req->nr_iov = e->nr_in;
+		req->len = e->in_len;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		if (ro) {
+			log_debug("virtio-blk: write to a read-only disk refused");
+			return 0;
+		}
+		req->iov = e->iov;
+		req->nr_iov = e->nr_out;
+		req->len = e->out_len - sizeof(hdr);
+		iov_skip(&req->iov, &req->nr_iov, sizeof(hdr));
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		req->iov = e->iov + e->nr_out;
+		req->nr_iov = e->nr_in;
+		req->len = e->in_len;
+		*status = VIRTIO_BLK_S_OK;
+		return 0;
+	case VIRTIO_BLK_T_FLUSH:
+		*status = VIRTIO_BLK_S_OK;
+		return 0;
+	default:
+		log_debug("virtio-blk: request type %u unsupported", hdr.type);
+		*status = VIRTIO_BLK_S_UNSUPP;
+		return 0;
+	}
+	/* Sector-sized transfers within the disk; (capacity) came from a byte size. */
+	if (req->len % BLK_SECTOR_SIZE ||
+	    __builtin_mul_overflow(hdr.sector, BLK_SECTOR_SIZE, &off) ||
+	    __builtin_add_overflow(off, req->len, &end) || end > capacity << BLK_SECTOR_SHIFT) {
+		log_debug("virtio-blk: %s of %llu bytes at sector %llu refused (capacity %llu)",
+			  hdr.type == VIRTIO_BLK_T_IN ? "read" : "write",
+			  (unsigned long long)req->len, (unsigned long long)hdr.sector,
+			  (unsigned long long)capacity);
+		req->len = 0;
+		return 0;
+	}
+	req->offset = off;
+	*status = VIRTIO_BLK_S_OK;
+	return 0;
+}
+
+struct blk_req *blk_req_get(struct virtio_blk *blk)
+{
+	return blk->nr_free ? &blk->reqs[blk->free[--blk->nr_free]] : NULL;
+}
+
+static void blk_req_put(struct virtio_blk *blk, struct blk_req *req)
+{
+	blk->free[blk->nr_free++] = req - blk->reqs;
+}
+
+void blk_req_finish(struct virtio_blk *blk, struct blk_req *req, uint8_t status)
+{
+	/* Used length: the bytes written into the driver's buffers, status included. */
+	uint64_t written = req->type == VIRTIO_BLK_T_OUT ? 0 : req->done;
+
+	*req->status = status;
+	virtq_push(&blk->vd.queues[0], &req->elem, (uint32_t)MIN(written + 1, UINT32_MAX));
+	blk_req_put(blk, req);
+}
+
+/* Whether (req), checked and fine, needs the engine: data to move, or a flush to honour. */
+static bool blk_req_needs_io(const struct virtio_blk *blk, const struct blk_req *req)
+{
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		return req->len != 0;
+	case VIRTIO_BLK_T_FLUSH:
+		/* cache=unsafe: the host's page cache may keep the data; say it is done. */
+		return blk->cfg->cache == BLK_CACHE_WRITEBACK;
+	default:
+		return false;
+	}
+}
+
+/* Start (req): 1 if it was answered already, 0 if in flight, -EINVAL if the device failed. */
+static int blk_req_start(struct virtio_blk *blk, struct blk_req *req)
+{
+	uint8_t status;
+	int ret;
+
+	if (blk_req_parse(req, blk->capacity, blk->cfg->ro, &status)) {
+		blk_req_put(blk, req);
+		virtio_dev_fail(&blk->vd, "request without a status byte");
+		return -EINVAL;
+	}
+	if (status == VIRTIO_BLK_S_OK && req->type == VIRTIO_BLK_T_GET_ID) {
+		req->done = virtq_elem_write(&req->elem, 0, blk->id, MIN(req->len, BLK_ID_BYTES));
+	} else if (status == VIRTIO_BLK_S_OK && blk_req_needs_io(blk, req)) {
+		ret = blk_io_start(blk, req);
+		if (ret == -EINPROGRESS)
+			return 0;
+		status = ret;
+	}
+	blk_req_finish(blk, req, status);
+	return 1;
+}
+
+/*
+ * Start every chain in the ring; (*pushed) tells whether any was answered at once. Returns
+ * 0 when the ring is empty, -EBUSY when every request is in flight, -EINVAL if the device
+ * failed.
+ */
+static int blk_queue_pop_all(struct virtio_blk *blk, bool *pushed)
+{
+	struct virtq *q = &blk->vd.queues[0];
+	struct blk_req *req;
+	int ret;
+
+	for (;;) {
+		req = blk_req_get(blk);
+		if (!req)
+			return -EBUSY;
+		ret = virtq_pop(q, &req->elem);
+		if (ret <= 0) {
+			blk_req_put(blk, req);
+			if (ret < 0)
+				virtio_dev_fail(&blk->vd, "malformed request chain");
+			return ret;
+		}
+		ret = blk_req_start(blk, req);
+		if (ret < 0)
+			return ret;
+		*pushed |= ret;
+	}
+}
+
+void blk_queue_process(struct virtio_blk *blk)
+{
+	struct virtq *q = &blk->vd.queues[0];
+	bool pushed = false;
+	int ret;
+
+	for (;;) {
+		ret = blk_queue_pop_all(blk, &pushed);
+		/* A dry pool leaves chains in the ring: the next completion comes back for them. */
+		blk->stalled = ret == -EBUSY;
+		if (ret)
+			break;
+		/* Re-arm notifications, then look again: the driver may have raced us. */
+		virtq_set_notify(q, true);
+		if (!virtq_has_avail(q))
+			break;
+	}
+	blk_io_submit(blk);
+	/* Reads from the page cache often complete inside the submit. */
+	blk_io_reap(blk);
+	if (pushed)
+		virtio_dev_signal_queue(&blk->vd, 0);
+}
+
+static uint64_t blk_features(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = vd->priv;
+	uint64_t f = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		     (1ULL << VIRTIO_BLK_F_FLUSH);
+
+	return blk->cfg->ro ? f | (1ULL << VIRTIO_BLK_F_RO) : f;
+}
+
+static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	/* The transport checked off + len against config_size. */
+	memcpy(data, (const uint8_t *)&blk->config + off, len);
+}
+
+static void blk_queue_notify(struct virtio_dev *vd, unsigned int q)
+{
+	(void)q;
+	blk_queue_process(vd->priv);
+}
+
+/* Called with vd.lock held, by the vCPU that wrote 0 to the status register. */
+static void blk_reset(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	/* The kernel may still be writing into guest buffers: wait for it, answer nothing. */
+	blk_io_drain(blk);
+	blk->stalled = false;
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.name = "blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.features = blk_features,
+	.config_size = sizeof(struct blk_config),
+	.config_read = blk_config_read,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+};
+
+/* Open the image and size it. Logs why on failure. */
+static int blk_open(struct virtio_blk *blk)
+{
+	const char *path = blk->cfg->path;
+	uint64_t size;
+	struct stat st;
+	int ret;
+
+	blk->fd = open(path, (blk->cfg->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (blk->fd < 0 || fstat(blk->fd, &st) < 0) {
+		ret = -errno;
+		log_err("--disk %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(blk->fd, BLKGETSIZE64, &size) < 0) {
+			ret = -errno;
+			log_err("--disk %s: cannot get the device size: %s", path, strerror(-ret));
+			return ret;
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		size = st.st_size;
+	} else {
+		log_err("--disk %s: not a regular file or a block device", path);
+		return -EINVAL;
+	}
+	if (size % BLK_SECTOR_SIZE)
+		log_warnx("--disk %s: the last %llu bytes do not fill a sector and are not "
+			  "addressable", path, (unsigned long long)(size % BLK_SECTOR_SIZE));
+	blk->capacity = size >> BLK_SECTOR_SHIFT;
+	return 0;
+}
+
+int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned int index,
+		      struct virtio_blk **out)
+{
+	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	unsigned int i;
+	int ret;
+
+	if (!blk)
+		return -ENOMEM;
+	virtio_dev_init(&blk->vd, &blk_ops, blk, &vm->mem);
+	blk->cfg = cfg;
+	blk->fd = blk->event_fd = -1;
+	ret = blk_open(blk);
+	if (ret)
+		goto err;
+	/* Most of the pool is never touched, so it costs address space rather than RAM. */
+	blk->reqs = calloc(VIRTQ_MAX_SIZE, sizeof(*blk->reqs));
+	if (!blk->reqs) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (i = 0; i < VIRTQ_MAX_SIZE; i++)
+		blk->free[blk->nr_free++] = VIRTQ_MAX_SIZE - 1 - i;
+	/* blk->id starts zeroed: that is GET_ID's NUL padding. */
+	if (cfg->serial[0])
+		memcpy(blk->id, cfg->serial, strnlen(cfg->serial, sizeof(blk->id)));
+	else
+		snprintf(blk->id, sizeof(blk->id), "ember-disk-%u", index);
+	blk->config.capacity = blk->capacity;
+	/* A chain is the header, the data buffers and the status. */
+	blk->config.seg_max = VIRTQ_MAX_SEGS - 2;
+	blk->config.blk_size = BLK_SECTOR_SIZE;
+	blk->config.num_queues = 1;
+	ret = blk_io_init(blk, &vm->loop);
+	if (ret)
+		goto err;
+	ret = virtio_mmio_create(vm, &blk->vd, &blk->mmio);
+	if (ret)
+		goto err;
+	log_info("virtio-blk %s: %llu sectors%s, cache=%s, %s", cfg->path,
+		 (unsigned long long)blk->capacity, cfg->ro ? ", read-only" : "",
+		 cfg->cache == BLK_CACHE_WRITEBACK ? "writeback" : "unsafe",
+		 blk->uring ? "io_uring" : "synchronous I/O");
+	*out = blk;
+	return 0;
+err:
+	virtio_blk_destroy(blk);
+	return ret;
+}
+
+void virtio_blk_destroy(struct virtio_blk *blk)
+{
+	if (!blk)
+		return;
+	virtio_mmio_destroy(blk->mmio);
+	blk_io_exit(blk);
+	if (blk->fd >= 0)
+		close(blk->fd);
+	free(blk->reqs);
+	virtio_dev_destroy(&blk->vd);
+	free(blk);
+}

@@ -1,0 +1,126 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "throttle.h"
+#include "virtio.h"
+#include "../util/log.h"
+#include "../util/util.h"
+
+int throttle_bucket_parse(const char *s, struct token_bucket_cfg *b)
+{
+	uint64_t v[3] = { 0, 0, 0 };
+	char copy[64], *field, *save = NULL;
+	unsigned int n = 0;
+
+	if (strlen(s) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, s);
+	for (field = strtok_r(copy, ":", &save); field; field = strtok_r(NULL, ":", &save))
+		if (n == 3 || parse_uint(field, 0, UINT64_MAX, &v[n++]))
+			return -EINVAL;
+	if (n < 2)
+		return -EINVAL;
+	*b = (struct token_bucket_cfg){ .size = v[0], .refill_time_ms = v[1],
+					.one_time_burst = v[2] };
+	return token_bucket_cfg_validate(b);
+}
+
+int throttle_config_parse(const char *s, struct throttle_config *cfg)
+{
+	char copy[128], *part, *save = NULL;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (strlen(s) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, s);
+	for (part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(part, "bw=", 3)) {
+			if (throttle_bucket_parse(part + 3, &cfg->bandwidth))
+				return -EINVAL;
+		} else if (!strncmp(part, "ops=", 4)) {
+			if (throttle_bucket_parse(part + 4, &cfg->ops))
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void throttle_timer(void *opaque, uint32_t events)
+{
+	struct throttle *t = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(t->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	pthread_mutex_lock(&t->vd->lock);
+	if (t->waiting) {
+		t->waiting = false;
+		if (virtio_dev_running(t->vd))
+			t->resume(t->vd);
+	}
+	pthread_mutex_unlock(&t->vd->lock);
+}
+
+int throttle_init(struct throttle *t, const struct throttle_config *cfg, struct event_loop *loop,
+		  struct virtio_dev *vd, void (*resume)(struct virtio_dev *vd))
+{
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->timer_fd = -1;
+	t->loop = loop;
+	t->vd = vd;
+	t->resume = resume;
+	ret = rate_limiter_init(&t->rl, &cfg->bandwidth, &cfg->ops, rate_limiter_now_ns());
+	if (ret)
+		return ret;
+	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (t->timer_fd < 0)
+		return -errno;
+	t->src = (struct event_source){ t->timer_fd, throttle_timer, t };
+	ret = event_loop_add(loop, &t->src, EPOLLIN);
+	if (ret) {
+		close(t->timer_fd);
+		t->timer_fd = -1;
+	}
+	return ret;
+}
+
+void throttle_destroy(struct throttle *t)
+{
+	if (t->timer_fd < 0)
+		return;
+	event_loop_del(t->loop, &t->src);
+	close(t->timer_fd);
+	t->timer_fd = -1;
+}
+
+bool throttle_allow(struct throttle *t, uint64_t bytes)
+{
+	uint64_t now = rate_limiter_now_ns(), wait;
+	struct itimerspec its = { 0 };
+
+	if (rate_limiter_consume(&t->rl, now, bytes, 1))
+		return true;
+	/* A zero it_value would disarm the timer and strand the queue. */
+	wait = rate_limiter_next_refill_ns(&t->rl, now, bytes, 1) ?: 1;
+	its.it_value.tv_sec = wait / 1000000000ULL;
+	its.it_value.tv_nsec = wait % 1000000000ULL;
+	if (timerfd_settime(t->timer_fd, 0, &its, NULL) < 0)
+		log_warn("throttle: timerfd_settime");
+	t->waiting = true;
+	t->throttled++;
+	return false;
+}
+
+int throttle_update(struct throttle *t, const struct throttle_config *cfg)
+{
+	return rate_limiter_update(&t->rl, &cfg->bandwidth, &cfg->ops, rate_limiter_now_ns());
+}

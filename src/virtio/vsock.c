@@ -1,0 +1,526 @@
+/*
+ * virtio-vsock, the device side: the three queues, packet headers, the listening socket
+ * for host-initiated connections, and a timer for connections that wait on someone.
+ * What a packet means for a connection is vsock_conn.c's business.
+ *
+ * Nothing is buffered host to guest: bytes are read from a host socket straight into a
+ * guest rx buffer, and only while the guest has credit and a buffer is posted. Guest to
+ * host, each connection buffers at most the VSOCK_BUF_ALLOC it advertised.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mmio.h"
+#include "vsock_int.h"
+#include "../util/log.h"
+#include "../util/util.h"
+#include "../vmm/vm.h"
+
+#define VSOCK_LISTEN_BACKLOG 32
+
+int vsock_config_parse(const char *arg, struct vsock_config *cfg)
+{
+	const char *comma = strchr(arg, ',');
+	char cid[24];
+	uint64_t v;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!comma || comma == arg || (size_t)(comma - arg) >= sizeof(cid))
+		return -EINVAL;
+	memcpy(cid, arg, comma - arg);
+	cid[comma - arg] = '\0';
+	if (parse_uint(cid, VSOCK_CID_MIN, VSOCK_CID_MAX, &v) || !comma[1])
+		return -EINVAL;
+	if (strlen(comma + 1) > VSOCK_PATH_MAX)
+		return -ENAMETOOLONG;
+	cfg->cid = v;
+	strcpy(cfg->path, comma + 1);
+	return 0;
+}
+
+int vsock_parse_connect(const char *line, size_t len, uint32_t *port)
+{
+	static const char prefix[] = "CONNECT ";
+	const size_t plen = sizeof(prefix) - 1;
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char ch = line[i];
+
+		if (i < plen) {
+			if (ch != prefix[i])
+				return -EINVAL;
+			continue;
+		}
+		/* Tolerate a CRLF line end, as sent by socat's crlf mode. */
+		if (ch == '\r') {
+			if (i == plen || (i + 1 < len && line[i + 1] != '\n'))
+				return -EINVAL;
+			continue;
+		}
+		if (ch == '\n') {
+			/* Nothing may follow the newline: the caller stops reading there. */
+			if (i == plen || i + 1 != len)
+				return -EINVAL;
+			*port = v;
+			return 1;
+		}
+		if (ch < '0' || ch > '9')
+			return -EINVAL;
+		v = v * 10 + (ch - '0');
+		/* 2^32 - 1 is VMADDR_PORT_ANY, never a port one connects to. */
+		if (v >= UINT32_MAX)
+			return -EINVAL;
+	}
+	/* A valid prefix (perhaps ending in '\r') still waiting for its newline. */
+	return 0;
+}
+
+uint32_t vsock_credit(uint32_t buf_alloc, uint32_t tx_cnt, uint32_t fwd_cnt)
+{
+	uint32_t in_flight = tx_cnt - fwd_cnt; /* modulo 2^32, as the counters wrap */
+
+	return in_flight >= buf_alloc ? 0 : buf_alloc - in_flight;
+}
+
+unsigned int vsock_iov_slice(const struct iovec *iov, unsigned int nr, uint64_t off,
+			     uint64_t len, struct iovec *out)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nr && len && n < VIRTQ_MAX_SEGS; i++) {
+		uint64_t take;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		take = MIN(iov[i].iov_len - off, len);
+		out[n++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, take };
+		len -= take;
+		off = 0;
+	}
+	return n;
+}
+
+void vsock_hdr_init(const struct virtio_vsock *v, struct vsock_hdr *hdr, uint16_t op,
+		    uint32_t guest_port, uint32_t host_port)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->src_cid = VSOCK_CID_HOST;
+	hdr->dst_cid = v->cfg.cid;
+	hdr->src_port = host_port;
+	hdr->dst_port = guest_port;
+	hdr->type = VSOCK_TYPE_STREAM;
+	hdr->op = op;
+	hdr->buf_alloc = VSOCK_BUF_ALLOC;
+}
+
+void vsock_stray_rst(struct virtio_vsock *v, uint32_t guest_port, uint32_t host_port)
+{
+	/* Best effort: a guest that floods us with junk loses some of its RSTs. */
+	if (v->nr_strays == VSOCK_MAX_STRAYS)
+		return;
+	v->strays[(v->stray_head + v->nr_strays) % VSOCK_MAX_STRAYS] =
+		(struct vsock_stray){ guest_port, host_port };
+	v->nr_strays++;
+}
+
+bool vsock_running(const struct virtio_vsock *v)
+{
+	return virtio_dev_running(&v->vd);
+}
+
+/* Write the next packet owed to the guest into (e). Returns its length, 0 if none. */
+static uint32_t vsock_rx_next(struct virtio_vsock *v, const struct virtq_elem *e)
+{
+	unsigned int i;
+
+	if (v->nr_strays) {
+		struct vsock_stray *s = &v->strays[v->stray_head];
+		struct vsock_hdr h;
+
+		vsock_hdr_init(v, &h, VSOCK_OP_RST, s->guest_port, s->host_port);
+		virtq_elem_write(e, 0, &h, sizeof(h));
+		v->stray_head = (v->stray_head + 1) % VSOCK_MAX_STRAYS;
+		v->nr_strays--;
+		return sizeof(h);
+	}
+	/* One packet per connection per turn, so a busy one cannot starve the others. */
+	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
+		unsigned int idx = (v->rx_cursor + i) % VSOCK_MAX_CONNS;
+		uint32_t n = vsock_conn_rx(&v->conns[idx], e);
+
+		if (n) {
+			v->rx_cursor = (idx + 1) % VSOCK_MAX_CONNS;
+			return n;
+		}
+	}
+	return 0;
+}
+
+static void vsock_rx(struct virtio_vsock *v)
+{
+	struct virtq *q = &v->vd.queues[VSOCK_RXQ];
+	struct virtq_elem *e = v->elem;
+	bool pushed = false;
+	int ret;
+
+	if (!vsock_running(v) || !q->enabled)
+		return;
+	for (;;) {
+		uint32_t n;
+
+		ret = virtq_pop(q, e);
+		if (ret < 0) {
+			virtio_dev_fail(&v->vd, "malformed receive chain");
+			break;
+		}
+		if (ret == 0) {
+			virtq_set_notify(q, true);
+			if (virtq_has_avail(q))
+				continue;
+			break;
+		}
+		if (e->nr_out || e->in_len < VSOCK_HDR_LEN) {
+			virtio_dev_fail(&v->vd, "rx buffer read-only or shorter than a header");
+			break;
+		}
+		n = vsock_rx_next(v, e);
+		if (!n) {
+			virtq_unpop(q, 1);
+			break;
+		}
+		virtq_push(q, e, n);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_dev_signal_queue(&v->vd, VSOCK_RXQ);
+}
+
+/* One packet from the guest. Malformed ones get an RST (or are dropped), never trusted. */
+static void vsock_tx_packet(struct virtio_vsock *v, const struct virtq_elem *e)
+{
+	struct vsock_conn *c;
+	struct vsock_hdr h;
+
+	if (e->out_len < sizeof(h)) {
+		log_debug("vsock: %llu-byte packet, shorter than a header",
+			  (unsigned long long)e->out_len);
+		return;
+	}
+	virtq_elem_read(e, 0, &h, sizeof(h));
+	/* Not from our guest, or not for the host: nobody to answer. */
+	if (h.src_cid != v->cfg.cid || h.dst_cid != VSOCK_CID_HOST) {
+		log_debug("vsock: dropping a packet from CID %llu to CID %llu",
+			  (unsigned long long)h.src_cid, (unsigned long long)h.dst_cid);
+		return;
+	}
+	c = vsock_conn_find(v, h.src_port, h.dst_port);
+	if (h.type != VSOCK_TYPE_STREAM || h.len > VSOCK_MAX_PAYLOAD ||
+	    h.len > e->out_len - sizeof(h)) {
+		log_debug("vsock: %u->%u: bad type %u or length %u", h.src_port, h.dst_port, h.type,
+			  h.len);
+		if (c)
+			vsock_conn_reset(c);
+		else if (h.op != VSOCK_OP_RST)
+			vsock_stray_rst(v, h.src_port, h.dst_port);
+		return;
+	}
+	if (c)
+		vsock_conn_packet(c, &h, e);
+	else if (h.op == VSOCK_OP_REQUEST)
+		vsock_conn_from_guest_request(v, &h);
+	else if (h.op != VSOCK_OP_RST)
+		vsock_stray_rst(v, h.src_port, h.dst_port);
+}
+
+static void vsock_tx(struct virtio_vsock *v)
+{
+	struct virtq *q = &v->vd.queues[VSOCK_TXQ];
+	struct virtq_elem *e = v->elem;
+	bool pushed = false;
+	int ret;
+
+	for (;;) {
+		ret = virtq_pop(q, e);
+		if (ret < 0) {
+			virtio_dev_fail(&v->vd, "malformed transmit chain");
+			break;
+		}
+		if (ret == 0) {
+			virtq_set_notify(q, true);
+			if (virtq_has_avail(q))
+				continue;
+			break;
+		}
+		vsock_tx_packet(v, e);
+		virtq_push(q, e, 0);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_dev_signal_queue(&v->vd, VSOCK_TXQ);
+}
+
+static void vsock_timer_set(struct virtio_vsock *v, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (on == v->timer_armed)
+		return;
+	if (on) {
+		its.it_value.tv_nsec = VSOCK_TICK_MS * 1000000L;
+		its.it_interval = its.it_value;
+	}
+	if (!timerfd_settime(v->timer_fd, 0, &its, NULL))
+		v->timer_armed = on;
+}
+
+void vsock_settle(struct virtio_vsock *v)
+{
+	bool deadlines = false;
+	unsigned int i;
+
+	vsock_rx(v);
+	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &v->conns[i];
+
+		if (c->state == CONN_FREE)
+			continue;
+		vsock_conn_watch(c);
+		deadlines |= c->deadline_us != 0;
+	}
+	/* Tick only while someone waits on a deadline. */
+	vsock_timer_set(v, deadlines);
+}
+
+static void vsock_on_timer(void *opaque, uint32_t events)
+{
+	struct virtio_vsock *v = opaque;
+	uint64_t n, now;
+	unsigned int i;
+
+	(void)events;
+	if (read(v->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_debug("vsock: timerfd read: %s", strerror(errno));
+	pthread_mutex_lock(&v->vd.lock);
+	now = now_us();
+	for (i = 0; i < VSOCK_MAX_CONNS; i++)
+		vsock_conn_expire(&v->conns[i], now);
+	vsock_settle(v);
+	pthread_mutex_unlock(&v->vd.lock);
+}
+
+/* Host clients connecting to cfg.path: each gets a connection slot to send its line in. */
+static void vsock_on_listen(void *opaque, uint32_t events)
+{
+	struct virtio_vsock *v = opaque;
+
+	(void)events;
+	pthread_mutex_lock(&v->vd.lock);
+	for (;;) {
+		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct vsock_conn *c;
+
+		if (fd < 0 && errno == EINTR)
+			continue;
+		if (fd < 0) {
+			if (errno != EAGAIN)
+				log_warn("vsock: accept on %s", v->cfg.path);
+			break;
+		}
+		c = vsock_conn_alloc(v);
+		if (!c) {
+			log_debug("vsock: %u connections open; closing a host client",
+				  VSOCK_MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		if (vsock_conn_attach(c, fd)) {
+			vsock_conn_free(c);
+			continue;
+		}
+		c->deadline_us = now_us() + VSOCK_TIMEOUT_US;
+	}
+	vsock_settle(v);
+	pthread_mutex_unlock(&v->vd.lock);
+}
+
+static void vsock_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
+{
+	struct virtio_vsock *v = vd->priv;
+	uint64_t cid = v->cfg.cid; /* le64 guest_cid */
+
+	memcpy(data, (uint8_t *)&cid + off, len);
+}
+
+static int vsock_activate(struct virtio_dev *vd)
+{
+	/* Host clients may have asked for guest ports before the driver was up. */
+	vsock_settle(vd->priv);
+	return 0;
+}
+
+static void vsock_queue_notify(struct virtio_dev *vd, unsigned int q)
+{
+	struct virtio_vsock *v = vd->priv;
+
+	/* The event queue only holds buffers for events ember never sends. */
+	if (q == VSOCK_TXQ)
+		vsock_tx(v);
+	if (q != VSOCK_EVQ)
+		vsock_settle(v);
+}
+
+static void vsock_reset(struct virtio_dev *vd)
+{
+	struct virtio_vsock *v = vd->priv;
+	unsigned int i;
+
+	/* The guest forgot every socket: close the host ends too, without RSTs to send. */
+	for (i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (v->conns[i].state != CONN_FREE)
+			vsock_conn_free(&v->conns[i]);
+	v->nr_strays = 0;
+	v->rx_cursor = 0;
+	vsock_timer_set(v, false);
+}
+
+static const struct virtio_dev_ops vsock_ops = {
+	.name = "vsock",
+	.device_id = VIRTIO_ID_VSOCK,
+	.num_queues = 3,
+	.config_size = 8,
+	.config_read = vsock_config_read,
+	.activate = vsock_activate,
+	.queue_notify = vsock_queue_notify,
+	.reset = vsock_reset,
+};
+
+static int vsock_listen(struct virtio_vsock *v)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int ret;
+
+	strcpy(addr.sun_path, v->cfg.path);
+	/* A socket left by an earlier run is stale; anything else is not ours to delete. */
+	if (!lstat(v->cfg.path, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("--vsock: %s exists and is not a socket", v->cfg.path);
+			return -EEXIST;
+		}
+		unlink(v->cfg.path);
+	}
+	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (v->listen_fd < 0 || bind(v->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		ret = -errno;
+		log_err("--vsock: cannot listen on %s: %s", v->cfg.path, strerror(-ret));
+		return ret;
+	}
+	v->path_bound = true;
+	if (listen(v->listen_fd, VSOCK_LISTEN_BACKLOG) < 0) {
+		ret = -errno;
+		log_err("--vsock: cannot listen on %s: %s", v->cfg.path, strerror(-ret));
+		return ret;
+	}
+	v->listen_src = (struct event_source){ v->listen_fd, vsock_on_listen, v };
+	ret = event_loop_add(v->loop, &v->listen_src, EPOLLIN);
+	if (!ret)
+		v->listen_registered = true;
+	return ret;
+}
+
+static int vsock_timer_init(struct virtio_vsock *v)
+{
+	int ret;
+
+	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (v->timer_fd < 0)
+		return -errno;
+	v->timer_src = (struct event_source){ v->timer_fd, vsock_on_timer, v };
+	ret = event_loop_add(v->loop, &v->timer_src, EPOLLIN);
+	if (!ret)
+		v->timer_registered = true;
+	return ret;
+}
+
+/* Undo whatever of create got done, the device model itself excepted. */
+static void vsock_release(struct virtio_vsock *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (v->conns[i].state != CONN_FREE)
+			vsock_conn_free(&v->conns[i]);
+	if (v->listen_registered)
+		event_loop_del(v->loop, &v->listen_src);
+	if (v->listen_fd >= 0)
+		close(v->listen_fd);
+	if (v->path_bound)
+		unlink(v->cfg.path);
+	if (v->timer_registered)
+		event_loop_del(v->loop, &v->timer_src);
+	if (v->timer_fd >= 0)
+		close(v->timer_fd);
+	free(v->elem);
+	free(v->iov);
+	free(v);
+}
+
+int virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg, struct virtio_vsock **out)
+{
+	struct virtio_vsock *v = calloc(1, sizeof(*v));
+	unsigned int i;
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	v->cfg = *cfg;
+	v->loop = &vm->loop;
+	v->listen_fd = v->timer_fd = -1;
+	v->next_port = VSOCK_LOCAL_PORT_BASE;
+	for (i = 0; i < VSOCK_MAX_CONNS; i++)
+		vsock_conn_init(&v->conns[i], v);
+	v->elem = calloc(1, sizeof(*v->elem));
+	v->iov = calloc(VIRTQ_MAX_SEGS, sizeof(*v->iov));
+	if (!v->elem || !v->iov) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = vsock_timer_init(v);
+	if (ret)
+		goto err;
+	ret = vsock_listen(v);
+	if (ret)
+		goto err;
+	virtio_dev_init(&v->vd, &vsock_ops, v, &vm->mem);
+	ret = virtio_mmio_create(vm, &v->vd, &v->mmio);
+	if (ret) {
+		virtio_dev_destroy(&v->vd);
+		goto err;
+	}
+	*out = v;
+	return 0;
+err:
+	vsock_release(v);
+	return ret;
+}
+
+void virtio_vsock_destroy(struct virtio_vsock *v)
+{
+	if (!v)
+		return;
+	virtio_mmio_destroy(v->mmio);
+	virtio_dev_destroy(&v->vd);
+	vsock_release(v);
+}

@@ -8,6 +8,7 @@ pkgs=(
 	liburing-dev                            # virtio-blk I/O (liburing.a for the static build)
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
+	e2fsprogs iproute2                      # ext4 disk images; network namespaces and TAPs
 	ca-certificates                         # apt-get download of the L1 kernel
 	python3                                 # bench scripts
 	util-linux procps                       # script(1), ps

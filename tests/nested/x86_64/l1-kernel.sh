@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Fetches the Debian cloud kernel that serves as the nested tier's L1 (KVM host
 # under QEMU TCG), the three modules L1 needs for /dev/kvm on an AMD CPU, and
-# tun for the TAP devices of virtio-net tests.
+# tun for the TAP devices of virtio-net tests, loop to read back disk images.
 #
 # usage: l1-kernel.sh [CACHE_DIR]          (default: build/nested/cache)
 # leaves: CACHE_DIR/l1/vmlinuz
-#         CACHE_DIR/l1/modules/{irqbypass,kvm,kvm-amd,tun}.ko   (plain, uncompressed)
+#         CACHE_DIR/l1/modules/{irqbypass,kvm,kvm-amd,tun,loop}.ko   (plain, uncompressed)
 # Idempotent: does nothing when those files are already there.
 set -eu
 
 cache=${1:-build/nested/cache}
 l1=$cache/l1
-mods="irqbypass kvm kvm-amd tun"
+mods="irqbypass kvm kvm-amd tun loop"
 
 have_all() {
 	[ -s "$l1/vmlinuz" ] || return 1
@@ -64,7 +64,7 @@ mdir=$dl/x/lib/modules/$kver/kernel
 rm -rf "$l1.new"
 mkdir -p "$l1.new/modules"
 cp "$kimg" "$l1.new/vmlinuz"
-for rel in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd drivers/net/tun; do
+for rel in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd drivers/net/tun drivers/block/loop; do
 	m=${rel##*/}
 	out=$l1.new/modules/$m.ko
 	if [ -f "$mdir/$rel.ko" ]; then

@@ -41,7 +41,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 nested_rootfs "$root"
 mkdir -p "$root/lib/modules" "$root/payload"
-for m in irqbypass kvm kvm-amd tun; do
+for m in irqbypass kvm kvm-amd tun loop; do
 	cp "$cache/l1/modules/$m.ko" "$root/lib/modules/"
 done
 cp "$ember" "$root/bin/ember"
@@ -61,7 +61,7 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 cd /
-for m in irqbypass kvm kvm-amd tun; do
+for m in irqbypass kvm kvm-amd tun loop; do
 	insmod "/lib/modules/$m.ko" || echo "L1-INSMOD-FAILED $m"
 done
 # A TAP for virtio-net runs, on a link-local subnet that exists only inside this VM.

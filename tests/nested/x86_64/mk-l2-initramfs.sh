@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the busybox initramfs for the L2 guest (the Linux that ember boots).
 #
-# usage: mk-l2-initramfs.sh OUT.cpio.gz MODE
+# usage: mk-l2-initramfs.sh OUT.cpio.gz MODE [EXTRA_BIN...]   (copied into /bin)
 #   MODE=test              prints L2-CPUS=<online cpus>, what it reads from the devices it
 #                          finds (L2-HWRNG-BYTES=..., L2-BLK ...), and L2-MARKER-OK, resets
 #   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
@@ -14,8 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$here/lib.sh"
 
-[ $# -eq 2 ] || {
-	echo "usage: $0 OUT.cpio.gz test|demo-interactive|demo-scripted" >&2
+[ $# -ge 2 ] || {
+	echo "usage: $0 OUT.cpio.gz test|demo-interactive|demo-scripted [EXTRA_BIN...]" >&2
 	exit 2
 }
 out=$1 mode=$2
@@ -30,6 +30,7 @@ esac
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 nested_rootfs "$root"
+for bin in "${@:3}"; do cp "$bin" "$root/bin/"; done
 
 # Common start of /init: mounts, console, then the mode's part.
 cat >"$root/init" <<'EOS'
@@ -65,7 +66,26 @@ if [ -e /sys/class/net/eth0 ]; then
 		cat /tmp/ping
 	fi
 fi
-if [ -e /sys/block/vda ]; then
+# ember.vsock=1: echo on vsock port 1234 for the host's client, and stream 1 MiB through
+# the host's echo on port 5000 (vsock_tool checks every byte).
+if grep -q 'ember.vsock=1' /proc/cmdline && [ -x /bin/vsock_tool ]; then
+	vsock_tool echo-vsock 1234 &
+	e=$!
+	vsock_tool client-vsock 2 5000 1048576 5001
+	i=0
+	while kill -0 $e 2>/dev/null && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+fi
+# ember.ext4=write: write a file on the ext4 disk, sync, and wait to be killed.
+if grep -q 'ember.ext4=write' /proc/cmdline; then
+	mkdir -p /mnt
+	if mount -t ext4 /dev/vda /mnt && echo "ember-ext4-payload-42" >/mnt/ember.txt && sync; then
+		echo "L2-EXT4-SYNCED"
+	else
+		echo "L2-EXT4-FAILED"
+	fi
+	sleep 600
+fi
+if [ -e /sys/block/vda ] && ! grep -q 'ember.ext4' /proc/cmdline; then
 	# Sector 0 as the host wrote it; sector 1 written, flushed, dropped from the page cache
 	# and read back from the device; the read-only vdb must refuse a write.
 	s0=$(dd if=/dev/vda bs=512 count=1 2>/dev/null | md5sum | cut -c1-32)

@@ -46,6 +46,8 @@ tests=(
 	"vmlinux-linuxboot-2cpu --kernel /payload/vmlinux --initrd /payload/l2-test.cpio.gz --boot-protocol linux --vcpus 2 --memory 256"
 	"virtio-rng-2cpu --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng"
 	"virtio-blk-2disks --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --disk /payload/disk0.img,id=ember-nested --disk /payload/disk1.img,ro"
+	"ext4-sigkill --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --disk /payload/ext4.img --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.ext4=write'"
+	"vsock-echo --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --vsock 3,/tmp/v.sock --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1'"
 	"virtio-net-ping --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --net tap0,mac=02:00:00:00:00:02"
 )
 if [ -n "${NESTED_ONLY:-}" ]; then
@@ -90,8 +92,13 @@ fi
 { printf 'ember nested disk, sector 0'; head -c $((256 * 1024 - 27)) /dev/zero; } >"$payload/disk0.img"
 head -c $((64 * 1024)) /dev/zero >"$payload/disk1.img"
 blk_sector0=$(head -c 512 "$payload/disk0.img" | md5sum | cut -c1-32)
+# An ext4 disk for the SIGKILL run; the L1 reads it back through a loop device.
+mkfs.ext4 -q -F "$payload/ext4.img" 16M >>"$log" 2>&1 || setup_fail "mkfs.ext4 failed (apt-get install e2fsprogs)"
 blk_want="L2-BLK vda=512 bytes=262144 serial=ember-nested vdb-ro=1 sector0=$blk_sector0 readback=ember-blk-nested vdb-write=refused"
-"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test >>"$log" 2>&1 ||
+gcc -static -O2 -o "$out/vsock_tool" "$here/../tools/vsock_tool.c" >>"$log" 2>&1 ||
+	setup_fail "could not build vsock_tool (see $log)"
+cp "$out/vsock_tool" "$payload/vsock_tool"
+"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test "$out/vsock_tool" >>"$log" 2>&1 ||
 	setup_fail "could not build the L2 initramfs (see $log)"
 
 # /run.sh for L1: each run is delimited by NESTED-BEGIN and NESTED-RESULT;
@@ -130,9 +137,56 @@ run() {
 	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
 	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \"%.1f\", \$t1 - \$t0 }") timeout=\$to"
 }
+# run_vsock NAME ARGS...: the host ends of the vsock test around an ordinary run: an echo
+# server on <uds>_5000 for the guest's client, and a client that CONNECTs to port 1234.
+run_vsock() {
+	/payload/vsock_tool echo-uds /tmp/v.sock_5000 &
+	/payload/vsock_tool client-uds /tmp/v.sock 1234 1048576 &
+	client=\$!
+	run "\$@"
+	i=0
+	while kill -0 \$client 2>/dev/null && [ \$i -lt 30 ]; do sleep 1; i=\$((i + 1)); done
+	kill \$client 2>/dev/null
+}
+
+# run_kill NAME MARKER ARGS...: once the guest prints MARKER, SIGKILL ember; then the
+# L1 mounts the first --disk image itself and prints the file the guest wrote.
+run_kill() {
+	name=\$1
+	marker=\$2
+	shift 2
+	echo "NESTED-BEGIN \$name"
+	t0=\$(now)
+	/bin/ember "\$@" </dev/null >/tmp/\$name.out 2>/tmp/\$name.err &
+	pid=\$!
+	i=0
+	while [ \$i -lt $((run_timeout * 10)) ] && ! grep -q "\$marker" /tmp/\$name.out; do
+		sleep 0.1
+		i=\$((i + 1))
+	done
+	kill -9 \$pid
+	wait \$pid
+	rc=\$?
+	t1=\$(now)
+	cat /tmp/\$name.out
+	echo
+	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
+	img=\$(echo "\$@" | sed -n 's/.*--disk \\([^ ,]*\\).*/\\1/p')
+	mkdir -p /mnt
+	if losetup /dev/loop0 "\$img" && mount -t ext4 -o ro /dev/loop0 /mnt; then
+		echo "L1-EXT4-FILE=\$(cat /mnt/ember.txt 2>/dev/null)"
+		umount /mnt
+	fi
+	losetup -d /dev/loop0 2>/dev/null
+	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=0"
+}
 EOS
 	for t in "${tests[@]}"; do
-		echo "run $t"
+		case $t in
+		ext4-sigkill*) echo "run_kill ext4-sigkill L2-EXT4-SYNCED ${t#ext4-sigkill }" ;;
+		vsock-echo*) echo "run_vsock $t" ;;
+		*) echo "run $t" ;;
+		esac
 	done
 	echo 'echo "NESTED-DONE"'
 } >"$script"
@@ -226,17 +280,30 @@ for t in "${tests[@]}"; do
 		if grep -q ' timeout=1' <<<"$res"; then
 			reasons+=("timed out after ${run_timeout}s in L1, ember killed")
 			show_err=1
+		elif [ "$name" = ext4-sigkill ]; then
+			grep -q -a 'L2-EXT4-SYNCED' "$sect" || reasons+=("the guest never synced its file")
+			grep -q -a '^L1-EXT4-FILE=ember-ext4-payload-42$' "$sect" ||
+				reasons+=("after SIGKILL the host did not find the guest's file intact")
 		elif [ "$rc" != 0 ]; then
 			reasons+=("ember exited $rc$kvm_missing")
 			show_err=1
 		fi
-		grep -q -a 'L2-MARKER-OK' "$sect" || reasons+=("no L2-MARKER-OK")
+		# The SIGKILL run ends before its guest does; its own checks are above.
+		[ "$name" = ext4-sigkill ] || grep -q -a 'L2-MARKER-OK' "$sect" ||
+			reasons+=("no L2-MARKER-OK")
 		# A run with a device must show the guest's driver using it.
 		if grep -q -- ' --rng' <<<"$t" &&
 			! grep -q -a 'L2-HWRNG-BYTES=64 L2-HWRNG-CURRENT=virtio_rng' "$sect"; then
 			reasons+=("/dev/hwrng did not give 64 bytes from virtio_rng")
 		fi
-		if grep -q -- ' --disk' <<<"$t" && ! grep -q -a -F "$blk_want" "$sect"; then
+		if [ "$name" = vsock-echo ]; then
+			for m in 'L2-CLIENT-OK' 'L2-ECHO-DONE bytes=1048576' 'L1-CLIENT-OK OK ' \
+				'L1-ECHO-DONE bytes=1048576' 'L2-REFUSED rc=-1'; do
+				grep -q -a -- "$m" "$cur" || reasons+=("no '$m'")
+			done
+		fi
+		if [ "$name" != ext4-sigkill ] && grep -q -- ' --disk' <<<"$t" &&
+			! grep -q -a -F "$blk_want" "$sect"; then
 			reasons+=("the guest's vda/vdb checks differ from '$blk_want'")
 		fi
 		if grep -q -- ' --net' <<<"$t" && ! grep -q -a 'L2-PING-OK 3 packets received' "$sect"; then

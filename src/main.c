@@ -32,7 +32,7 @@ static const char usage[] =
 	"  --boot-protocol P      auto (default), linux or pvh\n"
 	"  --rng[=LIMITS]         add a virtio-rng device fed by the host's getrandom();\n"
 	"                         LIMITS: bw=SIZE:REFILL_MS[:BURST],ops=SIZE:REFILL_MS[:BURST]\n"
-	"  --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback]\n"
+	"  --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback][,bw=B][,ops=B]\n"
 	"                         add a virtio-blk disk on a raw image or block device (up\n"
 	"                         to 8; the guest names them vda, vdb... in this order).\n"
 	"                         id= is the serial (20 bytes at most); cache=unsafe (the\n"

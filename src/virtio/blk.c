@@ -72,7 +72,25 @@ static int blk_parse_key(const char *s, size_t n, struct disk_config *cfg, char 
 		snprintf(why, why_len, "cache= must be unsafe or writeback");
 		return -EINVAL;
 	}
-	snprintf(why, why_len, "unknown option '%.*s' (ro, id=SERIAL, cache=unsafe|writeback)",
+	if ((n > 3 && !memcmp(s, "bw=", 3)) || (n > 4 && !memcmp(s, "ops=", 4))) {
+		char bucket[64];
+		size_t off = s[0] == 'b' ? 3 : 4;
+
+		if (n - off >= sizeof(bucket))
+			goto bad_bucket;
+		memcpy(bucket, s + off, n - off);
+		bucket[n - off] = '\0';
+		if (throttle_bucket_parse(bucket, off == 3 ? &cfg->limit.bandwidth :
+							     &cfg->limit.ops))
+			goto bad_bucket;
+		return 0;
+	}
+	snprintf(why, why_len,
+		 "unknown option '%.*s' (ro, id=SERIAL, cache=unsafe|writeback, bw=B, ops=B)",
+		 (int)MIN(n, 64), s);
+	return -EINVAL;
+bad_bucket:
+	snprintf(why, why_len, "'%.*s': a token bucket is SIZE:REFILL_MS[:BURST]",
 		 (int)MIN(n, 64), s);
 	return -EINVAL;
 }
@@ -277,6 +295,12 @@ static int blk_queue_pop_all(struct virtio_blk *blk, bool *pushed)
 				virtio_dev_fail(&blk->vd, "malformed request chain");
 			return ret;
 		}
+		/* Out of tokens: put the chain back; the throttle's timer resumes the queue. */
+		if (!throttle_allow(&blk->throttle, req->elem.out_len + req->elem.in_len)) {
+			virtq_unpop(q, 1);
+			blk_req_put(blk, req);
+			return -EAGAIN;
+		}
 		ret = blk_req_start(blk, req);
 		if (ret < 0)
 			return ret;
@@ -385,6 +409,14 @@ static int blk_open(struct virtio_blk *blk)
 	return 0;
 }
 
+static void blk_resume(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	if (blk->vd.queues[0].enabled)
+		blk_queue_process(blk);
+}
+
 int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned int index,
 		      struct virtio_blk **out)
 {
@@ -396,7 +428,10 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned int
 		return -ENOMEM;
 	virtio_dev_init(&blk->vd, &blk_ops, blk, &vm->mem);
 	blk->cfg = cfg;
-	blk->fd = blk->event_fd = -1;
+	blk->fd = blk->event_fd = blk->throttle.timer_fd = -1;
+	ret = throttle_init(&blk->throttle, &cfg->limit, &vm->loop, &blk->vd, blk_resume);
+	if (ret)
+		goto err;
 	ret = blk_open(blk);
 	if (ret)
 		goto err;
@@ -441,6 +476,7 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 		return;
 	virtio_mmio_destroy(blk->mmio);
 	blk_io_exit(blk);
+	throttle_destroy(&blk->throttle);
 	if (blk->fd >= 0)
 		close(blk->fd);
 	free(blk->reqs);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "throttle.h"
+
 #define BLK_ID_BYTES 20 /* a GET_ID answer: the serial, NUL-padded (section 5.2.6) */
 
 /* Firecracker's cache_type. */
@@ -24,6 +26,7 @@ struct disk_config {
 	char serial[BLK_ID_BYTES + 1]; /* "": a default made from the disk's index */
 	bool ro;
 	enum blk_cache cache;
+	struct throttle_config limit; /* bw= (bytes) and ops= (requests) token buckets */
 };
 
 struct vm;

@@ -106,6 +106,7 @@ struct virtio_blk {
 	uint16_t free[VIRTQ_MAX_SIZE];
 	unsigned int nr_free;
 	bool stalled; /* the pool ran dry with chains left: completions resume the queue */
+	struct throttle throttle;
 
 	/* The io_uring engine; without it (uring false) requests run synchronously. */
 	bool uring;

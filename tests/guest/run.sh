@@ -209,11 +209,29 @@ check_virtio_rng_limited() {
 	verdict
 }
 
+# 10 requests a second with a bucket of 10: the last 10 of 20 reads wait about a second.
+check_virtio_blk_limited() {
+	local t0 ms disk=$LOGS/limited.img
+	guest bench_virtio virtio_blk_limited || return
+	head -c $((1 << 20)) /dev/zero >"$disk"
+	t0=$(date +%s%N)
+	run virtio_blk_limited "" --kernel "$elf" --memory 128 --disk "$disk,ops=10:1000" \
+		--boot-args "console=ttyS0 bench.n=20"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "run took $ms ms" >>"$err"
+	want_line BENCH-BLK-REQUESTS=20
+	[ "$ms" -ge 900 ] || bad "finished in $ms ms: the ops limit did not hold"
+	[ "$ms" -le 5000 ] || bad "took $ms ms: the throttled queue did not resume on time"
+	verdict
+}
+
 check_virtio_hostile() {
+	local disk=$LOGS/hostile.img
 	guest virtio_hostile virtio_hostile || return
-	run virtio_hostile "" --kernel "$elf" --memory 128 --rng
-	[ "$(grep -ac ' refused$' "$out")" -eq 7 ] || bad "not every broken chain was refused"
-	[ "$(grep -ac '^GOOD-REQUEST-OK$' "$out")" -eq 7 ] || bad "a good request failed after a reset"
+	head -c $((1 << 20)) /dev/zero >"$disk"
+	run virtio_hostile "" --kernel "$elf" --memory 128 --rng --disk "$disk" --balloon 1
+	[ "$(grep -ac ' refused$' "$out")" -eq 21 ] || bad "not every broken chain was refused"
+	[ "$(grep -ac '^GOOD-REQUEST-OK$' "$out")" -eq 21 ] || bad "a good request failed after a reset"
 	verdict
 }
 
@@ -395,6 +413,7 @@ check_triple_fault
 check_boot_timer
 check_virtio_rng
 check_virtio_rng_limited
+check_virtio_blk_limited
 check_virtio_hostile
 check_virtio_blk virtio_blk io_uring
 EMBER_BLK_SYNC=1 check_virtio_blk virtio_blk_sync "synchronous I/O"

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio_hostile.c - virtio_hostile.elf: feed the first virtio device on the command line
- * (virtio-rng) broken descriptor chains, one per round: each time the device must refuse
- * it (DEVICE_NEEDS_RESET, nothing used), survive, and after a reset answer a good
- * request. ember must stay up throughout.
+ * virtio_hostile.c - virtio_hostile.elf: feed every rng, blk and balloon device on the
+ * command line broken descriptor chains, one per round: each time the device must refuse
+ * it (DEVICE_NEEDS_RESET, nothing used), survive, and after a reset answer a good request
+ * of its own kind. ember must stay up throughout.
  */
 #include "virtio.h"
 
+#define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_RNG	  4
+#define VIRTIO_ID_BALLOON 5
 #define S_NEEDS_RESET	  0x40
 #define F_NEXT		  1
 #define F_WRITE		  2
@@ -15,7 +17,7 @@
 #define STATUS_POLLS	  2000000UL
 
 static struct vq q;
-static u8 buf[64] __attribute__((aligned(64)));
+static u8 buf[512] __attribute__((aligned(4096)));
 static struct vq_desc table[4] __attribute__((aligned(16)));
 
 struct attack {
@@ -96,9 +98,9 @@ static const struct attack attacks[] = {
 	{ "avail-index-jump", avail_jump },
 };
 
-static const char *setup(u64 base)
+static const char *setup(u64 base, u32 id)
 {
-	const char *err = vio_start(base, VIRTIO_ID_RNG, 1UL << 28 /* INDIRECT_DESC */);
+	const char *err = vio_start(base, id, 1UL << 28 /* INDIRECT_DESC */);
 
 	if (!err)
 		err = vio_queue(base, 0, &q);
@@ -107,36 +109,59 @@ static const char *setup(u64 base)
 	return err;
 }
 
-static const char *good_request(void)
+/* One honest request on queue 0, in the shape device (id) expects. */
+static const char *good_request(u32 id)
 {
-	struct vio_buf one = { buf, sizeof(buf), 1 };
+	static u8 blk_hdr[16] __attribute__((aligned(16)));
+	static u8 blk_status;
+	static u32 pfn;
+	struct vio_buf rng = { buf, sizeof(buf), 1 };
+	struct vio_buf blk[3] = {
+		{ blk_hdr, sizeof(blk_hdr), 0 }, { buf, sizeof(buf), 1 }, { &blk_status, 1, 1 },
+	};
+	struct vio_buf inflate = { &pfn, sizeof(pfn), 0 };
 	struct vq_used_elem used;
 
-	vq_post(&q, &one, 1);
+	memset(blk_hdr, 0, sizeof(blk_hdr)); /* VIRTIO_BLK_T_IN, sector 0 */
+	blk_status = 0xff;
+	pfn = (u32)((u64)buf >> 12);
+	if (id == VIRTIO_ID_RNG)
+		vq_post(&q, &rng, 1);
+	else if (id == VIRTIO_ID_BLOCK)
+		vq_post(&q, blk, 3);
+	else
+		vq_post(&q, &inflate, 1);
 	if (vq_wait(&q, &used))
 		return "no answer to a good request";
-	if (used.len != sizeof(buf))
+	if (id == VIRTIO_ID_RNG && used.len != sizeof(buf))
 		return "short answer to a good request";
+	if (id == VIRTIO_ID_BLOCK && blk_status != 0)
+		return "a good block read failed";
 	return NULL;
 }
 
-void guest_main(const struct boot_info *b)
+static const char *name_of(u32 id)
 {
-	u64 base = b->cmdline ? vio_find(phys(b->cmdline), 0) : 0;
+	return id == VIRTIO_ID_RNG ? "rng" : id == VIRTIO_ID_BLOCK ? "blk" : "balloon";
+}
+
+/* Every attack against queue 0 of the device at (base). */
+static void attack_device(u64 base, u32 id)
+{
 	const char *err;
 	unsigned long i;
 	unsigned int a;
 
-	if (!base)
-		finish("no virtio_mmio.device= on the command line");
 	for (a = 0; a < sizeof(attacks) / sizeof(attacks[0]); a++) {
-		err = setup(base);
+		err = setup(base, id);
 		if (err)
 			finish(err);
 		attacks[a].build(&q);
 		for (i = 0; i < STATUS_POLLS && !(vio_status(base) & S_NEEDS_RESET); i++)
 			cpu_relax();
 		put_str("ATTACK ");
+		put_str(name_of(id));
+		put_char(' ');
 		put_str(attacks[a].name);
 		if (!(vio_status(base) & S_NEEDS_RESET) || q.used.idx != 0) {
 			put_str(" not refused\n");
@@ -144,12 +169,31 @@ void guest_main(const struct boot_info *b)
 		}
 		put_str(" refused\n");
 		/* A reset must bring the device back for honest work. */
-		err = setup(base);
+		err = setup(base, id);
 		if (!err)
-			err = good_request();
+			err = good_request(id);
 		if (err)
 			finish(err);
 		put_str("GOOD-REQUEST-OK\n");
 	}
+}
+
+void guest_main(const struct boot_info *b)
+{
+	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
+	unsigned int devices = 0;
+	u64 base;
+	int n;
+
+	for (n = 0; (base = vio_find(cmdline, n)); n++) {
+		u32 id = mmio_read32(base + 0x008);
+
+		if (id != VIRTIO_ID_RNG && id != VIRTIO_ID_BLOCK && id != VIRTIO_ID_BALLOON)
+			continue;
+		attack_device(base, id);
+		devices++;
+	}
+	if (!devices)
+		finish("no rng, blk or balloon device on the command line");
 	finish(NULL);
 }

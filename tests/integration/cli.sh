@@ -52,6 +52,8 @@ expect balloon-bad-option 2 'expected MIB' -- --kernel "$guests/reset.elf" --bal
 expect rng-bad-limit 2 'expected bw=' -- --kernel "$guests/reset.elf" --rng=bw=10
 expect rng-unknown-limit 2 'expected bw=' -- --kernel "$guests/reset.elf" --rng=iops=1:1
 head -c 4096 /dev/zero >"$tmp/disk.img"
+expect disk-bad-limit 2 'a token bucket is SIZE:REFILL_MS' -- --kernel "$guests/reset.elf" \
+	--disk "$tmp/junk,bw=1"
 expect disk-missing 1 "disk $tmp/nonexistent: No such file" -- --kernel "$guests/reset.elf" \
 	--disk "$tmp/nonexistent"
 expect disk-directory 1 'not a regular file or a block device' -- --kernel "$guests/reset.elf" \

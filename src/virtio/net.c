@@ -216,17 +216,9 @@ static void net_tx(struct virtio_net *net)
 	int ret;
 
 	while (!net->tx_blocked) {
-		ret = virtq_pop(q, e);
-		if (ret < 0) {
-			virtio_dev_fail(&net->vd, "malformed transmit chain");
+		ret = virtio_dev_pop(&net->vd, NET_TXQ, e, "malformed transmit chain");
+		if (ret <= 0)
 			break;
-		}
-		if (ret == 0) {
-			virtq_set_notify(q, true);
-			if (virtq_has_avail(q))
-				continue;
-			break;
-		}
 		if (e->nr_in || e->out_len <= TAP_VNET_HDR_LEN || e->out_len > NET_FRAME_MAX) {
 			net->stats.tx_dropped++;
 		} else if (!throttle_allow(&net->tx_throttle, e->out_len - TAP_VNET_HDR_LEN)) {

@@ -50,28 +50,16 @@ static void rng_queue_notify(struct virtio_dev *vd, unsigned int qidx)
 	struct virtq *q = &vd->queues[qidx];
 	struct virtq_elem elem;
 	bool pushed = false;
-	int ret;
 
-	for (;;) {
-		while ((ret = virtq_pop(q, &elem)) > 0) {
-			if (!throttle_allow(&rng->throttle, MIN(elem.in_len, RNG_MAX_REQUEST))) {
-				/* Out of tokens: the throttle's timer brings us back. */
-				virtq_unpop(q, 1);
-				goto out;
-			}
-			virtq_push(q, &elem, rng_fill(&elem));
-			pushed = true;
-		}
-		if (ret < 0) {
-			virtio_dev_fail(vd, "malformed request chain");
-			return;
-		}
-		/* Re-arm notifications, then look again: the driver may have raced us. */
-		virtq_set_notify(q, true);
-		if (!virtq_has_avail(q))
+	while (virtio_dev_pop(vd, qidx, &elem, "malformed request chain") > 0) {
+		if (!throttle_allow(&rng->throttle, MIN(elem.in_len, RNG_MAX_REQUEST))) {
+			/* Out of tokens: the throttle's timer brings us back. */
+			virtq_unpop(q, 1);
 			break;
+		}
+		virtq_push(q, &elem, rng_fill(&elem));
+		pushed = true;
 	}
-out:
 	if (pushed)
 		virtio_dev_signal_queue(vd, qidx);
 }

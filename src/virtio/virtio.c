@@ -48,6 +48,26 @@ bool virtio_dev_running(const struct virtio_dev *vd)
 	return (vd->status & VIRTIO_STATUS_DRIVER_OK) && !(vd->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+int virtio_dev_pop(struct virtio_dev *vd, unsigned int q, struct virtq_elem *elem,
+		   const char *what)
+{
+	struct virtq *vq = &vd->queues[q];
+	int ret;
+
+	for (;;) {
+		ret = virtq_pop(vq, elem);
+		if (ret < 0) {
+			virtio_dev_fail(vd, what);
+			return ret;
+		}
+		if (ret > 0)
+			return 1;
+		virtq_set_notify(vq, true);
+		if (!virtq_has_avail(vq))
+			return 0;
+	}
+}
+
 void virtio_dev_signal_queue(struct virtio_dev *vd, unsigned int q)
 {
 	if (q < VIRTIO_MAX_QUEUES && virtq_should_notify(&vd->queues[q]))

@@ -106,6 +106,14 @@ void virtio_dev_signal_queue(struct virtio_dev *vd, unsigned int q);
  */
 void virtio_dev_fail(struct virtio_dev *vd, const char *why);
 
+/*
+ * Take the next chain of queue (q) into (elem). Returns 1 with a chain; 0 when the queue is
+ * empty, with notifications re-armed (and checked again, so a racing kick is not lost);
+ * -EINVAL when the driver broke the ring, after failing the device with (what).
+ */
+int virtio_dev_pop(struct virtio_dev *vd, unsigned int q, struct virtq_elem *elem,
+		   const char *what);
+
 /* Whether queues are live (DRIVER_OK set, no NEEDS_RESET). */
 bool virtio_dev_running(const struct virtio_dev *vd);
 

@@ -180,17 +180,9 @@ static void vsock_rx(struct virtio_vsock *v)
 	for (;;) {
 		uint32_t n;
 
-		ret = virtq_pop(q, e);
-		if (ret < 0) {
-			virtio_dev_fail(&v->vd, "malformed receive chain");
+		ret = virtio_dev_pop(&v->vd, VSOCK_RXQ, e, "malformed receive chain");
+		if (ret <= 0)
 			break;
-		}
-		if (ret == 0) {
-			virtq_set_notify(q, true);
-			if (virtq_has_avail(q))
-				continue;
-			break;
-		}
 		if (e->nr_out || e->in_len < VSOCK_HDR_LEN) {
 			virtio_dev_fail(&v->vd, "rx buffer read-only or shorter than a header");
 			break;
@@ -249,20 +241,8 @@ static void vsock_tx(struct virtio_vsock *v)
 	struct virtq *q = &v->vd.queues[VSOCK_TXQ];
 	struct virtq_elem *e = v->elem;
 	bool pushed = false;
-	int ret;
 
-	for (;;) {
-		ret = virtq_pop(q, e);
-		if (ret < 0) {
-			virtio_dev_fail(&v->vd, "malformed transmit chain");
-			break;
-		}
-		if (ret == 0) {
-			virtq_set_notify(q, true);
-			if (virtq_has_avail(q))
-				continue;
-			break;
-		}
+	while (virtio_dev_pop(&v->vd, VSOCK_TXQ, e, "malformed transmit chain") > 0) {
 		vsock_tx_packet(v, e);
 		virtq_push(q, e, 0);
 		pushed = true;

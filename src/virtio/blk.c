@@ -325,9 +325,7 @@ void blk_queue_process(struct virtio_blk *blk)
 		if (!virtq_has_avail(q))
 			break;
 	}
-	blk_io_submit(blk);
-	/* Reads from the page cache often complete inside the submit. */
-	blk_io_reap(blk);
+	blk_io_submit_and_reap(blk);
 	if (pushed)
 		virtio_dev_signal_queue(&blk->vd, 0);
 }

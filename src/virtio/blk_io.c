@@ -171,6 +171,20 @@ bool blk_io_reap(struct virtio_blk *blk)
 	return pushed;
 }
 
+void blk_io_submit_and_reap(struct virtio_blk *blk)
+{
+	if (!blk->uring)
+		return;
+	/*
+	 * The eventfd is muted during the submit and the ring is read after it is unmuted,
+	 * so a completion is either reaped here or signalled, never lost.
+	 */
+	io_uring_cq_eventfd_toggle(&blk->ring, false);
+	blk_io_submit(blk);
+	io_uring_cq_eventfd_toggle(&blk->ring, true);
+	blk_io_reap(blk);
+}
+
 /* The event loop side of the ring's eventfd: answer what completed. */
 static void blk_io_on_complete(void *opaque, uint32_t events)
 {

@@ -155,6 +155,12 @@ void blk_io_submit(struct virtio_blk *blk);
 /* Answer every completed request and signal the queue. vd.lock held. True if any. */
 bool blk_io_reap(struct virtio_blk *blk);
 
+/*
+ * Submit, then answer what completed inside the submit (reads from the page cache
+ * usually do) without a round trip through the eventfd and the event loop.
+ */
+void blk_io_submit_and_reap(struct virtio_blk *blk);
+
 /* Wait for every request in flight and drop it unanswered (device reset, teardown). */
 void blk_io_drain(struct virtio_blk *blk);
 

@@ -226,34 +226,56 @@ check_virtio_blk_limited() {
 }
 
 check_virtio_hostile() {
-	local disk=$LOGS/hostile.img
+	local disk=$LOGS/hostile.img ns=ember-hostile-$$ saved=$EMBER
 	guest virtio_hostile virtio_hostile || return
 	head -c $((1 << 20)) /dev/zero >"$disk"
-	run virtio_hostile "" --kernel "$elf" --memory 128 --rng --disk "$disk" --balloon 1
-	[ "$(grep -ac ' refused$' "$out")" -eq 21 ] || bad "not every broken chain was refused"
-	[ "$(grep -ac '^GOOD-REQUEST-OK$' "$out")" -eq 21 ] || bad "a good request failed after a reset"
+	rm -f "$LOGS/hostile.vsock"
+	if ! netns_with_tap "$ns"; then
+		echo "FAIL: guest/virtio_hostile (cannot create a network namespace: not root?)"
+		failed=1
+		return
+	fi
+	EMBER=$(ember_in_netns "$ns")
+	run virtio_hostile "" --kernel "$elf" --memory 128 --rng --disk "$disk" --balloon 1 \
+		--net tap0 --vsock "3,$LOGS/hostile.vsock"
+	EMBER=$saved
+	ip netns del "$ns"
+	[ "$(grep -ac ' refused$' "$out")" -eq 35 ] || bad "not every broken chain was refused"
+	[ "$(grep -ac '^GOOD-REQUEST-OK$' "$out")" -eq 35 ] || bad "a good request failed after a reset"
 	verdict
+}
+
+# netns_with_tap NS: a network namespace of our own with an up TAP, tap0, in it.
+netns_with_tap() {
+	ip netns add "$1" 2>/dev/null || return 1
+	ip netns exec "$1" ip tuntap add dev tap0 mode tap
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip netns exec "$1" ip link set tap0 up
+}
+
+# ember_in_netns NS: the path of a wrapper that runs $EMBER inside NS.
+ember_in_netns() {
+	local wrapper=$LOGS/ember-in-$1
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$1" "$EMBER" >"$wrapper"
+	chmod +x "$wrapper"
+	echo "$wrapper"
 }
 
 # A TAP in a network namespace of our own, a peer on it, and ember inside the namespace.
 check_virtio_net() {
-	local ns=ember-guest-$$ peer_out=$LOGS/virtio_net.peer wrapper=$LOGS/ember-in-netns
+	local ns=ember-guest-$$ peer_out=$LOGS/virtio_net.peer
 	local saved=$EMBER
 	guest virtio_net virtio_net || return
-	if ! ip netns add "$ns" 2>/dev/null; then
+	if ! netns_with_tap "$ns"; then
 		echo "FAIL: guest/virtio_net (cannot create a network namespace: not root?)"
 		failed=1
 		return
 	fi
-	ip netns exec "$ns" ip tuntap add dev tap0 mode tap
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip netns exec "$ns" ip link set tap0 up
+	: >"$peer_out" # before the peer starts, so an old PEER-READY cannot count
 	ip netns exec "$ns" python3 "$(dirname "$0")/net_peer.py" tap0 30 >"$peer_out" 2>&1 &
 	local peer=$!
 	for _ in $(seq 50); do grep -q PEER-READY "$peer_out" && break; sleep 0.1; done
-	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$EMBER" >"$wrapper"
-	chmod +x "$wrapper"
-	EMBER=$wrapper
+	EMBER=$(ember_in_netns "$ns")
 	run virtio_net "" --kernel "$elf" --memory 128 --net tap0,mac=02:00:00:00:00:01 --level info
 	EMBER=$saved
 	wait "$peer" 2>/dev/null

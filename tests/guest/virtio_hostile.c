@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio_hostile.c - virtio_hostile.elf: feed every rng, blk and balloon device on the
- * command line broken descriptor chains, one per round: each time the device must refuse
+ * virtio_hostile.c - virtio_hostile.elf: feed every rng, blk, net, vsock and balloon device
+ * on the command line broken descriptor chains, one per round: each time the device must refuse
  * it (DEVICE_NEEDS_RESET, nothing used), survive, and after a reset answer a good request
  * of its own kind. ember must stay up throughout.
  */
 #include "virtio.h"
 
+#define VIRTIO_ID_NET	  1
 #define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_VSOCK	  19
 #define S_NEEDS_RESET	  0x40
 #define F_NEXT		  1
 #define F_WRITE		  2
@@ -98,12 +100,18 @@ static const struct attack attacks[] = {
 	{ "avail-index-jump", avail_jump },
 };
 
+/* The queue a device reads the driver's requests from: the transmit queue for net and vsock. */
+static u32 request_queue(u32 id)
+{
+	return id == VIRTIO_ID_NET || id == VIRTIO_ID_VSOCK ? 1 : 0;
+}
+
 static const char *setup(u64 base, u32 id)
 {
 	const char *err = vio_start(base, id, 1UL << 28 /* INDIRECT_DESC */);
 
 	if (!err)
-		err = vio_queue(base, 0, &q);
+		err = vio_queue(base, request_queue(id), &q);
 	if (!err)
 		vio_driver_ok(base);
 	return err;
@@ -120,17 +128,31 @@ static const char *good_request(u32 id)
 		{ blk_hdr, sizeof(blk_hdr), 0 }, { buf, sizeof(buf), 1 }, { &blk_status, 1, 1 },
 	};
 	struct vio_buf inflate = { &pfn, sizeof(pfn), 0 };
+	struct vio_buf frame = { buf, 12 + 60, 0 };	/* a zeroed vnet header and frame */
+	struct vio_buf packet = { buf, 44, 0 };		/* a vsock header: RST to the host */
 	struct vq_used_elem used;
 
 	memset(blk_hdr, 0, sizeof(blk_hdr)); /* VIRTIO_BLK_T_IN, sector 0 */
 	blk_status = 0xff;
 	pfn = (u32)((u64)buf >> 12);
-	if (id == VIRTIO_ID_RNG)
+	if (id == VIRTIO_ID_RNG) {
 		vq_post(&q, &rng, 1);
-	else if (id == VIRTIO_ID_BLOCK)
+	} else if (id == VIRTIO_ID_BLOCK) {
 		vq_post(&q, blk, 3);
-	else
+	} else if (id == VIRTIO_ID_NET) {
+		memset(buf, 0, 12 + 60);
+		memset(buf + 12, 0xff, 6);
+		vq_post(&q, &frame, 1);
+	} else if (id == VIRTIO_ID_VSOCK) {
+		memset(buf, 0, 44);
+		*(u64 *)buf = *(volatile u64 *)(q.base + 0x100); /* src_cid: ours */
+		*(u64 *)(buf + 8) = 2;				 /* dst_cid: the host */
+		*(u16 *)(buf + 28) = 1;				 /* type: stream */
+		*(u16 *)(buf + 30) = 3;				 /* op: RST */
+		vq_post(&q, &packet, 1);
+	} else {
 		vq_post(&q, &inflate, 1);
+	}
 	if (vq_wait(&q, &used))
 		return "no answer to a good request";
 	if (id == VIRTIO_ID_RNG && used.len != sizeof(buf))
@@ -142,7 +164,11 @@ static const char *good_request(u32 id)
 
 static const char *name_of(u32 id)
 {
-	return id == VIRTIO_ID_RNG ? "rng" : id == VIRTIO_ID_BLOCK ? "blk" : "balloon";
+	return id == VIRTIO_ID_RNG	? "rng"
+	       : id == VIRTIO_ID_BLOCK	? "blk"
+	       : id == VIRTIO_ID_NET	? "net"
+	       : id == VIRTIO_ID_VSOCK ? "vsock"
+					: "balloon";
 }
 
 /* Every attack against queue 0 of the device at (base). */
@@ -188,12 +214,13 @@ void guest_main(const struct boot_info *b)
 	for (n = 0; (base = vio_find(cmdline, n)); n++) {
 		u32 id = mmio_read32(base + 0x008);
 
-		if (id != VIRTIO_ID_RNG && id != VIRTIO_ID_BLOCK && id != VIRTIO_ID_BALLOON)
+		if (id != VIRTIO_ID_RNG && id != VIRTIO_ID_BLOCK && id != VIRTIO_ID_BALLOON &&
+		    id != VIRTIO_ID_NET && id != VIRTIO_ID_VSOCK)
 			continue;
 		attack_device(base, id);
 		devices++;
 	}
 	if (!devices)
-		finish("no rng, blk or balloon device on the command line");
+		finish("no virtio device this guest knows on the command line");
 	finish(NULL);
 }

@@ -225,6 +225,29 @@ check_virtio_blk_limited() {
 	verdict
 }
 
+# One frame a second with a bucket of one: the 2nd and 3rd of 3 frames wait about 2 s.
+check_virtio_net_limited() {
+	local t0 ms ns=ember-limit-$$ saved=$EMBER
+	guest bench_virtio virtio_net_limited || return
+	if ! netns_with_tap "$ns"; then
+		echo "FAIL: guest/virtio_net_limited (cannot create a network namespace: not root?)"
+		failed=1
+		return
+	fi
+	EMBER=$(ember_in_netns "$ns")
+	t0=$(date +%s%N)
+	run virtio_net_limited "" --kernel "$elf" --memory 128 --net tap0,tx_ops=1:1000 \
+		--boot-args "console=ttyS0 bench.n=3"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	EMBER=$saved
+	ip netns del "$ns"
+	echo "run took $ms ms" >>"$err"
+	want_line BENCH-NET-FRAMES=3
+	[ "$ms" -ge 1800 ] || bad "finished in $ms ms: the tx limit did not hold"
+	[ "$ms" -le 6000 ] || bad "took $ms ms: the throttled queue did not resume on time"
+	verdict
+}
+
 check_virtio_hostile() {
 	local disk=$LOGS/hostile.img ns=ember-hostile-$$ saved=$EMBER
 	guest virtio_hostile virtio_hostile || return
@@ -436,6 +459,7 @@ check_boot_timer
 check_virtio_rng
 check_virtio_rng_limited
 check_virtio_blk_limited
+check_virtio_net_limited
 check_virtio_hostile
 check_virtio_blk virtio_blk io_uring
 EMBER_BLK_SYNC=1 check_virtio_blk virtio_blk_sync "synchronous I/O"

@@ -3,6 +3,8 @@
 #include "virtio.h"
 #include "../util/log.h"
 
+#define VIRTIO_FAILURES_LOGGED 3
+
 void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, void *priv,
 		     const struct guest_mem *mem)
 {
@@ -78,7 +80,13 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why)
 {
 	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	log_warnx("virtio-%s: %s; device needs reset", vd->ops->name, why);
+	/* A guest that breaks and resets a device in a loop must not flood the host's log. */
+	if (vd->failures++ < VIRTIO_FAILURES_LOGGED)
+		log_warnx("virtio-%s: %s; device needs reset%s", vd->ops->name, why,
+			  vd->failures == VIRTIO_FAILURES_LOGGED ? " (further ones at debug level)" :
+								   "");
+	else
+		log_debug("virtio-%s: %s; device needs reset", vd->ops->name, why);
 	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
 		vd->transport->interrupt(vd, VIRTIO_INT_CONFIG);

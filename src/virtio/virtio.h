@@ -79,6 +79,7 @@ struct virtio_dev {
 	uint64_t driver_features;
 	uint8_t status;
 	uint32_t config_generation;
+	unsigned int failures; /* times the driver broke the rules: only the first few are logged */
 	const struct virtio_transport_ops *transport;
 	void *transport_priv;
 };

@@ -15,17 +15,6 @@ static u8 data[4096] __attribute__((aligned(4096)));
 static u8 status;
 static u8 frame[12 + 64] __attribute__((aligned(64)));
 
-static u64 find_device(const char *cmdline, u32 id)
-{
-	u64 base;
-	int i;
-
-	for (i = 0; (base = vio_find(cmdline, i)); i++)
-		if (mmio_read32(base + 0x008) == id)
-			return base;
-	return 0;
-}
-
 static u64 arg_n(const char *c)
 {
 	static const char key[] = "bench.n=";
@@ -99,7 +88,8 @@ static void bench_net(u64 base, u64 n)
 void guest_main(const struct boot_info *b)
 {
 	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
-	u64 n = arg_n(cmdline), blk = find_device(cmdline, ID_BLK), net = find_device(cmdline, ID_NET);
+	u64 n = arg_n(cmdline);
+	u64 blk = vio_find_id(cmdline, ID_BLK), net = vio_find_id(cmdline, ID_NET);
 
 	if (blk)
 		bench_blk(blk, n);

@@ -70,6 +70,17 @@ u64 vio_find(const char *cmdline, int nth)
 	return 0;
 }
 
+u64 vio_find_id(const char *cmdline, u32 id)
+{
+	u64 base;
+	int i;
+
+	for (i = 0; (base = vio_find(cmdline, i)); i++)
+		if (mmio_read32(base + R_DEVICE_ID) == id)
+			return base;
+	return 0;
+}
+
 static u32 rd(u64 base, u32 off)
 {
 	return mmio_read32(base + off);

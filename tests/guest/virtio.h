@@ -57,6 +57,9 @@ struct vio_buf {
 /* The (nth) (from 0) "virtio_mmio.device=<size>@<addr>:<irq>" on (cmdline): its address, or 0. */
 u64 vio_find(const char *cmdline, int nth);
 
+/* The first device on (cmdline) whose device ID is (id): its address, or 0. */
+u64 vio_find_id(const char *cmdline, u32 id);
+
 /*
  * Reset the device at (base), check it is a v2 device of (device_id), negotiate
  * VERSION_1 plus (features) and leave it in FEATURES_OK. 0, or a reason on failure.

@@ -31,20 +31,9 @@ static int wait_for_host(void)
 	return -1;
 }
 
-static u64 find_device(const char *cmdline, u32 id)
-{
-	u64 base;
-	int i;
-
-	for (i = 0; (base = vio_find(cmdline, i)); i++)
-		if (mmio_read32(base + 0x008) == id)
-			return base;
-	return 0;
-}
-
 void guest_main(const struct boot_info *b)
 {
-	u64 base = b->cmdline ? find_device(phys(b->cmdline), VIRTIO_ID_BALLOON) : 0;
+	u64 base = b->cmdline ? vio_find_id(phys(b->cmdline), VIRTIO_ID_BALLOON) : 0;
 	struct vio_buf bufs[MAX_PAGES / CHUNK_PAGES];
 	struct vq_used_elem used;
 	const char *err;

@@ -43,22 +43,10 @@ static void post_rx(u8 *buf)
 	posted[vq_post(&rxq, &rx, 1) % VQ_SIZE] = buf;
 }
 
-/* The first device on the command line whose ID is (id). */
-static u64 find_device(const char *cmdline, u32 id)
-{
-	u64 base;
-	int i;
-
-	for (i = 0; (base = vio_find(cmdline, i)); i++)
-		if (mmio_read32(base + 0x008) == id)
-			return base;
-	return 0;
-}
-
 void guest_main(const struct boot_info *b)
 {
 	static const char ping[] = "ember-ping", pong[] = "ember-pong";
-	u64 base = b->cmdline ? find_device(phys(b->cmdline), VIRTIO_ID_NET) : 0;
+	u64 base = b->cmdline ? vio_find_id(phys(b->cmdline), VIRTIO_ID_NET) : 0;
 	struct vq_used_elem used;
 	u8 mac[6], *eth = tx_buf + HDR_LEN;
 	const char *err;

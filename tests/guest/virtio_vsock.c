@@ -331,18 +331,6 @@ static void host_to_guest(void)
 	put_str("VSOCK-HOST-CLOSED\n");
 }
 
-/* The first device on the command line whose ID is (id). */
-static u64 find_device(const char *cmdline, u32 id)
-{
-	u64 base;
-	int i;
-
-	for (i = 0; (base = vio_find(cmdline, i)); i++)
-		if (mmio_read32(base + 0x008) == id)
-			return base;
-	return 0;
-}
-
 /* Reset the device at (base) and bring it up from scratch: queues, rx buffers, DRIVER_OK. */
 static void start(u64 base)
 {
@@ -379,7 +367,7 @@ static void reset_with_open_connection(u64 base)
 
 void guest_main(const struct boot_info *b)
 {
-	u64 base = b->cmdline ? find_device(phys(b->cmdline), VIRTIO_ID_VSOCK) : 0;
+	u64 base = b->cmdline ? vio_find_id(phys(b->cmdline), VIRTIO_ID_VSOCK) : 0;
 
 	if (!base)
 		finish("no virtio-vsock device on the command line");

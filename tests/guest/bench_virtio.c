@@ -15,19 +15,25 @@ static u8 data[4096] __attribute__((aligned(4096)));
 static u8 status;
 static u8 frame[12 + 64] __attribute__((aligned(64)));
 
-static u64 arg_n(const char *c)
+/* The number after (key) on the command line, or (def). */
+static u64 arg(const char *c, const char *key, u64 def)
 {
-	static const char key[] = "bench.n=";
+	size_t len = 0;
 	u64 n = 0;
 
+	while (key[len])
+		len++;
 	for (; *c; c++)
-		if (!memcmp(c, key, sizeof(key) - 1)) {
-			for (c += sizeof(key) - 1; *c >= '0' && *c <= '9'; c++)
+		if (!memcmp(c, key, len)) {
+			for (c += len; *c >= '0' && *c <= '9'; c++)
 				n = n * 10 + (*c - '0');
 			return n;
 		}
-	return 1000;
+	return def;
 }
+
+/* bench.noirq=1: this guest polls, so it may tell the device it needs no interrupts. */
+static int noirq;
 
 static void bench_blk(u64 base, u64 n)
 {
@@ -43,6 +49,7 @@ static void bench_blk(u64 base, u64 n)
 	if (err)
 		finish(err);
 	vio_driver_ok(base);
+	blkq.avail.flags = noirq; /* VIRTQ_AVAIL_F_NO_INTERRUPT */
 	for (i = 0; i < n; i++) {
 		hdr[0] = 0;			 /* VIRTIO_BLK_T_IN */
 		*(u64 *)(hdr + 8) = (i * 8) % 2048; /* sector, within a 1 MiB disk */
@@ -75,6 +82,7 @@ static void bench_net(u64 base, u64 n)
 	frame[12 + 6] = 0x02;
 	frame[12 + 12] = 0x88;
 	frame[12 + 13] = 0xb5;
+	txq.avail.flags = noirq;
 	for (i = 0; i < n; i++) {
 		vq_post(&txq, &tx, 1);
 		if (vq_wait(&txq, &used))
@@ -88,9 +96,10 @@ static void bench_net(u64 base, u64 n)
 void guest_main(const struct boot_info *b)
 {
 	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
-	u64 n = arg_n(cmdline);
+	u64 n = arg(cmdline, "bench.n=", 1000);
 	u64 blk = vio_find_id(cmdline, ID_BLK), net = vio_find_id(cmdline, ID_NET);
 
+	noirq = arg(cmdline, "bench.noirq=", 0) == 1;
 	if (blk)
 		bench_blk(blk, n);
 	if (net)

@@ -7,7 +7,7 @@ CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH)
-LDLIBS	+= -luring -lpthread
+LDLIBS	+= -ljansson -luring -lpthread
 
 ifeq ($(ASAN),1)
 VARIANT	:= asan
@@ -24,14 +24,15 @@ EMBER	:= build/ember
 endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
-SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/arch/$(ARCH)/*.c)
+SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/config/*.c \
+	   src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench
+.PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz
 
 all: $(EMBER)
 
@@ -70,6 +71,20 @@ asan:
 
 bench: all guests
 	@bench/startup
+
+# libFuzzer (clang) on the image loaders and the virtqueue walker, FUZZ_SECONDS each.
+# -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.
+FUZZ_SECONDS ?= 30
+FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c \
+	     src/devices/*.c src/config/*.c src/arch/$(ARCH)/*.c))
+fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c
+	@mkdir -p build/fuzz
+	for t in loader virtq; do \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Isrc/arch/$(ARCH) \
+			-o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) $(LDLIBS) && \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-close_fd_mask=2 || exit 1; \
+	done
 
 check-arch-ifdefs:
 	@tools/check-arch-ifdefs.sh

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "config/config_file.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
@@ -18,10 +19,10 @@
 #define EMBER_VERSION	 "0.1.0"
 #define EXIT_BAD_ARGS	 2
 #define DEFAULT_MEM_MIB	 128
-#define MAX_MEM_MIB	 (1024 * 1024)
 
 static const char usage[] =
 	"usage: ember --kernel PATH [options]\n"
+	"       ember --config-file FILE [--no-api] [--level L]\n"
 	"\n"
 	"  --kernel PATH          guest kernel: ELF vmlinux, bzImage, or a PVH ELF\n"
 	"  --initrd PATH          initial ramdisk\n"
@@ -46,6 +47,12 @@ static const char usage[] =
 	"                         reach guest port P by connecting to UDS_PATH and sending\n"
 	"                         \"CONNECT P\\n\"; guest connections to host port P go to\n"
 	"                         UDS_PATH_P\n"
+	"  --config-file FILE     take the whole VM from Firecracker's config-file JSON\n"
+	"                         (boot-source, machine-config, drives, network-interfaces,\n"
+	"                         vsock, balloon, entropy); no device or machine options\n"
+	"                         may be given with it\n"
+	"  --no-api               accepted for Firecracker compatibility: ember has no API\n"
+	"                         server yet, so the config file is the whole configuration\n"
 	"  --level L              log level: error, warn (default), info, debug\n"
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
@@ -67,6 +74,8 @@ enum {
 	OPT_NET,
 	OPT_BALLOON,
 	OPT_VSOCK,
+	OPT_CONFIG_FILE,
+	OPT_NO_API,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -85,6 +94,8 @@ static const struct option long_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -116,15 +127,44 @@ static int parse_level(const char *s, enum log_level *level)
 	return -EINVAL;
 }
 
+/* Whether option (opt) sets something a --config-file also describes. */
+static bool in_config_file(int opt)
+{
+	switch (opt) {
+	case OPT_KERNEL:
+	case OPT_INITRD:
+	case OPT_BOOT_ARGS:
+	case OPT_VCPUS:
+	case OPT_MEMORY:
+	case OPT_RNG:
+	case OPT_DISK:
+	case OPT_NET:
+	case OPT_BALLOON:
+	case OPT_VSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void parse_args(int argc, char **argv, struct vm_config *cfg)
 {
+	const char *config_file = NULL, *vm_option = NULL;
 	enum log_level level;
-	char why[128];
+	char why[256];
 	uint64_t v;
-	int opt;
+	int opt, idx;
 
-	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", long_options, &idx)) != -1) {
+		/* The config file describes the whole VM; a second source would have to merge. */
+		if (in_config_file(opt) && !vm_option)
+			vm_option = long_options[idx].name;
 		switch (opt) {
+		case OPT_CONFIG_FILE:
+			config_file = optarg;
+			break;
+		case OPT_NO_API:
+			break;
 		case OPT_KERNEL:
 			cfg->kernel_path = optarg;
 			break;
@@ -141,9 +181,9 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 			cfg->vcpus = v;
 			break;
 		case OPT_MEMORY:
-			if (parse_uint(optarg, 2, MAX_MEM_MIB, &v))
+			if (parse_uint(optarg, 2, VM_MAX_MEM_MIB, &v))
 				bad_arg("--memory %s: must be a number of MiB from 2 to %u", optarg,
-					MAX_MEM_MIB);
+					VM_MAX_MEM_MIB);
 			cfg->mem_mib = v;
 			break;
 		case OPT_BOOT_TIMER:
@@ -213,6 +253,10 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
+	if (config_file && vm_option)
+		bad_arg("--%s cannot be combined with --config-file", vm_option);
+	if (config_file && config_file_load(config_file, cfg, why, sizeof(why)))
+		bad_arg("--config-file %s: %s", config_file, why);
 	if (!cfg->kernel_path)
 		bad_arg("--kernel is required");
 }
@@ -235,9 +279,12 @@ int main(int argc, char **argv)
 	if (vcpu_signal_setup())
 		die("cannot install the vCPU kick handler");
 	arch_host_check();
-	if (vm_build(&vm, &cfg, start_us))
+	if (vm_build(&vm, &cfg, start_us)) {
+		config_file_free(&cfg);
 		return 1;
+	}
 	status = vm_run(&vm);
 	vm_destroy(&vm);
+	config_file_free(&cfg);
 	return status;
 }

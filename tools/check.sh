@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: builds everything, runs every tier, prints one PASS/FAIL line per test
 # and ends with "N passed, N failed". Exit status 0 only if nothing failed.
-#   tiers: build, lint, unit (plain and ASan/UBSan), command line, tiny guests on /dev/kvm
+#   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders and the
+#   virtqueue walker, command line, tiny guests on /dev/kvm
 #   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), nested real Linux.
 # Set EMBER_SKIP_NESTED=1 to leave out the nested tier (it needs ~5 minutes of QEMU TCG).
 set -u
@@ -43,6 +44,20 @@ step build build_all
 step lint tools/check-arch-ifdefs.sh
 step unit make -s unit
 step asan asan_unit
+fuzz_short() {
+	local t
+	make -s fuzz FUZZ_SECONDS=10 >build/check-fuzz-run.log 2>&1
+	local rc=$?
+	for t in loader virtq; do
+		if [ -x "build/fuzz/fuzz_$t" ] && [ $rc -eq 0 ]; then
+			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of 2 done)"
+		else
+			echo "FAIL: fuzz/$t (see build/check-fuzz-run.log)"
+		fi
+	done
+	return $rc
+}
+step fuzz fuzz_short
 step cli tests/integration/cli.sh build/ember build/guest
 step guest tests/guest/run.sh build/ember
 asan_guests() {

@@ -4,8 +4,10 @@
 set -eu
 pkgs=(
 	build-essential make gcc libc6-dev      # the VMM and the tiny guests
+	clang                                   # libFuzzer targets (make fuzz)
 	libcmocka-dev                           # unit tests
 	liburing-dev                            # virtio-blk I/O (liburing.a for the static build)
+	libjansson-dev                          # --config-file JSON (libjansson.a for the static build)
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
 	e2fsprogs iproute2                      # ext4 disk images; network namespaces and TAPs

@@ -10,9 +10,6 @@
 
 #define KERNEL_MAX_SIZE (1ULL * GiB)
 #define INITRD_MAX_SIZE (2ULL * GiB)
-#define DEFAULT_BOOT_ARGS                                                                          \
-	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux "                \
-	"i8042.nopnp i8042.dumbkbd"
 
 static const char *file_error(int err)
 {

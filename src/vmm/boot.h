@@ -7,6 +7,11 @@
 
 #include "arch_defs.h"
 
+/* The command line when none is given; the config file appends root= to it. */
+#define DEFAULT_BOOT_ARGS                                                                          \
+	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux "                \
+	"i8042.nopnp i8042.dumbkbd"
+
 enum boot_protocol {
 	BOOT_PROTO_AUTO,  /* chosen from the image's contents */
 	BOOT_PROTO_LINUX, /* the arch's native Linux boot protocol */

@@ -28,6 +28,7 @@ struct i8042;
 #define VM_MAX_MMIO_DEVS 16
 #define VM_MAX_DISKS	 8
 #define VM_MAX_NETS	 4
+#define VM_MAX_MEM_MIB	 (1024 * 1024) /* --memory and machine-config.mem_size_mib */
 
 /* A device on the MMIO bus that the guest must be told about (command line, ACPI, FDT). */
 struct vm_mmio_dev {
@@ -40,6 +41,7 @@ struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
 	const char *boot_args;	 /* NULL: the default */
+	char *file_strings;	 /* config_file_load()'s copy the three above point into */
 	unsigned int vcpus;
 	uint64_t mem_mib;
 	bool boot_timer;

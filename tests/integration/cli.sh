@@ -93,6 +93,39 @@ expect unknown-option 2 'unknown' -- --kernel "$guests/reset.elf" --frobnicate
 expect version 0 '^ember v' -- --version
 expect reset-exits-zero 0 'RESET-NOW' -- --kernel "$guests/reset.elf"
 
+# --config-file: Firecracker's JSON is the whole VM; a bad one exits 2 naming the field.
+cat >"$tmp/reset.json" <<EOF
+{"boot-source": {"kernel_image_path": "$guests/reset.elf"},
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 64, "smt": false},
+ "drives": [{"drive_id": "rootfs", "path_on_host": "$tmp/disk.img", "is_root_device": true,
+             "is_read_only": true, "cache_type": "Writeback"}],
+ "logger": {"level": "Warning"}}
+EOF
+expect config-file-boots 0 'RESET-NOW' -- --no-api --config-file "$tmp/reset.json"
+cat >"$tmp/rng.json" <<EOF
+{"boot-source": {"kernel_image_path": "$guests/virtio_rng.elf"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+ "entropy": {"rate_limiter": {"bandwidth": {"size": 4096, "refill_time": 100}}}}
+EOF
+expect config-file-entropy 0 '^RNG-BYTES=[0-9a-f]{64}' -- --config-file "$tmp/rng.json"
+cat >"$tmp/bad.json" <<EOF
+{"boot-source": {"kernel_image_path": "$guests/reset.elf"},
+ "machine-config": {"vcpu_count": 64, "mem_size_mib": 64}}
+EOF
+expect config-file-bad-vcpus 2 'machine-config.vcpu_count: 64 is out of range' -- \
+	--config-file "$tmp/bad.json"
+cat >"$tmp/unknown.json" <<EOF
+{"boot-source": {"kernel_image_path": "$guests/reset.elf"},
+ "drives": [{"drive_id": "a", "is_root_device": false, "foo": 1}]}
+EOF
+expect config-file-unknown-field 2 "drives\[0\]: unknown field 'foo'" -- \
+	--config-file "$tmp/unknown.json"
+printf '{\n  "boot-source": {,}\n}' >"$tmp/syntax.json"
+expect config-file-bad-json 2 'line 2, column' -- --config-file "$tmp/syntax.json"
+expect config-file-missing 2 'No such file' -- --config-file "$tmp/none.json"
+expect config-file-with-kernel 2 'cannot be combined with --config-file' -- \
+	--config-file "$tmp/reset.json" --kernel "$guests/reset.elf"
+
 # SIGTERM while the guest waits for input: every vCPU stops, exit status 0.
 mkfifo "$tmp/in"
 exec 3<>"$tmp/in"

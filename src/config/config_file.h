@@ -1,0 +1,20 @@
+/* Firecracker's --config-file JSON (FullVmConfiguration) read into a struct vm_config. */
+#ifndef EMBER_CONFIG_CONFIG_FILE_H
+#define EMBER_CONFIG_CONFIG_FILE_H
+
+#include <stddef.h>
+
+struct vm_config;
+
+
+/*
+ * Fill (cfg), which holds the defaults, from the JSON file at (path). Returns 0, or
+ * -errno with one line naming the file position or field in (err, err_len) and (cfg)
+ * owning nothing. On success call config_file_free() when (cfg) is no longer used.
+ */
+int config_file_load(const char *path, struct vm_config *cfg, char *err, size_t err_len);
+
+/* Free the strings config_file_load() gave (cfg) and clear the pointers to them. */
+void config_file_free(struct vm_config *cfg);
+
+#endif

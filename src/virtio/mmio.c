@@ -72,8 +72,19 @@ static void mmio_interrupt(struct virtio_dev *vd, uint32_t why)
 		log_warn("virtio-%s: irqfd", vd->ops->name);
 }
 
+/* A write to the queue's own notify eventfd: the loop comes back to it after other events. */
+static void mmio_requeue(struct virtio_dev *vd, unsigned int q)
+{
+	struct virtio_mmio *mmio = vd->transport_priv;
+	uint64_t one = 1;
+
+	if (write(mmio->notify[q].fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("virtio-%s: requeue", vd->ops->name);
+}
+
 static const struct virtio_transport_ops mmio_transport_ops = {
 	.interrupt = mmio_interrupt,
+	.requeue = mmio_requeue,
 };
 
 static struct virtq *mmio_selected_queue(struct virtio_mmio *mmio)

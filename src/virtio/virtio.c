@@ -43,6 +43,7 @@ void virtio_dev_reset(struct virtio_dev *vd)
 		virtq_reset(&vd->queues[i]);
 	vd->driver_features = 0;
 	vd->status = 0;
+	memset(vd->popped, 0, sizeof(vd->popped));
 }
 
 bool virtio_dev_running(const struct virtio_dev *vd)
@@ -56,14 +57,22 @@ int virtio_dev_pop(struct virtio_dev *vd, unsigned int q, struct virtq_elem *ele
 	struct virtq *vq = &vd->queues[q];
 	int ret;
 
+	if (vd->popped[q] >= VIRTIO_QUEUE_BUDGET) {
+		vd->popped[q] = 0;
+		vd->transport->requeue(vd, q);
+		return 0;
+	}
 	for (;;) {
 		ret = virtq_pop(vq, elem);
 		if (ret < 0) {
 			virtio_dev_fail(vd, what);
 			return ret;
 		}
-		if (ret > 0)
+		if (ret > 0) {
+			vd->popped[q]++;
 			return 1;
+		}
+		vd->popped[q] = 0;
 		virtq_set_notify(vq, true);
 		if (!virtq_has_avail(vq))
 			return 0;

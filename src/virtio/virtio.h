@@ -14,6 +14,7 @@
 #include "../vmm/memory.h"
 
 #define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_QUEUE_BUDGET 256 /* chains a queue may take before other events get a turn */
 
 /* Feature bits (VIRTIO 1.2, section 6). */
 #define VIRTIO_F_RING_INDIRECT_DESC 28
@@ -64,6 +65,8 @@ struct virtio_dev_ops {
 struct virtio_transport_ops {
 	/* Raise an interrupt for (why), VIRTIO_INT_VRING or VIRTIO_INT_CONFIG. */
 	void (*interrupt)(struct virtio_dev *vd, uint32_t why);
+	/* Call queue_notify for queue (q) again later, after the loop's other events. */
+	void (*requeue)(struct virtio_dev *vd, unsigned int q);
 };
 
 struct virtio_dev {
@@ -80,6 +83,7 @@ struct virtio_dev {
 	uint8_t status;
 	uint32_t config_generation;
 	unsigned int failures; /* times the driver broke the rules: only the first few are logged */
+	unsigned int popped[VIRTIO_MAX_QUEUES]; /* chains taken since the queue last ran dry */
 	const struct virtio_transport_ops *transport;
 	void *transport_priv;
 };
@@ -109,8 +113,10 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why);
 
 /*
  * Take the next chain of queue (q) into (elem). Returns 1 with a chain; 0 when the queue is
- * empty, with notifications re-armed (and checked again, so a racing kick is not lost);
- * -EINVAL when the driver broke the ring, after failing the device with (what).
+ * empty, with notifications re-armed (and checked again, so a racing kick is not lost), or
+ * when the queue has had its turn (VIRTIO_QUEUE_BUDGET chains in a row: it is requeued so
+ * a busy guest cannot hold the event loop); -EINVAL when the driver broke the ring, after
+ * failing the device with (what).
  */
 int virtio_dev_pop(struct virtio_dev *vd, unsigned int q, struct virtq_elem *elem,
 		   const char *what);

@@ -2,6 +2,7 @@
 
 #include "arch/arch.h"
 #include "virtio/queue.h"
+#include "virtio/virtio.h"
 #include "unit.h"
 
 /* One RAM region at gpa 0; rings, indirect tables and buffers are laid out in it by hand. */
@@ -267,6 +268,53 @@ static void test_full_ring(void **state)
 	for (i = 0; i < QSIZE; i++)
 		assert_int_equal(virtq_pop(&r->q, &elem), 1);
 	assert_int_equal(virtq_pop(&r->q, &elem), 0);
+}
+
+static unsigned int requeued;
+
+static void fake_interrupt(struct virtio_dev *vd, uint32_t why)
+{
+	(void)vd;
+	(void)why;
+}
+
+static void fake_requeue(struct virtio_dev *vd, unsigned int q)
+{
+	(void)vd;
+	(void)q;
+	requeued++;
+}
+
+/* A queue kept full takes VIRTIO_QUEUE_BUDGET chains, then yields the loop and is requeued. */
+static void test_dev_pop_budget(void **state)
+{
+	static const struct virtio_transport_ops fake = { fake_interrupt, fake_requeue };
+	static const struct virtio_dev_ops ops = { .name = "test", .num_queues = 1 };
+	struct ring *r = *state;
+	struct virtio_dev vd;
+	struct virtq_elem elem;
+	unsigned int i;
+
+	ring_start(r, VIRTQ_MAX_SIZE, false, false);
+	virtio_dev_init(&vd, &ops, NULL, &r->mem);
+	vd.transport = &fake;
+	vd.queues[0] = r->q;
+	set_desc(r, 0, BUF_GPA, 8, 0, 0);
+	for (i = 0; i < VIRTQ_MAX_SIZE; i++)
+		offer(r, 0);
+	requeued = 0;
+	for (i = 0; i < VIRTIO_QUEUE_BUDGET; i++) {
+		assert_int_equal(virtio_dev_pop(&vd, 0, &elem, "bad"), 1);
+		virtq_push(&vd.queues[0], &elem, 0);
+		if (i < VIRTQ_MAX_SIZE - VIRTIO_QUEUE_BUDGET + 1)
+			offer(r, 0); /* the driver keeps the ring full */
+	}
+	assert_int_equal(virtio_dev_pop(&vd, 0, &elem, "bad"), 0);
+	assert_int_equal(requeued, 1);
+	/* Its next turn starts a fresh budget. */
+	assert_int_equal(virtio_dev_pop(&vd, 0, &elem, "bad"), 1);
+	virtio_dev_destroy(&vd);
+	ring_start(r, QSIZE, true, false);
 }
 
 static void test_index_wrap(void **state)
@@ -670,6 +718,7 @@ int main(void)
 		RING_TEST(test_empty_ring),
 		RING_TEST(test_several_in_order),
 		RING_TEST(test_full_ring),
+		RING_TEST(test_dev_pop_budget),
 		RING_TEST(test_index_wrap),
 		RING_TEST(test_bad_loops_and_indices),
 		RING_TEST(test_bad_avail_idx),

@@ -405,7 +405,7 @@ check_virtio_vsock() {
 	# Emptied here, not by the background job's redirection: that may come after our first grep.
 	rm -f "$uds" "${uds}_5000"
 	: >"$peer_out"
-	python3 "$(dirname "$0")/vsock_peer.py" "$uds" 30 >"$peer_out" 2>&1 &
+	python3 "$(dirname "$0")/vsock_peer.py" "$uds" 30 "$LOGS/virtio_vsock.err" >"$peer_out" 2>&1 &
 	local peer=$!
 	for _ in $(seq 50); do grep -q PEER-READY "$peer_out" && break; sleep 0.1; done
 	# debug: to see that the slow peer made ember buffer (and then resume) the guest's stream

@@ -140,13 +140,15 @@ run() {
 # run_vsock NAME ARGS...: the host ends of the vsock test around an ordinary run: an echo
 # server on <uds>_5000 for the guest's client, and a client that CONNECTs to port 1234.
 run_vsock() {
-	/payload/vsock_tool echo-uds /tmp/v.sock_5000 &
-	/payload/vsock_tool client-uds /tmp/v.sock 1234 1048576 &
+	# Their lines go to files: on the console they would cut into the guest's.
+	/payload/vsock_tool echo-uds /tmp/v.sock_5000 >/tmp/vsock-echo.out 2>&1 &
+	/payload/vsock_tool client-uds /tmp/v.sock 1234 1048576 >/tmp/vsock-client.out 2>&1 &
 	client=\$!
 	run "\$@"
 	i=0
 	while kill -0 \$client 2>/dev/null && [ \$i -lt 30 ]; do sleep 1; i=\$((i + 1)); done
 	kill \$client 2>/dev/null
+	cat /tmp/vsock-echo.out /tmp/vsock-client.out
 }
 
 # run_kill NAME MARKER ARGS...: once the guest prints MARKER, SIGKILL ember; then the

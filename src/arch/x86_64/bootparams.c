@@ -7,14 +7,6 @@
 #include "../../util/util.h"
 #include "../../vmm/vm.h"
 
-static void put_le(uint8_t *p, uint64_t v, unsigned int bytes)
-{
-	while (bytes--) {
-		*p++ = v & 0xff;
-		v >>= 8;
-	}
-}
-
 unsigned int x86_e820_build(const struct guest_mem *mem, struct e820_entry *map, unsigned int max)
 {
 	unsigned int i, n = 0;

@@ -81,6 +81,15 @@ struct hvm_memmap_entry {
 	uint32_t reserved;
 };
 
+/* Store the low (bytes) bytes of (v) at (p), little-endian: boot structures are byte-exact. */
+static inline void put_le(uint8_t *p, uint64_t v, unsigned int bytes)
+{
+	while (bytes--) {
+		*p++ = v & 0xff;
+		v >>= 8;
+	}
+}
+
 /* Fill (map) with at most (max) entries describing (mem). Returns the entry count. */
 unsigned int x86_e820_build(const struct guest_mem *mem, struct e820_entry *map, unsigned int max);
 

@@ -35,24 +35,12 @@ static uint8_t mp_checksum(const uint8_t *p, size_t len)
 	return (uint8_t)(0 - sum);
 }
 
-static uint8_t *put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = v >> 8;
-	return p + 2;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-	return put16(put16(p, v & 0xffff), v >> 16);
-}
-
 static uint8_t *mp_intsrc(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus_irq,
 			  uint8_t dst_id, uint8_t dst_pin)
 {
 	p[0] = type;
 	p[1] = irqtype;
-	put16(p + 2, 0); /* polarity and trigger conform to the bus */
+	put_le(p + 2, 0, 2); /* polarity and trigger conform to the bus */
 	p[4] = 0;	 /* source bus: ISA */
 	p[5] = bus_irq;
 	p[6] = dst_id;
@@ -77,7 +65,7 @@ int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 
 	/* Floating pointer: "_MP_", the table's address, length in 16-byte units. */
 	memcpy(base, "_MP_", 4);
-	put32(base + 4, X86_MPTABLE_ADDR + MP_FLOATING_LEN);
+	put_le(base + 4, X86_MPTABLE_ADDR + MP_FLOATING_LEN, 4);
 	base[8] = 1;
 	base[9] = MP_SPEC_REV;
 	base[10] = mp_checksum(base, MP_FLOATING_LEN);
@@ -89,8 +77,8 @@ int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 		p[1] = i; /* local APIC ID == vCPU index */
 		p[2] = MP_APIC_VERSION;
 		p[3] = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0);
-		put32(p + 4, MP_CPU_SIGNATURE);
-		put32(p + 8, MP_CPU_FEATURES);
+		put_le(p + 4, MP_CPU_SIGNATURE, 4);
+		put_le(p + 8, MP_CPU_FEATURES, 4);
 		p += MP_CPU_LEN;
 	}
 	p[0] = MP_BUS;
@@ -102,7 +90,7 @@ int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 	p[1] = ioapic_id;
 	p[2] = MP_IOAPIC_VERSION;
 	p[3] = 1; /* enabled */
-	put32(p + 4, X86_IOAPIC_ADDR);
+	put_le(p + 4, X86_IOAPIC_ADDR, 4);
 	p += MP_ENTRY_LEN;
 	entries++;
 
@@ -115,12 +103,12 @@ int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 	entries += 2;
 
 	memcpy(table, "PCMP", 4);
-	put16(table + 4, (uint16_t)(p - table));
+	put_le(table + 4, (uint16_t)(p - table), 2);
 	table[6] = MP_SPEC_REV;
 	memcpy(table + 8, "EMBER   ", 8);
 	memcpy(table + 16, "MICROVM     ", 12);
-	put16(table + 34, entries);
-	put32(table + 36, X86_LAPIC_ADDR);
+	put_le(table + 34, entries, 2);
+	put_le(table + 36, X86_LAPIC_ADDR, 4);
 	table[7] = mp_checksum(table, p - table);
 	return 0;
 }

@@ -230,7 +230,11 @@ for try in $(seq 1 $tries); do
 			break
 		fi
 		if [ $(($(date +%s) - t0)) -ge "$start_timeout" ]; then
-			echo "nested: no L1-STARTED after ${start_timeout}s, stopping QEMU" >>"$attempt_log"
+			# (Worded so that it cannot match the L1-STARTED marker.)
+			echo "nested: L1 did not start within ${start_timeout}s, stopping QEMU" >>"$attempt_log"
+			# run-l1.sh waits on timeout(1) running QEMU, and bash acts on a signal only
+			# after its foreground child ends: stop the child (timeout passes it to QEMU).
+			pkill -TERM -P "$qpid" 2>/dev/null || true
 			kill "$qpid" 2>/dev/null || true
 			break
 		fi

@@ -225,6 +225,24 @@ check_virtio_blk_limited() {
 	verdict
 }
 
+# Eight indirect reads behind each notification, the last batches under an ops limit of 40
+# a second with a bucket of 40: 64 reads take about 0.6 s, and a batch that the bucket splits
+# resumes on the timer.
+check_virtio_blk_batched() {
+	local t0 ms disk=$LOGS/batched.img
+	guest bench_virtio virtio_blk_batched || return
+	head -c $((1 << 20)) /dev/zero >"$disk"
+	t0=$(date +%s%N)
+	run virtio_blk_batched "" --kernel "$elf" --memory 128 --disk "$disk,ops=40:1000" \
+		--boot-args "console=ttyS0 bench.n=64 bench.qd=8"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "run took $ms ms" >>"$err"
+	want_line BENCH-BLK-REQUESTS=64
+	[ "$ms" -ge 500 ] || bad "finished in $ms ms: the ops limit did not hold"
+	[ "$ms" -le 5000 ] || bad "took $ms ms: the throttled queue did not resume on time"
+	verdict
+}
+
 # One frame a second with a bucket of one: the 2nd and 3rd of 3 frames wait about 2 s.
 check_virtio_net_limited() {
 	local t0 ms ns=ember-limit-$$ saved=$EMBER
@@ -459,6 +477,7 @@ check_boot_timer
 check_virtio_rng
 check_virtio_rng_limited
 check_virtio_blk_limited
+check_virtio_blk_batched
 check_virtio_net_limited
 check_virtio_hostile
 check_virtio_blk virtio_blk io_uring

@@ -7,7 +7,7 @@ CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH)
-LDLIBS	+= -ljansson -luring -lpthread
+LDLIBS	+= -ljansson -lhttp_parser -luring -lpthread
 
 ifeq ($(ASAN),1)
 VARIANT	:= asan
@@ -24,7 +24,7 @@ EMBER	:= build/ember
 endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
-SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/config/*.c \
+SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/config/*.c src/api/*.c \
 	   src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a

@@ -8,11 +8,13 @@ pkgs=(
 	libcmocka-dev                           # unit tests
 	liburing-dev                            # virtio-blk I/O (liburing.a for the static build)
 	libjansson-dev                          # --config-file JSON (libjansson.a for the static build)
+	libhttp-parser-dev                      # the API server's HTTP/1.1 parser
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
 	e2fsprogs iproute2                      # ext4 disk images; network namespaces and TAPs
 	ca-certificates                         # apt-get download of the L1 kernel
 	python3                                 # bench scripts
+	python3-pytest python3-jsonschema python3-yaml  # API integration tests against the spec
 	util-linux procps                       # script(1), ps
 )
 missing=()

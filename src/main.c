@@ -11,18 +11,18 @@
 
 #include "arch/arch.h"
 #include "config/config_file.h"
+#include "vmm/instance.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-#define EMBER_VERSION	 "0.1.0"
 #define EXIT_BAD_ARGS	 2
-#define DEFAULT_MEM_MIB	 128
 
 static const char usage[] =
 	"usage: ember --kernel PATH [options]\n"
 	"       ember --config-file FILE [--no-api] [--level L]\n"
+	"       ember --api-sock PATH [--id ID] [--config-file FILE] [options]\n"
 	"\n"
 	"  --kernel PATH          guest kernel: ELF vmlinux, bzImage, or a PVH ELF\n"
 	"  --initrd PATH          initial ramdisk\n"
@@ -51,9 +51,19 @@ static const char usage[] =
 	"                         (boot-source, machine-config, drives, network-interfaces,\n"
 	"                         vsock, balloon, entropy); no device or machine options\n"
 	"                         may be given with it\n"
-	"  --no-api               accepted for Firecracker compatibility: ember has no API\n"
-	"                         server yet, so the config file is the whole configuration\n"
-	"  --level L              log level: error, warn (default), info, debug\n"
+	"  --no-api               boot from --config-file alone, with no API socket\n"
+	"  --api-sock PATH        serve Firecracker's REST API on the Unix socket PATH; without\n"
+	"                         --config-file or --kernel, wait there for InstanceStart\n"
+	"  --id ID                the instance id (default anonymous-instance)\n"
+	"  --http-api-max-payload-size N\n"
+	"                         refuse API request bodies over N bytes (default 51200)\n"
+	"  --mmds-size-limit N    the most bytes the MMDS data store may hold (default 51200)\n"
+	"  --metadata FILE        preload the MMDS data store with this JSON object\n"
+	"  --log-path PATH        write the log there, in Firecracker's format\n"
+	"  --show-level           with --log-path: put the level on each line\n"
+	"  --show-log-origin      with --log-path: put the source file and line on each line\n"
+	"  --level L              log level: error, warn (default), info, debug; also\n"
+	"                         Firecracker's Error, Warning, Info, Debug, Trace, Off\n"
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
 	"\n"
@@ -76,6 +86,14 @@ enum {
 	OPT_VSOCK,
 	OPT_CONFIG_FILE,
 	OPT_NO_API,
+	OPT_API_SOCK,
+	OPT_ID,
+	OPT_MAX_PAYLOAD,
+	OPT_MMDS_LIMIT,
+	OPT_METADATA,
+	OPT_LOG_PATH,
+	OPT_SHOW_LEVEL,
+	OPT_SHOW_ORIGIN,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -96,6 +114,14 @@ static const struct option long_options[] = {
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "id", required_argument, NULL, OPT_ID },
+	{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
+	{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
+	{ "metadata", required_argument, NULL, OPT_METADATA },
+	{ "log-path", required_argument, NULL, OPT_LOG_PATH },
+	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
+	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -124,6 +150,11 @@ static int parse_level(const char *s, enum log_level *level)
 			*level = (enum log_level)i;
 			return 0;
 		}
+	/* Firecracker's other two: Trace is Debug here, Off keeps only errors. */
+	if (!strcasecmp(s, "trace") || !strcasecmp(s, "off")) {
+		*level = strcasecmp(s, "off") ? LOG_DEBUG : LOG_ERROR;
+		return 0;
+	}
 	return -EINVAL;
 }
 
@@ -147,44 +178,144 @@ static bool in_config_file(int opt)
 	}
 }
 
-static void parse_args(int argc, char **argv, struct vm_config *cfg)
+/* What the command line asks for beyond the VM itself. */
+struct options {
+	const char *config_file;
+	const char *api_sock;
+	const char *id;
+	const char *metadata;
+	const char *log_path;
+	bool no_api, show_level, show_origin;
+	uint64_t max_payload;
+	uint64_t mmds_limit;
+	const char *vm_option; /* the first option that describes the VM, for messages */
+};
+
+static void parse_vm_option(int opt, struct vm_config *cfg)
 {
-	const char *config_file = NULL, *vm_option = NULL;
-	enum log_level level;
 	char why[256];
 	uint64_t v;
+
+	switch (opt) {
+	case OPT_KERNEL:
+	case OPT_INITRD:
+	case OPT_BOOT_ARGS:
+		if (vm_config_set_boot(cfg, opt == OPT_KERNEL ? optarg : cfg->kernel_path ?: "",
+				       opt == OPT_INITRD ? optarg : cfg->initrd_path,
+				       opt == OPT_BOOT_ARGS ? optarg : cfg->boot_args))
+			die("out of memory");
+		break;
+	case OPT_VCPUS:
+		if (parse_uint(optarg, 1, ARCH_MAX_VCPUS, &v))
+			bad_arg("--vcpus %s: must be a number from 1 to %u", optarg, ARCH_MAX_VCPUS);
+		cfg->vcpus = v;
+		break;
+	case OPT_MEMORY:
+		if (parse_uint(optarg, 2, VM_MAX_MEM_MIB, &v))
+			bad_arg("--memory %s: must be a number of MiB from 2 to %u", optarg,
+				VM_MAX_MEM_MIB);
+		cfg->mem_mib = v;
+		break;
+	case OPT_RNG:
+		if (optarg && throttle_config_parse(optarg, &cfg->rng_limit))
+			bad_arg("--rng=%s: expected bw=SIZE:REFILL_MS[:BURST],"
+				"ops=SIZE:REFILL_MS[:BURST]", optarg);
+		cfg->rng = true;
+		break;
+	case OPT_DISK: {
+		struct disk_config d;
+
+		if (cfg->nr_disks >= VM_MAX_DISKS)
+			bad_arg("--disk %s: at most %u disks", optarg, VM_MAX_DISKS);
+		if (blk_parse_option(optarg, &d, why, sizeof(why)))
+			bad_arg("--disk %s: %s", optarg, why);
+		/* The API names it by its serial, or by its place: disk0, disk1... */
+		snprintf(d.id, sizeof(d.id), "%s", d.serial);
+		if (!config_id_valid(d.id) || vm_config_find_drive(cfg, d.id) >= 0)
+			snprintf(d.id, sizeof(d.id), "disk%u", cfg->nr_disks);
+		if (vm_config_put_drive(cfg, &d, why, sizeof(why)))
+			bad_arg("--disk %s: %s", optarg, why);
+		break;
+	}
+	case OPT_NET: {
+		struct net_config n;
+
+		if (cfg->nr_nets == VM_MAX_NETS)
+			bad_arg("--net: at most %u network devices", VM_MAX_NETS);
+		if (net_config_parse(optarg, &n))
+			bad_arg("--net %s: expected TAP[,mac=AA:BB:CC:DD:EE:FF] (a unicast MAC, "
+				"a name under 16 characters)",
+				optarg);
+		snprintf(n.id, sizeof(n.id), "net%u", cfg->nr_nets);
+		if (vm_config_put_net(cfg, &n, why, sizeof(why)))
+			bad_arg("--net %s: %s", optarg, why);
+		break;
+	}
+	case OPT_BALLOON:
+		if (balloon_config_parse(optarg, &cfg->balloon_cfg))
+			bad_arg("--balloon %s: expected MIB[,deflate_on_oom][,stats=SECONDS]", optarg);
+		cfg->balloon = true;
+		break;
+	case OPT_VSOCK:
+		if (cfg->vsock)
+			bad_arg("--vsock %s: only one vsock device", optarg);
+		if (vsock_config_parse(optarg, &cfg->vsock_cfg))
+			bad_arg("--vsock %s: expected CID,UDS_PATH (CID from %u to %llu, a path "
+				"of at most %zu bytes)",
+				optarg, VSOCK_CID_MIN, VSOCK_CID_MAX, VSOCK_PATH_MAX);
+		cfg->vsock = true;
+		break;
+	}
+}
+
+static void parse_args(int argc, char **argv, struct vm_config *cfg, struct options *o)
+{
+	enum log_level level;
+	char why[256];
 	int opt, idx;
 
 	while ((opt = getopt_long(argc, argv, "", long_options, &idx)) != -1) {
 		/* The config file describes the whole VM; a second source would have to merge. */
-		if (in_config_file(opt) && !vm_option)
-			vm_option = long_options[idx].name;
+		if (in_config_file(opt)) {
+			if (!o->vm_option)
+				o->vm_option = long_options[idx].name;
+			parse_vm_option(opt, cfg);
+			continue;
+		}
 		switch (opt) {
 		case OPT_CONFIG_FILE:
-			config_file = optarg;
+			o->config_file = optarg;
 			break;
 		case OPT_NO_API:
+			o->no_api = true;
 			break;
-		case OPT_KERNEL:
-			cfg->kernel_path = optarg;
+		case OPT_API_SOCK:
+			o->api_sock = optarg;
 			break;
-		case OPT_INITRD:
-			cfg->initrd_path = optarg;
+		case OPT_ID:
+			if (!config_id_valid(optarg))
+				bad_arg("--id %s: 1 to %u letters, digits, '_' or '-'", optarg,
+					CONFIG_ID_MAX);
+			o->id = optarg;
 			break;
-		case OPT_BOOT_ARGS:
-			cfg->boot_args = optarg;
+		case OPT_MAX_PAYLOAD:
+		case OPT_MMDS_LIMIT:
+			if (parse_uint(optarg, 1, 64 * MiB, opt == OPT_MAX_PAYLOAD ? &o->max_payload
+										 : &o->mmds_limit))
+				bad_arg("--%s %s: must be a number of bytes from 1 to %llu",
+					long_options[idx].name, optarg, 64 * MiB);
 			break;
-		case OPT_VCPUS:
-			if (parse_uint(optarg, 1, ARCH_MAX_VCPUS, &v))
-				bad_arg("--vcpus %s: must be a number from 1 to %u", optarg,
-					ARCH_MAX_VCPUS);
-			cfg->vcpus = v;
+		case OPT_METADATA:
+			o->metadata = optarg;
 			break;
-		case OPT_MEMORY:
-			if (parse_uint(optarg, 2, VM_MAX_MEM_MIB, &v))
-				bad_arg("--memory %s: must be a number of MiB from 2 to %u", optarg,
-					VM_MAX_MEM_MIB);
-			cfg->mem_mib = v;
+		case OPT_LOG_PATH:
+			o->log_path = optarg;
+			break;
+		case OPT_SHOW_LEVEL:
+			o->show_level = true;
+			break;
+		case OPT_SHOW_ORIGIN:
+			o->show_origin = true;
 			break;
 		case OPT_BOOT_TIMER:
 			cfg->boot_timer = true;
@@ -198,43 +329,6 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 				cfg->boot_proto = BOOT_PROTO_PVH;
 			else
 				bad_arg("--boot-protocol %s: must be auto, linux or pvh", optarg);
-			break;
-		case OPT_RNG:
-			if (optarg && throttle_config_parse(optarg, &cfg->rng_limit))
-				bad_arg("--rng=%s: expected bw=SIZE:REFILL_MS[:BURST],"
-					"ops=SIZE:REFILL_MS[:BURST]", optarg);
-			cfg->rng = true;
-			break;
-		case OPT_DISK:
-			if (cfg->nr_disks >= VM_MAX_DISKS)
-				bad_arg("--disk %s: at most %u disks", optarg, VM_MAX_DISKS);
-			if (blk_parse_option(optarg, &cfg->disks[cfg->nr_disks], why, sizeof(why)))
-				bad_arg("--disk %s: %s", optarg, why);
-			cfg->nr_disks++;
-			break;
-		case OPT_NET:
-			if (cfg->nr_nets == VM_MAX_NETS)
-				bad_arg("--net: at most %u network devices", VM_MAX_NETS);
-			if (net_config_parse(optarg, &cfg->nets[cfg->nr_nets]))
-				bad_arg("--net %s: expected TAP[,mac=AA:BB:CC:DD:EE:FF] (a unicast MAC, "
-					"a name under 16 characters)",
-					optarg);
-			cfg->nr_nets++;
-			break;
-		case OPT_BALLOON:
-			if (balloon_config_parse(optarg, &cfg->balloon_cfg))
-				bad_arg("--balloon %s: expected MIB[,deflate_on_oom][,stats=SECONDS]",
-					optarg);
-			cfg->balloon = true;
-			break;
-		case OPT_VSOCK:
-			if (cfg->vsock)
-				bad_arg("--vsock %s: only one vsock device", optarg);
-			if (vsock_config_parse(optarg, &cfg->vsock_cfg))
-				bad_arg("--vsock %s: expected CID,UDS_PATH (CID from %u to %llu, a path "
-					"of at most %zu bytes)",
-					optarg, VSOCK_CID_MIN, VSOCK_CID_MAX, VSOCK_PATH_MAX);
-			cfg->vsock = true;
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))
@@ -253,38 +347,79 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (optind < argc)
 		bad_arg("unexpected argument '%s'", argv[optind]);
-	if (config_file && vm_option)
-		bad_arg("--%s cannot be combined with --config-file", vm_option);
-	if (config_file && config_file_load(config_file, cfg, why, sizeof(why)))
-		bad_arg("--config-file %s: %s", config_file, why);
-	if (!cfg->kernel_path)
+	if (o->config_file && o->vm_option)
+		bad_arg("--%s cannot be combined with --config-file", o->vm_option);
+	if (o->no_api && o->api_sock)
+		bad_arg("--no-api cannot be combined with --api-sock");
+	if (o->no_api && !o->config_file)
+		bad_arg("--no-api needs --config-file");
+	if (o->config_file && config_file_load(o->config_file, cfg, why, sizeof(why)))
+		bad_arg("--config-file %s: %s", o->config_file, why);
+	if (o->vm_option && (!cfg->kernel_path || !*cfg->kernel_path))
+		bad_arg("--kernel is required with --%s", o->vm_option);
+	if (!cfg->kernel_path && !o->api_sock)
 		bad_arg("--kernel is required");
+}
+
+/* --metadata: the MMDS data store's first contents. */
+static void load_metadata(struct instance *in, const char *path)
+{
+	json_error_t jerr;
+	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	char *text;
+
+	if (!v)
+		bad_arg("--metadata %s: line %d: %s", path, jerr.line, jerr.text);
+	if (!json_is_object(v))
+		bad_arg("--metadata %s: must be a JSON object", path);
+	text = json_dumps(v, JSON_COMPACT);
+	if (!text || strlen(text) > in->mmds_limit)
+		bad_arg("--metadata %s: larger than the MMDS limit of %zu bytes", path,
+			in->mmds_limit);
+	free(text);
+	in->mmds = v;
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t start_us = now_us();
-	struct vm_config cfg = {
-		.vcpus = 1,
-		.mem_mib = DEFAULT_MEM_MIB,
-		.console_in = STDIN_FILENO,
-		.console_out = STDOUT_FILENO,
-	};
-	struct vm vm;
+	struct options o = { .max_payload = API_DEFAULT_MAX_PAYLOAD,
+			     .mmds_limit = MMDS_DEFAULT_LIMIT };
+	struct vm_config cfg;
+	struct instance in;
+	char why[512];
+	bool boot_now;
 	int status;
 
-	parse_args(argc, argv, &cfg);
+	vm_config_init(&cfg);
+	parse_args(argc, argv, &cfg, &o);
+	boot_now = cfg.kernel_path != NULL;
+	instance_init(&in, o.id, &cfg, start_us);
+	in.mmds_limit = o.mmds_limit;
+	if (o.metadata)
+		load_metadata(&in, o.metadata);
+	if (o.log_path || in.cfg.logger.set) {
+		const struct logger_config *l = &in.cfg.logger;
+		int ret = o.log_path ? log_open(o.log_path, log_max_level, o.show_level,
+						o.show_origin, in.id)
+				     : log_open(l->path, l->level, l->show_level, l->show_origin,
+						in.id);
+
+		if (ret)
+			bad_arg("cannot open the log file %s: %s", o.log_path ?: l->path,
+				strerror(-ret));
+	}
 	/* A reader that went away must not kill the VMM; writes just fail. */
 	signal(SIGPIPE, SIG_IGN);
 	if (vcpu_signal_setup())
 		die("cannot install the vCPU kick handler");
 	arch_host_check();
-	if (vm_build(&vm, &cfg, start_us)) {
-		config_file_free(&cfg);
+	if (o.api_sock && api_server_start(o.api_sock, o.max_payload, &in.api, why, sizeof(why))) {
+		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
+		instance_destroy(&in);
 		return 1;
 	}
-	status = vm_run(&vm);
-	vm_destroy(&vm);
-	config_file_free(&cfg);
+	status = instance_run(&in, boot_now);
+	instance_destroy(&in);
 	return status;
 }

@@ -28,6 +28,9 @@ void arch_vm_destroy(struct vm *vm);
 
 /* Register the arch's platform devices (serial, reset controller...) on vm's buses. */
 int arch_devices_init(struct vm *vm);
+
+/* Press Ctrl-Alt-Del on the guest's keyboard. 0, -EOPNOTSUPP without one, or -errno. */
+int arch_send_ctrl_alt_del(struct vm *vm);
 void arch_devices_destroy(struct vm *vm);
 
 /*

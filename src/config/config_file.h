@@ -6,15 +6,11 @@
 
 struct vm_config;
 
-
 /*
  * Fill (cfg), which holds the defaults, from the JSON file at (path). Returns 0, or
  * -errno with one line naming the file position or field in (err, err_len) and (cfg)
- * owning nothing. On success call config_file_free() when (cfg) is no longer used.
+ * unchanged. What (cfg) owns is freed with vm_config_free().
  */
 int config_file_load(const char *path, struct vm_config *cfg, char *err, size_t err_len);
-
-/* Free the strings config_file_load() gave (cfg) and clear the pointers to them. */
-void config_file_free(struct vm_config *cfg);
 
 #endif

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 #define CTR_KBD_INT	0x01
 #define CTR_SYS		0x04
+#define CTR_XLATE	0x40 /* translate the keyboard's scan code set 2 to set 1 */
 
 #define KBD_ACK		0xfa
 #define OUTQ_LEN	16
@@ -53,7 +55,8 @@ struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), vo
 	dev->reset = reset;
 	dev->reset_ctx = ctx;
 	dev->status = STATUS_SYS;
-	dev->ctr = CTR_SYS;
+	/* As a PC firmware leaves it: translation on, so the guest reads set 1 codes. */
+	dev->ctr = CTR_SYS | CTR_XLATE;
 	return dev;
 }
 
@@ -183,6 +186,25 @@ static void i8042_command_write(void *opaque, uint64_t off, const void *data, un
 	pthread_mutex_unlock(&dev->lock);
 	if (do_reset && dev->reset)
 		dev->reset(dev->reset_ctx);
+}
+
+int i8042_send_ctrl_alt_del(struct i8042 *dev)
+{
+	/* Make codes of left Ctrl, left Alt and Delete, in the set the guest reads. */
+	static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53};
+	static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71};
+	const uint8_t *codes;
+	unsigned int i;
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	codes = dev->ctr & CTR_XLATE ? set1 : set2;
+	if (dev->out_count + sizeof(set1) > OUTQ_LEN)
+		ret = -EBUSY;
+	for (i = 0; !ret && i < sizeof(set1); i++)
+		i8042_push(dev, codes[i]);
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
 }
 
 const struct bus_dev_ops i8042_data_ops = {

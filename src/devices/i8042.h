@@ -18,4 +18,7 @@ extern const struct bus_dev_ops i8042_command_ops;
 struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx);
 void i8042_destroy(struct i8042 *dev);
 
+/* Queue the Ctrl-Alt-Del key presses for the guest and interrupt it. 0, or -EBUSY if full. */
+int i8042_send_ctrl_alt_del(struct i8042 *dev);
+
 #endif

@@ -13,6 +13,7 @@
 #define KiB		  1024ULL
 #define MiB		  (1024ULL * KiB)
 #define GiB		  (1024ULL * MiB)
+#define CONFIG_ID_MAX	  64 /* a drive_id, iface_id or instance id, without the NUL */
 
 /* Print "ember: (fmt)" and exit(1). Only main() and thread tops may call it. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

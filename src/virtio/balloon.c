@@ -144,6 +144,16 @@ static void balloon_queue_notify(struct virtio_dev *vd, unsigned int qidx)
 		virtio_dev_signal_queue(vd, qidx);
 }
 
+/* Ask the guest for fresh statistics: hand its buffer back. vd.lock held. */
+static void balloon_stats_request(struct virtio_balloon *b)
+{
+	if (b->stats_held && virtio_dev_running(&b->vd)) {
+		b->stats_held = false;
+		virtq_push(&b->vd.queues[BALLOON_STATSQ], &b->stats_elem, 0);
+		virtio_dev_signal_queue(&b->vd, BALLOON_STATSQ);
+	}
+}
+
 static void balloon_stats_tick(void *opaque, uint32_t events)
 {
 	struct virtio_balloon *b = opaque;
@@ -153,11 +163,7 @@ static void balloon_stats_tick(void *opaque, uint32_t events)
 	if (read(b->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	pthread_mutex_lock(&b->vd.lock);
-	if (b->stats_held && virtio_dev_running(&b->vd)) {
-		b->stats_held = false;
-		virtq_push(&b->vd.queues[BALLOON_STATSQ], &b->stats_elem, 0);
-		virtio_dev_signal_queue(&b->vd, BALLOON_STATSQ);
-	}
+	balloon_stats_request(b);
 	pthread_mutex_unlock(&b->vd.lock);
 }
 
@@ -271,19 +277,103 @@ void virtio_balloon_destroy(struct virtio_balloon *b)
 	free(b);
 }
 
-void virtio_balloon_set_target(struct virtio_balloon *b, uint64_t mib)
+int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t mib)
 {
+	uint64_t ram_mib = b->vm->mem.total / MiB;
+
+	/* num_pages is 32 bits; guest RAM is far below that, so one check covers both. */
+	if (mib > ram_mib || mib > (UINT32_MAX * BALLOON_PAGE) / MiB) {
+		log_warnx("virtio-balloon: target %llu MiB is more than the guest's %llu MiB",
+			  (unsigned long long)mib, (unsigned long long)ram_mib);
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&b->vd.lock);
 	b->num_pages = mib * MiB / BALLOON_PAGE;
-	b->vd.config_generation++;
-	if (virtio_dev_running(&b->vd))
-		b->vd.transport->interrupt(&b->vd, VIRTIO_INT_CONFIG);
+	b->cfg.target_mib = mib;
+	virtio_dev_config_changed(&b->vd);
 	pthread_mutex_unlock(&b->vd.lock);
+	return 0;
+}
+
+void balloon_stats_finish(struct balloon_stats *s, uint32_t target_pages)
+{
+	s->target_pages = target_pages;
+	s->target_mib = (uint64_t)target_pages * BALLOON_PAGE / MiB;
+	s->actual_mib = (uint64_t)s->actual_pages * BALLOON_PAGE / MiB;
 }
 
 void virtio_balloon_stats(struct virtio_balloon *b, struct balloon_stats *out)
 {
 	pthread_mutex_lock(&b->vd.lock);
 	*out = b->stats;
+	balloon_stats_finish(out, b->num_pages);
 	pthread_mutex_unlock(&b->vd.lock);
+}
+
+const char *balloon_stat_name(unsigned int tag)
+{
+	static const char *const names[BALLOON_S_NR] = {
+		[BALLOON_S_SWAP_IN] = "swap_in",
+		[BALLOON_S_SWAP_OUT] = "swap_out",
+		[BALLOON_S_MAJFLT] = "major_faults",
+		[BALLOON_S_MINFLT] = "minor_faults",
+		[BALLOON_S_MEMFREE] = "free_memory",
+		[BALLOON_S_MEMTOT] = "total_memory",
+		[BALLOON_S_AVAIL] = "available_memory",
+		[BALLOON_S_CACHES] = "disk_caches",
+		[BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations",
+		[BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
+		[BALLOON_S_OOM_KILL] = "oom_kill",
+		[BALLOON_S_ALLOC_STALL] = "alloc_stall",
+		[BALLOON_S_ASYNC_SCAN] = "async_scan",
+		[BALLOON_S_DIRECT_SCAN] = "direct_scan",
+		[BALLOON_S_ASYNC_RECLAIM] = "async_reclaim",
+		[BALLOON_S_DIRECT_RECLAIM] = "direct_reclaim",
+	};
+
+	return tag < BALLOON_S_NR ? names[tag] : NULL;
+}
+
+int balloon_stats_period_check(unsigned int cur, unsigned int want)
+{
+	if (want == cur)
+		return 0;
+	/* Firecracker: the stats queue exists or not from boot; only its pace may change. */
+	if (!cur || !want)
+		return -EINVAL;
+	return 1;
+}
+
+int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int seconds)
+{
+	struct itimerspec its = {
+		.it_interval.tv_sec = seconds,
+		.it_value.tv_sec = seconds,
+	};
+	int ret = balloon_stats_period_check(b->cfg.stats_period, seconds);
+
+	if (ret <= 0) {
+		if (ret)
+			log_warnx("virtio-balloon: statistics were %s at boot and cannot be turned "
+				  "%s", b->cfg.stats_period ? "enabled" : "disabled",
+				  seconds ? "on" : "off");
+		return ret;
+	}
+	pthread_mutex_lock(&b->vd.lock);
+	if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0) {
+		ret = -errno;
+		log_warn("virtio-balloon: timerfd_settime");
+	} else {
+		b->cfg.stats_period = seconds;
+		/* The first poll at the new pace is now, as Firecracker does. */
+		balloon_stats_request(b);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&b->vd.lock);
+	return ret;
+}
+
+unsigned int virtio_balloon_stats_period(const struct virtio_balloon *b)
+{
+	return b->cfg.stats_period;
 }

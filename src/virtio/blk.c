@@ -230,6 +230,23 @@ void blk_req_finish(struct virtio_blk *blk, struct blk_req *req, uint8_t status)
 	/* Used length: the bytes written into the driver's buffers, status included. */
 	uint64_t written = req->type == VIRTIO_BLK_T_OUT ? 0 : req->done;
 
+	if (status == VIRTIO_BLK_S_OK) {
+		switch (req->type) {
+		case VIRTIO_BLK_T_IN:
+			blk->metrics.read_count++;
+			blk->metrics.read_bytes += req->done;
+			break;
+		case VIRTIO_BLK_T_OUT:
+			blk->metrics.write_count++;
+			blk->metrics.write_bytes += req->done;
+			break;
+		case VIRTIO_BLK_T_FLUSH:
+			blk->metrics.flush_count++;
+			break;
+		default:
+			break;
+		}
+	}
 	*req->status = status;
 	virtq_push(&blk->vd.queues[0], &req->elem, (uint32_t)MIN(written + 1, UINT32_MAX));
 	blk_req_put(blk, req);
@@ -257,10 +274,13 @@ static int blk_req_start(struct virtio_blk *blk, struct blk_req *req)
 	int ret;
 
 	if (blk_req_parse(req, blk->capacity, blk->cfg->ro, &status)) {
+		blk->metrics.invalid_reqs_count++;
 		blk_req_put(blk, req);
 		virtio_dev_fail(&blk->vd, "request without a status byte");
 		return -EINVAL;
 	}
+	if (status != VIRTIO_BLK_S_OK)
+		blk->metrics.invalid_reqs_count++;
 	if (status == VIRTIO_BLK_S_OK && req->type == VIRTIO_BLK_T_GET_ID) {
 		req->done = virtq_elem_write(&req->elem, 0, blk->id, MIN(req->len, BLK_ID_BYTES));
 	} else if (status == VIRTIO_BLK_S_OK && blk_req_needs_io(blk, req)) {
@@ -374,37 +394,51 @@ static const struct virtio_dev_ops blk_ops = {
 	.reset = blk_reset,
 };
 
-/* Open the image and size it. Logs why on failure. */
-static int blk_open(struct virtio_blk *blk)
+/*
+ * Open the image at (path), read-only if (ro), and size it in sectors into (*sectors).
+ * Returns the fd, or -errno after logging why, each line starting with (who).
+ */
+static int blk_image_open(const char *who, const char *path, bool ro, uint64_t *sectors)
 {
-	const char *path = blk->cfg->path;
 	uint64_t size;
 	struct stat st;
-	int ret;
+	int fd, ret;
 
-	blk->fd = open(path, (blk->cfg->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (blk->fd < 0 || fstat(blk->fd, &st) < 0) {
+	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
-		log_err("--disk %s: %s", path, strerror(-ret));
-		return ret;
+		log_err("%s %s: %s", who, path, strerror(-ret));
+		goto err;
 	}
 	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(blk->fd, BLKGETSIZE64, &size) < 0) {
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
 			ret = -errno;
-			log_err("--disk %s: cannot get the device size: %s", path, strerror(-ret));
-			return ret;
+			log_err("%s %s: cannot get the device size: %s", who, path, strerror(-ret));
+			goto err;
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		size = st.st_size;
 	} else {
-		log_err("--disk %s: not a regular file or a block device", path);
-		return -EINVAL;
+		log_err("%s %s: not a regular file or a block device", who, path);
+		ret = -EINVAL;
+		goto err;
 	}
 	if (size % BLK_SECTOR_SIZE)
-		log_warnx("--disk %s: the last %llu bytes do not fill a sector and are not "
-			  "addressable", path, (unsigned long long)(size % BLK_SECTOR_SIZE));
-	blk->capacity = size >> BLK_SECTOR_SHIFT;
-	return 0;
+		log_warnx("%s %s: the last %llu bytes do not fill a sector and are not "
+			  "addressable", who, path, (unsigned long long)(size % BLK_SECTOR_SIZE));
+	*sectors = size >> BLK_SECTOR_SHIFT;
+	return fd;
+err:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+void blk_set_capacity(struct virtio_blk *blk, uint64_t sectors)
+{
+	blk->capacity = sectors;
+	blk->config.capacity = sectors;
+	virtio_dev_config_changed(&blk->vd);
 }
 
 static void blk_resume(struct virtio_dev *vd)
@@ -415,7 +449,7 @@ static void blk_resume(struct virtio_dev *vd)
 		blk_queue_process(blk);
 }
 
-int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned int index,
+int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index,
 		      struct virtio_blk **out)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
@@ -430,9 +464,10 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned int
 	ret = throttle_init(&blk->throttle, &cfg->limit, &vm->loop, &blk->vd, blk_resume);
 	if (ret)
 		goto err;
-	ret = blk_open(blk);
-	if (ret)
+	ret = blk_image_open("--disk", cfg->path, cfg->ro, &blk->capacity);
+	if (ret < 0)
 		goto err;
+	blk->fd = ret;
 	/* Most of the pool is never touched, so it costs address space rather than RAM. */
 	blk->reqs = calloc(VIRTQ_MAX_SIZE, sizeof(*blk->reqs));
 	if (!blk->reqs) {
@@ -466,6 +501,95 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned int
 err:
 	virtio_blk_destroy(blk);
 	return ret;
+}
+
+/* Requests came back to a pool that had run dry: take up the chains left in the ring. */
+static void blk_restart_stalled(struct virtio_blk *blk)
+{
+	if (blk->stalled && blk->nr_free && virtio_dev_running(&blk->vd) &&
+	    blk->vd.queues[0].enabled)
+		blk_queue_process(blk);
+}
+
+/* How long a drive update may hold the event loop waiting for the old image's requests. */
+#define BLK_UPDATE_DRAIN_MS 1000
+
+int virtio_blk_update(struct virtio_blk *blk, const char *path, const struct throttle_config *limit)
+{
+	uint64_t sectors = 0;
+	int fd = -1, ret;
+
+	if (!path && !limit)
+		return 0;
+	if (limit && throttle_config_validate(limit)) {
+		log_warnx("virtio-blk %s: rate limiter out of range; nothing changed",
+			  blk->cfg->path);
+		ret = -EINVAL;
+		goto fail;
+	}
+	if (path) {
+		if (strlen(path) >= sizeof(blk->cfg->path)) {
+			log_warnx("virtio-blk %s: new image path too long; nothing changed",
+				  blk->cfg->path);
+			ret = -ENAMETOOLONG;
+			goto fail;
+		}
+		/* Before anything changes: a file that cannot be opened leaves the old one. */
+		fd = blk_image_open("virtio-blk: new image", path, blk->cfg->ro, &sectors);
+		if (fd < 0) {
+			ret = fd;
+			goto fail;
+		}
+	}
+	pthread_mutex_lock(&blk->vd.lock);
+	if (path) {
+		/* The old fd is named in the requests in flight: they finish on it first. */
+		ret = blk_io_quiesce(blk, BLK_UPDATE_DRAIN_MS);
+		if (ret) {
+			log_warnx("virtio-blk %s: %u requests still in flight (%s); image not "
+				  "changed to %s", blk->cfg->path, VIRTQ_MAX_SIZE - blk->nr_free,
+				  strerror(-ret), path);
+			goto unlock;
+		}
+	}
+	if (limit) {
+		ret = throttle_update(&blk->throttle, limit);
+		if (ret)
+			goto unlock;
+		if (limit != &blk->cfg->limit)
+			blk->cfg->limit = *limit;
+	}
+	if (path) {
+		close(blk->fd);
+		blk->fd = fd;
+		fd = -1;
+		/* (path) may be cfg->path itself: a re-open to pick up a new size. */
+		memmove(blk->cfg->path, path, strlen(path) + 1);
+		blk->io_error_logged = false;
+		blk_set_capacity(blk, sectors);
+		log_info("virtio-blk: now on %s, %llu sectors", blk->cfg->path,
+			 (unsigned long long)sectors);
+	}
+	ret = 0;
+unlock:
+	/* Requests answered while we waited may have refilled a dry pool. */
+	blk_restart_stalled(blk);
+	pthread_mutex_unlock(&blk->vd.lock);
+	if (fd >= 0)
+		close(fd);
+	if (!ret) {
+		blk->metrics.update_count++;
+		return 0;
+	}
+fail:
+	blk->metrics.update_fails++;
+	return ret;
+}
+
+void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out)
+{
+	*out = blk->metrics;
+	out->rate_limiter_throttled_events = blk->throttle.throttled;
 }
 
 void virtio_blk_destroy(struct virtio_blk *blk)

@@ -9,8 +9,10 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "throttle.h"
+#include "../util/util.h"
 
 #define BLK_ID_BYTES 20 /* a GET_ID answer: the serial, NUL-padded (section 5.2.6) */
 
@@ -22,6 +24,8 @@ enum blk_cache {
 
 /* One --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback]. */
 struct disk_config {
+	char id[CONFIG_ID_MAX + 1]; /* drive_id: how the API names it */
+	bool root;		    /* is_root_device: vda, and root= on the command line */
 	char path[PATH_MAX];
 	char serial[BLK_ID_BYTES + 1]; /* "": a default made from the disk's index */
 	bool ro;
@@ -39,12 +43,48 @@ struct virtio_blk;
 int blk_parse_option(const char *spec, struct disk_config *cfg, char *why, size_t why_len);
 
 /*
+ * Cumulative counters of one disk, named after Firecracker's block metrics. Requests are
+ * counted when they are answered.
+ */
+struct blk_metrics {
+	uint64_t read_count, write_count; /* reads and writes answered OK */
+	uint64_t flush_count;		  /* flushes answered OK (cache=unsafe ones too) */
+	uint64_t read_bytes, write_bytes; /* data bytes those moved */
+	uint64_t invalid_reqs_count;	  /* refused before any I/O: bad header, out of range,
+					     write to a read-only disk, unsupported type */
+	uint64_t execute_fails;		  /* host I/O errors (answered VIRTIO_BLK_S_IOERR) */
+	uint64_t rate_limiter_throttled_events; /* requests that had to wait for tokens */
+	uint64_t io_engine_throttled_events;	/* io_uring submission ring found full */
+	uint64_t update_count, update_fails;	/* virtio_blk_update calls that changed
+						   something / that failed */
+};
+
+/*
  * Open the image of (cfg), which must outlive the device, and put a virtio-blk device for
  * it on (vm)'s MMIO bus; (index) numbers the disk for its default serial. Logs the reason
- * and returns -errno on failure, else 0 and sets (*out).
+ * and returns -errno on failure, else 0 and sets (*out). The device writes cfg->path and
+ * cfg->limit when virtio_blk_update changes them, so (cfg) always says what is in force.
  */
-int virtio_blk_create(struct vm *vm, const struct disk_config *cfg, unsigned int index,
+int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index,
 		      struct virtio_blk **out);
+
+/*
+ * Firecracker's PATCH /drives/{id}, on the event loop thread, device running or not.
+ * (path) non-NULL: open it (read-only if the disk is), let the requests already in flight
+ * on the old image finish (answered to the guest as usual; at most about a second), then
+ * close the old image and serve every later request from the new one, with the capacity
+ * in the config space updated and a configuration-change interrupt so the guest re-reads
+ * it. The same path again re-opens it (to pick up a resized image). (limit) non-NULL:
+ * replace the token buckets (see throttle_update); a request waiting for tokens is
+ * re-evaluated at once. Both NULL: nothing to do, 0. All or nothing: on failure nothing
+ * changed and the old image is still in use. Returns 0; -EINVAL (bad limit), -errno
+ * from open/stat of (path) (logged with the path), -ENAMETOOLONG, or -ETIMEDOUT (the old
+ * image's requests did not finish in time; retry later).
+ */
+int virtio_blk_update(struct virtio_blk *blk, const char *path, const struct throttle_config *limit);
+
+/* A snapshot of (blk)'s counters. On the event loop thread, which is the only one writing them. */
+void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out);
 
 /* Wait for the requests still in flight, then free (blk) and close its image. NULL is a no-op. */
 void virtio_blk_destroy(struct virtio_blk *blk);

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blk_io.h"
@@ -22,6 +23,7 @@ static void blk_io_error(struct virtio_blk *blk, const struct blk_req *req, int 
 			   : req->type == VIRTIO_BLK_T_OUT ? "write"
 							   : "flush";
 
+	blk->metrics.execute_fails++;
 	if (!blk->io_error_logged)
 		log_warnx("virtio-blk %s: %s at byte %llu: %s", blk->cfg->path, what,
 			  (unsigned long long)req->offset, err ? strerror(err) : "end of file");
@@ -85,6 +87,7 @@ static int blk_io_queue(struct virtio_blk *blk, struct blk_req *req)
 
 	if (!sqe) {
 		/* The ring has a slot per pool entry, so this is only a failed earlier submit. */
+		blk->metrics.io_engine_throttled_events++;
 		blk_io_submit(blk);
 		sqe = io_uring_get_sqe(&blk->ring);
 		if (!sqe)
@@ -229,6 +232,44 @@ void blk_io_drain(struct virtio_blk *blk)
 		req = io_uring_cqe_get_data(cqe);
 		io_uring_cqe_seen(&blk->ring, cqe);
 		blk->free[blk->nr_free++] = req - blk->reqs;
+	}
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int blk_io_quiesce(struct virtio_blk *blk, unsigned int timeout_ms)
+{
+	uint64_t deadline = monotonic_ns() + (uint64_t)timeout_ms * 1000000ULL, now;
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!blk->uring)
+		return 0;
+	for (;;) {
+		/* Answers what completed and submits what is queued (short transfers' rest). */
+		blk_io_reap(blk);
+		if (blk->nr_free == VIRTQ_MAX_SIZE)
+			return 0;
+		now = monotonic_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		ts.tv_sec = (deadline - now) / 1000000000ULL;
+		ts.tv_nsec = (deadline - now) % 1000000000ULL;
+		ret = io_uring_wait_cqe_timeout(&blk->ring, &cqe, &ts);
+		if (ret == -ETIME)
+			return -ETIMEDOUT;
+		if (ret && ret != -EINTR && ret != -EAGAIN) {
+			log_warnx("virtio-blk %s: waiting for requests in flight: %s",
+				  blk->cfg->path, strerror(-ret));
+			return ret;
+		}
 	}
 }
 

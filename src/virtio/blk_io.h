@@ -92,7 +92,7 @@ struct blk_req {
 struct virtio_blk {
 	struct virtio_dev vd;
 	struct virtio_mmio *mmio;
-	const struct disk_config *cfg;
+	struct disk_config *cfg; /* the caller's; path and limit follow virtio_blk_update */
 	int fd;
 	uint64_t capacity; /* 512-byte sectors: a partial last sector is not addressable */
 	char id[BLK_ID_BYTES];
@@ -115,6 +115,8 @@ struct virtio_blk {
 	struct event_source event_src;
 	struct event_loop *loop;
 	bool io_error_logged; /* the first host I/O error is a warning, the rest debug */
+
+	struct blk_metrics metrics; /* written on the event loop thread only */
 };
 
 /*
@@ -130,6 +132,12 @@ struct blk_req *blk_req_get(struct virtio_blk *blk);
 
 /* Write (status) for (req), return it to the driver and put it back in the pool. */
 void blk_req_finish(struct virtio_blk *blk, struct blk_req *req, uint8_t status);
+
+/*
+ * Set (blk)'s capacity, in the device and in the config space, and tell the driver
+ * (virtio_dev_config_changed). vd.lock held.
+ */
+void blk_set_capacity(struct virtio_blk *blk, uint64_t sectors);
 
 /* Pop and start what the driver queued; called with vd.lock held. */
 void blk_queue_process(struct virtio_blk *blk);
@@ -163,5 +171,13 @@ void blk_io_submit_and_reap(struct virtio_blk *blk);
 
 /* Wait for every request in flight and drop it unanswered (device reset, teardown). */
 void blk_io_drain(struct virtio_blk *blk);
+
+/*
+ * Let every request in flight finish and answer it as usual (it is not dropped), waiting
+ * at most (timeout_ms) in all: before the image changes under the engine. vd.lock held.
+ * Returns 0 when nothing is in flight any more, -ETIMEDOUT (some still are) or -errno
+ * from io_uring. Nothing is ever in flight with the synchronous engine.
+ */
+int blk_io_quiesce(struct virtio_blk *blk, unsigned int timeout_ms);
 
 #endif

@@ -418,5 +418,33 @@ void virtio_net_stats(struct virtio_net *net, struct net_stats *out)
 {
 	pthread_mutex_lock(&net->vd.lock);
 	*out = net->stats;
+	out->rx_rate_limiter_throttled = net->rx_throttle.throttled;
+	out->tx_rate_limiter_throttled = net->tx_throttle.throttled;
 	pthread_mutex_unlock(&net->vd.lock);
+}
+
+int virtio_net_update_limits(struct virtio_net *net, const struct throttle_config *rx,
+			     const struct throttle_config *tx)
+{
+	int ret = 0;
+
+	if ((rx && throttle_config_validate(rx)) || (tx && throttle_config_validate(tx))) {
+		log_warnx("virtio-net %s: rate limiter out of range; nothing changed",
+			  net->cfg.tap);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&net->vd.lock);
+	/* Validated above, so neither can fail now: no half-done update. */
+	if (rx) {
+		ret = throttle_update(&net->rx_throttle, rx);
+		if (!ret)
+			net->cfg.rx_limit = *rx;
+	}
+	if (tx && !ret) {
+		ret = throttle_update(&net->tx_throttle, tx);
+		if (!ret)
+			net->cfg.tx_limit = *tx;
+	}
+	pthread_mutex_unlock(&net->vd.lock);
+	return ret;
 }

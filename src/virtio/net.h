@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "throttle.h"
+#include "../util/util.h"
 
 struct vm;
 struct virtio_net;
@@ -13,6 +14,7 @@ struct virtio_net;
 #define NET_TAP_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
 
 struct net_config {
+	char id[CONFIG_ID_MAX + 1]; /* iface_id: how the API names it */
 	char tap[NET_TAP_NAME_MAX]; /* host TAP interface name */
 	uint8_t mac[6];
 	bool has_mac;	     /* else the guest picks its own */
@@ -24,6 +26,8 @@ struct net_config {
 struct net_stats {
 	uint64_t rx_frames, rx_bytes, rx_dropped;
 	uint64_t tx_frames, tx_bytes, tx_dropped;
+	/* Frames that had to wait for the rate limiter's tokens (each wait counts once). */
+	uint64_t rx_rate_limiter_throttled, tx_rate_limiter_throttled;
 };
 
 /*
@@ -36,7 +40,17 @@ int net_config_parse(const char *arg, struct net_config *cfg);
 int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out);
 void virtio_net_destroy(struct virtio_net *net);
 
-/* A snapshot of the device's counters. */
+/* A snapshot of the device's counters: cumulative since the device was created. */
 void virtio_net_stats(struct virtio_net *net, struct net_stats *out);
+
+/*
+ * Firecracker's PATCH /network-interfaces/{id}, on the event loop thread: replace the rx
+ * and/or tx token buckets (NULL keeps that direction's; see throttle_update for what
+ * happens to a bucket's state). A direction waiting for tokens is re-evaluated at once
+ * under the new limits. Both are checked before either changes: 0, or -EINVAL with
+ * nothing changed. The device's own copy of its config follows; the caller's does not.
+ */
+int virtio_net_update_limits(struct virtio_net *net, const struct throttle_config *rx,
+			     const struct throttle_config *tx);
 
 #endif

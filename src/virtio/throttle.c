@@ -81,6 +81,7 @@ int throttle_init(struct throttle *t, const struct throttle_config *cfg, struct 
 	ret = rate_limiter_init(&t->rl, &cfg->bandwidth, &cfg->ops, rate_limiter_now_ns());
 	if (ret)
 		return ret;
+	t->cfg = *cfg;
 	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (t->timer_fd < 0)
 		return -errno;
@@ -124,7 +125,32 @@ bool throttle_allow(struct throttle *t, uint64_t bytes)
 	return false;
 }
 
+int throttle_config_validate(const struct throttle_config *cfg)
+{
+	return token_bucket_cfg_validate(&cfg->bandwidth) ?: token_bucket_cfg_validate(&cfg->ops);
+}
+
+static bool bucket_cfg_equal(const struct token_bucket_cfg *a, const struct token_bucket_cfg *b)
+{
+	return a->size == b->size && a->refill_time_ms == b->refill_time_ms &&
+	       a->one_time_burst == b->one_time_burst;
+}
+
 int throttle_update(struct throttle *t, const struct throttle_config *cfg)
 {
-	return rate_limiter_update(&t->rl, &cfg->bandwidth, &cfg->ops, rate_limiter_now_ns());
+	/* The same expiry as a refill: the timer handler resumes the queue, as it would then. */
+	struct itimerspec now = { .it_value.tv_nsec = 1 };
+	int ret;
+
+	ret = rate_limiter_update(&t->rl,
+				  bucket_cfg_equal(&cfg->bandwidth, &t->cfg.bandwidth) ? NULL :
+											 &cfg->bandwidth,
+				  bucket_cfg_equal(&cfg->ops, &t->cfg.ops) ? NULL : &cfg->ops,
+				  rate_limiter_now_ns());
+	if (ret)
+		return ret;
+	t->cfg = *cfg;
+	if (t->waiting && t->timer_fd >= 0 && timerfd_settime(t->timer_fd, 0, &now, NULL) < 0)
+		log_warn("throttle: timerfd_settime");
+	return 0;
 }

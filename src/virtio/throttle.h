@@ -21,6 +21,7 @@ struct throttle_config {
 
 struct throttle {
 	struct rate_limiter rl;
+	struct throttle_config cfg; /* the limits in force, as last given */
 	struct event_loop *loop;
 	int timer_fd;
 	struct event_source src;
@@ -53,7 +54,17 @@ void throttle_destroy(struct throttle *t);
  */
 bool throttle_allow(struct throttle *t, uint64_t bytes);
 
-/* Change the limits at run time. 0 or -EINVAL (nothing changed). */
+/* Whether (cfg) holds limits throttle_init and throttle_update accept. 0 or -EINVAL. */
+int throttle_config_validate(const struct throttle_config *cfg);
+
+/*
+ * Change the limits at run time (PATCH), with the device's vd->lock held. A bucket whose
+ * limits differ from those in force starts afresh (full, with its new one-time burst); a
+ * bucket given the same limits keeps its state, so re-sending the old limits for the part
+ * that did not change costs nothing. If a request was waiting for tokens, it is tried
+ * again on the next event loop turn under the new limits (resume is called then).
+ * 0 or -EINVAL (nothing changed).
+ */
 int throttle_update(struct throttle *t, const struct throttle_config *cfg);
 
 #endif

@@ -85,6 +85,14 @@ void virtio_dev_signal_queue(struct virtio_dev *vd, unsigned int q)
 		vd->transport->interrupt(vd, VIRTIO_INT_VRING);
 }
 
+void virtio_dev_config_changed(struct virtio_dev *vd)
+{
+	/* Seen by vCPUs under vd->lock, which the caller holds; the register is 32 bits. */
+	vd->config_generation++;
+	if ((vd->status & VIRTIO_STATUS_DRIVER_OK) && vd->transport)
+		vd->transport->interrupt(vd, VIRTIO_INT_CONFIG);
+}
+
 void virtio_dev_fail(struct virtio_dev *vd, const char *why)
 {
 	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)

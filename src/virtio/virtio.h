@@ -121,6 +121,15 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why);
 int virtio_dev_pop(struct virtio_dev *vd, unsigned int q, struct virtq_elem *elem,
 		   const char *what);
 
+/*
+ * The device changed its configuration space: call with vd->lock held, after the change,
+ * so a driver reading the generation around its config reads never sees half of it.
+ * Always bumps ConfigGeneration; once the driver has set DRIVER_OK it also sets the
+ * "configuration change" bit of InterruptStatus and raises the interrupt (VIRTIO 1.2
+ * sections 2.5.1 and 4.2.2). Before DRIVER_OK the driver reads the config anyway.
+ */
+void virtio_dev_config_changed(struct virtio_dev *vd);
+
 /* Whether queues are live (DRIVER_OK set, no NEEDS_RESET). */
 bool virtio_dev_running(const struct virtio_dev *vd);
 

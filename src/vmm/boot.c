@@ -1,5 +1,6 @@
 /* The arch-neutral half of booting: files in, command line and initrd placed. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,15 +29,21 @@ static const char *file_error(int err)
 static int boot_load_cmdline(struct vm *vm)
 {
 	const char *args = vm->cfg.boot_args ? vm->cfg.boot_args : DEFAULT_BOOT_ARGS;
+	const struct disk_config *root = vm->cfg.nr_disks ? &vm->cfg.disks[0] : NULL;
 	char cmdline[ARCH_CMDLINE_MAX];
-	size_t len = strlen(args);
+	size_t len;
 	int extra;
 
+	/* As Firecracker does, a root drive is vda and the kernel is told so. */
+	if (root && root->root)
+		len = snprintf(cmdline, sizeof(cmdline), "%s root=/dev/vda %s", args,
+			       root->ro ? "ro" : "rw");
+	else
+		len = snprintf(cmdline, sizeof(cmdline), "%s", args);
 	if (len >= sizeof(cmdline)) {
 		log_err("--boot-args: %zu bytes, the limit is %zu", len, sizeof(cmdline) - 1);
 		return -E2BIG;
 	}
-	memcpy(cmdline, args, len + 1);
 	extra = arch_cmdline_devices(vm, cmdline + len, sizeof(cmdline) - len);
 	if (extra < 0) {
 		log_err("--boot-args: no room left for the device announcements (limit %zu bytes)",

@@ -157,6 +157,7 @@ static void *vcpu_thread(void *arg)
 			 (unsigned long long)now_us(), (unsigned long long)cpu_us());
 
 	while (!vm_stopping(vm)) {
+		vm_vcpu_park(vm);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -103,6 +104,19 @@ static int vm_vcpus_create(struct vm *vm)
 	return 0;
 }
 
+/* A condition variable whose timed waits use CLOCK_MONOTONIC. */
+static int vm_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int ret;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	ret = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return -ret;
+}
+
 int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 {
 	unsigned int i;
@@ -116,6 +130,9 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	ret = vm_cond_init(&vm->pause_cond);
+	if (ret)
+		goto err;
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0) {
 		ret = -errno;
@@ -198,9 +215,61 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 	pthread_mutex_lock(&vm->stop_lock);
 	if (vm->stop_reason == VM_RUNNING)
 		vm->stop_reason = reason;
+	pthread_cond_broadcast(&vm->pause_cond); /* parked vCPUs must see the stop */
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("cannot signal stop");
+}
+
+#define VM_PAUSE_TIMEOUT_S 2
+
+int vm_pause(struct vm *vm)
+{
+	struct timespec deadline;
+	unsigned int i;
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->pause_requested = true;
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += VM_PAUSE_TIMEOUT_S;
+	pthread_mutex_lock(&vm->stop_lock);
+	while (!ret && vm->vcpus_parked < vm->nr_vcpus && vm->stop_reason == VM_RUNNING)
+		ret = pthread_cond_timedwait(&vm->pause_cond, &vm->stop_lock, &deadline);
+	if (vm->stop_reason != VM_RUNNING)
+		ret = ESHUTDOWN;
+	if (ret) {
+		vm->pause_requested = false;
+		pthread_cond_broadcast(&vm->pause_cond);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	return -ret;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->pause_requested = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+void vm_vcpu_park(struct vm *vm)
+{
+	if (!__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->pause_requested) {
+		vm->vcpus_parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->pause_requested && vm->stop_reason == VM_RUNNING)
+			pthread_cond_wait(&vm->pause_cond, &vm->stop_lock);
+		vm->vcpus_parked--;
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
 }
 
 bool vm_stopping(struct vm *vm)
@@ -222,8 +291,7 @@ void vm_irq_set(void *opaque, unsigned int gsi, int level)
 		log_warn("KVM_IRQ_LINE %u", gsi);
 }
 
-/* Signals that stop the VM cleanly, read through a signalfd by the main loop. */
-static int stop_signals_fd(void)
+int vm_stop_signals_fd(void)
 {
 	sigset_t set;
 
@@ -315,7 +383,7 @@ static int vm_loop_start(struct vm *vm)
 {
 	int ret;
 
-	vm->signal_fd = stop_signals_fd();
+	vm->signal_fd = vm_stop_signals_fd();
 	if (vm->signal_fd < 0) {
 		log_warn("signalfd");
 		return -errno;
@@ -411,4 +479,5 @@ void vm_destroy(struct vm *vm)
 	vm->stop_fd = vm->signal_fd = -1;
 	event_loop_destroy(&vm->loop);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 }

@@ -11,6 +11,7 @@
 #include "console.h"
 #include "memory.h"
 #include "../arch/arch.h"
+#include "../config/vm_config.h"
 #include "../devices/boot_timer.h"
 #include "../util/eventloop.h"
 #include "../virtio/blk.h"
@@ -26,38 +27,12 @@ struct serial;
 struct i8042;
 
 #define VM_MAX_MMIO_DEVS 16
-#define VM_MAX_DISKS	 8
-#define VM_MAX_NETS	 4
-#define VM_MAX_MEM_MIB	 (1024 * 1024) /* --memory and machine-config.mem_size_mib */
 
 /* A device on the MMIO bus that the guest must be told about (command line, ACPI, FDT). */
 struct vm_mmio_dev {
 	uint64_t addr;
 	uint64_t size;
 	unsigned int irq;
-};
-
-struct vm_config {
-	const char *kernel_path;
-	const char *initrd_path; /* NULL: none */
-	const char *boot_args;	 /* NULL: the default */
-	char *file_strings;	 /* config_file_load()'s copy the three above point into */
-	unsigned int vcpus;
-	uint64_t mem_mib;
-	bool boot_timer;
-	bool rng;
-	struct throttle_config rng_limit;
-	struct disk_config disks[VM_MAX_DISKS]; /* in command-line order: vda, vdb... */
-	unsigned int nr_disks;
-	struct net_config nets[VM_MAX_NETS];
-	unsigned int nr_nets;
-	bool balloon;
-	struct balloon_config balloon_cfg;
-	bool vsock;
-	struct vsock_config vsock_cfg;
-	enum boot_protocol boot_proto;
-	int console_in;	 /* fd read for guest serial input, -1 for none */
-	int console_out; /* fd that guest serial output goes to */
 };
 
 enum vm_stop_reason {
@@ -102,6 +77,10 @@ struct vm {
 	/* Stop protocol: the first stop reason wins; stop_fd wakes the main loop. */
 	pthread_mutex_t stop_lock;
 	enum vm_stop_reason stop_reason;
+	/* Pause protocol, under stop_lock: vCPUs park on pause_cond while pause_requested. */
+	pthread_cond_t pause_cond;
+	bool pause_requested;
+	unsigned int vcpus_parked;
 	int stop_fd;
 	struct event_source stop_src;
 	int signal_fd;
@@ -121,6 +100,24 @@ void vm_destroy(struct vm *vm);
 
 /* Ask every vCPU to stop with (reason). Safe from any thread; the first reason sticks. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+
+/*
+ * Park every vCPU outside KVM_RUN (PATCH /vm Paused); devices keep running. 0 once all are
+ * parked, -ETIMEDOUT (and nothing paused) if one does not come out, -ESHUTDOWN if stopping.
+ */
+int vm_pause(struct vm *vm);
+
+/* Let parked vCPUs run again. */
+void vm_resume(struct vm *vm);
+
+/* Called by each vCPU thread between runs: parks it while a pause is requested. */
+void vm_vcpu_park(struct vm *vm);
+
+/*
+ * Block the signals that stop the VM cleanly (SIGTERM, SIGINT, SIGHUP, SIGQUIT) in this
+ * thread and the threads it creates later; a signalfd that reads them, or -1 (errno).
+ */
+int vm_stop_signals_fd(void);
 
 /* Whether a stop has been requested. */
 bool vm_stopping(struct vm *vm);

@@ -44,9 +44,7 @@ static int load(const char *json, struct vm_config *cfg, char *err, size_t err_l
 	char path[] = "/tmp/ember-cfg-XXXXXX";
 	int fd, ret;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->vcpus = 1;
-	cfg->mem_mib = 128;
+	vm_config_init(cfg);
 	err[0] = '\0';
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -66,7 +64,6 @@ static void expect_error(const char *json, const char *want)
 	assert_int_equal(load(json, &cfg, err, sizeof(err)), -EINVAL);
 	if (!strstr(err, want))
 		fail_msg("error '%s' does not contain '%s'", err, want);
-	assert_null(cfg.file_strings);
 	assert_null(cfg.kernel_path);
 }
 
@@ -81,8 +78,10 @@ static void test_full(void **state)
 	assert_int_equal(load(full_config, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.kernel_path, "/k/vmlinux");
 	assert_string_equal(cfg.initrd_path, "/k/initrd");
-	/* The root drive becomes vda and the kernel is told so. */
-	assert_string_equal(cfg.boot_args, "console=ttyS0 root=/dev/vda rw");
+	/* The root drive becomes vda (the boot code adds root=/dev/vda). */
+	assert_string_equal(cfg.boot_args, "console=ttyS0");
+	assert_true(cfg.disks[0].root);
+	assert_false(cfg.disks[1].root);
 	assert_int_equal(cfg.vcpus, 4);
 	assert_int_equal(cfg.mem_mib, 256);
 
@@ -126,8 +125,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg.rng_limit.bandwidth.size, 64);
 	assert_int_equal(cfg.rng_limit.bandwidth.refill_time_ms, 10);
 
-	config_file_free(&cfg);
-	assert_null(cfg.file_strings);
+	vm_config_free(&cfg);
 	assert_null(cfg.kernel_path);
 }
 
@@ -145,16 +143,17 @@ static void test_minimal(void **state)
 	assert_int_equal(cfg.mem_mib, 128);
 	assert_int_equal(cfg.nr_disks, 0);
 	assert_false(cfg.rng || cfg.balloon || cfg.vsock);
-	config_file_free(&cfg);
+	vm_config_free(&cfg);
 
-	/* A read-only root drive and no boot_args: root= goes after the default line. */
+	/* A read-only root drive and no boot_args: the default line, root= at boot. */
 	assert_int_equal(load("{" BOOT ", \"drives\": [{\"drive_id\": \"r\", \"path_on_host\": "
 			      "\"/r\", \"is_root_device\": true, \"is_read_only\": true}]}",
 			      &cfg, err, sizeof(err)),
 			 0);
-	assert_non_null(strstr(cfg.boot_args, "console=ttyS0"));
-	assert_non_null(strstr(cfg.boot_args, " root=/dev/vda ro"));
-	config_file_free(&cfg);
+	assert_null(cfg.boot_args);
+	assert_true(cfg.disks[0].root);
+	assert_true(cfg.disks[0].ro);
+	vm_config_free(&cfg);
 }
 
 static void test_bad_json(void **state)
@@ -234,9 +233,13 @@ static void test_limits(void **state)
 	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\", "
 		     "\"host_dev_name\": \"a-very-long-tap-name0\"}]}",
 		     "network-interfaces[0].host_dev_name: longer than 15 bytes");
-	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"123456789012345678901\", "
+	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"1234567890123456789012345678901234"
+		     "5678901234567890123456789012345\", "
 		     "\"path_on_host\": \"/a\", \"is_root_device\": false}]}",
-		     "drives[0].drive_id: longer than 20 bytes");
+		     "drives[0].drive_id: '123");
+	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"a/b\", "
+		     "\"path_on_host\": \"/a\", \"is_root_device\": false}]}",
+		     "drives[0].drive_id: 'a/b' is not an id");
 	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		     "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1, "
 		     "\"refill_time\": 9223372036854775807}}}]}",
@@ -267,7 +270,7 @@ static void test_limits(void **state)
 			      "\"/d\", \"is_root_device\": false}",
 			      i ? ", " : "", i);
 	snprintf(json + n, sizeof(json) - n, "]}");
-	expect_error(json, "drives: at most 8 drives");
+	expect_error(json, "drives[8]: drive 'd8': at most 8 drives");
 	n = snprintf(json, sizeof(json), "{" BOOT ", \"network-interfaces\": [");
 	for (i = 0; i < 5; i++)
 		n += snprintf(json + n, sizeof(json) - n,
@@ -275,7 +278,7 @@ static void test_limits(void **state)
 			      "\"host_dev_name\": \"t%u\"}",
 			      i ? ", " : "", i, i);
 	snprintf(json + n, sizeof(json) - n, "]}");
-	expect_error(json, "network-interfaces: at most 4 interfaces");
+	expect_error(json, "network-interfaces[4]: network interface 'e4': at most 4 interfaces");
 }
 
 static void test_values(void **state)
@@ -290,7 +293,7 @@ static void test_values(void **state)
 	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		     "\"is_root_device\": true}, {\"drive_id\": \"b\", \"path_on_host\": \"/b\", "
 		     "\"is_root_device\": true}]}",
-		     "drives[1].is_root_device: only one root device");
+		     "drives[1]: drive 'b': 'a' is already the root device");
 	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		     "\"is_root_device\": false}, {\"drive_id\": \"a\", \"path_on_host\": \"/b\", "
 		     "\"is_root_device\": false}]}",

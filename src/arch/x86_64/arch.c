@@ -150,3 +150,8 @@ int arch_handle_exit(struct vcpu *vcpu)
 		return -EINVAL;
 	}
 }
+
+int arch_send_ctrl_alt_del(struct vm *vm)
+{
+	return vm->i8042 ? i8042_send_ctrl_alt_del(vm->i8042) : -EOPNOTSUPP;
+}

@@ -1,0 +1,282 @@
+/*
+ * Handlers for actions and for what may change while the VM runs: pause, drives, rate
+ * limiters, the balloon, and the MMDS data store. They run on the device thread, so they
+ * may call into the device models directly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "metrics.h"
+
+#define MSG_AFTER_START	 "The requested operation is not supported after starting the microVM."
+#define MSG_BEFORE_START "The requested operation is not supported before starting the microVM."
+
+static bool started(const struct api_call *c)
+{
+	return c->in->state != INSTANCE_NOT_STARTED;
+}
+
+int h_put_action(struct api_call *c)
+{
+	static const char *const known[] = {"action_type", NULL};
+	static const char *const actions[] = {"InstanceStart", "SendCtrlAltDel", "FlushMetrics",
+					      NULL};
+	unsigned int action = ~0u;
+	int ret;
+
+	if (cf_object(&c->cf, c->body, "action") || cf_keys(&c->cf, c->body, "action", known) ||
+	    cf_member(&c->cf, c->body, "action", "action_type", true, &(json_t *){NULL}) ||
+	    cf_enum(&c->cf, c->body, "action", "action_type", actions, &action))
+		return -EINVAL;
+	switch (action) {
+	case 0:
+		if (started(c))
+			return api_fail(c, MSG_AFTER_START);
+		return instance_start(c->in, c->fault, sizeof(c->fault));
+	case 1:
+		if (!started(c))
+			return api_fail(c, MSG_BEFORE_START);
+		ret = arch_send_ctrl_alt_del(&c->in->vm);
+		if (ret)
+			return api_fail(c, "SendCtrlAltDel: %s", ret == -EOPNOTSUPP
+				? "this machine has no i8042 keyboard controller"
+				: "the keyboard buffer is full");
+		return 0;
+	default:
+		if (!c->in->cfg.metrics.set)
+			return api_fail(c, "FlushMetrics: the metrics system is not initialized "
+				       "(PUT /metrics first).");
+		ret = metrics_flush(c->in);
+		if (ret)
+			return api_fail(c, "FlushMetrics: cannot write the metrics: %s",
+					strerror(-ret));
+		return 0;
+	}
+}
+
+int h_patch_vm(struct api_call *c)
+{
+	static const char *const known[] = {"state", NULL};
+	static const char *const states[] = {"Paused", "Resumed", NULL};
+	unsigned int state = ~0u;
+
+	if (cf_object(&c->cf, c->body, "vm") || cf_keys(&c->cf, c->body, "vm", known) ||
+	    cf_member(&c->cf, c->body, "vm", "state", true, &(json_t *){NULL}) ||
+	    cf_enum(&c->cf, c->body, "vm", "state", states, &state))
+		return -EINVAL;
+	if (state == 0)
+		return instance_pause(c->in, c->fault, sizeof(c->fault));
+	return instance_resume(c->in, c->fault, sizeof(c->fault));
+}
+
+int h_patch_drive(struct api_call *c)
+{
+	static const char *const known[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
+	struct throttle_config limit = {0};
+	const char *id = NULL, *path = NULL;
+	struct disk_config *d;
+	json_t *lim;
+	int i, ret;
+
+	if (cf_object(&c->cf, c->body, "drive") || cf_keys(&c->cf, c->body, "drive", known) ||
+	    cf_str(&c->cf, c->body, "drive", "drive_id", true, &id) ||
+	    cf_str(&c->cf, c->body, "drive", "path_on_host", false, &path) ||
+	    cf_member(&c->cf, c->body, "drive", "rate_limiter", false, &lim) ||
+	    cf_limiter(&c->cf, c->body, "drive", "rate_limiter", &limit))
+		return -EINVAL;
+	if (strcmp(id, c->id))
+		return api_fail(c, "The id from the path does not match the id from the body!");
+	i = vm_config_find_drive(&c->in->cfg, id);
+	if (i < 0)
+		return api_fail(c, "drive '%s': no such drive", id);
+	d = &c->in->cfg.disks[i];
+	if (path && (!*path || strlen(path) >= sizeof(d->path)))
+		return api_fail(c, "drive.path_on_host: must be a path of 1 to %zu bytes",
+				sizeof(d->path) - 1);
+	ret = virtio_blk_update(c->in->vm.disks[i], path, lim ? &limit : NULL);
+	if (ret)
+		return api_fail(c, "drive '%s': cannot update: %s", id,
+				path ? strerror(-ret) : "bad rate limiter");
+	if (path)
+		snprintf(d->path, sizeof(d->path), "%s", path);
+	if (lim)
+		d->limit = limit;
+	return 0;
+}
+
+int h_patch_net(struct api_call *c)
+{
+	static const char *const known[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter",
+					    NULL};
+	struct throttle_config rx = {0}, tx = {0};
+	const char *w = "network-interface", *id = NULL;
+	json_t *has_rx, *has_tx;
+	struct net_config *n;
+	int i;
+
+	if (cf_object(&c->cf, c->body, w) || cf_keys(&c->cf, c->body, w, known) ||
+	    cf_str(&c->cf, c->body, w, "iface_id", true, &id) ||
+	    cf_member(&c->cf, c->body, w, "rx_rate_limiter", false, &has_rx) ||
+	    cf_member(&c->cf, c->body, w, "tx_rate_limiter", false, &has_tx) ||
+	    cf_limiter(&c->cf, c->body, w, "rx_rate_limiter", &rx) ||
+	    cf_limiter(&c->cf, c->body, w, "tx_rate_limiter", &tx))
+		return -EINVAL;
+	if (strcmp(id, c->id))
+		return api_fail(c, "The id from the path does not match the id from the body!");
+	i = vm_config_find_net(&c->in->cfg, id);
+	if (i < 0)
+		return api_fail(c, "network interface '%s': no such interface", id);
+	if (virtio_net_update_limits(c->in->vm.nets[i], has_rx ? &rx : NULL, has_tx ? &tx : NULL))
+		return api_fail(c, "network interface '%s': cannot update the rate limiters", id);
+	n = &c->in->cfg.nets[i];
+	if (has_rx)
+		n->rx_limit = rx;
+	if (has_tx)
+		n->tx_limit = tx;
+	return 0;
+}
+
+static int need_balloon(struct api_call *c)
+{
+	if (!c->in->cfg.balloon)
+		return api_fail(c, "Invalid request: the balloon device is not configured.");
+	return 0;
+}
+
+int h_get_balloon(struct api_call *c)
+{
+	if (need_balloon(c))
+		return -EINVAL;
+	c->reply = cfg_balloon_json(&c->in->cfg.balloon_cfg);
+	return 0;
+}
+
+int h_patch_balloon(struct api_call *c)
+{
+	uint64_t mib = 0;
+
+	if (need_balloon(c) || cfg_balloon_update(&c->cf, c->body, &mib))
+		return -EINVAL;
+	if (mib > c->in->cfg.mem_mib)
+		return api_fail(c, "balloon.amount_mib: %llu MiB is more than the guest's %llu MiB",
+				(unsigned long long)mib, (unsigned long long)c->in->cfg.mem_mib);
+	if (started(c))
+		virtio_balloon_set_target(c->in->vm.balloon, mib);
+	c->in->cfg.balloon_cfg.target_mib = mib;
+	return 0;
+}
+
+/* Firecracker's names for the VIRTIO_BALLOON_S_* tags, by tag. */
+static const char *const balloon_stat_names[16] = {
+	"swap_in",	 "swap_out",	 "major_faults",	"minor_faults",
+	"free_memory",	 "total_memory", "available_memory",	"disk_caches",
+	"hugetlb_allocations", "hugetlb_failures", "oom_kill", "alloc_stall",
+	"async_scan",	 "direct_scan",	 "async_reclaim",	"direct_reclaim",
+};
+
+int h_get_balloon_stats(struct api_call *c)
+{
+	const struct balloon_config *b = &c->in->cfg.balloon_cfg;
+	struct balloon_stats s;
+	unsigned int i;
+
+	if (need_balloon(c))
+		return -EINVAL;
+	if (!b->stats_period)
+		return api_fail(c, "Statistics for the balloon device are not enabled.");
+	if (!started(c))
+		return api_fail(c, MSG_BEFORE_START);
+	virtio_balloon_stats(c->in->vm.balloon, &s);
+	c->reply = json_pack("{s:I, s:I, s:I, s:I}", "target_pages",
+			     (json_int_t)(b->target_mib * 256), "actual_pages",
+			     (json_int_t)s.actual_pages, "target_mib", (json_int_t)b->target_mib,
+			     "actual_mib", (json_int_t)(s.actual_pages / 256));
+	for (i = 0; c->reply && i < 16; i++)
+		if (s.valid & (1u << i))
+			json_object_set_new(c->reply, balloon_stat_names[i],
+					    json_integer((json_int_t)s.value[i]));
+	return 0;
+}
+
+int h_patch_balloon_stats(struct api_call *c)
+{
+	unsigned int period = 0;
+	int ret;
+
+	if (need_balloon(c) || cfg_balloon_stats_update(&c->cf, c->body, &period))
+		return -EINVAL;
+	ret = virtio_balloon_set_stats_period(c->in->vm.balloon, period);
+	if (ret)
+		return api_fail(c, "balloon statistics cannot be turned on or off after boot.");
+	c->in->cfg.balloon_cfg.stats_period = period;
+	return 0;
+}
+
+int h_get_mmds(struct api_call *c)
+{
+	c->reply = c->in->mmds ? json_incref(c->in->mmds) : json_object();
+	return 0;
+}
+
+/* Take (store) as the new data store if its JSON fits the size limit. */
+static int mmds_replace(struct api_call *c, json_t *store)
+{
+	char *text = json_dumps(store, JSON_COMPACT);
+	size_t len = text ? strlen(text) : SIZE_MAX;
+
+	free(text);
+	if (len > c->in->mmds_limit) {
+		json_decref(store);
+		return api_fail(c, "The MMDS data store would take %zu bytes, over its limit of "
+			       "%zu.", len, c->in->mmds_limit);
+	}
+	json_decref(c->in->mmds);
+	c->in->mmds = store;
+	return 0;
+}
+
+int h_put_mmds(struct api_call *c)
+{
+	if (!json_is_object(c->body))
+		return api_fail(c, "mmds: the data store must be a JSON object.");
+	return mmds_replace(c, json_incref(c->body));
+}
+
+/* RFC 7396 JSON merge patch of (patch) onto (target), which it consumes; a new reference. */
+static json_t *merge_patch(json_t *target, json_t *patch)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(patch)) {
+		json_decref(target);
+		return json_deep_copy(patch);
+	}
+	if (!json_is_object(target)) {
+		json_decref(target);
+		target = json_object();
+	}
+	json_object_foreach(patch, key, v)
+	{
+		if (json_is_null(v))
+			json_object_del(target, key);
+		else
+			json_object_set_new(target, key,
+					    merge_patch(json_incref(json_object_get(target, key)), v));
+	}
+	return target;
+}
+
+int h_patch_mmds(struct api_call *c)
+{
+	json_t *copy;
+
+	if (!json_is_object(c->body))
+		return api_fail(c, "mmds: the patch must be a JSON object.");
+	copy = c->in->mmds ? json_deep_copy(c->in->mmds) : json_object();
+	return mmds_replace(c, merge_patch(copy, c->body));
+}

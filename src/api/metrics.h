@@ -1,0 +1,49 @@
+/*
+ * Firecracker-style metrics: one JSON object per line on the metrics path, every 60 s
+ * once the VM runs and on FlushMetrics, with Firecracker's names where ember has the
+ * counter. Counters of the kind Firecracker resets are written as the change since the
+ * previous line. A line the destination cannot take (a full FIFO) is counted, never waited for.
+ */
+#ifndef EMBER_API_METRICS_H
+#define EMBER_API_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../util/eventloop.h"
+#include "../virtio/blk.h"
+#include "../virtio/net.h"
+
+#define API_ROUTES_MAX	   48
+#define METRICS_PERIOD_S   60
+
+struct instance;
+
+struct metrics {
+	int fd; /* -1 until PUT /metrics (or the config file) names a path */
+	int timer_fd;
+	struct event_source timer_src;
+	uint64_t missed_lines;
+	/* Requests per route, and what the previous line had reported. */
+	uint64_t route_count[API_ROUTES_MAX], route_fails[API_ROUTES_MAX];
+	uint64_t prev_route_count[API_ROUTES_MAX], prev_route_fails[API_ROUTES_MAX];
+	struct blk_metrics prev_blk;
+	struct net_stats prev_net;
+	unsigned long long prev_log_missed;
+	uint64_t prev_missed_lines;
+};
+
+void metrics_init(struct metrics *m);
+
+/* Open the configured path (non-blocking). 0 or -errno. */
+int metrics_open(struct instance *in);
+
+/* Write one line now. 0, or -errno (the line is counted as missed). */
+int metrics_flush(struct instance *in);
+
+/* Write a line every METRICS_PERIOD_S from (loop). 0 or -errno. */
+int metrics_start_timer(struct instance *in, struct event_loop *loop);
+
+void metrics_close(struct metrics *m);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * The route table: each Firecracker path and method, when it is allowed (before or after
+ * InstanceStart), and its handler. Handlers parse the JSON body with the same section
+ * parsers as --config-file and answer 204, 200 with a body, or 400 with a fault_message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "routes.h"
+#include "handlers.h"
+#include "../util/log.h"
+#include "../util/util.h"
+
+#define MSG_AFTER_START	 "The requested operation is not supported after starting the microVM."
+#define MSG_BEFORE_START "The requested operation is not supported before starting the microVM."
+
+enum route_when {
+	ANY_TIME,
+	PRE_BOOT,
+	POST_BOOT,
+};
+
+struct route {
+	const char *path; /* ending in '/' when an id follows: "/drives/" */
+	enum api_method method;
+	enum route_when when;
+	bool needs_body;
+	int (*handle)(struct api_call *c);
+	const char *metric; /* Firecracker's counter name in *_api_requests, or NULL */
+};
+
+static const struct route routes[] = {
+	{"/", API_GET, ANY_TIME, false, h_get_instance, "instance_info"},
+	{"/version", API_GET, ANY_TIME, false, h_get_version, "vmm_version"},
+	{"/vm/config", API_GET, ANY_TIME, false, h_get_vm_config, "vm_config"},
+	{"/machine-config", API_GET, ANY_TIME, false, h_get_machine, "machine_cfg"},
+	{"/machine-config", API_PUT, PRE_BOOT, true, h_put_machine, "machine_cfg"},
+	{"/machine-config", API_PATCH, PRE_BOOT, true, h_patch_machine, "machine_cfg"},
+	{"/boot-source", API_PUT, PRE_BOOT, true, h_put_boot_source, "boot_source"},
+	{"/drives/", API_PUT, PRE_BOOT, true, h_put_drive, "drive"},
+	{"/drives/", API_PATCH, POST_BOOT, true, h_patch_drive, "drive"},
+	{"/network-interfaces/", API_PUT, PRE_BOOT, true, h_put_net, "network"},
+	{"/network-interfaces/", API_PATCH, POST_BOOT, true, h_patch_net, "network"},
+	{"/vsock", API_PUT, PRE_BOOT, true, h_put_vsock, "vsock"},
+	{"/entropy", API_PUT, PRE_BOOT, true, h_put_entropy, "entropy"},
+	{"/balloon", API_GET, ANY_TIME, false, h_get_balloon, "balloon"},
+	{"/balloon", API_PUT, PRE_BOOT, true, h_put_balloon, "balloon"},
+	{"/balloon", API_PATCH, ANY_TIME, true, h_patch_balloon, "balloon"},
+	{"/balloon/statistics", API_GET, ANY_TIME, false, h_get_balloon_stats, "balloon_stats"},
+	{"/balloon/statistics", API_PATCH, POST_BOOT, true, h_patch_balloon_stats, "balloon_stats"},
+	{"/logger", API_PUT, PRE_BOOT, true, h_put_logger, "logger"},
+	{"/metrics", API_PUT, PRE_BOOT, true, h_put_metrics, "metrics"},
+	{"/mmds", API_GET, ANY_TIME, false, h_get_mmds, "mmds"},
+	{"/mmds", API_PUT, ANY_TIME, true, h_put_mmds, "mmds"},
+	{"/mmds", API_PATCH, ANY_TIME, true, h_patch_mmds, "mmds"},
+	{"/mmds/config", API_PUT, PRE_BOOT, true, h_put_mmds_config, "mmds_config"},
+	{"/actions", API_PUT, ANY_TIME, true, h_put_action, "actions"},
+	{"/vm", API_PATCH, POST_BOOT, true, h_patch_vm, "vm"},
+	/* Firecracker features ember does not have: a clear 400, never a 404. */
+	{"/cpu-config", API_PUT, ANY_TIME, false, h_unsupported, NULL},
+	{"/pmem/", API_PUT, ANY_TIME, false, h_unsupported, NULL},
+	{"/pmem/", API_PATCH, ANY_TIME, false, h_unsupported, NULL},
+	{"/serial", API_PUT, ANY_TIME, false, h_unsupported, NULL},
+	{"/hotplug/memory", API_GET, ANY_TIME, false, h_unsupported, NULL},
+	{"/hotplug/memory", API_PUT, ANY_TIME, false, h_unsupported, NULL},
+	{"/hotplug/memory", API_PATCH, ANY_TIME, false, h_unsupported, NULL},
+	{"/snapshot/create", API_PUT, ANY_TIME, false, h_unsupported, NULL},
+	{"/snapshot/load", API_PUT, ANY_TIME, false, h_unsupported, NULL},
+	{"/balloon/hinting/start", API_PATCH, ANY_TIME, false, h_unsupported, NULL},
+	{"/balloon/hinting/status", API_GET, ANY_TIME, false, h_unsupported, NULL},
+	{"/balloon/hinting/stop", API_PATCH, ANY_TIME, false, h_unsupported, NULL},
+};
+
+_Static_assert(ARRAY_SIZE(routes) <= API_ROUTES_MAX, "a counter for every route");
+
+int api_fail(struct api_call *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->fault, sizeof(c->fault), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Whether (path) is route (r)'s, and then its id (after the prefix) in (*id). */
+static bool route_matches(const struct route *r, const char *path, const char **id)
+{
+	size_t n = strlen(r->path);
+
+	if (r->path[n - 1] != '/' || n == 1) {
+		*id = NULL;
+		return !strcmp(r->path, path);
+	}
+	if (strncmp(r->path, path, n) || !path[n] || strchr(path + n, '/'))
+		return false;
+	*id = path + n;
+	return true;
+}
+
+/* Parse the body into (c->body); 0 or a fault. */
+static int parse_body(struct api_call *c, const struct api_request *req)
+{
+	json_error_t jerr;
+
+	if (!req->body_len)
+		return api_fail(c, "The request body is empty.");
+	c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!c->body)
+		return api_fail(c, "An error occurred when deserializing the json body of a "
+			       "request: %s at line %d column %d.", jerr.text, jerr.line,
+			       jerr.column);
+	return 0;
+}
+
+static int route_call(struct api_call *c, const struct api_request *req)
+{
+	const struct route *r = NULL;
+	const char *id = NULL;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(routes); i++) {
+		if (!route_matches(&routes[i], req->path, &id))
+			continue;
+		if (routes[i].method == req->method) {
+			r = &routes[i];
+			break;
+		}
+	}
+	if (!r)
+		return api_fail(c, "Invalid request method and/or path: %s %s.", req->method_name,
+				req->path);
+	c->route = i;
+	c->in->metrics.route_count[i]++;
+	c->id = id;
+	if (id && !config_id_valid(id))
+		return api_fail(c, "Invalid ID '%s': 1 to %u letters, digits, '_' or '-'.", id,
+				CONFIG_ID_MAX);
+	if (r->handle == h_unsupported)
+		return api_fail(c, "%s %s: this feature is not supported by ember.",
+				req->method_name, req->path);
+	if (r->when == PRE_BOOT && c->in->state != INSTANCE_NOT_STARTED)
+		return api_fail(c, MSG_AFTER_START);
+	if (r->when == POST_BOOT && c->in->state == INSTANCE_NOT_STARTED)
+		return api_fail(c, MSG_BEFORE_START);
+	if (r->needs_body && parse_body(c, req))
+		return -EINVAL;
+	return r->handle(c);
+}
+
+static const char *const metric_groups[] = {
+	[API_GET] = "get_api_requests",
+	[API_PUT] = "put_api_requests",
+	[API_PATCH] = "patch_api_requests",
+};
+
+void api_route_metrics(struct instance *in, json_t *root)
+{
+	struct metrics *m = &in->metrics;
+	char name[64];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(routes); i++) {
+		const struct route *r = &routes[i];
+		json_t *group;
+
+		if (!r->metric)
+			continue;
+		group = json_object_get(root, metric_groups[r->method]);
+		if (!group) {
+			group = json_object();
+			json_object_set_new(root, metric_groups[r->method], group);
+		}
+		snprintf(name, sizeof(name), "%s_count", r->metric);
+		json_object_set_new(group, name,
+				    json_integer(m->route_count[i] - m->prev_route_count[i]));
+		if (r->method != API_GET) {
+			snprintf(name, sizeof(name), "%s_fails", r->metric);
+			json_object_set_new(group, name,
+					    json_integer(m->route_fails[i] - m->prev_route_fails[i]));
+		}
+		m->prev_route_count[i] = m->route_count[i];
+		m->prev_route_fails[i] = m->route_fails[i];
+	}
+}
+
+void api_route(struct instance *in, struct api_request *req)
+{
+	struct api_call c = {.in = in, .status = 204, .route = -1};
+	char *body = NULL;
+
+	c.cf = (struct cf){.err = c.fault, .err_len = sizeof(c.fault)};
+	if (route_call(&c, req)) {
+		json_decref(c.reply);
+		c.reply = json_pack("{s:s}", "fault_message", c.fault);
+		c.status = 400;
+		if (c.route >= 0)
+			in->metrics.route_fails[c.route]++;
+		log_info("API %s %s: 400: %s", req->method_name, req->path, c.fault);
+	} else {
+		log_debug("API %s %s: %d", req->method_name, req->path, c.reply ? 200 : 204);
+	}
+	if (c.reply) {
+		body = json_dumps(c.reply, JSON_COMPACT);
+		if (c.status == 204)
+			c.status = 200;
+	}
+	api_server_reply(in->api, req, body || !c.reply ? c.status : 400,
+			 body ? body : (c.reply ? "{\"fault_message\": \"out of memory\"}" : NULL));
+	free(body);
+	json_decref(c.reply);
+	json_decref(c.body);
+}

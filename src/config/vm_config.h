@@ -1,0 +1,107 @@
+/*
+ * What to build: one VM's whole configuration, whichever way it arrived (command line,
+ * --config-file, or the API before InstanceStart). The VMM reads it; it never reads JSON.
+ */
+#ifndef EMBER_CONFIG_VM_CONFIG_H
+#define EMBER_CONFIG_VM_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/boot.h"
+#include "../util/log.h"
+#include "../util/util.h"
+#include "../virtio/balloon.h"
+#include "../virtio/blk.h"
+#include "../virtio/net.h"
+#include "../virtio/throttle.h"
+#include "../virtio/vsock.h"
+
+#define VM_MAX_DISKS	8
+#define VM_MAX_NETS	4
+#define VM_MAX_MEM_MIB	(1024 * 1024) /* --memory and machine-config.mem_size_mib */
+
+/* Firecracker's logger section; the sink itself is util/log's. */
+struct logger_config {
+	bool set;
+	char path[PATH_MAX];
+	enum log_level level;
+	bool show_level;
+	bool show_origin;
+};
+
+struct metrics_config {
+	bool set;
+	char path[PATH_MAX];
+	bool emit_id;
+	char *properties; /* the "properties" object as compact JSON, owned; NULL for none */
+};
+
+struct mmds_config {
+	bool set;
+	unsigned int version; /* 1 or 2 */
+	char ipv4[16];	      /* dotted quad */
+	bool imds_compat;
+	char ifaces[VM_MAX_NETS][CONFIG_ID_MAX + 1];
+	unsigned int nr_ifaces;
+};
+
+struct vm_config {
+	char *kernel_path; /* owned; NULL until a kernel is given */
+	char *initrd_path; /* owned; NULL: none */
+	char *boot_args;   /* owned; NULL: the default */
+	unsigned int vcpus;
+	uint64_t mem_mib;
+	bool boot_timer;
+	bool rng;
+	struct throttle_config rng_limit;
+	/* The root drive, if any, is first: vda, and the kernel gets root=/dev/vda. */
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned int nr_disks;
+	struct net_config nets[VM_MAX_NETS];
+	unsigned int nr_nets;
+	bool balloon;
+	struct balloon_config balloon_cfg;
+	bool vsock;
+	struct vsock_config vsock_cfg;
+	struct logger_config logger;
+	struct metrics_config metrics;
+	struct mmds_config mmds;
+	enum boot_protocol boot_proto;
+	int console_in;	 /* fd read for guest serial input, -1 for none */
+	int console_out; /* fd that guest serial output goes to */
+};
+
+/* The defaults: 1 vCPU, 128 MiB, nothing else; console on stdin/stdout. */
+void vm_config_init(struct vm_config *cfg);
+
+/* Free what (cfg) owns and leave it as vm_config_init() does. */
+void vm_config_free(struct vm_config *cfg);
+
+/*
+ * Replace the boot source with copies of (kernel), (initrd) and (args) (both may be NULL).
+ * 0 or -ENOMEM, and then (cfg) is unchanged.
+ */
+int vm_config_set_boot(struct vm_config *cfg, const char *kernel, const char *initrd,
+		       const char *args);
+
+/*
+ * Add (d), or replace the drive with its id. A root drive goes first, the others keep
+ * their order. 0, or -EINVAL / -ENOSPC with the reason in (why, why_len).
+ */
+int vm_config_put_drive(struct vm_config *cfg, const struct disk_config *d, char *why,
+			size_t why_len);
+
+/* Add (n), or replace the interface with its id; TAPs and MACs must be unique. As above. */
+int vm_config_put_net(struct vm_config *cfg, const struct net_config *n, char *why,
+		      size_t why_len);
+
+/* The index of the drive / interface called (id), or -1. */
+int vm_config_find_drive(const struct vm_config *cfg, const char *id);
+int vm_config_find_net(const struct vm_config *cfg, const char *id);
+
+/* Whether (id) is a valid drive_id / iface_id / instance id: 1-64 of [A-Za-z0-9_-]. */
+bool config_id_valid(const char *id);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * The instance's life: wait for configuration on the API, build the VM on InstanceStart,
+ * then run it with the API served from the same event loop as the devices.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "../api/routes.h"
+#include "../util/log.h"
+
+void instance_init(struct instance *in, const char *id, struct vm_config *cfg, uint64_t start_us)
+{
+	memset(in, 0, sizeof(*in));
+	snprintf(in->id, sizeof(in->id), "%s", id ? id : INSTANCE_DEFAULT_ID);
+	in->cfg = *cfg;
+	vm_config_init(cfg); /* the instance owns the strings now */
+	in->start_us = start_us;
+	in->signal_fd = -1;
+	in->preboot_loop.epoll_fd = -1;
+	in->mmds_limit = MMDS_DEFAULT_LIMIT;
+	metrics_init(&in->metrics);
+}
+
+/* Every waiting API request, answered on this (the device) thread. */
+static void instance_on_api(void *opaque, uint32_t events)
+{
+	struct instance *in = opaque;
+	struct api_request *req;
+
+	(void)events;
+	while ((req = api_server_take(in->api)))
+		api_route(in, req);
+}
+
+static void instance_on_signal(void *opaque, uint32_t events)
+{
+	struct instance *in = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(in->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		log_info("signal %u before InstanceStart: exiting", si.ssi_signo);
+		in->quit = true;
+	}
+}
+
+int instance_start(struct instance *in, char *why, size_t why_len)
+{
+	int ret;
+
+	if (!in->cfg.kernel_path) {
+		snprintf(why, why_len, "Cannot start microvm without kernel configuration.");
+		return -EINVAL;
+	}
+	if (in->cfg.metrics.set && in->metrics.fd < 0) {
+		ret = metrics_open(in);
+		if (ret) {
+			snprintf(why, why_len, "metrics.metrics_path: cannot open '%s': %s",
+				 in->cfg.metrics.path, strerror(-ret));
+			return ret;
+		}
+	}
+	log_clear_last_error();
+	ret = vm_build(&in->vm, &in->cfg, in->start_us);
+	if (ret) {
+		snprintf(why, why_len, "Failed to start microVM: %s",
+			 *log_last_error() ? log_last_error() : strerror(-ret));
+		return ret;
+	}
+	/* From now on the API is served by the VM's loop, beside the devices. */
+	if (in->api) {
+		if (in->preboot_loop.epoll_fd >= 0)
+			event_loop_del(&in->preboot_loop, &in->api_src);
+		ret = event_loop_add(&in->vm.loop, &in->api_src, EPOLLIN);
+		if (ret) {
+			snprintf(why, why_len, "Failed to start microVM: cannot watch the API");
+			vm_destroy(&in->vm);
+			return ret;
+		}
+	}
+	if (in->metrics.fd >= 0 && metrics_start_timer(in, &in->vm.loop))
+		log_warn("cannot start the periodic metrics timer");
+	in->state = INSTANCE_RUNNING;
+	return 0;
+}
+
+int instance_pause(struct instance *in, char *why, size_t why_len)
+{
+	int ret;
+
+	if (in->state == INSTANCE_PAUSED)
+		return 0;
+	ret = vm_pause(&in->vm);
+	if (ret) {
+		snprintf(why, why_len, "Failed to pause the microVM: %s",
+			 ret == -ETIMEDOUT ? "a vCPU did not stop in time" : strerror(-ret));
+		return ret;
+	}
+	in->state = INSTANCE_PAUSED;
+	log_info("microVM paused");
+	return 0;
+}
+
+int instance_resume(struct instance *in, char *why, size_t why_len)
+{
+	(void)why;
+	(void)why_len;
+	if (in->state == INSTANCE_PAUSED) {
+		vm_resume(&in->vm);
+		log_info("microVM resumed");
+	}
+	in->state = INSTANCE_RUNNING;
+	return 0;
+}
+
+/* Before InstanceStart: serve the API until it starts the VM or a signal says stop. */
+static int instance_wait_for_start(struct instance *in)
+{
+	int ret;
+
+	in->signal_fd = vm_stop_signals_fd();
+	if (in->signal_fd < 0)
+		return -errno;
+	in->signal_src = (struct event_source){in->signal_fd, instance_on_signal, in};
+	ret = event_loop_init(&in->preboot_loop) ?:
+	      event_loop_add(&in->preboot_loop, &in->signal_src, EPOLLIN) ?:
+	      event_loop_add(&in->preboot_loop, &in->api_src, EPOLLIN);
+	while (!ret && in->state == INSTANCE_NOT_STARTED && !in->quit)
+		ret = event_loop_run_once(&in->preboot_loop, -1);
+	return ret;
+}
+
+int instance_run(struct instance *in, bool boot_now)
+{
+	char why[512];
+	int ret;
+
+	if (in->api)
+		in->api_src = (struct event_source){api_server_request_fd(in->api), instance_on_api,
+						    in};
+	if (boot_now || !in->api) {
+		if (instance_start(in, why, sizeof(why))) {
+			log_err("%s", why);
+			return 1;
+		}
+	} else {
+		ret = instance_wait_for_start(in);
+		if (ret) {
+			log_err("API event loop: %s", strerror(-ret));
+			return 1;
+		}
+		if (in->quit)
+			return 0;
+	}
+	return vm_run(&in->vm);
+}
+
+void instance_destroy(struct instance *in)
+{
+	/* The API goes first: no request may arrive for a VM being torn down. */
+	if (in->api)
+		api_server_stop(in->api);
+	in->api = NULL;
+	if (in->state != INSTANCE_NOT_STARTED)
+		vm_destroy(&in->vm);
+	in->state = INSTANCE_NOT_STARTED;
+	event_loop_destroy(&in->preboot_loop);
+	if (in->signal_fd >= 0)
+		close(in->signal_fd);
+	in->signal_fd = -1;
+	metrics_close(&in->metrics);
+	json_decref(in->mmds);
+	in->mmds = NULL;
+	vm_config_free(&in->cfg);
+}

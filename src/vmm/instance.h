@@ -1,0 +1,71 @@
+/*
+ * One microVM instance as the API sees it: its configuration before boot, the VM after
+ * InstanceStart, its state (Not started, Running, Paused) and the MMDS data store. It
+ * lives on the main thread; the API server hands it requests there.
+ */
+#ifndef EMBER_VMM_INSTANCE_H
+#define EMBER_VMM_INSTANCE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm.h"
+#include "../api/metrics.h"
+#include "../api/server.h"
+#include "../config/vm_config.h"
+#include "../util/eventloop.h"
+
+#define EMBER_VERSION	      "0.1.0"
+#define INSTANCE_DEFAULT_ID   "anonymous-instance"
+#define MMDS_DEFAULT_LIMIT    51200 /* bytes of the data store, as Firecracker's default */
+
+enum instance_state {
+	INSTANCE_NOT_STARTED,
+	INSTANCE_RUNNING,
+	INSTANCE_PAUSED,
+};
+
+struct instance {
+	char id[CONFIG_ID_MAX + 1];
+	uint64_t start_us; /* when the process started, for the boot timer and metrics */
+	struct vm_config cfg;
+	enum instance_state state;
+	struct vm vm; /* built by InstanceStart */
+
+	struct api_server *api; /* NULL with --no-api */
+	struct event_source api_src;
+	struct event_loop preboot_loop; /* API and signals until InstanceStart */
+	int signal_fd;
+	struct event_source signal_src;
+	bool quit; /* a signal arrived before boot */
+
+	struct metrics metrics;
+	json_t *mmds;	   /* the data store; NULL until PUT /mmds or --metadata */
+	size_t mmds_limit; /* the most bytes its JSON may take */
+};
+
+/* An instance with (cfg) (taken over: the instance frees it) and the given (id). */
+void instance_init(struct instance *in, const char *id, struct vm_config *cfg, uint64_t start_us);
+
+/*
+ * Build and start the VM from the configuration (InstanceStart). 0, or -errno with the
+ * reason in (why, why_len); the instance then stays Not started.
+ */
+int instance_start(struct instance *in, char *why, size_t why_len);
+
+/*
+ * Start the VM at once if (boot_now) or there is no API; otherwise serve the API until
+ * InstanceStart or a signal. Then run the VM to its end. Returns the process exit status.
+ */
+int instance_run(struct instance *in, bool boot_now);
+
+/* PATCH /vm: "Paused" or "Resumed". 0 or -errno with (why). */
+int instance_pause(struct instance *in, char *why, size_t why_len);
+int instance_resume(struct instance *in, char *why, size_t why_len);
+
+/* Free everything: the VM, the API server, the configuration, the MMDS store. */
+void instance_destroy(struct instance *in);
+
+#endif

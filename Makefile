@@ -71,6 +71,7 @@ asan:
 
 bench: all guests
 	@bench/startup
+	@bench/api
 
 # libFuzzer (clang) on the image loaders and the virtqueue walker, FUZZ_SECONDS each.
 # -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.

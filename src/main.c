@@ -414,11 +414,14 @@ int main(int argc, char **argv)
 	if (vcpu_signal_setup())
 		die("cannot install the vCPU kick handler");
 	arch_host_check();
-	if (o.api_sock && api_server_start(o.api_sock, o.max_payload, &in.api, why, sizeof(why))) {
+	if (o.api_sock && instance_open_api(&in, o.api_sock, o.max_payload, why, sizeof(why))) {
 		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
 		instance_destroy(&in);
 		return 1;
 	}
+	if (o.api_sock)
+		log_info("API socket accepting: process CPU %llu us",
+			 (unsigned long long)cpu_us());
 	status = instance_run(&in, boot_now);
 	instance_destroy(&in);
 	return status;

@@ -19,9 +19,9 @@
 #define MSG_BAD_VERSION	    "Invalid HTTP Version: Unsupported HTTP version."
 #define MSG_BAD_UTF8_URI    "Invalid URI: Cannot parse URI as UTF-8."
 /* ember's own, for what micro_http does not check. */
-#define MSG_BAD_TARGET	    "Invalid URI: The request target must be a path starting with '/'."
-#define MSG_BAD_LENGTH	    "Invalid header. Reason: Invalid value for Content-Length."
-#define MSG_TE		    "Invalid header. Reason: Transfer-Encoding is not supported."
+#define MSG_BAD_TARGET "Invalid URI: The request target must be a path starting with '/'."
+#define MSG_BAD_LENGTH "Invalid header. Reason: Invalid value for Content-Length."
+#define MSG_TE	       "Invalid header. Reason: Transfer-Encoding is not supported."
 
 void http_buf_free(struct http_buf *b)
 {
@@ -73,14 +73,16 @@ void http_buf_consume(struct http_buf *b, size_t n)
 static int http_format_head(char *head, size_t size, unsigned int minor, int status,
 			    bool keep_alive)
 {
-	return snprintf(head, size, "HTTP/1.%u %d \r\nServer: Firecracker API\r\nConnection: %s\r\n",
-			minor, status, keep_alive ? "keep-alive" : "close");
+	return snprintf(head, size,
+			"HTTP/1.%u %d \r\nServer: Firecracker API\r\nConnection: %s\r\n", minor,
+			status, keep_alive ? "keep-alive" : "close");
 }
 
 int http_format_response(struct http_buf *out, int status, bool keep_alive, const char *body,
 			 size_t body_len)
 {
 	bool has_content = status >= 200 && status != 204;
+	size_t pending = http_buf_pending(out);
 	char head[192];
 	int n;
 
@@ -89,13 +91,17 @@ int http_format_response(struct http_buf *out, int status, bool keep_alive, cons
 	if (has_content) {
 		if (!body)
 			body_len = 0;
-		n += snprintf(head + n, sizeof(head) - n,
-			      "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
+		n +=
+		    snprintf(head + n, sizeof(head) - n,
+			     "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
 	}
 	n += snprintf(head + n, sizeof(head) - n, "\r\n");
-	if (http_buf_append(out, head, n))
+	if (http_buf_append(out, head, n) ||
+	    (has_content && http_buf_append(out, body, body_len))) {
+		out->len = out->off + pending; /* no half response */
 		return -ENOMEM;
-	return has_content && body_len ? http_buf_append(out, body, body_len) : 0;
+	}
+	return 0;
 }
 
 int http_format_continue(struct http_buf *out, unsigned int minor, bool keep_alive)
@@ -113,7 +119,7 @@ int http_format_error(struct http_buf *out, bool keep_alive, const char *msg)
 	static const char tail[] = "\nAll previous unanswered requests will be dropped.\" }";
 	json_t *str = json_string(msg);
 	char *quoted = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-	struct http_buf body = { 0 };
+	struct http_buf body = {0};
 	int ret = -ENOMEM;
 
 	json_decref(str);
@@ -344,13 +350,13 @@ static int http_on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings http_settings = {
-	.on_message_begin = http_on_message_begin,
-	.on_url = http_on_url,
-	.on_header_field = http_on_header_field,
-	.on_header_value = http_on_header_value,
-	.on_headers_complete = http_on_headers_complete,
-	.on_body = http_on_body,
-	.on_message_complete = http_on_message_complete,
+    .on_message_begin = http_on_message_begin,
+    .on_url = http_on_url,
+    .on_header_field = http_on_header_field,
+    .on_header_value = http_on_header_value,
+    .on_headers_complete = http_on_headers_complete,
+    .on_body = http_on_body,
+    .on_message_complete = http_on_message_complete,
 };
 
 void http_codec_init(struct http_codec *c, size_t max_payload)
@@ -424,9 +430,9 @@ int http_codec_feed(struct http_codec *c, const char *buf, size_t len, size_t *u
 		e = HTTP_PARSER_ERRNO(&c->parser);
 		if (e != HPE_OK && e != HPE_PAUSED)
 			return http_codec_fail(c, e >= HPE_CB_message_begin &&
-							  e <= HPE_CB_chunk_complete ?
-						      NULL :
-						      http_parser_refusal(e));
+							  e <= HPE_CB_chunk_complete
+						      ? NULL
+						      : http_parser_refusal(e));
 		if (!was_in_body && !c->in_body) {
 			c->header_bytes += done;
 			if (c->header_bytes >= HTTP_MAX_HEADER_BYTES) {

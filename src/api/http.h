@@ -21,7 +21,10 @@
 
 /* micro_http's refusal when every connection slot is taken, byte for byte. */
 #define HTTP_SERVER_FULL_RESPONSE                                                                  \
-	"HTTP/1.1 503\r\nServer: Firecracker API\r\nConnection: close\r\nContent-Length: 40\r\n\r\n" \
+	"HTTP/1.1 503\r\n"                                                                         \
+	"Server: Firecracker API\r\n"                                                              \
+	"Connection: close\r\n"                                                                    \
+	"Content-Length: 40\r\n\r\n"                                                               \
 	"{ \"error\": \"Too many open connections\" }"
 
 /* A growable byte buffer; bytes [off, len) are still to be sent. */
@@ -72,21 +75,21 @@ enum http_event {
 struct http_codec {
 	http_parser parser;
 	size_t max_payload;
-	bool failed;		/* a request was refused: nothing more will be decoded */
-	char error_msg[160];	/* why, for http_format_error() */
-	bool keep_alive;	/* the current request's wish; true until its headers say */
-	unsigned int minor;	/* its HTTP/1.(minor) */
-	bool in_body;		/* its headers are complete */
-	size_t header_bytes;	/* its bytes before the body so far */
-	bool header_was_value;	/* the last header callback was a value */
+	bool failed;	       /* a request was refused: nothing more will be decoded */
+	char error_msg[160];   /* why, for http_format_error() */
+	bool keep_alive;       /* the current request's wish; true until its headers say */
+	unsigned int minor;    /* its HTTP/1.(minor) */
+	bool in_body;	       /* its headers are complete */
+	size_t header_bytes;   /* its bytes before the body so far */
+	bool header_was_value; /* the last header callback was a value */
 	bool continue_due;
 	bool expect_continue;
 	bool transfer_encoding;
-	char field[24];		/* the current header's name, truncated */
+	char field[24]; /* the current header's name, truncated */
 	size_t field_len;
-	char value[24];		/* and the start of its value */
+	char value[24]; /* and the start of its value */
 	size_t value_len;
-	char *url;		/* the request target as received */
+	char *url; /* the request target as received */
 	size_t url_len;
 	struct api_request *req; /* being built from the headers on */
 	size_t body_cap;

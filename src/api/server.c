@@ -50,7 +50,7 @@ struct api_conn {
 	char in[API_READ_CHUNK];
 	size_t in_off, in_len; /* in[in_off, in_len) is read and not yet decoded */
 	struct http_buf out;
-	bool in_flight;	       /* a request from here is with the VMM */
+	bool in_flight; /* a request from here is with the VMM */
 	bool in_flight_keep_alive;
 	bool closing;	 /* close once (out) is sent */
 	uint32_t events; /* what the loop watches on this fd */
@@ -292,7 +292,7 @@ static void api_conn_open(struct api_server *s, int fd)
 	}
 	c->srv = s;
 	c->id = ++s->last_conn_id;
-	c->src = (struct event_source){ fd, api_conn_event, c };
+	c->src = (struct event_source){fd, api_conn_event, c};
 	http_codec_init(&c->codec, s->max_payload);
 	c->events = EPOLLIN | EPOLLRDHUP;
 	if (event_loop_add(&s->loop, &c->src, c->events)) {
@@ -430,7 +430,7 @@ static void api_server_free(struct api_server *s)
 
 static int api_server_listen(struct api_server *s, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int ret;
 
 	if (strlen(s->sock_path) >= sizeof(addr.sun_path)) {
@@ -481,16 +481,16 @@ static int api_server_loop_init(struct api_server *s)
 	ret = event_loop_init(&s->loop);
 	if (ret)
 		return ret;
-	s->listen_src = (struct event_source){ s->listen_fd, api_on_listen, s };
-	s->reply_src = (struct event_source){ s->reply_fd, api_on_replies, s };
-	s->stop_src = (struct event_source){ s->stop_fd, api_on_stop, s };
+	s->listen_src = (struct event_source){s->listen_fd, api_on_listen, s};
+	s->reply_src = (struct event_source){s->reply_fd, api_on_replies, s};
+	s->stop_src = (struct event_source){s->stop_fd, api_on_stop, s};
 	return event_loop_add(&s->loop, &s->listen_src, EPOLLIN) ?:
 	       event_loop_add(&s->loop, &s->reply_src, EPOLLIN) ?:
 	       event_loop_add(&s->loop, &s->stop_src, EPOLLIN);
 }
 
-int api_server_start(const char *sock_path, size_t max_payload, struct api_server **out,
-		     char *err, size_t err_len)
+int api_server_start(const char *sock_path, size_t max_payload, struct api_server **out, char *err,
+		     size_t err_len)
 {
 	struct api_server *s;
 	sigset_t all, old;

@@ -546,9 +546,13 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path, const struct thr
 		/* The old fd is named in the requests in flight: they finish on it first. */
 		ret = blk_io_quiesce(blk, BLK_UPDATE_DRAIN_MS);
 		if (ret) {
-			log_warnx("virtio-blk %s: %u requests still in flight (%s); image not "
-				  "changed to %s", blk->cfg->path, VIRTQ_MAX_SIZE - blk->nr_free,
-				  strerror(-ret), path);
+			if (ret == -ETIMEDOUT)
+				log_warnx("virtio-blk %s: %u request(s) still in flight after %u "
+					  "ms; image not changed to %s", blk->cfg->path,
+					  VIRTQ_MAX_SIZE - blk->nr_free, BLK_UPDATE_DRAIN_MS, path);
+			else
+				log_warnx("virtio-blk %s: image not changed to %s", blk->cfg->path,
+					  path);
 			goto unlock;
 		}
 	}

@@ -123,9 +123,6 @@ static int instance_wait_for_start(struct instance *in)
 {
 	int ret;
 
-	in->signal_fd = vm_stop_signals_fd();
-	if (in->signal_fd < 0)
-		return -errno;
 	in->signal_src = (struct event_source){in->signal_fd, instance_on_signal, in};
 	ret = event_loop_init(&in->preboot_loop) ?:
 	      event_loop_add(&in->preboot_loop, &in->signal_src, EPOLLIN) ?:
@@ -133,6 +130,21 @@ static int instance_wait_for_start(struct instance *in)
 	while (!ret && in->state == INSTANCE_NOT_STARTED && !in->quit)
 		ret = event_loop_run_once(&in->preboot_loop, -1);
 	return ret;
+}
+
+int instance_open_api(struct instance *in, const char *sock_path, size_t max_payload, char *why,
+		      size_t why_len)
+{
+	/*
+	 * Blocked before the API thread exists (it inherits the mask) and before the socket
+	 * does: a SIGTERM from a client that saw the socket still ends in a clean exit.
+	 */
+	in->signal_fd = vm_stop_signals_fd();
+	if (in->signal_fd < 0) {
+		snprintf(why, why_len, "signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	return api_server_start(sock_path, max_payload, &in->api, why, why_len);
 }
 
 int instance_run(struct instance *in, bool boot_now)

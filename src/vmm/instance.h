@@ -55,6 +55,10 @@ void instance_init(struct instance *in, const char *id, struct vm_config *cfg, u
  */
 int instance_start(struct instance *in, char *why, size_t why_len);
 
+/* Serve the API on (sock_path). 0, or -errno with the reason in (why, why_len). */
+int instance_open_api(struct instance *in, const char *sock_path, size_t max_payload, char *why,
+		      size_t why_len);
+
 /*
  * Start the VM at once if (boot_now) or there is no API; otherwise serve the API until
  * InstanceStart or a signal. Then run the VM to its end. Returns the process exit status.

@@ -11,6 +11,7 @@
 
 #include "handlers.h"
 #include "metrics.h"
+#include "../util/util.h"
 
 #define MSG_AFTER_START	 "The requested operation is not supported after starting the microVM."
 #define MSG_BEFORE_START "The requested operation is not supported before starting the microVM."
@@ -76,7 +77,7 @@ int h_patch_vm(struct api_call *c)
 int h_patch_drive(struct api_call *c)
 {
 	static const char *const known[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
-	struct throttle_config limit = {0};
+	struct throttle_config limit;
 	const char *id = NULL, *path = NULL;
 	struct disk_config *d;
 	json_t *lim;
@@ -85,8 +86,7 @@ int h_patch_drive(struct api_call *c)
 	if (cf_object(&c->cf, c->body, "drive") || cf_keys(&c->cf, c->body, "drive", known) ||
 	    cf_str(&c->cf, c->body, "drive", "drive_id", true, &id) ||
 	    cf_str(&c->cf, c->body, "drive", "path_on_host", false, &path) ||
-	    cf_member(&c->cf, c->body, "drive", "rate_limiter", false, &lim) ||
-	    cf_limiter(&c->cf, c->body, "drive", "rate_limiter", &limit))
+	    cf_member(&c->cf, c->body, "drive", "rate_limiter", false, &lim))
 		return -EINVAL;
 	if (strcmp(id, c->id))
 		return api_fail(c, "The id from the path does not match the id from the body!");
@@ -94,6 +94,10 @@ int h_patch_drive(struct api_call *c)
 	if (i < 0)
 		return api_fail(c, "drive '%s': no such drive", id);
 	d = &c->in->cfg.disks[i];
+	/* A bucket the body leaves out keeps its setting, as in Firecracker. */
+	limit = d->limit;
+	if (cf_limiter(&c->cf, c->body, "drive", "rate_limiter", &limit))
+		return -EINVAL;
 	if (path && (!*path || strlen(path) >= sizeof(d->path)))
 		return api_fail(c, "drive.path_on_host: must be a path of 1 to %zu bytes",
 				sizeof(d->path) - 1);
@@ -112,7 +116,7 @@ int h_patch_net(struct api_call *c)
 {
 	static const char *const known[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter",
 					    NULL};
-	struct throttle_config rx = {0}, tx = {0};
+	struct throttle_config rx, tx;
 	const char *w = "network-interface", *id = NULL;
 	json_t *has_rx, *has_tx;
 	struct net_config *n;
@@ -121,15 +125,19 @@ int h_patch_net(struct api_call *c)
 	if (cf_object(&c->cf, c->body, w) || cf_keys(&c->cf, c->body, w, known) ||
 	    cf_str(&c->cf, c->body, w, "iface_id", true, &id) ||
 	    cf_member(&c->cf, c->body, w, "rx_rate_limiter", false, &has_rx) ||
-	    cf_member(&c->cf, c->body, w, "tx_rate_limiter", false, &has_tx) ||
-	    cf_limiter(&c->cf, c->body, w, "rx_rate_limiter", &rx) ||
-	    cf_limiter(&c->cf, c->body, w, "tx_rate_limiter", &tx))
+	    cf_member(&c->cf, c->body, w, "tx_rate_limiter", false, &has_tx))
 		return -EINVAL;
 	if (strcmp(id, c->id))
 		return api_fail(c, "The id from the path does not match the id from the body!");
 	i = vm_config_find_net(&c->in->cfg, id);
 	if (i < 0)
 		return api_fail(c, "network interface '%s': no such interface", id);
+	/* A bucket the body leaves out keeps its setting, as in Firecracker. */
+	rx = c->in->cfg.nets[i].rx_limit;
+	tx = c->in->cfg.nets[i].tx_limit;
+	if (cf_limiter(&c->cf, c->body, w, "rx_rate_limiter", &rx) ||
+	    cf_limiter(&c->cf, c->body, w, "tx_rate_limiter", &tx))
+		return -EINVAL;
 	if (virtio_net_update_limits(c->in->vm.nets[i], has_rx ? &rx : NULL, has_tx ? &tx : NULL))
 		return api_fail(c, "network interface '%s': cannot update the rate limiters", id);
 	n = &c->in->cfg.nets[i];
@@ -164,40 +172,30 @@ int h_patch_balloon(struct api_call *c)
 	if (mib > c->in->cfg.mem_mib)
 		return api_fail(c, "balloon.amount_mib: %llu MiB is more than the guest's %llu MiB",
 				(unsigned long long)mib, (unsigned long long)c->in->cfg.mem_mib);
-	if (started(c))
-		virtio_balloon_set_target(c->in->vm.balloon, mib);
+	if (started(c) && virtio_balloon_set_target(c->in->vm.balloon, mib))
+		return api_fail(c, "balloon.amount_mib: cannot set %llu MiB", (unsigned long long)mib);
 	c->in->cfg.balloon_cfg.target_mib = mib;
 	return 0;
 }
 
-/* Firecracker's names for the VIRTIO_BALLOON_S_* tags, by tag. */
-static const char *const balloon_stat_names[16] = {
-	"swap_in",	 "swap_out",	 "major_faults",	"minor_faults",
-	"free_memory",	 "total_memory", "available_memory",	"disk_caches",
-	"hugetlb_allocations", "hugetlb_failures", "oom_kill", "alloc_stall",
-	"async_scan",	 "direct_scan",	 "async_reclaim",	"direct_reclaim",
-};
-
 int h_get_balloon_stats(struct api_call *c)
 {
-	const struct balloon_config *b = &c->in->cfg.balloon_cfg;
 	struct balloon_stats s;
 	unsigned int i;
 
 	if (need_balloon(c))
 		return -EINVAL;
-	if (!b->stats_period)
+	if (!c->in->cfg.balloon_cfg.stats_period)
 		return api_fail(c, "Statistics for the balloon device are not enabled.");
 	if (!started(c))
 		return api_fail(c, MSG_BEFORE_START);
 	virtio_balloon_stats(c->in->vm.balloon, &s);
-	c->reply = json_pack("{s:I, s:I, s:I, s:I}", "target_pages",
-			     (json_int_t)(b->target_mib * 256), "actual_pages",
-			     (json_int_t)s.actual_pages, "target_mib", (json_int_t)b->target_mib,
-			     "actual_mib", (json_int_t)(s.actual_pages / 256));
-	for (i = 0; c->reply && i < 16; i++)
+	c->reply = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)s.target_pages,
+			     "actual_pages", (json_int_t)s.actual_pages, "target_mib",
+			     (json_int_t)s.target_mib, "actual_mib", (json_int_t)s.actual_mib);
+	for (i = 0; c->reply && i < ARRAY_SIZE(s.value); i++)
 		if (s.valid & (1u << i))
-			json_object_set_new(c->reply, balloon_stat_names[i],
+			json_object_set_new(c->reply, balloon_stat_name(i),
 					    json_integer((json_int_t)s.value[i]));
 	return 0;
 }

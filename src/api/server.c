@@ -53,6 +53,7 @@ struct api_conn {
 	bool in_flight; /* a request from here is with the VMM */
 	bool in_flight_keep_alive;
 	bool closing;	 /* close once (out) is sent */
+	bool dead;	 /* closed, to be freed after this batch of events */
 	uint32_t events; /* what the loop watches on this fd */
 	struct api_conn *next;
 };
@@ -69,7 +70,7 @@ struct api_server {
 	struct event_source listen_src, reply_src, stop_src;
 	bool stopping;
 	bool accept_paused;
-	struct api_conn *conns;
+	struct api_conn *conns, *dead;
 	unsigned int nr_conns;
 	uint64_t last_conn_id; /* ids are never reused, so a late reply finds no one */
 
@@ -82,21 +83,17 @@ struct api_server {
 	struct api_reply *replies, **replies_tail;
 };
 
+/* A write fails only if the counter would overflow, a read only if it is zero: both fine. */
 static void eventfd_signal(int fd)
 {
-	uint64_t one = 1;
-
-	/* Only fails when the counter is saturated, and then it is readable anyway. */
-	if (write(fd, &one, sizeof(one)) != sizeof(one))
-		log_debug("eventfd write: %s", strerror(errno));
+	(void)eventfd_write(fd, 1);
 }
 
 static void eventfd_clear(int fd)
 {
-	uint64_t count;
+	eventfd_t count;
 
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_debug("eventfd read: %s", strerror(errno));
+	(void)eventfd_read(fd, &count);
 }
 
 static struct api_conn *api_conn_find(struct api_server *s, uint64_t id)
@@ -115,6 +112,10 @@ static void api_accept_resume(struct api_server *s)
 		s->accept_paused = false;
 }
 
+/*
+ * Stop serving (c). It is freed only after the current batch of events, which may still
+ * hold one for it: closing from a reply handler must not leave that one dangling.
+ */
 static void api_conn_close(struct api_conn *c)
 {
 	struct api_server *s = c->srv;
@@ -140,10 +141,22 @@ static void api_conn_close(struct api_conn *c)
 		}
 	}
 	s->nr_conns--;
-	http_codec_destroy(&c->codec);
-	http_buf_free(&c->out);
-	free(c);
+	c->dead = true;
+	c->next = s->dead;
+	s->dead = c;
 	api_accept_resume(s);
+}
+
+static void api_conns_reap(struct api_server *s)
+{
+	struct api_conn *c;
+
+	while ((c = s->dead)) {
+		s->dead = c->next;
+		http_codec_destroy(&c->codec);
+		http_buf_free(&c->out);
+		free(c);
+	}
 }
 
 static bool api_conn_may_read(const struct api_conn *c)
@@ -248,6 +261,8 @@ static void api_conn_event(void *opaque, uint32_t events)
 	struct api_conn *c = opaque;
 	ssize_t n;
 
+	if (c->dead)
+		return;
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		api_conn_close(c);
 		return;
@@ -388,6 +403,7 @@ static void *api_thread(void *opaque)
 
 	while (!s->stopping) {
 		ret = event_loop_run_once(&s->loop, -1);
+		api_conns_reap(s);
 		if (ret) {
 			log_err("API event loop: %s", strerror(-ret));
 			break;
@@ -404,6 +420,7 @@ static void api_server_free(struct api_server *s)
 
 	while (s->conns)
 		api_conn_close(s->conns);
+	api_conns_reap(s);
 	while ((req = s->requests)) {
 		s->requests = req->next;
 		http_request_free(req);

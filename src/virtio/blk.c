@@ -514,7 +514,8 @@ static void blk_restart_stalled(struct virtio_blk *blk)
 /* How long a drive update may hold the event loop waiting for the old image's requests. */
 #define BLK_UPDATE_DRAIN_MS 1000
 
-int virtio_blk_update(struct virtio_blk *blk, const char *path, const struct throttle_config *limit)
+int virtio_blk_update(struct virtio_blk *blk, const char *path,
+		      const struct throttle_config *limit)
 {
 	uint64_t sectors = 0;
 	int fd = -1, ret;

@@ -47,16 +47,23 @@ int blk_parse_option(const char *spec, struct disk_config *cfg, char *why, size_
  * counted when they are answered.
  */
 struct blk_metrics {
-	uint64_t read_count, write_count; /* reads and writes answered OK */
-	uint64_t flush_count;		  /* flushes answered OK (cache=unsafe ones too) */
-	uint64_t read_bytes, write_bytes; /* data bytes those moved */
-	uint64_t invalid_reqs_count;	  /* refused before any I/O: bad header, out of range,
-					     write to a read-only disk, unsupported type */
-	uint64_t execute_fails;		  /* host I/O errors (answered VIRTIO_BLK_S_IOERR) */
-	uint64_t rate_limiter_throttled_events; /* requests that had to wait for tokens */
-	uint64_t io_engine_throttled_events;	/* io_uring submission ring found full */
-	uint64_t update_count, update_fails;	/* virtio_blk_update calls that changed
-						   something / that failed */
+	/* Reads and writes answered OK, and the data bytes they moved. */
+	uint64_t read_count, write_count;
+	uint64_t read_bytes, write_bytes;
+	/* Flushes answered OK (with cache=unsafe too, where they do nothing). */
+	uint64_t flush_count;
+	/* Refused before any I/O: bad header, out of range, write to a read-only disk, type
+	 * not supported, no status byte. */
+	uint64_t invalid_reqs_count;
+	/* Host I/O errors, answered VIRTIO_BLK_S_IOERR. */
+	uint64_t execute_fails;
+	/* Requests that had to wait for the rate limiter's tokens. */
+	uint64_t rate_limiter_throttled_events;
+	/* The io_uring submission ring was found full (Firecracker's meaning; never expected:
+	 * the ring has a slot per request). */
+	uint64_t io_engine_throttled_events;
+	/* virtio_blk_update calls that changed something / that failed (nothing changed). */
+	uint64_t update_count, update_fails;
 };
 
 /*
@@ -71,17 +78,20 @@ int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index
 /*
  * Firecracker's PATCH /drives/{id}, on the event loop thread, device running or not.
  * (path) non-NULL: open it (read-only if the disk is), let the requests already in flight
- * on the old image finish (answered to the guest as usual; at most about a second), then
- * close the old image and serve every later request from the new one, with the capacity
- * in the config space updated and a configuration-change interrupt so the guest re-reads
- * it. The same path again re-opens it (to pick up a resized image). (limit) non-NULL:
- * replace the token buckets (see throttle_update); a request waiting for tokens is
- * re-evaluated at once. Both NULL: nothing to do, 0. All or nothing: on failure nothing
- * changed and the old image is still in use. Returns 0; -EINVAL (bad limit), -errno
- * from open/stat of (path) (logged with the path), -ENAMETOOLONG, or -ETIMEDOUT (the old
- * image's requests did not finish in time; retry later).
+ * on the old image finish (answered to the guest as usual; the event loop and any vCPU
+ * touching this device's registers wait for them, a second at most), then close the old
+ * image and serve every later request from the new one, with the capacity in the config
+ * space updated and, once the driver is up, a configuration-change interrupt so the guest
+ * re-reads it. The same path again re-opens it (to pick up a resized image); (path) may be
+ * cfg->path itself. (limit) non-NULL: replace the token buckets (see throttle_update); a
+ * request waiting for tokens is re-evaluated at once. Both NULL: nothing to do, 0.
+ * All or nothing: on failure nothing changed and the old image is still in use.
+ * Returns 0, or: -EINVAL (limit out of range, or (path) is not a regular file or block
+ * device), -ENAMETOOLONG, -errno of open()/fstat() on (path) (logged with the path), or
+ * -ETIMEDOUT (the old image's requests did not finish in time; try again later).
  */
-int virtio_blk_update(struct virtio_blk *blk, const char *path, const struct throttle_config *limit);
+int virtio_blk_update(struct virtio_blk *blk, const char *path,
+		      const struct throttle_config *limit);
 
 /* A snapshot of (blk)'s counters. On the event loop thread, which is the only one writing them. */
 void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out);

@@ -140,13 +140,15 @@ int throttle_update(struct throttle *t, const struct throttle_config *cfg)
 {
 	/* The same expiry as a refill: the timer handler resumes the queue, as it would then. */
 	struct itimerspec now = { .it_value.tv_nsec = 1 };
+	const struct token_bucket_cfg *bw = &cfg->bandwidth, *ops = &cfg->ops;
 	int ret;
 
-	ret = rate_limiter_update(&t->rl,
-				  bucket_cfg_equal(&cfg->bandwidth, &t->cfg.bandwidth) ? NULL :
-											 &cfg->bandwidth,
-				  bucket_cfg_equal(&cfg->ops, &t->cfg.ops) ? NULL : &cfg->ops,
-				  rate_limiter_now_ns());
+	/* NULL: rate_limiter_update keeps that bucket as it is, tokens and all. */
+	if (bucket_cfg_equal(bw, &t->cfg.bandwidth))
+		bw = NULL;
+	if (bucket_cfg_equal(ops, &t->cfg.ops))
+		ops = NULL;
+	ret = rate_limiter_update(&t->rl, bw, ops, rate_limiter_now_ns());
 	if (ret)
 		return ret;
 	t->cfg = *cfg;

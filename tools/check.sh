@@ -71,6 +71,13 @@ asan_guests() {
 	return "$rc"
 }
 step asan-guest asan_guests
+step api tests/api/run.sh build/ember
+# The API under ASan+UBSan too: every request path through a sanitized server.
+asan_api() {
+	tests/api/run.sh build/ember-asan -k "not abuse" | sed 's/^\(PASS\|FAIL\|SKIP\): api/\1: asan-api/'
+	return "${PIPESTATUS[0]}"
+}
+step asan-api asan_api
 if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
 	echo "== nested: skipped (EMBER_SKIP_NESTED=1)"
 else

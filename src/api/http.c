@@ -13,7 +13,7 @@
 #include "http.h"
 #include "../util/util.h"
 
-/* micro_http's own wording, so clients see the messages Firecracker gives. */
+/* micro_http's own wording, so clients read the messages Firecracker gives. */
 #define MSG_INVALID_REQUEST "Invalid request."
 #define MSG_BAD_METHOD	    "Invalid HTTP Method: Unsupported HTTP method."
 #define MSG_BAD_VERSION	    "Invalid HTTP Version: Unsupported HTTP version."
@@ -116,26 +116,12 @@ int http_format_continue(struct http_buf *out, unsigned int minor, bool keep_ali
 
 int http_format_error(struct http_buf *out, bool keep_alive, const char *msg)
 {
-	static const char tail[] = "\nAll previous unanswered requests will be dropped.\" }";
-	json_t *str = json_string(msg);
-	char *quoted = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-	struct http_buf body = {0};
-	int ret = -ENOMEM;
+	json_t *fault = json_pack("{s:s}", "fault_message", msg);
+	char *body = fault ? json_dumps(fault, JSON_COMPACT) : NULL;
+	int ret = body ? http_format_response(out, 400, keep_alive, body, strlen(body)) : -ENOMEM;
 
-	json_decref(str);
-	if (!quoted)
-		return -ENOMEM;
-	/*
-	 * micro_http writes this body by hand with a raw newline inside the string, so it is
-	 * not quite JSON; Firecracker's tests compare it byte for byte. jansson escapes the
-	 * message; its closing quote gives way to the tail.
-	 */
-	if (!http_buf_append(&body, "{ \"error\": ", 11) &&
-	    !http_buf_append(&body, quoted, strlen(quoted) - 1) &&
-	    !http_buf_append(&body, tail, sizeof(tail) - 1))
-		ret = http_format_response(out, 400, keep_alive, body.data, body.len);
-	http_buf_free(&body);
-	free(quoted);
+	free(body);
+	json_decref(fault);
 	return ret;
 }
 
@@ -274,9 +260,6 @@ static int http_on_headers_complete(http_parser *p)
 	c->minor = p->http_minor;
 	if (p->http_major != 1 || p->http_minor > 1)
 		return http_refuse(c, MSG_BAD_VERSION);
-	if (p->method != HTTP_GET && p->method != HTTP_PUT && p->method != HTTP_PATCH &&
-	    p->method != HTTP_DELETE)
-		return http_refuse(c, MSG_BAD_METHOD);
 	if (c->transfer_encoding)
 		return http_refuse(c, MSG_TE);
 	if (has_length && p->content_length > c->max_payload) {

@@ -59,9 +59,10 @@ int http_format_response(struct http_buf *out, int status, bool keep_alive, cons
 int http_format_continue(struct http_buf *out, unsigned int minor, bool keep_alive);
 
 /*
- * Append micro_http's answer to a request it could not parse: a 400 whose body is
- * { "error": "(msg)\nAll previous unanswered requests will be dropped." }, the raw
- * newline included. 0 or -ENOMEM.
+ * Append the 400 for a request that could not be decoded: {"fault_message":"(msg)"}, as
+ * Firecracker's own errors. (micro_http itself writes { "error": "(msg)\nAll previous
+ * unanswered requests will be dropped." } with a raw newline, which is not JSON.) 0 or
+ * -ENOMEM.
  */
 int http_format_error(struct http_buf *out, bool keep_alive, const char *msg);
 

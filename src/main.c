@@ -231,7 +231,7 @@ static void parse_vm_option(int opt, struct vm_config *cfg)
 			bad_arg("--disk %s: %s", optarg, why);
 		/* The API names it by its serial, or by its place: disk0, disk1... */
 		snprintf(d.id, sizeof(d.id), "%s", d.serial);
-		if (!config_id_valid(d.id) || vm_config_find_drive(cfg, d.id) >= 0)
+		if (!device_id_valid(d.id) || vm_config_find_drive(cfg, d.id) >= 0)
 			snprintf(d.id, sizeof(d.id), "disk%u", cfg->nr_disks);
 		if (vm_config_put_drive(cfg, &d, why, sizeof(why)))
 			bad_arg("--disk %s: %s", optarg, why);
@@ -293,8 +293,8 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 			o->api_sock = optarg;
 			break;
 		case OPT_ID:
-			if (!config_id_valid(optarg))
-				bad_arg("--id %s: 1 to %u letters, digits, '_' or '-'", optarg,
+			if (!instance_id_valid(optarg))
+				bad_arg("--id %s: 1 to %u letters, digits, '-' or '_'", optarg,
 					CONFIG_ID_MAX);
 			o->id = optarg;
 			break;

@@ -48,6 +48,8 @@ int h_put_action(struct api_call *c)
 				: "the keyboard buffer is full");
 		return 0;
 	default:
+		if (!started(c))
+			return api_fail(c, MSG_BEFORE_START);
 		if (!c->in->cfg.metrics.set)
 			return api_fail(c, "FlushMetrics: the metrics system is not initialized "
 				       "(PUT /metrics first).");
@@ -167,12 +169,12 @@ int h_patch_balloon(struct api_call *c)
 {
 	uint64_t mib = 0;
 
-	if (need_balloon(c) || cfg_balloon_update(&c->cf, c->body, &mib))
+	if (cfg_balloon_update(&c->cf, c->body, &mib) || need_balloon(c))
 		return -EINVAL;
 	if (mib > c->in->cfg.mem_mib)
 		return api_fail(c, "balloon.amount_mib: %llu MiB is more than the guest's %llu MiB",
 				(unsigned long long)mib, (unsigned long long)c->in->cfg.mem_mib);
-	if (started(c) && virtio_balloon_set_target(c->in->vm.balloon, mib))
+	if (virtio_balloon_set_target(c->in->vm.balloon, mib))
 		return api_fail(c, "balloon.amount_mib: cannot set %llu MiB", (unsigned long long)mib);
 	c->in->cfg.balloon_cfg.target_mib = mib;
 	return 0;
@@ -205,7 +207,7 @@ int h_patch_balloon_stats(struct api_call *c)
 	unsigned int period = 0;
 	int ret;
 
-	if (need_balloon(c) || cfg_balloon_stats_update(&c->cf, c->body, &period))
+	if (cfg_balloon_stats_update(&c->cf, c->body, &period) || need_balloon(c))
 		return -EINVAL;
 	ret = virtio_balloon_set_stats_period(c->in->vm.balloon, period);
 	if (ret)
@@ -275,6 +277,8 @@ int h_patch_mmds(struct api_call *c)
 
 	if (!json_is_object(c->body))
 		return api_fail(c, "mmds: the patch must be a JSON object.");
-	copy = c->in->mmds ? json_deep_copy(c->in->mmds) : json_object();
+	if (!c->in->mmds)
+		return api_fail(c, "The MMDS data store is not initialized.");
+	copy = json_deep_copy(c->in->mmds);
 	return mmds_replace(c, merge_patch(copy, c->body));
 }

@@ -25,7 +25,7 @@ int metrics_open(struct instance *in)
 	struct metrics *m = &in->metrics;
 	int fd;
 
-	fd = open(in->cfg.metrics.path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+	fd = open(in->cfg.metrics.path, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC,
 		  0600);
 	if (fd < 0)
 		return -errno;

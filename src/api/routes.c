@@ -50,7 +50,7 @@ static const struct route routes[] = {
 	{"/entropy", API_PUT, PRE_BOOT, true, h_put_entropy, "entropy"},
 	{"/balloon", API_GET, ANY_TIME, false, h_get_balloon, "balloon"},
 	{"/balloon", API_PUT, PRE_BOOT, true, h_put_balloon, "balloon"},
-	{"/balloon", API_PATCH, ANY_TIME, true, h_patch_balloon, "balloon"},
+	{"/balloon", API_PATCH, POST_BOOT, true, h_patch_balloon, "balloon"},
 	{"/balloon/statistics", API_GET, ANY_TIME, false, h_get_balloon_stats, "balloon_stats"},
 	{"/balloon/statistics", API_PATCH, POST_BOOT, true, h_patch_balloon_stats, "balloon_stats"},
 	{"/logger", API_PUT, PRE_BOOT, true, h_put_logger, "logger"},
@@ -138,9 +138,11 @@ static int route_call(struct api_call *c, const struct api_request *req)
 	c->route = i;
 	c->in->metrics.route_count[i]++;
 	c->id = id;
-	if (id && !config_id_valid(id))
-		return api_fail(c, "Invalid ID '%s': 1 to %u letters, digits, '_' or '-'.", id,
+	if (id && !device_id_valid(id))
+		return api_fail(c, "Invalid ID '%s': 1 to %u letters, digits or '_'.", id,
 				CONFIG_ID_MAX);
+	if (req->method == API_GET && req->body_len)
+		return api_fail(c, "GET request cannot have a body.");
 	if (r->handle == h_unsupported)
 		return api_fail(c, "%s %s: this feature is not supported by ember.",
 				req->method_name, req->path);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json_fields.h"
 
@@ -127,9 +128,10 @@ int cf_str_copy(struct cf *cf, json_t *obj, const char *where, const char *key,
 	return 0;
 }
 
-/* A string member that must be one of (values); (*idx) is its index, untouched if absent. */
-int cf_enum(struct cf *cf, json_t *obj, const char *where, const char *key,
-		   const char *const *values, unsigned int *idx)
+/* A string member that must be one of (values) as (cmp) compares; (*idx) is its index. */
+static int cf_enum_cmp(struct cf *cf, json_t *obj, const char *where, const char *key,
+		       const char *const *values, unsigned int *idx,
+		       int (*cmp)(const char *, const char *))
 {
 	const char *s = NULL;
 	unsigned int i;
@@ -139,7 +141,7 @@ int cf_enum(struct cf *cf, json_t *obj, const char *where, const char *key,
 	if (err || !s)
 		return err;
 	for (i = 0; values[i]; i++)
-		if (!strcmp(s, values[i])) {
+		if (!cmp(s, values[i])) {
 			*idx = i;
 			return 0;
 		}
@@ -196,3 +198,14 @@ int cf_limiter(struct cf *cf, json_t *obj, const char *where, const char *key,
 	       cf_bucket(cf, v, at, "ops", &t->ops);
 }
 
+int cf_enum(struct cf *cf, json_t *obj, const char *where, const char *key,
+	    const char *const *values, unsigned int *idx)
+{
+	return cf_enum_cmp(cf, obj, where, key, values, idx, strcmp);
+}
+
+int cf_enum_nocase(struct cf *cf, json_t *obj, const char *where, const char *key,
+		   const char *const *values, unsigned int *idx)
+{
+	return cf_enum_cmp(cf, obj, where, key, values, idx, strcasecmp);
+}

@@ -49,6 +49,10 @@ int cf_str_copy(struct cf *cf, json_t *obj, const char *where, const char *key, 
 int cf_enum(struct cf *cf, json_t *obj, const char *where, const char *key,
 	    const char *const *values, unsigned int *idx);
 
+/* The same, ignoring case. */
+int cf_enum_nocase(struct cf *cf, json_t *obj, const char *where, const char *key,
+		   const char *const *values, unsigned int *idx);
+
 /* A feature ember lacks is accepted only when it asks for the default, (def) (consumed). */
 int cf_default_only(struct cf *cf, json_t *obj, const char *where, const char *key, json_t *def);
 

@@ -23,8 +23,8 @@ static int cf_id(struct cf *cf, json_t *v, const char *where, const char *key, c
 
 	if (err)
 		return err;
-	if (!config_id_valid(id))
-		return cf_fail(cf, "%s.%s: '%s' is not an id: 1 to %u letters, digits, '_' or '-'",
+	if (!device_id_valid(id))
+		return cf_fail(cf, "%s.%s: '%s' is not an id: 1 to %u letters, digits or '_'",
 			       where, key, id, CONFIG_ID_MAX);
 	strcpy(out, id);
 	return 0;
@@ -67,6 +67,7 @@ int cfg_machine(struct cf *cf, json_t *v, bool partial, struct vm_config *cfg)
 	int err;
 
 	err = cf_object(cf, v, w) ?: cf_keys(cf, v, w, known) ?:
+	      (partial && !json_object_size(v) ? cf_fail(cf, "Empty PATCH request.") : 0) ?:
 	      cf_uint(cf, v, w, "vcpu_count", !partial, 1, ARCH_MAX_VCPUS, &vcpus) ?:
 	      cf_uint(cf, v, w, "mem_size_mib", !partial, 2, VM_MAX_MEM_MIB, &mib) ?:
 	      cf_default_only(cf, v, w, "smt", json_false()) ?:
@@ -254,7 +255,7 @@ int cfg_logger(struct cf *cf, json_t *v, struct logger_config *out)
 	int err;
 
 	err = cf_object(cf, v, w) ?: cf_keys(cf, v, w, known) ?:
-	      cf_enum(cf, v, w, "level", levels, &level) ?:
+	      cf_enum_nocase(cf, v, w, "level", levels, &level) ?:
 	      cf_str_copy(cf, v, w, "log_path", false, l.path, sizeof(l.path)) ?:
 	      cf_bool(cf, v, w, "show_level", false, &l.show_level) ?:
 	      cf_bool(cf, v, w, "show_log_origin", false, &l.show_origin) ?:

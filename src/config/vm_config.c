@@ -52,11 +52,23 @@ int vm_config_set_boot(struct vm_config *cfg, const char *kernel, const char *in
 	return 0;
 }
 
-bool config_id_valid(const char *id)
+#define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+static bool id_of(const char *id, const char *chars)
 {
-	size_t n = strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+	size_t n = strspn(id, chars);
 
 	return n > 0 && n <= CONFIG_ID_MAX && !id[n];
+}
+
+bool device_id_valid(const char *id)
+{
+	return id_of(id, ALNUM "_");
+}
+
+bool instance_id_valid(const char *id)
+{
+	return id_of(id, ALNUM "-_");
 }
 
 int vm_config_find_drive(const struct vm_config *cfg, const char *id)

@@ -101,7 +101,8 @@ int vm_config_put_net(struct vm_config *cfg, const struct net_config *n, char *w
 int vm_config_find_drive(const struct vm_config *cfg, const char *id);
 int vm_config_find_net(const struct vm_config *cfg, const char *id);
 
-/* Whether (id) is a valid drive_id / iface_id / instance id: 1-64 of [A-Za-z0-9_-]. */
-bool config_id_valid(const char *id);
+/* Firecracker's ids: drive_id and iface_id are 1-64 of [A-Za-z0-9_]; --id also takes '-'. */
+bool device_id_valid(const char *id);
+bool instance_id_valid(const char *id);
 
 #endif

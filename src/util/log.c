@@ -57,7 +57,7 @@ int log_open(const char *path, enum log_level level, bool show_level, bool show_
 
 	/* Non-blocking: a FIFO nobody drains must never stall the VMM. */
 	if (path && *path) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -errno;
 	}

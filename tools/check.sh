@@ -74,8 +74,17 @@ step asan-guest asan_guests
 step api tests/api/run.sh build/ember
 # The API under ASan+UBSan too: every request path through a sanitized server.
 asan_api() {
-	tests/api/run.sh build/ember-asan -k "not abuse" | sed 's/^\(PASS\|FAIL\|SKIP\): api/\1: asan-api/'
-	return "${PIPESTATUS[0]}"
+	local rc
+	rm -rf build/api-asan
+	tests/api/run.sh build/ember-asan -k "not abuse" --basetemp=build/api-asan |
+		sed 's/^\(PASS\|FAIL\|SKIP\): api/\1: asan-api/'
+	rc=${PIPESTATUS[0]}
+	if grep -rl 'AddressSanitizer\|LeakSanitizer\|runtime error' build/api-asan --include='*.err'; then
+		echo "FAIL: asan-api/sanitizer-clean"
+		return 1
+	fi
+	echo "PASS: asan-api/sanitizer-clean"
+	return "$rc"
 }
 step asan-api asan_api
 if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then

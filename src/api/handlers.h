@@ -15,12 +15,20 @@ struct api_call {
 	json_t *body;	/* the parsed body, when the route takes one */
 	int status;	/* 204 unless a handler sets a reply (200) */
 	json_t *reply;	/* a 200's body */
+	const char *state_fault; /* set when the VM's state refuses the route */
 	struct cf cf;	/* section parsers write their fault into (fault) */
 	char fault[512];
 };
 
 /* Set the fault_message and return -EINVAL. */
 int api_fail(struct api_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Every handler that changes something calls this once the body is known to be good and
+ * before the change: it fails (-EINVAL) if the route is refused in the VM's current state.
+ * So, as in Firecracker, a bad body is reported before a wrong state.
+ */
+int api_ready(struct api_call *c);
 
 /* handlers_config.c: reading and writing the configuration before InstanceStart. */
 int h_get_instance(struct api_call *c);

@@ -43,42 +43,67 @@ int h_get_machine(struct api_call *c)
 	return 0;
 }
 
+static int machine(struct api_call *c, bool partial)
+{
+	struct vm_config t = c->in->cfg; /* a shallow copy: only the two counts change */
+
+	if (cfg_machine(&c->cf, c->body, partial, &t) || api_ready(c))
+		return -EINVAL;
+	c->in->cfg.vcpus = t.vcpus;
+	c->in->cfg.mem_mib = t.mem_mib;
+	return 0;
+}
+
 int h_put_machine(struct api_call *c)
 {
-	return cfg_machine(&c->cf, c->body, false, &c->in->cfg);
+	return machine(c, false);
 }
 
 int h_patch_machine(struct api_call *c)
 {
-	return cfg_machine(&c->cf, c->body, true, &c->in->cfg);
+	return machine(c, true);
 }
 
 /* Firecracker opens files when they are configured: a bad path fails here, not at boot. */
+static int open_file(struct api_call *c, const char *what, const char *path, int flags, int *fd)
+{
+	*fd = open(path, flags | O_CLOEXEC);
+	if (*fd < 0)
+		return api_fail(c, "%s: cannot open '%s': %s", what, path, strerror(errno));
+	return 0;
+}
+
 static int check_file(struct api_call *c, const char *what, const char *path, int flags)
 {
-	int fd = open(path, flags | O_CLOEXEC);
+	int fd;
 
-	if (fd < 0)
-		return api_fail(c, "%s: cannot open '%s': %s", what, path, strerror(errno));
+	if (open_file(c, what, path, flags, &fd))
+		return -EINVAL;
 	close(fd);
 	return 0;
 }
 
 int h_put_boot_source(struct api_call *c)
 {
-	struct vm_config tmp;
+	struct vm_config tmp, *cfg = &c->in->cfg;
 	int err;
 
 	/* Parsed into a scratch config, so a refused body keeps the old boot source. */
 	vm_config_init(&tmp);
-	err = cfg_boot_source(&c->cf, c->body, &tmp) ?:
-	      check_file(c, "boot-source.kernel_image_path", tmp.kernel_path, O_RDONLY) ?:
-	      (tmp.initrd_path ? check_file(c, "boot-source.initrd_path", tmp.initrd_path,
-					    O_RDONLY)
-			       : 0) ?:
-	      vm_config_set_boot(&c->in->cfg, tmp.kernel_path, tmp.initrd_path, tmp.boot_args);
-	if (err == -ENOMEM)
-		api_fail(c, "out of memory");
+	err = cfg_boot_source(&c->cf, c->body, &tmp) ?: api_ready(c) ?:
+	      open_file(c, "boot-source.kernel_image_path", tmp.kernel_path, O_RDONLY,
+			&tmp.kernel_fd) ?:
+	      (tmp.initrd_path ? open_file(c, "boot-source.initrd_path", tmp.initrd_path,
+					   O_RDONLY, &tmp.initrd_fd)
+			       : 0);
+	if (!err) {
+		/* The new strings and files take the old ones' place; the old are freed. */
+		SWAP(tmp.kernel_path, cfg->kernel_path);
+		SWAP(tmp.initrd_path, cfg->initrd_path);
+		SWAP(tmp.boot_args, cfg->boot_args);
+		SWAP(tmp.kernel_fd, cfg->kernel_fd);
+		SWAP(tmp.initrd_fd, cfg->initrd_fd);
+	}
 	vm_config_free(&tmp);
 	return err;
 }
@@ -96,7 +121,7 @@ int h_put_drive(struct api_call *c)
 	struct disk_config d;
 	char why[256];
 
-	if (cfg_drive(&c->cf, c->body, "drive", &d) || check_id(c, d.id) ||
+	if (cfg_drive(&c->cf, c->body, "drive", &d) || check_id(c, d.id) || api_ready(c) ||
 	    check_file(c, "drive.path_on_host", d.path, d.ro ? O_RDONLY : O_RDWR))
 		return -EINVAL;
 	if (vm_config_put_drive(&c->in->cfg, &d, why, sizeof(why)))
@@ -109,7 +134,8 @@ int h_put_net(struct api_call *c)
 	struct net_config n;
 	char why[256];
 
-	if (cfg_net(&c->cf, c->body, "network-interface", &n) || check_id(c, n.id))
+	if (cfg_net(&c->cf, c->body, "network-interface", &n) || check_id(c, n.id) ||
+	    api_ready(c))
 		return -EINVAL;
 	if (vm_config_put_net(&c->in->cfg, &n, why, sizeof(why)))
 		return api_fail(c, "%s", why);
@@ -118,24 +144,33 @@ int h_put_net(struct api_call *c)
 
 int h_put_vsock(struct api_call *c)
 {
-	if (cfg_vsock(&c->cf, c->body, &c->in->cfg.vsock_cfg))
+	struct vsock_config v;
+
+	if (cfg_vsock(&c->cf, c->body, &v) || api_ready(c))
 		return -EINVAL;
+	c->in->cfg.vsock_cfg = v;
 	c->in->cfg.vsock = true;
 	return 0;
 }
 
 int h_put_entropy(struct api_call *c)
 {
-	if (cfg_entropy(&c->cf, c->body, &c->in->cfg.rng_limit))
+	struct throttle_config t;
+
+	if (cfg_entropy(&c->cf, c->body, &t) || api_ready(c))
 		return -EINVAL;
+	c->in->cfg.rng_limit = t;
 	c->in->cfg.rng = true;
 	return 0;
 }
 
 int h_put_balloon(struct api_call *c)
 {
-	if (cfg_balloon(&c->cf, c->body, &c->in->cfg.balloon_cfg))
+	struct balloon_config b;
+
+	if (cfg_balloon(&c->cf, c->body, &b) || api_ready(c))
 		return -EINVAL;
+	c->in->cfg.balloon_cfg = b;
 	c->in->cfg.balloon = true;
 	return 0;
 }
@@ -145,7 +180,7 @@ int h_put_logger(struct api_call *c)
 	struct logger_config l;
 	int err;
 
-	if (cfg_logger(&c->cf, c->body, &l))
+	if (cfg_logger(&c->cf, c->body, &l) || api_ready(c))
 		return -EINVAL;
 	err = log_open(l.path, l.level, l.show_level, l.show_origin, c->in->id);
 	if (err)
@@ -160,10 +195,12 @@ int h_put_metrics(struct api_call *c)
 	struct metrics_config m = {0};
 	int err;
 
-	if (c->in->cfg.metrics.set)
-		return api_fail(c, "Reinitialization of metrics not allowed.");
-	if (cfg_metrics(&c->cf, c->body, &m))
-		return -EINVAL;
+	if (cfg_metrics(&c->cf, c->body, &m) || api_ready(c))
+		goto fail;
+	if (c->in->cfg.metrics.set) {
+		api_fail(c, "Reinitialization of metrics not allowed.");
+		goto fail;
+	}
 	c->in->cfg.metrics = m;
 	err = metrics_open(c->in);
 	if (err) {
@@ -173,11 +210,22 @@ int h_put_metrics(struct api_call *c)
 				strerror(-err));
 	}
 	return 0;
+
+fail:
+	free(m.properties);
+	return -EINVAL;
 }
 
 int h_put_mmds_config(struct api_call *c)
 {
-	return cfg_mmds(&c->cf, c->body, &c->in->cfg, &c->in->cfg.mmds);
+	struct mmds_config m;
+
+	/* The interfaces must exist, but only a request the state allows gets that far. */
+	if (cfg_mmds(&c->cf, c->body, NULL, &m) || api_ready(c) ||
+	    cfg_mmds(&c->cf, c->body, &c->in->cfg, &m))
+		return -EINVAL;
+	c->in->cfg.mmds = m;
+	return 0;
 }
 
 int h_unsupported(struct api_call *c)

@@ -69,7 +69,7 @@ int h_patch_vm(struct api_call *c)
 
 	if (cf_object(&c->cf, c->body, "vm") || cf_keys(&c->cf, c->body, "vm", known) ||
 	    cf_member(&c->cf, c->body, "vm", "state", true, &(json_t *){NULL}) ||
-	    cf_enum(&c->cf, c->body, "vm", "state", states, &state))
+	    cf_enum(&c->cf, c->body, "vm", "state", states, &state) || api_ready(c))
 		return -EINVAL;
 	if (state == 0)
 		return instance_pause(c->in, c->fault, sizeof(c->fault));
@@ -88,7 +88,9 @@ int h_patch_drive(struct api_call *c)
 	if (cf_object(&c->cf, c->body, "drive") || cf_keys(&c->cf, c->body, "drive", known) ||
 	    cf_str(&c->cf, c->body, "drive", "drive_id", true, &id) ||
 	    cf_str(&c->cf, c->body, "drive", "path_on_host", false, &path) ||
-	    cf_member(&c->cf, c->body, "drive", "rate_limiter", false, &lim))
+	    cf_member(&c->cf, c->body, "drive", "rate_limiter", false, &lim) ||
+	    cf_limiter(&c->cf, c->body, "drive", "rate_limiter", &(struct throttle_config){0}) ||
+	    api_ready(c))
 		return -EINVAL;
 	if (strcmp(id, c->id))
 		return api_fail(c, "The id from the path does not match the id from the body!");
@@ -127,7 +129,10 @@ int h_patch_net(struct api_call *c)
 	if (cf_object(&c->cf, c->body, w) || cf_keys(&c->cf, c->body, w, known) ||
 	    cf_str(&c->cf, c->body, w, "iface_id", true, &id) ||
 	    cf_member(&c->cf, c->body, w, "rx_rate_limiter", false, &has_rx) ||
-	    cf_member(&c->cf, c->body, w, "tx_rate_limiter", false, &has_tx))
+	    cf_member(&c->cf, c->body, w, "tx_rate_limiter", false, &has_tx) ||
+	    cf_limiter(&c->cf, c->body, w, "rx_rate_limiter", &(struct throttle_config){0}) ||
+	    cf_limiter(&c->cf, c->body, w, "tx_rate_limiter", &(struct throttle_config){0}) ||
+	    api_ready(c))
 		return -EINVAL;
 	if (strcmp(id, c->id))
 		return api_fail(c, "The id from the path does not match the id from the body!");
@@ -169,7 +174,7 @@ int h_patch_balloon(struct api_call *c)
 {
 	uint64_t mib = 0;
 
-	if (cfg_balloon_update(&c->cf, c->body, &mib) || need_balloon(c))
+	if (cfg_balloon_update(&c->cf, c->body, &mib) || api_ready(c) || need_balloon(c))
 		return -EINVAL;
 	if (mib > c->in->cfg.mem_mib)
 		return api_fail(c, "balloon.amount_mib: %llu MiB is more than the guest's %llu MiB",
@@ -207,7 +212,8 @@ int h_patch_balloon_stats(struct api_call *c)
 	unsigned int period = 0;
 	int ret;
 
-	if (cfg_balloon_stats_update(&c->cf, c->body, &period) || need_balloon(c))
+	if (cfg_balloon_stats_update(&c->cf, c->body, &period) || api_ready(c) ||
+	    need_balloon(c))
 		return -EINVAL;
 	ret = virtio_balloon_set_stats_period(c->in->vm.balloon, period);
 	if (ret)

@@ -123,6 +123,7 @@ static int route_call(struct api_call *c, const struct api_request *req)
 	const struct route *r = NULL;
 	const char *id = NULL;
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < ARRAY_SIZE(routes); i++) {
 		if (!route_matches(&routes[i], req->path, &id))
@@ -147,12 +148,30 @@ static int route_call(struct api_call *c, const struct api_request *req)
 		return api_fail(c, "%s %s: this feature is not supported by ember.",
 				req->method_name, req->path);
 	if (r->when == PRE_BOOT && c->in->state != INSTANCE_NOT_STARTED)
-		return api_fail(c, MSG_AFTER_START);
+		c->state_fault = MSG_AFTER_START;
 	if (r->when == POST_BOOT && c->in->state == INSTANCE_NOT_STARTED)
-		return api_fail(c, MSG_BEFORE_START);
+		c->state_fault = MSG_BEFORE_START;
+	/* As Firecracker: a bad body is named first, the state after; no body, no wait. */
+	if (c->state_fault && !r->needs_body)
+		return api_fail(c, "%s", c->state_fault);
 	if (r->needs_body && parse_body(c, req))
 		return -EINVAL;
-	return r->handle(c);
+	ret = r->handle(c);
+	if (!ret && c->state_fault) {
+		/* A handler that forgot api_ready(): say so loudly; the request still fails. */
+		log_err("API %s %s: handler did not check the VM state", req->method_name,
+			req->path);
+		return api_fail(c, "%s", c->state_fault);
+	}
+	return ret;
+}
+
+int api_ready(struct api_call *c)
+{
+	const char *fault = c->state_fault;
+
+	c->state_fault = NULL;
+	return fault ? api_fail(c, "%s", fault) : 0;
 }
 
 static const char *const metric_groups[] = {

@@ -128,6 +128,7 @@ int config_file_load(const char *path, struct vm_config *cfg, char *err, size_t 
 	}
 	/* The strings of (cfg) stay its own until the whole file is known to be good. */
 	out.kernel_path = out.initrd_path = out.boot_args = NULL;
+	out.kernel_fd = out.initrd_fd = -1;
 	out.metrics.properties = NULL;
 	ret = cf_top(&cf, root, &out);
 	json_decref(root);

@@ -341,7 +341,7 @@ int cfg_mmds(struct cf *cf, json_t *v, const struct vm_config *cfg, struct mmds_
 	{
 		if (!json_is_string(p))
 			return cf_fail(cf, "%s.network_interfaces[%u]: must be a string", w, i);
-		if (vm_config_find_net(cfg, json_string_value(p)) < 0)
+		if (cfg && vm_config_find_net(cfg, json_string_value(p)) < 0)
 			return cf_fail(cf, "%s.network_interfaces[%u]: no network interface '%s'",
 				       w, i, json_string_value(p));
 		strcpy(m.ifaces[i], json_string_value(p));

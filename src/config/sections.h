@@ -37,7 +37,7 @@ int cfg_logger(struct cf *cf, json_t *v, struct logger_config *out);
 /* Metrics; (out)'s old properties string is freed on success. */
 int cfg_metrics(struct cf *cf, json_t *v, struct metrics_config *out);
 
-/* MmdsConfig; every interface it names must be in (cfg). */
+/* MmdsConfig; every interface it names must be in (cfg), unless (cfg) is NULL. */
 int cfg_mmds(struct cf *cf, json_t *v, const struct vm_config *cfg, struct mmds_config *out);
 
 /* (cfg) as Firecracker's FullVmConfiguration (GET /vm/config). NULL if out of memory. */

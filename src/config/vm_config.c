@@ -19,6 +19,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->mem_mib = DEFAULT_MEM_MIB;
 	cfg->console_in = STDIN_FILENO;
 	cfg->console_out = STDOUT_FILENO;
+	cfg->kernel_fd = cfg->initrd_fd = -1;
 }
 
 void vm_config_free(struct vm_config *cfg)
@@ -27,6 +28,11 @@ void vm_config_free(struct vm_config *cfg)
 	free(cfg->initrd_path);
 	free(cfg->boot_args);
 	free(cfg->metrics.properties);
+	if (cfg->kernel_fd >= 0)
+		close(cfg->kernel_fd);
+	if (cfg->initrd_fd >= 0)
+		close(cfg->initrd_fd);
+	cfg->kernel_fd = cfg->initrd_fd = -1;
 	cfg->kernel_path = cfg->initrd_path = cfg->boot_args = NULL;
 	cfg->metrics.properties = NULL;
 }

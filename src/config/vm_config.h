@@ -51,6 +51,8 @@ struct vm_config {
 	char *kernel_path; /* owned; NULL until a kernel is given */
 	char *initrd_path; /* owned; NULL: none */
 	char *boot_args;   /* owned; NULL: the default */
+	/* Opened when the API configured them, as Firecracker does; -1: open the paths at boot. */
+	int kernel_fd, initrd_fd;
 	unsigned int vcpus;
 	uint64_t mem_mib;
 	bool boot_timer;

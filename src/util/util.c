@@ -23,14 +23,22 @@ void die(const char *fmt, ...)
 
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = read_file_fd(fd, max, buf, len);
+	close(fd);
+	return ret;
+}
+
+int read_file_fd(int fd, size_t max, uint8_t **buf, size_t *len)
+{
 	struct stat st;
 	uint8_t *data;
 	size_t done = 0;
-	int fd, ret;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		goto out_close;
@@ -49,7 +57,7 @@ int read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 		goto out_close;
 	}
 	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + done, st.st_size - done);
+		ssize_t n = pread(fd, data + done, st.st_size - done, done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -64,7 +72,6 @@ int read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 	*len = done;
 	ret = 0;
 out_close:
-	close(fd);
 	return ret;
 }
 

@@ -10,6 +10,12 @@
 #define ALIGN_UP(x, a)	  ALIGN_DOWN((x) + (a)-1, (a))
 #define MIN(a, b)	  ((a) < (b) ? (a) : (b))
 #define MAX(a, b)	  ((a) > (b) ? (a) : (b))
+#define SWAP(a, b)                                                                                 \
+	do {                                                                                       \
+		__typeof__(a) swap_tmp_ = (a);                                                     \
+		(a) = (b);                                                                         \
+		(b) = swap_tmp_;                                                                   \
+	} while (0)
 #define KiB		  1024ULL
 #define MiB		  (1024ULL * KiB)
 #define GiB		  (1024ULL * MiB)
@@ -23,6 +29,9 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
  * Returns 0 and sets (*buf, *len), -EFBIG if larger than (max), or -errno.
  */
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+
+/* The same from an open (fd), read from offset 0 whatever its position; (fd) stays open. */
+int read_file_fd(int fd, size_t max, uint8_t **buf, size_t *len);
 
 /* Parse a decimal unsigned integer in [min, max]. Returns 0 or -EINVAL / -ERANGE. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);

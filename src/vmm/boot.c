@@ -87,7 +87,8 @@ static int boot_load_initrd(struct vm *vm)
 
 	if (!path)
 		return 0;
-	ret = read_file(path, INITRD_MAX_SIZE, &data, &size);
+	ret = vm->cfg.initrd_fd >= 0 ? read_file_fd(vm->cfg.initrd_fd, INITRD_MAX_SIZE, &data, &size)
+				     : read_file(path, INITRD_MAX_SIZE, &data, &size);
 	if (ret) {
 		log_err("--initrd %s: %s", path, file_error(ret));
 		return ret;
@@ -115,7 +116,8 @@ int boot_load_kernel(struct vm *vm)
 	size_t size;
 	int ret;
 
-	ret = read_file(path, KERNEL_MAX_SIZE, &img, &size);
+	ret = vm->cfg.kernel_fd >= 0 ? read_file_fd(vm->cfg.kernel_fd, KERNEL_MAX_SIZE, &img, &size)
+				     : read_file(path, KERNEL_MAX_SIZE, &img, &size);
 	if (ret) {
 		log_err("--kernel %s: %s", path, file_error(ret));
 		return ret;

@@ -73,14 +73,15 @@ bench: all guests
 	@bench/startup
 	@bench/api
 
-# libFuzzer (clang) on the image loaders and the virtqueue walker, FUZZ_SECONDS each.
+# libFuzzer (clang) on the image loaders, the virtqueue walker and the API's HTTP codec,
+# FUZZ_SECONDS each.
 # -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c \
-	     src/devices/*.c src/config/*.c src/arch/$(ARCH)/*.c))
-fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c
+	     src/devices/*.c src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c))
+fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c
 	@mkdir -p build/fuzz
-	for t in loader virtq; do \
+	for t in loader virtq http; do \
 		clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Isrc/arch/$(ARCH) \
 			-o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) $(LDLIBS) && \
 		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \

@@ -48,9 +48,9 @@ fuzz_short() {
 	local t
 	make -s fuzz FUZZ_SECONDS=10 >build/check-fuzz-run.log 2>&1
 	local rc=$?
-	for t in loader virtq; do
+	for t in loader virtq http; do
 		if [ -x "build/fuzz/fuzz_$t" ] && [ $rc -eq 0 ]; then
-			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of 2 done)"
+			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of 3 done)"
 		else
 			echo "FAIL: fuzz/$t (see build/check-fuzz-run.log)"
 		fi

@@ -1,5 +1,6 @@
 /* Metrics lines: gathered from the API's and the devices' own counters at flush time. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,63 +45,84 @@ static json_int_t delta(uint64_t now, uint64_t *prev)
 	return (json_int_t)d;
 }
 
+/* A device counter: Firecracker's name, and where it sits in the device's counter struct. */
+struct counter {
+	const char *name;
+	size_t offset;
+};
+
+#define COUNTER(type, field, name) { name, offsetof(type, field) }
+
+static const struct counter blk_counters[] = {
+	COUNTER(struct blk_metrics, read_count, "read_count"),
+	COUNTER(struct blk_metrics, write_count, "write_count"),
+	COUNTER(struct blk_metrics, flush_count, "flush_count"),
+	COUNTER(struct blk_metrics, read_bytes, "read_bytes"),
+	COUNTER(struct blk_metrics, write_bytes, "write_bytes"),
+	COUNTER(struct blk_metrics, invalid_reqs_count, "invalid_reqs_count"),
+	COUNTER(struct blk_metrics, execute_fails, "execute_fails"),
+	COUNTER(struct blk_metrics, rate_limiter_throttled_events, "rate_limiter_throttled_events"),
+	COUNTER(struct blk_metrics, update_count, "update_count"),
+	COUNTER(struct blk_metrics, update_fails, "update_fails"),
+};
+
+static const struct counter net_counters[] = {
+	COUNTER(struct net_stats, rx_frames, "rx_packets_count"),
+	COUNTER(struct net_stats, rx_bytes, "rx_bytes_count"),
+	COUNTER(struct net_stats, rx_dropped, "rx_dropped_packets"),
+	COUNTER(struct net_stats, tx_frames, "tx_packets_count"),
+	COUNTER(struct net_stats, tx_bytes, "tx_bytes_count"),
+	COUNTER(struct net_stats, tx_dropped, "tx_dropped_packets"),
+	COUNTER(struct net_stats, rx_rate_limiter_throttled, "rx_rate_limiter_throttled"),
+	COUNTER(struct net_stats, tx_rate_limiter_throttled, "tx_rate_limiter_throttled"),
+};
+
+static uint64_t *counter_at(void *stats, const struct counter *c)
+{
+	return (uint64_t *)((char *)stats + c->offset);
+}
+
+/* Add the counters of one device's (stats) into (sum). */
+static void counters_add(void *sum, const void *stats, const struct counter *c, size_t n)
+{
+	while (n--)
+		*counter_at(sum, &c[n]) += *counter_at((void *)stats, &c[n]);
+}
+
+/* (sum) as a JSON object of the changes since (prev), which becomes (sum). */
+static json_t *counters_json(void *sum, void *prev, const struct counter *c, size_t n)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; o && i < n; i++)
+		json_object_set_new(o, c[i].name,
+				    json_integer(delta(*counter_at(sum, &c[i]), counter_at(prev, &c[i]))));
+	return o;
+}
+
 static json_t *block_json(struct instance *in)
 {
-	struct metrics *m = &in->metrics;
 	struct blk_metrics sum = {0}, one;
 	unsigned int i;
 
 	for (i = 0; in->state != INSTANCE_NOT_STARTED && i < in->vm.nr_disks; i++) {
 		virtio_blk_metrics(in->vm.disks[i], &one);
-		sum.read_count += one.read_count;
-		sum.write_count += one.write_count;
-		sum.flush_count += one.flush_count;
-		sum.read_bytes += one.read_bytes;
-		sum.write_bytes += one.write_bytes;
-		sum.invalid_reqs_count += one.invalid_reqs_count;
-		sum.execute_fails += one.execute_fails;
-		sum.rate_limiter_throttled_events += one.rate_limiter_throttled_events;
-		sum.update_count += one.update_count;
-		sum.update_fails += one.update_fails;
+		counters_add(&sum, &one, blk_counters, ARRAY_SIZE(blk_counters));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "read_count", delta(sum.read_count, &m->prev_blk.read_count),
-			 "write_count", delta(sum.write_count, &m->prev_blk.write_count),
-			 "flush_count", delta(sum.flush_count, &m->prev_blk.flush_count),
-			 "read_bytes", delta(sum.read_bytes, &m->prev_blk.read_bytes),
-			 "write_bytes", delta(sum.write_bytes, &m->prev_blk.write_bytes),
-			 "invalid_reqs_count",
-			 delta(sum.invalid_reqs_count, &m->prev_blk.invalid_reqs_count),
-			 "execute_fails", delta(sum.execute_fails, &m->prev_blk.execute_fails),
-			 "rate_limiter_throttled_events",
-			 delta(sum.rate_limiter_throttled_events,
-			       &m->prev_blk.rate_limiter_throttled_events),
-			 "update_count", delta(sum.update_count, &m->prev_blk.update_count),
-			 "update_fails", delta(sum.update_fails, &m->prev_blk.update_fails));
+	return counters_json(&sum, &in->metrics.prev_blk, blk_counters, ARRAY_SIZE(blk_counters));
 }
 
 static json_t *net_json(struct instance *in)
 {
-	struct metrics *m = &in->metrics;
 	struct net_stats sum = {0}, one;
 	unsigned int i;
 
 	for (i = 0; in->state != INSTANCE_NOT_STARTED && i < in->cfg.nr_nets; i++) {
 		virtio_net_stats(in->vm.nets[i], &one);
-		sum.rx_frames += one.rx_frames;
-		sum.rx_bytes += one.rx_bytes;
-		sum.rx_dropped += one.rx_dropped;
-		sum.tx_frames += one.tx_frames;
-		sum.tx_bytes += one.tx_bytes;
-		sum.tx_dropped += one.tx_dropped;
+		counters_add(&sum, &one, net_counters, ARRAY_SIZE(net_counters));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "rx_packets_count", delta(sum.rx_frames, &m->prev_net.rx_frames),
-			 "rx_bytes_count", delta(sum.rx_bytes, &m->prev_net.rx_bytes),
-			 "rx_dropped_packets", delta(sum.rx_dropped, &m->prev_net.rx_dropped),
-			 "tx_packets_count", delta(sum.tx_frames, &m->prev_net.tx_frames),
-			 "tx_bytes_count", delta(sum.tx_bytes, &m->prev_net.tx_bytes),
-			 "tx_dropped_packets", delta(sum.tx_dropped, &m->prev_net.tx_dropped));
+	return counters_json(&sum, &in->metrics.prev_net, net_counters, ARRAY_SIZE(net_counters));
 }
 
 static json_t *metrics_line(struct instance *in)

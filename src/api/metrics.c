@@ -14,6 +14,9 @@
 #include "../util/log.h"
 #include "../util/util.h"
 #include "../vmm/instance.h"
+#include "../vmm/vcpu.h"
+#include "../devices/i8042.h"
+#include "../devices/serial.h"
 
 void metrics_init(struct metrics *m)
 {
@@ -77,6 +80,28 @@ static const struct counter net_counters[] = {
 	COUNTER(struct net_stats, tx_rate_limiter_throttled, "tx_rate_limiter_throttled"),
 };
 
+static const struct counter vcpu_counters[] = {
+	COUNTER(struct vcpu_metrics, exit_io_in, "exit_io_in"),
+	COUNTER(struct vcpu_metrics, exit_io_out, "exit_io_out"),
+	COUNTER(struct vcpu_metrics, exit_mmio_read, "exit_mmio_read"),
+	COUNTER(struct vcpu_metrics, exit_mmio_write, "exit_mmio_write"),
+	COUNTER(struct vcpu_metrics, failures, "failures"),
+};
+
+static const struct counter uart_counters[] = {
+	COUNTER(struct serial_metrics, read_count, "read_count"),
+	COUNTER(struct serial_metrics, write_count, "write_count"),
+	COUNTER(struct serial_metrics, missed_read_count, "missed_read_count"),
+	COUNTER(struct serial_metrics, missed_write_count, "missed_write_count"),
+};
+
+static const struct counter i8042_counters[] = {
+	COUNTER(struct i8042_metrics, read_count, "read_count"),
+	COUNTER(struct i8042_metrics, write_count, "write_count"),
+	COUNTER(struct i8042_metrics, reset_count, "reset_count"),
+	COUNTER(struct i8042_metrics, missed_write_count, "missed_write_count"),
+};
+
 static uint64_t *counter_at(void *stats, const struct counter *c)
 {
 	return (uint64_t *)((char *)stats + c->offset);
@@ -85,8 +110,10 @@ static uint64_t *counter_at(void *stats, const struct counter *c)
 /* Add the counters of one device's (stats) into (sum). */
 static void counters_add(void *sum, const void *stats, const struct counter *c, size_t n)
 {
+	/* Relaxed loads: a vCPU thread may be counting while this reads. */
 	while (n--)
-		*counter_at(sum, &c[n]) += *counter_at((void *)stats, &c[n]);
+		*counter_at(sum, &c[n]) += __atomic_load_n(counter_at((void *)stats, &c[n]),
+							   __ATOMIC_RELAXED);
 }
 
 /* (sum) as a JSON object of the changes since (prev), which becomes (sum). */
@@ -125,6 +152,31 @@ static json_t *net_json(struct instance *in)
 	return counters_json(&sum, &in->metrics.prev_net, net_counters, ARRAY_SIZE(net_counters));
 }
 
+/* vcpu, uart and i8042: the small devices and the vCPUs, summed over the vCPUs. */
+static void cpu_and_legacy_json(struct instance *in, json_t *root)
+{
+	struct metrics *m = &in->metrics;
+	struct vcpu_metrics vcpus = {0};
+	struct serial_metrics uart = {0};
+	struct i8042_metrics kbd = {0};
+	bool up = in->state != INSTANCE_NOT_STARTED;
+	unsigned int i;
+
+	for (i = 0; up && i < in->vm.nr_vcpus; i++)
+		counters_add(&vcpus, &in->vm.vcpus[i].metrics, vcpu_counters,
+			     ARRAY_SIZE(vcpu_counters));
+	if (up && in->vm.serial)
+		serial_metrics(in->vm.serial, &uart);
+	if (up && in->vm.i8042)
+		i8042_metrics(in->vm.i8042, &kbd);
+	json_object_set_new(root, "vcpu", counters_json(&vcpus, &m->prev_vcpu, vcpu_counters,
+							ARRAY_SIZE(vcpu_counters)));
+	json_object_set_new(root, "uart", counters_json(&uart, &m->prev_uart, uart_counters,
+							ARRAY_SIZE(uart_counters)));
+	json_object_set_new(root, "i8042", counters_json(&kbd, &m->prev_i8042, i8042_counters,
+							 ARRAY_SIZE(i8042_counters)));
+}
+
 static json_t *metrics_line(struct instance *in)
 {
 	struct metrics *m = &in->metrics;
@@ -142,7 +194,16 @@ static json_t *metrics_line(struct instance *in)
 	if (in->cfg.metrics.properties)
 		json_object_set_new(root, "properties",
 				    json_loads(in->cfg.metrics.properties, 0, NULL));
+	/* Store metrics, written as they are: start-up costs and the last pause and resume. */
+	json_object_set_new(root, "api_server",
+			    json_pack("{s:I, s:I}", "process_startup_time_us",
+				      (json_int_t)m->startup_us, "process_startup_time_cpu_us",
+				      (json_int_t)m->startup_cpu_us));
+	json_object_set_new(root, "latencies_us",
+			    json_pack("{s:I, s:I}", "pause_vm", (json_int_t)m->pause_vm_us,
+				      "resume_vm", (json_int_t)m->resume_vm_us));
 	api_route_metrics(in, root);
+	cpu_and_legacy_json(in, root);
 	json_object_set_new(root, "block", block_json(in));
 	json_object_set_new(root, "net", net_json(in));
 	json_object_set_new(

@@ -11,8 +11,11 @@
 #include <stdint.h>
 
 #include "../util/eventloop.h"
+#include "../devices/i8042.h"
+#include "../devices/serial.h"
 #include "../virtio/blk.h"
 #include "../virtio/net.h"
+#include "../vmm/vcpu.h"
 
 #define API_ROUTES_MAX	   48
 #define METRICS_PERIOD_S   60
@@ -29,6 +32,12 @@ struct metrics {
 	uint64_t prev_route_count[API_ROUTES_MAX], prev_route_fails[API_ROUTES_MAX];
 	struct blk_metrics prev_blk;
 	struct net_stats prev_net;
+	struct vcpu_metrics prev_vcpu;
+	struct serial_metrics prev_uart;
+	struct i8042_metrics prev_i8042;
+	/* Stored as measured: exec to API socket (wall, CPU), the last pause and resume. */
+	uint64_t startup_us, startup_cpu_us;
+	uint64_t pause_vm_us, resume_vm_us;
 	unsigned long long prev_log_missed;
 	uint64_t prev_missed_lines;
 };

@@ -42,6 +42,7 @@ struct i8042 {
 	uint8_t status, ctr, pending_cmd;
 	uint8_t outq[OUTQ_LEN];
 	unsigned int out_head, out_count;
+	struct i8042_metrics metrics;
 };
 
 struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx)
@@ -70,8 +71,10 @@ void i8042_destroy(struct i8042 *dev)
 
 static void i8042_push(struct i8042 *dev, uint8_t byte)
 {
-	if (dev->out_count == OUTQ_LEN)
+	if (dev->out_count == OUTQ_LEN) {
+		dev->metrics.missed_write_count++;
 		return;
+	}
 	dev->outq[(dev->out_head + dev->out_count) % OUTQ_LEN] = byte;
 	dev->out_count++;
 	dev->status |= STATUS_OBF;
@@ -89,6 +92,7 @@ static void i8042_data_read(void *opaque, uint64_t off, void *data, unsigned int
 	(void)off;
 	memset(data, 0, len);
 	pthread_mutex_lock(&dev->lock);
+	dev->metrics.read_count++;
 	if (dev->out_count) {
 		v = dev->outq[dev->out_head];
 		dev->out_head = (dev->out_head + 1) % OUTQ_LEN;
@@ -108,6 +112,7 @@ static void i8042_data_write(void *opaque, uint64_t off, const void *data, unsig
 	(void)off;
 	(void)len;
 	pthread_mutex_lock(&dev->lock);
+	dev->metrics.write_count++;
 	dev->status &= ~STATUS_CMD;
 	switch (dev->pending_cmd) {
 	case CMD_WRITE_CTR:
@@ -177,6 +182,7 @@ static void i8042_command_write(void *opaque, uint64_t off, const void *data, un
 	case CMD_ENABLE_AUX:
 		break;
 	case CMD_PULSE_RESET:
+		dev->metrics.reset_count++;
 		do_reset = 1;
 		break;
 	default:
@@ -205,6 +211,13 @@ int i8042_send_ctrl_alt_del(struct i8042 *dev)
 		i8042_push(dev, codes[i]);
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
+}
+
+void i8042_metrics(struct i8042 *dev, struct i8042_metrics *out)
+{
+	pthread_mutex_lock(&dev->lock);
+	*out = dev->metrics;
+	pthread_mutex_unlock(&dev->lock);
 }
 
 const struct bus_dev_ops i8042_data_ops = {

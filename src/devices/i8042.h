@@ -2,6 +2,8 @@
 #ifndef EMBER_DEVICES_I8042_H
 #define EMBER_DEVICES_I8042_H
 
+#include <stdint.h>
+
 #include "irq.h"
 #include "../vmm/bus.h"
 
@@ -17,6 +19,17 @@ extern const struct bus_dev_ops i8042_command_ops;
 /* (reset) is called, from a vCPU thread, when the guest pulses the CPU reset line. */
 struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx);
 void i8042_destroy(struct i8042 *dev);
+
+/* Firecracker's i8042 metrics, counted since creation. */
+struct i8042_metrics {
+	uint64_t read_count;	     /* reads of the data port */
+	uint64_t write_count;	     /* writes to the data port */
+	uint64_t reset_count;	     /* CPU resets the guest asked for */
+	uint64_t missed_write_count; /* bytes for the guest lost to a full buffer */
+};
+
+/* A consistent copy of (dev)'s counters; any thread. */
+void i8042_metrics(struct i8042 *dev, struct i8042_metrics *out);
 
 /* Queue the Ctrl-Alt-Del key presses for the guest and interrupt it. 0, or -EBUSY if full. */
 int i8042_send_ctrl_alt_del(struct i8042 *dev);

@@ -49,6 +49,7 @@ struct serial {
 	int thri_pending;
 	uint8_t rx[SERIAL_FIFO_LEN];
 	unsigned int rx_head, rx_count;
+	struct serial_metrics metrics;
 };
 
 struct serial *serial_create(int out_fd, struct irq_line irq)
@@ -97,8 +98,10 @@ static void serial_update_irq(struct serial *s)
 
 static void serial_rx_put(struct serial *s, uint8_t c)
 {
-	if (s->rx_count == SERIAL_FIFO_LEN)
+	if (s->rx_count == SERIAL_FIFO_LEN) {
+		s->metrics.missed_read_count++;
 		return; /* overrun: the byte is lost, as on hardware */
+	}
 	s->rx[(s->rx_head + s->rx_count) % SERIAL_FIFO_LEN] = c;
 	s->rx_count++;
 }
@@ -107,8 +110,10 @@ static void serial_tx(struct serial *s, uint8_t c)
 {
 	if (s->mcr & MCR_LOOP)
 		serial_rx_put(s, c);
+	else if (write_all(s->out_fd, &c, 1)) /* a closed stdout must not stop the guest */
+		s->metrics.missed_write_count++;
 	else
-		(void)write_all(s->out_fd, &c, 1); /* a closed stdout must not stop the guest */
+		s->metrics.write_count++;
 	s->thri_pending = 1;
 }
 
@@ -129,6 +134,7 @@ static uint8_t serial_read_reg(struct serial *s, uint64_t off)
 		if (s->lcr & LCR_DLAB)
 			return s->dll;
 		if (s->rx_count) {
+			s->metrics.read_count++;
 			v = s->rx[s->rx_head];
 			s->rx_head = (s->rx_head + 1) % SERIAL_FIFO_LEN;
 			s->rx_count--;
@@ -242,4 +248,11 @@ size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len)
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+void serial_metrics(struct serial *s, struct serial_metrics *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->metrics;
+	pthread_mutex_unlock(&s->lock);
 }

@@ -16,7 +16,18 @@ struct serial;
 extern const struct bus_dev_ops serial_bus_ops;
 
 /* A UART that writes guest output to (out_fd) and signals on (irq). NULL on ENOMEM. */
+/* Firecracker's uart metrics, counted since creation. */
+struct serial_metrics {
+	uint64_t read_count;	     /* bytes the guest read */
+	uint64_t write_count;	     /* bytes the guest wrote that reached the output */
+	uint64_t missed_read_count;  /* input bytes lost to a full receive FIFO */
+	uint64_t missed_write_count; /* output bytes the output could not take */
+};
+
 struct serial *serial_create(int out_fd, struct irq_line irq);
+
+/* A consistent copy of (s)'s counters; any thread. */
+void serial_metrics(struct serial *s, struct serial_metrics *out);
 void serial_destroy(struct serial *s);
 
 /* Queue up to (len) bytes of input for the guest. Returns how many were taken (FIFO space). */

@@ -12,6 +12,7 @@
 #include "instance.h"
 #include "../api/routes.h"
 #include "../util/log.h"
+#include "../util/util.h"
 
 void instance_init(struct instance *in, const char *id, struct vm_config *cfg, uint64_t start_us)
 {
@@ -91,11 +92,13 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 
 int instance_pause(struct instance *in, char *why, size_t why_len)
 {
+	uint64_t t0 = now_us();
 	int ret;
 
 	if (in->state == INSTANCE_PAUSED)
 		return 0;
 	ret = vm_pause(&in->vm);
+	in->metrics.pause_vm_us = now_us() - t0;
 	if (ret) {
 		snprintf(why, why_len, "Failed to pause the microVM: %s",
 			 ret == -ETIMEDOUT ? "a vCPU did not stop in time" : strerror(-ret));
@@ -108,10 +111,13 @@ int instance_pause(struct instance *in, char *why, size_t why_len)
 
 int instance_resume(struct instance *in, char *why, size_t why_len)
 {
+	uint64_t t0 = now_us();
+
 	(void)why;
 	(void)why_len;
 	if (in->state == INSTANCE_PAUSED) {
 		vm_resume(&in->vm);
+		in->metrics.resume_vm_us = now_us() - t0;
 		log_info("microVM resumed");
 	}
 	in->state = INSTANCE_RUNNING;
@@ -139,12 +145,17 @@ int instance_open_api(struct instance *in, const char *sock_path, size_t max_pay
 	 * Blocked before the API thread exists (it inherits the mask) and before the socket
 	 * does: a SIGTERM from a client that saw the socket still ends in a clean exit.
 	 */
+	int ret;
+
 	in->signal_fd = vm_stop_signals_fd();
 	if (in->signal_fd < 0) {
 		snprintf(why, why_len, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
-	return api_server_start(sock_path, max_payload, &in->api, why, why_len);
+	ret = api_server_start(sock_path, max_payload, &in->api, why, why_len);
+	in->metrics.startup_us = now_us() - in->start_us;
+	in->metrics.startup_cpu_us = cpu_us();
+	return ret;
 }
 
 int instance_run(struct instance *in, bool boot_now)

@@ -115,9 +115,15 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		__atomic_fetch_add(run->io.direction == KVM_EXIT_IO_OUT ? &vcpu->metrics.exit_io_out
+									 : &vcpu->metrics.exit_io_in,
+				   1, __ATOMIC_RELAXED);
 		vcpu_handle_io(vcpu);
 		return 0;
 	case KVM_EXIT_MMIO:
+		__atomic_fetch_add(run->mmio.is_write ? &vcpu->metrics.exit_mmio_write
+						      : &vcpu->metrics.exit_mmio_read,
+				   1, __ATOMIC_RELAXED);
 		bus_access(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data,
 			   run->mmio.len <= 8 ? run->mmio.len : 8, run->mmio.is_write);
 		return 0;
@@ -168,6 +174,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		if (vcpu_handle_exit(vcpu) < 0) {
+			__atomic_fetch_add(&vcpu->metrics.failures, 1, __ATOMIC_RELAXED);
 			vm_request_stop(vm, VM_STOP_ERROR);
 			break;
 		}

@@ -10,6 +10,13 @@
 
 struct vm;
 
+/* Firecracker's vcpu metrics: exits by kind, written by the vCPU's thread (relaxed atomics). */
+struct vcpu_metrics {
+	uint64_t exit_io_in, exit_io_out;
+	uint64_t exit_mmio_read, exit_mmio_write;
+	uint64_t failures;
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int id;
@@ -17,6 +24,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	struct vcpu_metrics metrics;
 	struct arch_vcpu arch;
 };
 

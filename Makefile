@@ -50,6 +50,9 @@ $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS)
 
+# The FDT tests read ember's blobs back with the host's libfdt.
+$(OBJDIR)/tests/test_fdt: LDLIBS += -lfdt
+
 unit: $(UNIT_TESTS)
 	@tests/unit/run.sh $(UNIT_TESTS)
 

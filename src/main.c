@@ -366,18 +366,15 @@ static void load_metadata(struct instance *in, const char *path)
 {
 	json_error_t jerr;
 	json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	char *text;
+	size_t len;
 
 	if (!v)
 		bad_arg("--metadata %s: line %d: %s", path, jerr.line, jerr.text);
 	if (!json_is_object(v))
 		bad_arg("--metadata %s: must be a JSON object", path);
-	text = json_dumps(v, JSON_COMPACT);
-	if (!text || strlen(text) > in->mmds_limit)
+	if (instance_set_mmds(in, v, &len))
 		bad_arg("--metadata %s: larger than the MMDS limit of %zu bytes", path,
 			in->mmds_limit);
-	free(text);
-	in->mmds = v;
 }
 
 int main(int argc, char **argv)

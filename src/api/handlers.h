@@ -13,12 +13,14 @@ struct api_call {
 	const char *id; /* the {id} of the path, or NULL */
 	int route;	/* its index in the route table, -1 if none matched */
 	json_t *body;	/* the parsed body, when the route takes one */
-	int status;	/* 204 unless a handler sets a reply (200) */
 	json_t *reply;	/* a 200's body */
 	const char *state_fault; /* set when the VM's state refuses the route */
 	struct cf cf;	/* section parsers write their fault into (fault) */
 	char fault[512];
 };
+
+#define MSG_AFTER_START	 "The requested operation is not supported after starting the microVM."
+#define MSG_BEFORE_START "The requested operation is not supported before starting the microVM."
 
 /* Set the fault_message and return -EINVAL. */
 int api_fail(struct api_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,6 +31,9 @@ int api_fail(struct api_call *c, const char *fmt, ...) __attribute__((format(pri
  * So, as in Firecracker, a bad body is reported before a wrong state.
  */
 int api_ready(struct api_call *c);
+
+/* The id of the body must be the one in the path, as Firecracker insists. 0 or a fault. */
+int api_check_id(struct api_call *c, const char *body_id);
 
 /* handlers_config.c: reading and writing the configuration before InstanceStart. */
 int h_get_instance(struct api_call *c);

@@ -108,8 +108,7 @@ int h_put_boot_source(struct api_call *c)
 	return err;
 }
 
-/* The id of the body must be the one in the path, as Firecracker insists. */
-static int check_id(struct api_call *c, const char *body_id)
+int api_check_id(struct api_call *c, const char *body_id)
 {
 	if (strcmp(body_id, c->id))
 		return api_fail(c, "The id from the path does not match the id from the body!");
@@ -121,7 +120,7 @@ int h_put_drive(struct api_call *c)
 	struct disk_config d;
 	char why[256];
 
-	if (cfg_drive(&c->cf, c->body, "drive", &d) || check_id(c, d.id) || api_ready(c) ||
+	if (cfg_drive(&c->cf, c->body, "drive", &d) || api_check_id(c, d.id) || api_ready(c) ||
 	    check_file(c, "drive.path_on_host", d.path, d.ro ? O_RDONLY : O_RDWR))
 		return -EINVAL;
 	if (vm_config_put_drive(&c->in->cfg, &d, why, sizeof(why)))
@@ -134,7 +133,7 @@ int h_put_net(struct api_call *c)
 	struct net_config n;
 	char why[256];
 
-	if (cfg_net(&c->cf, c->body, "network-interface", &n) || check_id(c, n.id) ||
+	if (cfg_net(&c->cf, c->body, "network-interface", &n) || api_check_id(c, n.id) ||
 	    api_ready(c))
 		return -EINVAL;
 	if (vm_config_put_net(&c->in->cfg, &n, why, sizeof(why)))

@@ -13,8 +13,6 @@
 #include "metrics.h"
 #include "../util/util.h"
 
-#define MSG_AFTER_START	 "The requested operation is not supported after starting the microVM."
-#define MSG_BEFORE_START "The requested operation is not supported before starting the microVM."
 
 static bool started(const struct api_call *c)
 {
@@ -92,8 +90,8 @@ int h_patch_drive(struct api_call *c)
 	    cf_limiter(&c->cf, c->body, "drive", "rate_limiter", &(struct throttle_config){0}) ||
 	    api_ready(c))
 		return -EINVAL;
-	if (strcmp(id, c->id))
-		return api_fail(c, "The id from the path does not match the id from the body!");
+	if (api_check_id(c, id))
+		return -EINVAL;
 	i = vm_config_find_drive(&c->in->cfg, id);
 	if (i < 0)
 		return api_fail(c, "drive '%s': no such drive", id);
@@ -134,8 +132,8 @@ int h_patch_net(struct api_call *c)
 	    cf_limiter(&c->cf, c->body, w, "tx_rate_limiter", &(struct throttle_config){0}) ||
 	    api_ready(c))
 		return -EINVAL;
-	if (strcmp(id, c->id))
-		return api_fail(c, "The id from the path does not match the id from the body!");
+	if (api_check_id(c, id))
+		return -EINVAL;
 	i = vm_config_find_net(&c->in->cfg, id);
 	if (i < 0)
 		return api_fail(c, "network interface '%s': no such interface", id);
@@ -228,20 +226,13 @@ int h_get_mmds(struct api_call *c)
 	return 0;
 }
 
-/* Take (store) as the new data store if its JSON fits the size limit. */
 static int mmds_replace(struct api_call *c, json_t *store)
 {
-	char *text = json_dumps(store, JSON_COMPACT);
-	size_t len = text ? strlen(text) : SIZE_MAX;
+	size_t len;
 
-	free(text);
-	if (len > c->in->mmds_limit) {
-		json_decref(store);
+	if (instance_set_mmds(c->in, store, &len))
 		return api_fail(c, "The MMDS data store would take %zu bytes, over its limit of "
 			       "%zu.", len, c->in->mmds_limit);
-	}
-	json_decref(c->in->mmds);
-	c->in->mmds = store;
 	return 0;
 }
 

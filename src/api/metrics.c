@@ -39,8 +39,7 @@ int metrics_open(struct instance *in)
 	return 0;
 }
 
-/* The change of (now) since (*prev), which becomes (now). */
-static json_int_t delta(uint64_t now, uint64_t *prev)
+json_int_t metrics_delta(uint64_t now, uint64_t *prev)
 {
 	uint64_t d = now - *prev;
 
@@ -124,7 +123,7 @@ static json_t *counters_json(void *sum, void *prev, const struct counter *c, siz
 
 	for (i = 0; o && i < n; i++)
 		json_object_set_new(o, c[i].name,
-				    json_integer(delta(*counter_at(sum, &c[i]), counter_at(prev, &c[i]))));
+				    json_integer(metrics_delta(*counter_at(sum, &c[i]), counter_at(prev, &c[i]))));
 	return o;
 }
 
@@ -180,7 +179,6 @@ static void cpu_and_legacy_json(struct instance *in, json_t *root)
 static json_t *metrics_line(struct instance *in)
 {
 	struct metrics *m = &in->metrics;
-	unsigned long long lost = log_missed_lines();
 	struct timespec ts;
 	json_t *root;
 
@@ -209,9 +207,8 @@ static json_t *metrics_line(struct instance *in)
 	json_object_set_new(
 	    root, "logger",
 	    json_pack("{s:I, s:I}", "missed_log_count",
-		      (json_int_t)(lost - m->prev_log_missed), "missed_metrics_count",
-		      delta(m->missed_lines, &m->prev_missed_lines)));
-	m->prev_log_missed = lost;
+		      metrics_delta(log_missed_lines(), &m->prev_log_missed),
+		      "missed_metrics_count", metrics_delta(m->missed_lines, &m->prev_missed_lines)));
 	return root;
 }
 

@@ -7,6 +7,7 @@
 #ifndef EMBER_API_METRICS_H
 #define EMBER_API_METRICS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,11 +39,14 @@ struct metrics {
 	/* Stored as measured: exec to API socket (wall, CPU), the last pause and resume. */
 	uint64_t startup_us, startup_cpu_us;
 	uint64_t pause_vm_us, resume_vm_us;
-	unsigned long long prev_log_missed;
+	uint64_t prev_log_missed;
 	uint64_t prev_missed_lines;
 };
 
 void metrics_init(struct metrics *m);
+
+/* A per-interval counter, as Firecracker's: the change of (now) since (*prev), which becomes (now). */
+json_int_t metrics_delta(uint64_t now, uint64_t *prev);
 
 /* Open the configured path (non-blocking). 0 or -errno. */
 int metrics_open(struct instance *in);

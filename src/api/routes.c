@@ -16,8 +16,6 @@
 #include "../util/log.h"
 #include "../util/util.h"
 
-#define MSG_AFTER_START	 "The requested operation is not supported after starting the microVM."
-#define MSG_BEFORE_START "The requested operation is not supported before starting the microVM."
 
 enum route_when {
 	ANY_TIME,
@@ -198,40 +196,39 @@ void api_route_metrics(struct instance *in, json_t *root)
 			json_object_set_new(root, metric_groups[r->method], group);
 		}
 		snprintf(name, sizeof(name), "%s_count", r->metric);
-		json_object_set_new(group, name,
-				    json_integer(m->route_count[i] - m->prev_route_count[i]));
+		json_object_set_new(group, name, json_integer(metrics_delta(
+							  m->route_count[i], &m->prev_route_count[i])));
+		/* GETs cannot fail in Firecracker's metrics; their fails stay unreported. */
 		if (r->method != API_GET) {
 			snprintf(name, sizeof(name), "%s_fails", r->metric);
-			json_object_set_new(group, name,
-					    json_integer(m->route_fails[i] - m->prev_route_fails[i]));
+			json_object_set_new(group, name, json_integer(metrics_delta(
+								  m->route_fails[i], &m->prev_route_fails[i])));
 		}
-		m->prev_route_count[i] = m->route_count[i];
-		m->prev_route_fails[i] = m->route_fails[i];
 	}
 }
 
 void api_route(struct instance *in, struct api_request *req)
 {
-	struct api_call c = {.in = in, .status = 204, .route = -1};
+	struct api_call c = {.in = in, .route = -1};
 	char *body = NULL;
+	int status;
 
 	c.cf = (struct cf){.err = c.fault, .err_len = sizeof(c.fault)};
 	if (route_call(&c, req)) {
 		json_decref(c.reply);
 		c.reply = json_pack("{s:s}", "fault_message", c.fault);
-		c.status = 400;
+		status = 400;
 		if (c.route >= 0)
 			in->metrics.route_fails[c.route]++;
 		log_info("API %s %s: 400: %s", req->method_name, req->path, c.fault);
 	} else {
-		log_debug("API %s %s: %d", req->method_name, req->path, c.reply ? 200 : 204);
+		/* A handler that built a body answers 200, one that did not 204. */
+		status = c.reply ? 200 : 204;
+		log_debug("API %s %s: %d", req->method_name, req->path, status);
 	}
-	if (c.reply) {
+	if (c.reply)
 		body = json_dumps(c.reply, JSON_COMPACT);
-		if (c.status == 204)
-			c.status = 200;
-	}
-	api_server_reply(in->api, req, body || !c.reply ? c.status : 400,
+	api_server_reply(in->api, req, body || !c.reply ? status : 400,
 			 body ? body : (c.reply ? "{\"fault_message\": \"out of memory\"}" : NULL));
 	free(body);
 	json_decref(c.reply);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -181,6 +182,21 @@ int instance_run(struct instance *in, bool boot_now)
 			return 0;
 	}
 	return vm_run(&in->vm);
+}
+
+int instance_set_mmds(struct instance *in, json_t *store, size_t *len)
+{
+	char *text = json_dumps(store, JSON_COMPACT);
+
+	*len = text ? strlen(text) : SIZE_MAX;
+	free(text);
+	if (*len > in->mmds_limit) {
+		json_decref(store);
+		return -E2BIG;
+	}
+	json_decref(in->mmds);
+	in->mmds = store;
+	return 0;
 }
 
 void instance_destroy(struct instance *in)

@@ -69,6 +69,12 @@ int instance_run(struct instance *in, bool boot_now);
 int instance_pause(struct instance *in, char *why, size_t why_len);
 int instance_resume(struct instance *in, char *why, size_t why_len);
 
+/*
+ * Take (store) (the reference is consumed) as the MMDS data store if its compact JSON, of
+ * (*len) bytes, fits the size limit; else -E2BIG and the old store stays.
+ */
+int instance_set_mmds(struct instance *in, json_t *store, size_t *len);
+
 /* Free everything: the VM, the API server, the configuration, the MMDS store. */
 void instance_destroy(struct instance *in);
 

@@ -5,9 +5,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "virtio/blk.h"
-#include "virtio/blk_io.h"
-#include "unit.h"
+#include "blk_rig.h"
 
 #define CAPACITY 2048 /* sectors: a 1 MiB disk */
 
@@ -281,20 +279,11 @@ static const struct virtio_dev_ops rig_ops = { .name = "blk-test", .num_queues =
 static int rig_setup(void **state)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	unsigned int i;
 
 	if (!r || event_loop_init(&r->loop) || pipe2(r->pipe, O_CLOEXEC))
 		return -1;
-	strcpy(r->cfg.path, "pipe");
-	virtio_dev_init(&r->blk.vd, &rig_ops, &r->blk, NULL);
-	r->blk.cfg = &r->cfg;
-	r->blk.fd = r->pipe[0];
-	r->blk.event_fd = -1;
-	r->blk.reqs = calloc(VIRTQ_MAX_SIZE, sizeof(*r->blk.reqs));
-	if (!r->blk.reqs)
+	if (blk_rig_init(&r->blk, &r->cfg, r->pipe[0], &rig_ops))
 		return -1;
-	for (i = 0; i < VIRTQ_MAX_SIZE; i++)
-		r->blk.free[r->blk.nr_free++] = i;
 	unsetenv("EMBER_BLK_SYNC");
 	if (blk_io_init(&r->blk, &r->loop))
 		return -1;
@@ -320,18 +309,7 @@ static int rig_teardown(void **state)
 /* Queue a 512-byte read into buffer (i). */
 static void rig_read(struct rig *r, int i)
 {
-	struct blk_req *req = blk_req_get(&r->blk);
-
-	assert_non_null(req);
-	memset(req, 0, sizeof(*req));
-	req->type = VIRTIO_BLK_T_IN;
-	req->elem.iov[0] = (struct iovec){ r->buf[i], sizeof(r->buf[i]) };
-	req->iov = req->elem.iov;
-	req->nr_iov = 1;
-	req->len = sizeof(r->buf[i]);
-	r->status[i] = 0xee;
-	req->status = &r->status[i];
-	assert_int_equal(blk_io_start(&r->blk, req), -EINPROGRESS);
+	blk_rig_read(&r->blk, r->buf[i], sizeof(r->buf[i]), &r->status[i]);
 }
 
 static void rig_write(struct rig *r, uint8_t byte, size_t n)

@@ -14,10 +14,8 @@
 #include <unistd.h>
 
 #include "virtio/balloon.h"
-#include "virtio/blk.h"
-#include "virtio/blk_io.h"
 #include "virtio/throttle.h"
-#include "unit.h"
+#include "blk_rig.h"
 
 /* ---- the configuration change interrupt ---- */
 
@@ -220,26 +218,17 @@ static void rig_image(struct rig *r, const char *name, unsigned int sectors, cha
 static int rig_setup_env(void **state, bool sync)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	unsigned int i;
 
 	if (!r || event_loop_init(&r->loop) || pipe2(r->pipe, O_CLOEXEC))
 		return -1;
 	strcpy(r->dir, "/tmp/ember-devupdate-XXXXXX");
 	if (!mkdtemp(r->dir))
 		return -1;
-	strcpy(r->cfg.path, "pipe");
-	virtio_dev_init(&r->blk.vd, &rig_ops, &r->blk, NULL);
+	if (blk_rig_init(&r->blk, &r->cfg, r->pipe[0], &rig_ops))
+		return -1;
 	r->blk.vd.transport = &rig_transport;
 	r->blk.vd.status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
-	r->blk.cfg = &r->cfg;
-	r->blk.fd = r->pipe[0];
-	r->blk.event_fd = -1;
 	r->blk.capacity = r->blk.config.capacity = 1;
-	r->blk.reqs = calloc(VIRTQ_MAX_SIZE, sizeof(*r->blk.reqs));
-	if (!r->blk.reqs)
-		return -1;
-	for (i = 0; i < VIRTQ_MAX_SIZE; i++)
-		r->blk.free[r->blk.nr_free++] = i;
 	if (throttle_init(&r->blk.throttle, &r->cfg.limit, &r->loop, &r->blk.vd, rig_resume))
 		return -1;
 	if (sync)
@@ -291,18 +280,7 @@ static int rig_teardown(void **state)
 /* Queue a 512-byte read of sector 0 into buffer (i), straight to the engine. */
 static void rig_read(struct rig *r, int i)
 {
-	struct blk_req *req = blk_req_get(&r->blk);
-
-	assert_non_null(req);
-	memset(req, 0, sizeof(*req));
-	req->type = VIRTIO_BLK_T_IN;
-	req->elem.iov[0] = (struct iovec){ r->buf[i], sizeof(r->buf[i]) };
-	req->iov = req->elem.iov;
-	req->nr_iov = 1;
-	req->len = sizeof(r->buf[i]);
-	r->status[i] = 0xee;
-	req->status = &r->status[i];
-	assert_int_equal(blk_io_start(&r->blk, req), -EINPROGRESS);
+	blk_rig_read(&r->blk, r->buf[i], sizeof(r->buf[i]), &r->status[i]);
 }
 
 static void rig_wait(struct rig *r, const uint8_t *status)

@@ -3,6 +3,17 @@ ARCH	?= x86_64
 STATIC	?= 0
 ASAN	?= 0
 
+# ARCH=aarch64 cross-compiles a static arm64 binary with Debian's cross gcc and the arm64
+# libraries installed through multiarch (tools/deps.sh).
+ifeq ($(ARCH),aarch64)
+CROSS	?= aarch64-linux-gnu-
+CC	:= $(CROSS)gcc
+AR	:= $(CROSS)ar
+STATIC	:= 1
+CROSS_LIBS := build/cross-aarch64/usr/lib/aarch64-linux-gnu
+CROSS_DEPS := $(CROSS_LIBS)/libhttp_parser.a
+LDFLAGS	+= -L$(CROSS_LIBS)
+endif
 CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
@@ -14,6 +25,10 @@ VARIANT	:= asan
 CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 LDFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all
 EMBER	:= build/ember-asan
+else ifeq ($(ARCH),aarch64)
+VARIANT	:= static
+LDFLAGS	+= -static
+EMBER	:= build/ember-aarch64
 else ifeq ($(STATIC),1)
 VARIANT	:= static
 LDFLAGS	+= -static
@@ -43,8 +58,13 @@ $(OBJDIR)/%.o: %.c
 $(LIB): $(OBJS)
 	$(AR) rcs $@ $^
 
-$(EMBER): $(OBJDIR)/src/main.o $(LIB)
+$(EMBER): $(OBJDIR)/src/main.o $(LIB) | $(CROSS_DEPS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+ifneq ($(CROSS_DEPS),)
+$(CROSS_DEPS):
+	tools/cross-libs.sh build/cross-aarch64
+endif
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
@@ -52,6 +72,13 @@ $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 
 # The FDT tests read ember's blobs back with the host's libfdt.
 $(OBJDIR)/tests/test_fdt: LDLIBS += -lfdt
+
+# The arm64 device tree and Image header code is plain C: the unit tests build it for the
+# host, whatever ARCH is, and check its blobs with the host's libfdt and dtc.
+ARM64_HOST_SRCS := src/arch/aarch64/fdt_tree.c src/arch/aarch64/image.c
+$(OBJDIR)/tests/test_arm64_%: tests/unit/test_arm64_%.c $(ARM64_HOST_SRCS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(ARM64_HOST_SRCS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS) -lfdt
 
 unit: $(UNIT_TESTS)
 	@tests/unit/run.sh $(UNIT_TESTS)

@@ -31,6 +31,8 @@ static const char usage[] =
 	"  --memory MIB           guest RAM in MiB (default 128)\n"
 	"  --boot-timer           log the time until the guest writes 123 to the boot timer\n"
 	"  --boot-protocol P      auto (default), linux or pvh\n"
+	"  --gic V                arm64: the interrupt controller, v2 (GIC-400), v3 or auto\n"
+	"                         (default: v3 if KVM has it, else v2)\n"
 	"  --rng[=LIMITS]         add a virtio-rng device fed by the host's getrandom();\n"
 	"                         LIMITS: bw=SIZE:REFILL_MS[:BURST],ops=SIZE:REFILL_MS[:BURST]\n"
 	"  --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback][,bw=B][,ops=B]\n"
@@ -78,6 +80,7 @@ enum {
 	OPT_MEMORY,
 	OPT_BOOT_TIMER,
 	OPT_BOOT_PROTOCOL,
+	OPT_GIC,
 	OPT_LEVEL,
 	OPT_RNG,
 	OPT_DISK,
@@ -106,6 +109,7 @@ static const struct option long_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
+	{ "gic", required_argument, NULL, OPT_GIC },
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
@@ -329,6 +333,16 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 				cfg->boot_proto = BOOT_PROTO_PVH;
 			else
 				bad_arg("--boot-protocol %s: must be auto, linux or pvh", optarg);
+			break;
+		case OPT_GIC:
+			if (!strcmp(optarg, "auto"))
+				cfg->gic_version = 0;
+			else if (!strcmp(optarg, "v2") || !strcmp(optarg, "2"))
+				cfg->gic_version = 2;
+			else if (!strcmp(optarg, "v3") || !strcmp(optarg, "3"))
+				cfg->gic_version = 3;
+			else
+				bad_arg("--gic %s: must be v2, v3 or auto", optarg);
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))

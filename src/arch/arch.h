@@ -48,8 +48,17 @@ int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
  */
 int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size);
 
-/* Write the boot structures the guest reads at entry (zero page, start info, MP table...). */
+/*
+ * Last step of the build, with every vCPU and device in place: write the boot structures
+ * the guest reads at entry (command line, zero page, start info, MP table, device tree).
+ */
 int arch_boot_setup(struct vm *vm);
+
+/*
+ * Once every vCPU exists, before any device wires an interrupt: finish the interrupt
+ * controller (arm's vgic is initialised here and takes irqfds only after). 0 or -errno.
+ */
+int arch_irqchip_finalize(struct vm *vm);
 
 /* Create-time vCPU setup: CPUID, registers, MSRs, LAPIC, entry state for (vm->boot). */
 int arch_vcpu_init(struct vcpu *vcpu);

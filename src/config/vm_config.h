@@ -71,6 +71,7 @@ struct vm_config {
 	struct metrics_config metrics;
 	struct mmds_config mmds;
 	enum boot_protocol boot_proto;
+	unsigned int gic_version; /* arm64's interrupt controller: 2, 3, or 0 for the best KVM has */
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
 };

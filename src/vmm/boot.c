@@ -30,33 +30,27 @@ static int boot_load_cmdline(struct vm *vm)
 {
 	const char *args = vm->cfg.boot_args ? vm->cfg.boot_args : DEFAULT_BOOT_ARGS;
 	const struct disk_config *root = vm->cfg.nr_disks ? &vm->cfg.disks[0] : NULL;
-	char cmdline[ARCH_CMDLINE_MAX];
+	char *cmdline = vm->boot.cmdline;
 	size_t len;
 	int extra;
 
 	/* As Firecracker does, a root drive is vda and the kernel is told so. */
 	if (root && root->root)
-		len = snprintf(cmdline, sizeof(cmdline), "%s root=/dev/vda %s", args,
+		len = snprintf(cmdline, ARCH_CMDLINE_MAX, "%s root=/dev/vda %s", args,
 			       root->ro ? "ro" : "rw");
 	else
-		len = snprintf(cmdline, sizeof(cmdline), "%s", args);
-	if (len >= sizeof(cmdline)) {
-		log_err("--boot-args: %zu bytes, the limit is %zu", len, sizeof(cmdline) - 1);
+		len = snprintf(cmdline, ARCH_CMDLINE_MAX, "%s", args);
+	if (len >= ARCH_CMDLINE_MAX) {
+		log_err("--boot-args: %zu bytes, the limit is %d", len, ARCH_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
-	extra = arch_cmdline_devices(vm, cmdline + len, sizeof(cmdline) - len);
+	extra = arch_cmdline_devices(vm, cmdline + len, ARCH_CMDLINE_MAX - len);
 	if (extra < 0) {
-		log_err("--boot-args: no room left for the device announcements (limit %zu bytes)",
-			sizeof(cmdline) - 1);
+		log_err("--boot-args: no room left for the device announcements (limit %d bytes)",
+			ARCH_CMDLINE_MAX - 1);
 		return extra;
 	}
-	len += extra + 1;
-	if (guest_mem_write(&vm->mem, ARCH_CMDLINE_ADDR, cmdline, len)) {
-		log_err("no guest RAM for the command line");
-		return -ENOMEM;
-	}
-	vm->boot.cmdline_addr = ARCH_CMDLINE_ADDR;
-	vm->boot.cmdline_size = len;
+	vm->boot.cmdline_size = len + extra + 1;
 	return 0;
 }
 

@@ -7,10 +7,8 @@
 
 #include "arch_defs.h"
 
-/* The command line when none is given; the config file appends root= to it. */
-#define DEFAULT_BOOT_ARGS                                                                          \
-	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux "                \
-	"i8042.nopnp i8042.dumbkbd"
+/* The command line when none is given (the arch's); the config file appends root= to it. */
+#define DEFAULT_BOOT_ARGS ARCH_DEFAULT_BOOT_ARGS
 
 enum boot_protocol {
 	BOOT_PROTO_AUTO,  /* chosen from the image's contents */
@@ -25,8 +23,9 @@ struct boot_info {
 	uint64_t initrd_max;  /* the initrd must end at or below this address */
 	uint64_t initrd_addr; /* 0 when there is no initrd */
 	uint64_t initrd_size;
-	uint64_t cmdline_addr;
-	uint64_t cmdline_size; /* including the terminating NUL */
+	char cmdline[ARCH_CMDLINE_MAX]; /* the whole command line; the arch puts it where it goes */
+	uint64_t cmdline_addr;		/* where the arch put it, if in guest memory */
+	uint64_t cmdline_size;		/* including the terminating NUL */
 	struct arch_boot_info arch;
 };
 
@@ -36,7 +35,7 @@ struct vm;
 int boot_load_kernel(struct vm *vm);
 
 /*
- * After every device exists: write the command line (with the arch's device
+ * After every device exists: build the command line (with the arch's device
  * announcements), load the initrd and the arch's boot structures. 0 or -errno.
  */
 int boot_finish(struct vm *vm);

@@ -157,6 +157,13 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 	ret = arch_vm_init(vm);
 	if (ret)
 		goto err;
+	/* Before the devices: arm's vgic takes no irqfd until it is initialised, after the vCPUs. */
+	ret = vm_vcpus_create(vm);
+	if (ret)
+		goto err;
+	ret = arch_irqchip_finalize(vm);
+	if (ret)
+		goto err;
 	if (cfg->boot_timer) {
 		ret = bus_register(&vm->mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops,
 				   &vm->boot_timer, "boot-timer");
@@ -195,9 +202,6 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 			goto err;
 	}
 	ret = boot_finish(vm);
-	if (ret)
-		goto err;
-	ret = vm_vcpus_create(vm);
 	if (ret)
 		goto err;
 	return 0;
@@ -285,7 +289,7 @@ bool vm_stopping(struct vm *vm)
 void vm_irq_set(void *opaque, unsigned int gsi, int level)
 {
 	struct vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = { .irq = ARCH_IRQ_LINE(gsi), .level = level };
 
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		log_warn("KVM_IRQ_LINE %u", gsi);

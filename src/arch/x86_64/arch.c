@@ -50,6 +50,10 @@ int arch_vm_init(struct vm *vm)
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t identity = X86_IDENTITY_MAP_ADDR;
 
+	if (vm->cfg.gic_version) {
+		log_err("--gic: x86_64 has no GIC (it is an arm64 option)");
+		return -EINVAL;
+	}
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0) {
 		log_warn("KVM_SET_TSS_ADDR");
 		return -errno;
@@ -134,6 +138,12 @@ int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
 		len += n;
 	}
 	return len;
+}
+
+int arch_irqchip_finalize(struct vm *vm)
+{
+	(void)vm; /* the in-kernel PIC and I/O APIC are ready from KVM_CREATE_IRQCHIP */
+	return 0;
 }
 
 int arch_handle_exit(struct vcpu *vcpu)

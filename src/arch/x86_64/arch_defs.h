@@ -6,6 +6,13 @@
 
 #define ARCH_NAME "x86_64"
 
+#define ARCH_DEFAULT_BOOT_ARGS                                                                     \
+	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux "                \
+	"i8042.nopnp i8042.dumbkbd"
+
+/* KVM_IRQ_LINE takes the GSI itself: the PIC and I/O APIC pins. */
+#define ARCH_IRQ_LINE(gsi)    (gsi)
+
 /* Boot structures in low memory, below the EBDA. */
 #define X86_GDT_ADDR	      0x500
 #define X86_IDT_ADDR	      0x520

@@ -4,6 +4,7 @@
 #include "bootparams.h"
 #include "cpu.h"
 #include "../arch.h"
+#include "../../util/log.h"
 #include "../../util/util.h"
 #include "../../vmm/vm.h"
 
@@ -96,6 +97,11 @@ int arch_boot_setup(struct vm *vm)
 	uint8_t *bp;
 	int ret;
 
+	if (guest_mem_write(&vm->mem, ARCH_CMDLINE_ADDR, bi->cmdline, bi->cmdline_size)) {
+		log_err("no guest RAM for the command line");
+		return -ENOMEM;
+	}
+	bi->cmdline_addr = ARCH_CMDLINE_ADDR;
 	ret = x86_write_boot_tables(&vm->mem, bi->proto);
 	if (!ret)
 		ret = x86_mptable_write(&vm->mem, vm->cfg.vcpus);

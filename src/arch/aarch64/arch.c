@@ -1,0 +1,152 @@
+/*
+ * The arm64 machine: RAM at 2 GiB, a vgic, a 16550 and a PL031 on MMIO, PSCI for CPU
+ * power, and a device tree instead of boot tables.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+
+#include "fdt_tree.h"
+#include "gic.h"
+#include "../arch.h"
+#include "../../devices/serial.h"
+#include "../../util/log.h"
+#include "../../util/util.h"
+#include "../../vmm/vcpu.h"
+#include "../../vmm/vm.h"
+
+void arch_host_check(void)
+{
+	/* KVM on arm64 says what it lacks through its ioctls; nothing to guess here. */
+}
+
+int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr)
+{
+	/* The FDT takes the last 2 MiB; the kernel needs room below it. */
+	if (ram_size < 2 * ARM_FDT_MAX_SIZE || ram_size > 1024 * GiB)
+		return -EINVAL;
+	regions[0] = (struct mem_region){ .gpa = ARM_RAM_BASE, .size = ram_size };
+	*nr = 1;
+	return 0;
+}
+
+int arch_vm_init(struct vm *vm)
+{
+	struct kvm_vcpu_init target;
+
+	/* The host's preferred vCPU model, used for every vCPU: KVM emulates no other. */
+	if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &target) < 0) {
+		log_warn("KVM_ARM_PREFERRED_TARGET");
+		return -errno;
+	}
+	vm->arch.kvm_target = target.target;
+	return gic_create(vm);
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	gic_destroy(vm);
+}
+
+int arch_devices_init(struct vm *vm)
+{
+	struct irq_line uart_irq = { vm_irq_set, vm, ARM_UART_SPI };
+	int ret;
+
+	vm->serial = serial_create(vm->cfg.console_out, uart_irq);
+	if (!vm->serial)
+		return -ENOMEM;
+	pl031_init(&vm->arch.rtc);
+	ret = bus_register(&vm->mmio_bus, ARM_UART_ADDR, SERIAL_REG_SPAN, &serial_bus_ops,
+			   vm->serial, "serial");
+	if (!ret)
+		ret = bus_register(&vm->mmio_bus, ARM_RTC_ADDR, PL031_SPAN, &pl031_ops,
+				   &vm->arch.rtc, "pl031");
+	if (ret)
+		arch_devices_destroy(vm);
+	return ret;
+}
+
+void arch_devices_destroy(struct vm *vm)
+{
+	serial_destroy(vm->serial);
+	vm->serial = NULL;
+}
+
+int arch_send_ctrl_alt_del(struct vm *vm)
+{
+	(void)vm; /* no keyboard controller on this machine */
+	return -EOPNOTSUPP;
+}
+
+int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
+{
+	(void)vm;
+	(void)size; /* the device tree names every device */
+	buf[0] = '\0';
+	return 0;
+}
+
+int arch_irqchip_finalize(struct vm *vm)
+{
+	return gic_finalize(vm);
+}
+
+static void arm_describe(const struct vm *vm, struct arm_fdt_params *p)
+{
+	unsigned int i;
+
+	p->nr_cpus = vm->nr_vcpus;
+	for (i = 0; i < vm->nr_vcpus; i++)
+		p->mpidr[i] = vm->vcpus[i].arch.mpidr;
+	p->ram_base = vm->mem.regions[0].gpa;
+	p->ram_size = vm->mem.regions[0].size;
+	p->cmdline = vm->boot.cmdline;
+	p->initrd_addr = vm->boot.initrd_addr;
+	p->initrd_size = vm->boot.initrd_size;
+	gic_describe(vm, p);
+	p->uart = (struct arm_mmio_node){ ARM_UART_ADDR, ARM_UART_SIZE, ARM_UART_SPI };
+	p->uart_clock = ARM_UART_CLOCK;
+	p->rtc = (struct arm_mmio_node){ ARM_RTC_ADDR, ARM_RTC_SIZE, ARM_RTC_SPI };
+	for (i = 0; i < vm->nr_mmio_devs && i < ARM_FDT_MAX_VIRTIO; i++)
+		p->virtio[i] = (struct arm_mmio_node){ vm->mmio_devs[i].addr,
+						       vm->mmio_devs[i].size,
+						       vm->mmio_devs[i].irq };
+	p->nr_virtio = vm->nr_mmio_devs;
+}
+
+/* The boot structure here is the device tree alone; the cmdline and initrd go in it. */
+int arch_boot_setup(struct vm *vm)
+{
+	struct arm_fdt_params *p;
+	uint8_t *blob;
+	size_t len;
+	int ret;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	arm_describe(vm, p);
+	ret = arm_fdt_build(p, ARM_FDT_MAX_SIZE, &blob, &len);
+	free(p);
+	if (ret) {
+		log_err("building the device tree: %s", strerror(-ret));
+		return ret;
+	}
+	ret = guest_mem_write(&vm->mem, vm->boot.arch.fdt_addr, blob, len);
+	if (ret)
+		log_err("no guest RAM for the device tree at 0x%llx",
+			(unsigned long long)vm->boot.arch.fdt_addr);
+	else
+		log_info("device tree: %zu bytes at 0x%llx", len,
+			 (unsigned long long)vm->boot.arch.fdt_addr);
+	free(blob);
+	return ret;
+}
+
+int arch_handle_exit(struct vcpu *vcpu)
+{
+	log_err("vCPU %u: unhandled KVM exit %u", vcpu->id, vcpu->run->exit_reason);
+	return -EINVAL;
+}

@@ -1,0 +1,89 @@
+/*
+ * The arm64 Image header: 64 little-endian bytes at the start of the kernel
+ * (Documentation/arch/arm64/booting.rst). The two code words are the kernel's own branch
+ * (or an EFI "MZ" stub); only the sizes, the flags and the magic matter here.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "image.h"
+#include "../../util/log.h"
+
+#define HDR_TEXT_OFFSET 8
+#define HDR_IMAGE_SIZE	16
+#define HDR_FLAGS	24
+#define HDR_MAGIC	56
+
+#define FLAG_BIG_ENDIAN 0x1ULL /* flags bit 0: the kernel runs big-endian */
+
+/* Bigger than any real arm64 kernel, bss included; a larger image_size is a broken header. */
+#define IMAGE_SIZE_MAX (1ULL << 30)
+
+#define PAGE_4K 0x1000ULL
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static uint64_t le64_at(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
+{
+	uint64_t text_offset, image_size, flags;
+
+	if (size < ARM64_IMAGE_HDR_SIZE) {
+		log_err("kernel: %zu bytes, too short for an arm64 Image header (%d)", size,
+			ARM64_IMAGE_HDR_SIZE);
+		return -ENOEXEC;
+	}
+	if (le32_at(img + HDR_MAGIC) != ARM64_IMAGE_MAGIC) {
+		log_err("kernel: not an arm64 Image (magic 0x%08x at offset %d, want ARM\\x64)",
+			le32_at(img + HDR_MAGIC), HDR_MAGIC);
+		return -ENOEXEC;
+	}
+	text_offset = le64_at(img + HDR_TEXT_OFFSET);
+	image_size = le64_at(img + HDR_IMAGE_SIZE);
+	flags = le64_at(img + HDR_FLAGS);
+
+	if (flags & FLAG_BIG_ENDIAN) {
+		log_err("kernel: flags 0x%" PRIx64 " ask for a big-endian kernel", flags);
+		return -EINVAL;
+	}
+	if (!image_size) {
+		/* Before 3.17 the header left these zero and the kernel assumed 0x80000. */
+		log_info("kernel: legacy Image header (image_size 0): text_offset 0x%llx",
+			 ARM64_LEGACY_TEXT_OFF);
+		text_offset = ARM64_LEGACY_TEXT_OFF;
+		image_size = size;
+	}
+	if (text_offset % PAGE_4K || text_offset >= ARM64_IMAGE_ALIGN) {
+		log_err("kernel: text_offset 0x%" PRIx64 " is not a 4 KiB multiple below 2 MiB",
+			text_offset);
+		return -EINVAL;
+	}
+	if (image_size < size) {
+		log_err("kernel: image_size 0x%" PRIx64 " is smaller than the file (0x%zx bytes)",
+			image_size, size);
+		return -EINVAL;
+	}
+	if (image_size > IMAGE_SIZE_MAX) {
+		log_err("kernel: image_size 0x%" PRIx64 " is over 1 GiB", image_size);
+		return -E2BIG;
+	}
+	out->text_offset = text_offset;
+	out->image_size = image_size;
+	out->flags = flags;
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* The arm64 Linux Image header (Documentation/arch/arm64/booting.rst). */
+#ifndef EMBER_ARCH_AARCH64_IMAGE_H
+#define EMBER_ARCH_AARCH64_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARM64_IMAGE_MAGIC     0x644d5241U /* "ARM\x64" at offset 56, little-endian */
+#define ARM64_IMAGE_HDR_SIZE  64
+#define ARM64_IMAGE_ALIGN     0x200000ULL /* the image goes at a 2 MiB boundary + text_offset */
+#define ARM64_LEGACY_TEXT_OFF 0x80000ULL  /* what image_size == 0 (pre-3.17 kernels) implies */
+
+struct arm64_image {
+	uint64_t text_offset; /* from a 2 MiB-aligned base */
+	uint64_t image_size;  /* bytes the kernel uses from its start, bss included */
+	uint64_t flags;
+};
+
+/*
+ * Read and check the header of (img), (size) bytes. 0, or -ENOEXEC if it is not an arm64
+ * Image, -EINVAL if its fields are inconsistent (text_offset not 4 KiB aligned or over
+ * 2 MiB, image_size smaller than the file, a big-endian kernel...). The reason is logged.
+ */
+int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out);
+
+#endif

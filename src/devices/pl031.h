@@ -1,0 +1,26 @@
+/*
+ * An ARM PrimeCell PL031 real-time clock: the seconds counter arm64 Linux reads at boot
+ * to set its wall clock. Its match interrupt is modelled as a register only.
+ */
+#ifndef EMBER_DEVICES_PL031_H
+#define EMBER_DEVICES_PL031_H
+
+#include <stdint.h>
+
+#include "../vmm/bus.h"
+
+#define PL031_SPAN 0x1000
+
+struct pl031 {
+	int64_t offset; /* guest seconds minus host wall-clock seconds (a load sets it) */
+	uint32_t match;
+	uint32_t irq_mask;
+	uint32_t irq_raw;
+};
+
+/* A clock reading the host's wall time. */
+void pl031_init(struct pl031 *rtc);
+
+extern const struct bus_dev_ops pl031_ops;
+
+#endif

@@ -3,7 +3,8 @@
 # and ends with "N passed, N failed". Exit status 0 only if nothing failed.
 #   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders and the
 #   virtqueue walker, command line, tiny guests on /dev/kvm
-#   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), nested real Linux.
+#   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), the API, nested
+#   real Linux on x86_64 and on arm64 (GICv2 and GICv3 L1s).
 # Set EMBER_SKIP_NESTED=1 to leave out the nested tier (it needs ~5 minutes of QEMU TCG).
 set -u
 cd "$(dirname "$0")/.."
@@ -31,6 +32,8 @@ build_all() {
 	make -j2 STATIC=1 all && echo "PASS: build/ember-static" ||
 		{ echo "FAIL: build/ember-static"; return 1; }
 	make -j2 guests && echo "PASS: build/tiny-guests" || { echo "FAIL: build/tiny-guests"; return 1; }
+	make -j2 ARCH=aarch64 all && echo "PASS: build/ember-aarch64" ||
+		{ echo "FAIL: build/ember-aarch64"; return 1; }
 }
 
 asan_unit() {
@@ -91,6 +94,7 @@ if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
 	echo "== nested: skipped (EMBER_SKIP_NESTED=1)"
 else
 	step nested tests/nested/x86_64/run-tests.sh build/ember-static
+	step nested-aarch64 tests/nested/aarch64/run-tests.sh build/ember-aarch64
 fi
 
 passed=$(grep -c '^PASS: ' "$results")

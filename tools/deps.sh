@@ -11,6 +11,8 @@ pkgs=(
 	libjansson-dev                          # --config-file JSON (libjansson.a for the static build)
 	libhttp-parser-dev                      # the API server's HTTP/1.1 parser
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
+	qemu-system-arm                         # the arm64 nested tier's L1 (TCG, virtualization=on)
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # make ARCH=aarch64 (static arm64 ember)
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
 	e2fsprogs iproute2                      # ext4 disk images; network namespaces and TAPs
 	ca-certificates                         # apt-get download of the L1 kernel
@@ -18,14 +20,28 @@ pkgs=(
 	python3-pytest python3-jsonschema python3-yaml  # API integration tests against the spec
 	util-linux procps                       # script(1), ps
 )
+# The static arm64 build links these arm64 libraries, installed beside the host's through
+# multiarch. (libhttp-parser-dev cannot be: tools/cross-libs.sh unpacks its arm64 package.)
+arm64_pkgs=(libjansson-dev liburing-dev)
+
+native=$(dpkg --print-architecture)
+# Whether package $1 is installed for an architecture matching the pattern $2.
+installed() {
+	dpkg-query -W -f='${Architecture} ${Status}\n' "$1" 2>/dev/null |
+		grep -qE "^($2) install ok installed"
+}
 missing=()
 for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	installed "$p" "$native|all" || missing+=("$p:$native")
+done
+for p in "${arm64_pkgs[@]}"; do
+	installed "$p" arm64 || missing+=("$p:arm64")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps: installing ${missing[*]}" >&2
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
 $SUDO apt-get update -q >/dev/null
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

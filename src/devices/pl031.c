@@ -2,6 +2,7 @@
  * PL031 registers (ARM DDI 0224): 32-bit, at 4-byte offsets. The identification words at
  * the top of the page are what Linux's AMBA bus reads to match the driver.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,9 +29,14 @@ static uint32_t pl031_now(const struct pl031 *rtc)
 	return (uint32_t)(time(NULL) + rtc->offset);
 }
 
-void pl031_init(struct pl031 *rtc)
+struct pl031 *pl031_create(void)
 {
-	memset(rtc, 0, sizeof(*rtc));
+	return calloc(1, sizeof(struct pl031));
+}
+
+void pl031_destroy(struct pl031 *rtc)
+{
+	free(rtc);
 }
 
 static uint32_t pl031_reg(const struct pl031 *rtc, uint64_t off)

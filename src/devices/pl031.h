@@ -18,8 +18,9 @@ struct pl031 {
 	uint32_t irq_raw;
 };
 
-/* A clock reading the host's wall time. */
-void pl031_init(struct pl031 *rtc);
+/* A clock reading the host's wall time, or NULL without memory. */
+struct pl031 *pl031_create(void);
+void pl031_destroy(struct pl031 *rtc);
 
 extern const struct bus_dev_ops pl031_ops;
 

@@ -10,6 +10,7 @@
 #include "fdt_tree.h"
 #include "gic.h"
 #include "../arch.h"
+#include "../../devices/pl031.h"
 #include "../../devices/serial.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
@@ -55,14 +56,16 @@ int arch_devices_init(struct vm *vm)
 	int ret;
 
 	vm->serial = serial_create(vm->cfg.console_out, uart_irq);
-	if (!vm->serial)
+	vm->arch.rtc = pl031_create();
+	if (!vm->serial || !vm->arch.rtc) {
+		arch_devices_destroy(vm);
 		return -ENOMEM;
-	pl031_init(&vm->arch.rtc);
+	}
 	ret = bus_register(&vm->mmio_bus, ARM_UART_ADDR, SERIAL_REG_SPAN, &serial_bus_ops,
 			   vm->serial, "serial");
 	if (!ret)
 		ret = bus_register(&vm->mmio_bus, ARM_RTC_ADDR, PL031_SPAN, &pl031_ops,
-				   &vm->arch.rtc, "pl031");
+				   vm->arch.rtc, "pl031");
 	if (ret)
 		arch_devices_destroy(vm);
 	return ret;
@@ -71,7 +74,9 @@ int arch_devices_init(struct vm *vm)
 void arch_devices_destroy(struct vm *vm)
 {
 	serial_destroy(vm->serial);
+	pl031_destroy(vm->arch.rtc);
 	vm->serial = NULL;
+	vm->arch.rtc = NULL;
 }
 
 int arch_send_ctrl_alt_del(struct vm *vm)

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "../../devices/pl031.h"
+struct pl031;
 
 #define ARCH_NAME "aarch64"
 
@@ -73,7 +73,7 @@ struct arch_vm {
 	enum arm_gic_version gic; /* 0 until the vgic device exists */
 	int gic_fd;
 	int kvm_target; /* from KVM_ARM_PREFERRED_TARGET */
-	struct pl031 rtc;
+	struct pl031 *rtc;
 };
 
 struct arch_vcpu {

@@ -15,8 +15,8 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-# shellcheck source=SCRIPTDIR/lib.sh
-. "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
 
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
 	echo "usage: $0 OUT.cpio.gz EMBER_BIN L1_SCRIPT [EXTRA_FILES_DIR]" >&2

@@ -11,8 +11,8 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=SCRIPTDIR/lib.sh
-. "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
 
 [ $# -ge 2 ] || {
 	echo "usage: $0 OUT.cpio.gz test|demo-interactive|demo-scripted [EXTRA_BIN...]" >&2

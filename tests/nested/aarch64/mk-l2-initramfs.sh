@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds the busybox initramfs of the aarch64 L2 guest (the Linux that ember
+# boots inside L1), and optionally the raw disk image its checks expect.
+#
+# usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img]
+# The kernel modules and the arm64 busybox come from l1-kernel.sh's cache:
+# $NESTED_CACHE, by default <repo>/build/nested/cache-aarch64.
+#
+# /init loads the modules, then prints, each on its own line:
+#   L2-CPUS=<online CPUs>
+#   L2-DISK-OK        the first 512 bytes of /dev/vda start with the marker
+#                     that DISK_OUT.img starts with
+#   L2-RNG-OK ...     /dev/hwrng gave 64 bytes and rng_current is virtio_rng
+#   L2-MARKER-OK
+# or L2-FAIL <what> for each failed check, and always ends in `poweroff -f`
+# (a PSCI SYSTEM_OFF on arm64, after which the VMM exits 0).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	echo "usage: $0 OUT.cpio[.gz] [DISK_OUT.img]" >&2
+	exit 2
+fi
+out=$1 disk=${2:-}
+cache=${NESTED_CACHE:-$repo/build/nested/cache-aarch64}
+marker="EMBER-NESTED-AARCH64-DISK-0"
+
+"$here/l1-kernel.sh" "$cache"
+
+if [ -n "$disk" ]; then
+	mkdir -p "$(dirname "$disk")"
+	# 1 MiB: the marker, then zeros.
+	{ printf '%s' "$marker"; head -c $((1024 * 1024 - ${#marker})) /dev/zero; } >"$disk"
+fi
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+nested_rootfs "$root" "$cache/busybox"
+mkdir -p "$root/lib/modules"
+mods=$(tr '\n' ' ' <"$cache/l2.modules")
+for m in $mods; do cp "$cache/modules/$m" "$root/lib/modules/"; done
+
+{
+	nested_init_head
+	sed "s/@MODS@/$mods/; s/@MARKER@/$marker/" <<'EOS'
+# Kernel messages from the drivers loaded below would cut into the markers.
+dmesg -n 1
+fail() { echo "L2-FAIL $*"; }
+for m in @MODS@; do
+	insmod "/lib/modules/$m" || fail "insmod $m"
+done
+# wait_for PATH: up to 5 s for a device node the drivers just probed.
+wait_for() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+echo "L2-CPUS=$(grep -c '^processor' /proc/cpuinfo)"
+want=@MARKER@
+if ! wait_for /dev/vda; then
+	fail "disk: no /dev/vda"
+elif [ "$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c ${#want})" = "$want" ]; then
+	echo "L2-DISK-OK"
+else
+	fail "disk: sector 0 of /dev/vda does not start with $want"
+fi
+if ! wait_for /dev/hwrng; then
+	fail "rng: no /dev/hwrng"
+else
+	n=$(head -c 64 /dev/hwrng 2>/dev/null | wc -c)
+	cur=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
+	case "$n $cur" in
+	"64 virtio_rng"*) echo "L2-RNG-OK bytes=$n rng_current=$cur" ;;
+	*) fail "rng: read $n bytes of 64 from /dev/hwrng, rng_current=$cur" ;;
+	esac
+fi
+echo "L2-MARKER-OK"
+EOS
+	nested_init_end
+} >"$root/init"
+chmod 755 "$root/init"
+nested_cpio "$root" "$out"

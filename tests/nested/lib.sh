@@ -1,0 +1,219 @@
+# Helpers shared by the nested-tier scripts of every architecture (x86_64/,
+# aarch64/); sourced, not run.
+# shellcheck shell=bash
+
+# nested_busybox [PATH]: the static busybox that goes into an L1 or L2
+# initramfs. Without PATH: $BUSYBOX, else the host's (Debian busybox-static
+# installs it as /bin/busybox).
+nested_busybox() {
+	local bb=${1:-${BUSYBOX:-}}
+	if [ -z "$bb" ]; then
+		for bb in /bin/busybox /usr/bin/busybox ""; do
+			[ -x "$bb" ] && break
+		done
+	fi
+	if [ -z "$bb" ] || [ ! -x "$bb" ]; then
+		echo "nested: no busybox${1:+ at $1} (apt-get install busybox-static)" >&2
+		return 1
+	fi
+	# A dynamic busybox would find no libc in the initramfs.
+	if LC_ALL=C readelf -l "$bb" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+		echo "nested: $bb is dynamically linked (apt-get install busybox-static)" >&2
+		return 1
+	fi
+	echo "$bb"
+}
+
+# nested_rootfs DIR [BUSYBOX]: a minimal root in DIR: busybox with every
+# applet linked, the mount points, and the two device nodes the kernel opens
+# before devtmpfs. A busybox this host cannot run (another architecture's)
+# gets only /bin/sh; the /init must start with `/bin/busybox --install -s`.
+nested_rootfs() {
+	local dir=$1 bb applets applet
+	bb=$(nested_busybox "${2:-}") || return 1
+	mkdir -p "$dir"/bin "$dir"/sbin "$dir"/usr/bin "$dir"/usr/sbin "$dir"/etc \
+		"$dir"/proc "$dir"/sys "$dir"/dev "$dir"/tmp "$dir"/root "$dir"/run
+	cp "$bb" "$dir/bin/busybox"
+	chmod 755 "$dir/bin/busybox"
+	if applets=$("$bb" --list-full 2>/dev/null); then
+		for applet in $applets; do
+			[ -e "$dir/$applet" ] || ln -s /bin/busybox "$dir/$applet"
+		done
+	else
+		ln -s busybox "$dir/bin/sh"
+	fi
+	# Without /dev/console in the archive, init starts with no stdio. mknod
+	# needs root; /init also reopens the console after mounting devtmpfs.
+	mknod -m 600 "$dir/dev/console" c 5 1 2>/dev/null || true
+	mknod -m 666 "$dir/dev/null" c 1 3 2>/dev/null || true
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
+	echo 'root:x:0:' >"$dir/etc/group"
+}
+
+# nested_cpio DIR OUT: pack DIR as a newc cpio; gzip it when OUT ends in .gz.
+nested_cpio() {
+	local dir=$1 out=$2 tmp
+	tmp=$out.tmp.$$
+	mkdir -p "$(dirname "$out")"
+	(cd "$dir" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc -R 0:0 --quiet) >"$tmp.cpio"
+	case $out in
+	*.gz) gzip -n -6 <"$tmp.cpio" >"$tmp" && rm -f "$tmp.cpio" ;;
+	*) mv "$tmp.cpio" "$tmp" ;;
+	esac
+	mv "$tmp" "$out"
+}
+
+# nested_init_head: the start of an /init for a root from nested_rootfs
+# (with a busybox of another architecture too): applets, mounts, console.
+nested_init_head() {
+	cat <<'EOS'
+#!/bin/sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+cd /
+EOS
+}
+
+# nested_init_end: the end of such an /init: power off (a reset on x86
+# without ACPI, PSCI SYSTEM_OFF on arm64), and never exit (that panics).
+nested_init_end() {
+	cat <<'EOS'
+sync
+poweroff -f
+while :; do sleep 1; done
+EOS
+}
+
+# nested_select ARRAY: keeps in the bash array named ARRAY the runs (strings
+# whose first word is the run's name) that $NESTED_ONLY names; all if unset.
+nested_select() {
+	local -n runs=$1
+	local t sel=()
+	[ -n "${NESTED_ONLY:-}" ] || return 0
+	for t in "${runs[@]}"; do
+		case " $NESTED_ONLY " in *" ${t%% *} "*) sel+=("$t") ;; esac
+	done
+	runs=("${sel[@]}")
+}
+
+# nested_setup_fail WHY: the suite cannot run at all.
+nested_setup_fail() {
+	echo "FAIL: nested/setup ($*)"
+	exit 1
+}
+
+# nested_section NAME CONSOLE: run NAME's lines of an L1 console, from
+# "NESTED-BEGIN NAME" through "NESTED-RESULT NAME ..." (or to the end).
+nested_section() {
+	awk -v n="$1" '$0 == "NESTED-BEGIN " n { on = 1 } on { print }
+		on && index($0, "NESTED-RESULT " n " ") == 1 { exit }' "$2"
+}
+
+# nested_apt_newest REGEX: the newest package whose name matches REGEX
+# (sort -V), after an apt-get update if apt knows none; empty if still none.
+nested_apt_newest() {
+	local pkg try
+	for try in 1 2; do
+		pkg=$(apt-cache search --names-only "$1" 2>/dev/null | awk '{ print $1 }' | sort -V | tail -n 1)
+		if [ -n "$pkg" ] || [ "$try" = 2 ]; then break; fi
+		echo "nested: no package matches $1, running apt-get update" >&2
+		apt-get update -q >/dev/null 2>&1 || return 1
+	done
+	echo "$pkg"
+}
+
+# nested_apt_unpack PKG DIR: downloads PKG (as apt names it, e.g. foo:arm64)
+# and unpacks its files into DIR.
+nested_apt_unpack() {
+	local debs
+	mkdir -p "$2.deb"
+	# apt-get download writes into the current directory. As root, apt drops
+	# to the _apt user to download, who could not write there: stay root.
+	(cd "$2.deb" && apt-get download -q -o APT::Sandbox::User=root "$1" >/dev/null) || {
+		echo "nested: apt-get download $1 failed" >&2
+		return 1
+	}
+	debs=("$2.deb"/*.deb)
+	if [ ! -f "${debs[0]}" ] || ! dpkg-deb -x "${debs[0]}" "$2"; then
+		echo "nested: could not unpack $1 (${debs[0]})" >&2
+		return 1
+	fi
+	rm -rf "$2.deb"
+}
+
+# nested_l1_runner TIMEOUT: prints the shell functions an L1 /run.sh uses to run
+# ember: "start NAME ARGS..." (in the background, its guest's console on ours,
+# stderr kept in /tmp/NAME.err), "finish" (waits, SIGTERM after TIMEOUT s,
+# SIGKILL 5 s later; prints stderr, any /tmp/NAME.api, and "NESTED-RESULT NAME
+# rc=.. secs=.. timeout=0|1"), and "run NAME ARGS..." (both).
+nested_l1_runner() {
+	local run_timeout=$1
+	cat <<EOS
+now() { cut -d' ' -f1 /proc/uptime; }
+# start NAME ARGS...: ember in the background, its guest's console on ours.
+start() {
+	name=\$1
+	shift
+	echo "NESTED-BEGIN \$name"
+	t0=\$(now)
+	/bin/ember "\$@" </dev/null 2>/tmp/\$name.err &
+	pid=\$!
+}
+# finish: wait for ember (polling, to kill it after $run_timeout s of uptime,
+# and once more with SIGKILL 5 s later); print the result.
+finish() {
+	end=\$((\${t0%.*} + $run_timeout))
+	to=0
+	while kill -0 \$pid 2>/dev/null; do
+		read -r up _ </proc/uptime
+		if [ \${up%.*} -ge \$((end + 5)) ]; then
+			kill -9 \$pid
+		elif [ \${up%.*} -ge \$end ] && [ \$to = 0 ]; then
+			to=1
+			kill \$pid
+		fi
+		sleep 0.1
+	done
+	wait \$pid
+	rc=\$?
+	t1=\$(now)
+	echo
+	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
+	[ ! -e /tmp/\$name.api ] || sed "s/^/NESTED-API \$name: /" /tmp/\$name.api
+	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \"%.1f\", \$t1 - \$t0 }") timeout=\$to"
+}
+run() {
+	start "\$@"
+	finish
+}
+EOS
+}
+
+# nested_report NAME SECS CPUS WANT LASTERR [REASON...]: prints the run's
+# PASS or FAIL line, adding a reason if the guest did not see WANT CPUs, and
+# LASTERR (ember's last stderr line, may be empty) to a failure. 1 on FAIL.
+nested_report() {
+	local name=$1 secs=$2 cpus=$3 want=$4 lasterr=$5 why
+	shift 5
+	local reasons=("$@")
+	if [ -z "$cpus" ]; then
+		reasons+=("no L2-CPUS")
+	elif [ "$cpus" != "$want" ]; then
+		reasons+=("L2-CPUS=$cpus, expected $want")
+	fi
+	if [ ${#reasons[@]} -eq 0 ]; then
+		echo "PASS: nested/$name (${secs}s in L1, cpus=$cpus)"
+		return 0
+	fi
+	why=$(printf '%s; ' "${reasons[@]}")
+	why=${why%; }
+	[ -z "$lasterr" ] || why="$why; ember: $lasterr"
+	echo "FAIL: nested/$name ($why)"
+	return 1
+}

@@ -6,6 +6,7 @@
 #ifndef EMBER_ARCH_ARCH_H
 #define EMBER_ARCH_ARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,16 +50,19 @@ int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size);
 
 /*
- * Last step of the build, with every vCPU and device in place: write the boot structures
- * the guest reads at entry (command line, zero page, start info, MP table, device tree).
+ * With every device in place: write the boot structures the guest reads at entry (command
+ * line, zero page, start info, MP table).
  */
 int arch_boot_setup(struct vm *vm);
 
 /*
- * Once every vCPU exists, before any device wires an interrupt: finish the interrupt
- * controller (arm's vgic is initialised here and takes irqfds only after). 0 or -errno.
+ * Last step of the build, once every vCPU exists: finish what needs them all (arm
+ * initialises its vgic and writes the device tree, which lists every vCPU). 0 or -errno.
  */
-int arch_irqchip_finalize(struct vm *vm);
+int arch_vm_finalize(struct vm *vm);
+
+/* Whether the irqchip takes irqfds yet (arm's vgic: only after arch_vm_finalize). */
+bool arch_irqfd_ready(const struct vm *vm);
 
 /* Create-time vCPU setup: CPUID, registers, MSRs, LAPIC, entry state for (vm->boot). */
 int arch_vcpu_init(struct vcpu *vcpu);

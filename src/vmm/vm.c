@@ -117,6 +117,8 @@ static int vm_cond_init(pthread_cond_t *cond)
 	return -ret;
 }
 
+static int vm_irqfds_flush(struct vm *vm);
+
 int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 {
 	unsigned int i;
@@ -157,13 +159,6 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 	ret = arch_vm_init(vm);
 	if (ret)
 		goto err;
-	/* Before the devices: arm's vgic takes no irqfd until it is initialised, after the vCPUs. */
-	ret = vm_vcpus_create(vm);
-	if (ret)
-		goto err;
-	ret = arch_irqchip_finalize(vm);
-	if (ret)
-		goto err;
 	if (cfg->boot_timer) {
 		ret = bus_register(&vm->mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops,
 				   &vm->boot_timer, "boot-timer");
@@ -202,6 +197,15 @@ int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
 			goto err;
 	}
 	ret = boot_finish(vm);
+	if (ret)
+		goto err;
+	ret = vm_vcpus_create(vm);
+	if (ret)
+		goto err;
+	ret = arch_vm_finalize(vm);
+	if (ret)
+		goto err;
+	ret = vm_irqfds_flush(vm);
 	if (ret)
 		goto err;
 	return 0;
@@ -346,6 +350,45 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datama
 	return 0;
 }
 
+/*
+ * An irqfd asked for before the irqchip can take one (arm's vgic refuses them until it is
+ * initialised, which needs every vCPU) is kept here and assigned by vm_irqfds_flush().
+ */
+static int vm_irqfd_defer(struct vm *vm, unsigned int gsi, int fd, bool assign)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_pending_irqfds; i++)
+		if (vm->pending_irqfds[i].gsi == gsi && vm->pending_irqfds[i].fd == fd)
+			break;
+	if (!assign) {
+		if (i < vm->nr_pending_irqfds)
+			vm->pending_irqfds[i] = vm->pending_irqfds[--vm->nr_pending_irqfds];
+		return 0;
+	}
+	if (i < vm->nr_pending_irqfds)
+		return -EEXIST;
+	if (vm->nr_pending_irqfds == VM_MAX_MMIO_DEVS)
+		return -ENOSPC;
+	vm->pending_irqfds[vm->nr_pending_irqfds++] = (struct vm_irqfd){ gsi, fd };
+	return 0;
+}
+
+static int vm_irqfds_flush(struct vm *vm)
+{
+	int ret;
+
+	while (vm->nr_pending_irqfds) {
+		const struct vm_irqfd *p = &vm->pending_irqfds[vm->nr_pending_irqfds - 1];
+
+		ret = vm_irqfd(vm, p->gsi, p->fd, true);
+		if (ret)
+			return ret;
+		vm->nr_pending_irqfds--;
+	}
+	return 0;
+}
+
 int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
 {
 	struct kvm_irqfd irqfd = {
@@ -354,6 +397,8 @@ int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
 		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
 
+	if (!arch_irqfd_ready(vm))
+		return vm_irqfd_defer(vm, gsi, fd, assign);
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
 		log_warn("KVM_IRQFD gsi %u", gsi);
 		return -errno;

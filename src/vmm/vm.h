@@ -35,6 +35,12 @@ struct vm_mmio_dev {
 	unsigned int irq;
 };
 
+/* An irqfd waiting for the irqchip to take it (see vm_irqfd). */
+struct vm_irqfd {
+	unsigned int gsi;
+	int fd;
+};
+
 enum vm_stop_reason {
 	VM_RUNNING = 0,
 	VM_STOP_RESET,	  /* the guest reset or triple-faulted */
@@ -69,6 +75,8 @@ struct vm {
 	/* MMIO slots handed out so far, in order, for the arch to announce. */
 	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];
 	unsigned int nr_mmio_devs;
+	struct vm_irqfd pending_irqfds[VM_MAX_MMIO_DEVS];
+	unsigned int nr_pending_irqfds;
 
 	/* Device work, console input and signals: all on the main thread's loop. */
 	struct event_loop loop;
@@ -129,7 +137,11 @@ int vm_alloc_mmio_slot(struct vm *vm, uint64_t size, uint64_t *addr, unsigned in
 int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datamatch, int fd,
 		 bool assign);
 
-/* (De)register (fd) so that writing it raises interrupt line (gsi). */
+/*
+ * (De)register (fd) so that writing it raises interrupt line (gsi). Before the irqchip
+ * can take irqfds (arch_irqfd_ready), the request is kept and carried out by vm_build
+ * once the vCPUs exist.
+ */
 int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign);
 
 /* Drive interrupt line (gsi) to (level) on the in-kernel irqchip (an irq_line callback). */

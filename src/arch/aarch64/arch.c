@@ -93,9 +93,15 @@ int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
 	return 0;
 }
 
-int arch_irqchip_finalize(struct vm *vm)
+int arch_boot_setup(struct vm *vm)
 {
-	return gic_finalize(vm);
+	(void)vm; /* the device tree needs every vCPU's MPIDR: arch_vm_finalize writes it */
+	return 0;
+}
+
+bool arch_irqfd_ready(const struct vm *vm)
+{
+	return vm->arch.gic_ready;
 }
 
 static void arm_describe(const struct vm *vm, struct arm_fdt_params *p)
@@ -121,14 +127,18 @@ static void arm_describe(const struct vm *vm, struct arm_fdt_params *p)
 	p->nr_virtio = vm->nr_mmio_devs;
 }
 
-/* The boot structure here is the device tree alone; the cmdline and initrd go in it. */
-int arch_boot_setup(struct vm *vm)
+/* The vgic, then the device tree: the only boot structure, with the cmdline and initrd. */
+int arch_vm_finalize(struct vm *vm)
 {
 	struct arm_fdt_params *p;
 	uint8_t *blob;
 	size_t len;
 	int ret;
 
+	ret = gic_finalize(vm);
+	if (ret)
+		return ret;
+	vm->arch.gic_ready = true;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

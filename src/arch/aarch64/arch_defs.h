@@ -5,6 +5,7 @@
 #ifndef EMBER_ARCH_AARCH64_DEFS_H
 #define EMBER_ARCH_AARCH64_DEFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct pl031;
@@ -66,12 +67,13 @@ enum arm_gic_version {
 };
 
 struct arch_boot_info {
-	uint64_t fdt_addr; /* where arch_boot_setup writes the device tree; X0 at entry */
+	uint64_t fdt_addr; /* where arch_vm_finalize writes the device tree; X0 at entry */
 };
 
 struct arch_vm {
 	enum arm_gic_version gic; /* 0 until the vgic device exists */
 	int gic_fd;
+	bool gic_ready; /* initialised (CTRL_INIT): it takes irqfds from then on */
 	int kvm_target; /* from KVM_ARM_PREFERRED_TARGET */
 	struct pl031 *rtc;
 };

@@ -62,11 +62,11 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
 		return -EINVAL;
 	}
 	if (!image_size) {
-		/* Before 3.17 the header left these zero and the kernel assumed 0x80000. */
+		/* Before 3.17 the header left these zero and the kernel assumed 0x80000; bss unknown. */
 		log_info("kernel: legacy Image header (image_size 0): text_offset 0x%llx",
 			 ARM64_LEGACY_TEXT_OFF);
 		text_offset = ARM64_LEGACY_TEXT_OFF;
-		image_size = size;
+		image_size = size + ARM64_LEGACY_BSS_ROOM;
 	}
 	if (text_offset % PAGE_4K || text_offset >= ARM64_IMAGE_ALIGN) {
 		log_err("kernel: text_offset 0x%" PRIx64 " is not a 4 KiB multiple below 2 MiB",

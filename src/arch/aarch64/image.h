@@ -9,6 +9,8 @@
 #define ARM64_IMAGE_HDR_SIZE  64
 #define ARM64_IMAGE_ALIGN     0x200000ULL /* the image goes at a 2 MiB boundary + text_offset */
 #define ARM64_LEGACY_TEXT_OFF 0x80000ULL  /* what image_size == 0 (pre-3.17 kernels) implies */
+/* Such a header does not say how big the bss is: this much room is kept after the file. */
+#define ARM64_LEGACY_BSS_ROOM 0x1000000ULL
 
 struct arm64_image {
 	uint64_t text_offset; /* from a 2 MiB-aligned base */

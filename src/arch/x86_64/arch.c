@@ -140,10 +140,16 @@ int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
 	return len;
 }
 
-int arch_irqchip_finalize(struct vm *vm)
+int arch_vm_finalize(struct vm *vm)
 {
-	(void)vm; /* the in-kernel PIC and I/O APIC are ready from KVM_CREATE_IRQCHIP */
+	(void)vm; /* the boot tables are written; the vCPUs need nothing more */
 	return 0;
+}
+
+bool arch_irqfd_ready(const struct vm *vm)
+{
+	(void)vm; /* the in-kernel PIC and I/O APIC take irqfds from KVM_CREATE_IRQCHIP on */
+	return true;
 }
 
 int arch_handle_exit(struct vcpu *vcpu)

@@ -158,9 +158,9 @@ nested_l1_runner() {
 now() { cut -d' ' -f1 /proc/uptime; }
 # start NAME ARGS...: ember in the background, its guest's console on ours,
 # with a watchdog that sends SIGTERM after $run_timeout s and SIGKILL 5 s later.
-# A sleeping watchdog rather than a polling loop: in a TCG L1 every poll costs
-# the L2 CPU time, and polling ten times a second starved x86 L2s into stalls.
-# Nor timeout(1): a VMM that exits 0 on SIGTERM would hide the time-out.
+# A sleeping watchdog rather than a polling loop, which would take CPU time
+# from the L2 in a TCG L1; nor timeout(1): a VMM that exits 0 on SIGTERM would
+# hide the time-out.
 start() {
 	name=\$1
 	shift

@@ -25,6 +25,8 @@ out=$repo/build/nested/aarch64
 cache=${NESTED_CACHE:-$repo/build/nested/cache-aarch64}
 export NESTED_CACHE=$cache
 run_timeout=${NESTED_RUN_TIMEOUT:-90}
+# L1 silent this long means L1 is stuck, not a run: the /run.sh watchdog ends any run sooner.
+freeze_secs=$((run_timeout + 30))
 start_timeout=${NESTED_START_TIMEOUT:-60}
 tries=3
 
@@ -131,10 +133,11 @@ EOS
 # last one (without carriage returns) to $out/l1-gicv<GIC>.log. Returns 1 if
 # L1 never started.
 boot_l1() {
-	local gic=$1 initrd=$2 nruns=$3 try t0 qpid tailpid='' rc late cur=$out/l1-gicv$1.log
+	local gic=$1 initrd=$2 nruns=$3 try t0 qpid tailpid='' rc late frozen='' frozen_in cur=$out/l1-gicv$1.log
 	local total=$((start_timeout + nruns * (run_timeout + 10) + 30))
 	for try in $(seq 1 $tries); do
-		[ "$try" -eq 1 ] || echo "nested: L1 (GIC v$gic) did not start, retry $try/$tries"
+		[ "$try" -eq 1 ] || [ -n "$frozen" ] ||
+			echo "nested: L1 (GIC v$gic) did not start, retry $try/$tries"
 		echo "=== L1 GIC v$gic boot, try $try/$tries, $(date -u +%FT%TZ) ===" >>"$log"
 		: >"$cur"
 		t0=$(date +%s)
@@ -157,8 +160,12 @@ boot_l1() {
 			fi
 			sleep 0.5
 		done
-		! grep -q -a 'L1-STARTED' "$cur" ||
+		frozen=
+		if grep -q -a 'L1-STARTED' "$cur"; then
 			echo "=== L1 GIC v$gic reached /init after $(($(date +%s) - t0))s ===" >>"$log"
+			frozen_in=$(nested_watch_l1 "$qpid" "$cur" "$freeze_secs") ||
+				frozen="L1 (GIC v$gic) stopped during ${frozen_in:-its start} (its console silent for ${freeze_secs}s)"
+		fi
 		rc=0
 		wait "$qpid" || rc=$?
 		[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
@@ -167,7 +174,16 @@ boot_l1() {
 		cat "$cur" >>"$log"
 		[ -z "$late" ] || echo "$late" >>"$log"
 		echo "=== L1 GIC v$gic ended: status $rc after $(($(date +%s) - t0))s ===" >>"$log"
-		grep -q -a 'L1-STARTED' "$cur" && return 0
+		grep -q -a 'L1-STARTED' "$cur" || continue
+		[ -n "$frozen" ] || return 0
+		# Not a failure of a run: L1 itself stopped. Every run again, in a new L1.
+		echo "=== $frozen ===" >>"$log"
+		if [ "$try" -eq "$tries" ]; then
+			echo "FAIL: nested/l1-gicv$gic ($frozen; no L1 boot left to retry)"
+			status=1
+			return 0
+		fi
+		echo "nested: $frozen; every run again in a new L1"
 	done
 	return 1
 }

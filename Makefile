@@ -63,7 +63,7 @@ $(EMBER): $(OBJDIR)/src/main.o $(LIB) | $(CROSS_DEPS)
 
 ifneq ($(CROSS_DEPS),)
 $(CROSS_DEPS):
-	tools/cross-libs.sh build/cross-aarch64
+	tools/cross-libs.sh aarch64 build/cross-aarch64
 endif
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
@@ -73,12 +73,16 @@ $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 # The FDT tests read ember's blobs back with the host's libfdt.
 $(OBJDIR)/tests/test_fdt: LDLIBS += -lfdt
 
-# The arm64 device tree and Image header code is plain C: the unit tests build it for the
-# host, whatever ARCH is, and check its blobs with the host's libfdt and dtc.
+# The arm64 and riscv64 device tree and Image header code is plain C: the unit tests build
+# it for the host, whatever ARCH is, and check its blobs with the host's libfdt and dtc.
 ARM64_HOST_SRCS := src/arch/aarch64/fdt_tree.c src/arch/aarch64/image.c
 $(OBJDIR)/tests/test_arm64_%: tests/unit/test_arm64_%.c $(ARM64_HOST_SRCS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(ARM64_HOST_SRCS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS) -lfdt
+RISCV64_HOST_SRCS := src/arch/riscv64/fdt_tree.c src/arch/riscv64/image.c
+$(OBJDIR)/tests/test_riscv64_%: tests/unit/test_riscv64_%.c $(RISCV64_HOST_SRCS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(RISCV64_HOST_SRCS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS) -lfdt
 
 unit: $(UNIT_TESTS)
 	@tests/unit/run.sh $(UNIT_TESTS)

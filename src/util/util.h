@@ -2,14 +2,33 @@
 #ifndef EMBER_UTIL_UTIL_H
 #define EMBER_UTIL_UTIL_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ARRAY_SIZE(a)	  (sizeof(a) / sizeof((a)[0]))
 #define ALIGN_DOWN(x, a)  ((x) & ~((uint64_t)(a)-1))
 #define ALIGN_UP(x, a)	  ALIGN_DOWN((x) + (a)-1, (a))
 #define MIN(a, b)	  ((a) < (b) ? (a) : (b))
 #define MAX(a, b)	  ((a) > (b) ? (a) : (b))
+
+/* A little-endian field of a file header, at any alignment. */
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
 #define SWAP(a, b)                                                                                 \
 	do {                                                                                       \
 		__typeof__(a) swap_tmp_ = (a);                                                     \

@@ -10,6 +10,7 @@
 
 #include "image.h"
 #include "../../util/log.h"
+#include "../../util/util.h"
 
 #define HDR_TEXT_OFFSET 8
 #define HDR_IMAGE_SIZE	16
@@ -23,22 +24,6 @@
 
 #define PAGE_4K 0x1000ULL
 
-static uint32_t le32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static uint64_t le64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
 int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
 {
 	uint64_t text_offset, image_size, flags;
@@ -48,14 +33,14 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
 			ARM64_IMAGE_HDR_SIZE);
 		return -ENOEXEC;
 	}
-	if (le32_at(img + HDR_MAGIC) != ARM64_IMAGE_MAGIC) {
+	if (get_le32(img + HDR_MAGIC) != ARM64_IMAGE_MAGIC) {
 		log_err("kernel: not an arm64 Image (magic 0x%08x at offset %d, want ARM\\x64)",
-			le32_at(img + HDR_MAGIC), HDR_MAGIC);
+			get_le32(img + HDR_MAGIC), HDR_MAGIC);
 		return -ENOEXEC;
 	}
-	text_offset = le64_at(img + HDR_TEXT_OFFSET);
-	image_size = le64_at(img + HDR_IMAGE_SIZE);
-	flags = le64_at(img + HDR_FLAGS);
+	text_offset = get_le64(img + HDR_TEXT_OFFSET);
+	image_size = get_le64(img + HDR_IMAGE_SIZE);
+	flags = get_le64(img + HDR_FLAGS);
 
 	if (flags & FLAG_BIG_ENDIAN) {
 		log_err("kernel: flags 0x%" PRIx64 " ask for a big-endian kernel", flags);

@@ -27,11 +27,6 @@ static uint32_t get_le(const uint8_t *p, unsigned int bytes)
 	return v;
 }
 
-static uint64_t get_le64(const uint8_t *p)
-{
-	return get_le(p, 4) | ((uint64_t)get_le(p + 4, 4) << 32);
-}
-
 bool x86_is_bzimage(const uint8_t *img, size_t size)
 {
 	return size >= BP_HDR_MAGIC + 4 && get_le(img + BP_HDR_MAGIC, 4) == BP_HDR_MAGIC_VALUE;

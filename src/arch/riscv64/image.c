@@ -1,0 +1,99 @@
+/*
+ * The RISC-V Image header: 64 little-endian bytes at the start of the kernel
+ * (Documentation/arch/riscv/boot-image-header.rst). The two code words are the kernel's
+ * jump to its entry (or an EFI "MZ" stub); ember reads the sizes, the flags, the version
+ * and the second magic.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "image.h"
+#include "../../util/log.h"
+#include "../../util/util.h"
+
+#define HDR_TEXT_OFFSET 8
+#define HDR_IMAGE_SIZE	16
+#define HDR_FLAGS	24
+#define HDR_VERSION	32
+#define HDR_MAGIC	48 /* "RISCV\0\0\0": deprecated, kept for old boot loaders */
+#define HDR_MAGIC2	56
+
+#define FLAG_BIG_ENDIAN 0x1ULL /* flags bit 0: the kernel runs big-endian */
+
+/* "RISCV" as a little-endian u64: all a version 0.1 header carries, without magic2. */
+#define RISCV_IMAGE_MAGIC_OLD 0x5643534952ULL
+
+/* Version 0.2 added magic2 and the flags; major in the high 16 bits, minor in the low. */
+#define HDR_VERSION_MIN (0U << 16 | 2U)
+
+/* Bigger than any real riscv64 kernel, bss included; a larger image_size is a broken header. */
+#define IMAGE_SIZE_MAX (1ULL << 30)
+
+int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out)
+{
+	uint64_t text_offset, image_size, flags;
+	uint32_t version;
+
+	if (size < RISCV_IMAGE_HDR_SIZE) {
+		log_err("kernel: %zu bytes, too short for a RISC-V Image header (%d)", size,
+			RISCV_IMAGE_HDR_SIZE);
+		return -ENOEXEC;
+	}
+	if (get_le32(img + HDR_MAGIC2) != RISCV_IMAGE_MAGIC2) {
+		if (get_le64(img + HDR_MAGIC) == RISCV_IMAGE_MAGIC_OLD)
+			log_err("kernel: a version 0.1 RISC-V Image header (\"RISCV\" magic only), "
+				"want 0.2 or later with RSC\\x05 at offset %d",
+				HDR_MAGIC2);
+		else
+			log_err("kernel: not a RISC-V Image (magic2 0x%08x at offset %d, want "
+				"RSC\\x05)",
+				get_le32(img + HDR_MAGIC2), HDR_MAGIC2);
+		return -ENOEXEC;
+	}
+	text_offset = get_le64(img + HDR_TEXT_OFFSET);
+	image_size = get_le64(img + HDR_IMAGE_SIZE);
+	flags = get_le64(img + HDR_FLAGS);
+	version = get_le32(img + HDR_VERSION);
+
+	if (flags & FLAG_BIG_ENDIAN) {
+		log_err("kernel: flags 0x%" PRIx64 " ask for a big-endian kernel", flags);
+		return -EINVAL;
+	}
+	if (version < HDR_VERSION_MIN) {
+		log_err("kernel: Image header version %u.%u, want 0.2 or later", version >> 16,
+			version & 0xffff);
+		return -EINVAL;
+	}
+	/*
+	 * An S-mode RV64 kernel says 2 MiB: on real boards the SBI firmware owns the first
+	 * 2 MiB of RAM. KVM's SBI lives in the host, so that offset only costs 2 MiB of guest
+	 * RAM, but it is what every such kernel carries and must be accepted. The kernel maps
+	 * itself with 2 MiB pages and stops early on a load address that is not 2 MiB aligned,
+	 * so from a 2 MiB-aligned base only 0 (M-mode kernels) and 2 MiB can work.
+	 */
+	if (text_offset % RISCV_IMAGE_ALIGN || text_offset > RISCV_IMAGE_ALIGN) {
+		log_err("kernel: text_offset 0x%" PRIx64 " is neither 0 nor 2 MiB", text_offset);
+		return -EINVAL;
+	}
+	/* Unlike arm64's, the RISC-V header has always filled image_size in. */
+	if (!image_size) {
+		log_err("kernel: image_size is 0");
+		return -EINVAL;
+	}
+	if (image_size < size) {
+		log_err("kernel: image_size 0x%" PRIx64 " is smaller than the file (0x%zx bytes)",
+			image_size, size);
+		return -EINVAL;
+	}
+	if (image_size > IMAGE_SIZE_MAX) {
+		log_err("kernel: image_size 0x%" PRIx64 " is over 1 GiB", image_size);
+		return -E2BIG;
+	}
+	out->text_offset = text_offset;
+	out->image_size = image_size;
+	out->flags = flags;
+	out->version = version;
+	return 0;
+}

@@ -1,0 +1,563 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "devices/plic.h"
+#include "unit.h"
+
+#define PENDING	     0x1000
+#define ENABLE(c)    (0x2000 + 0x80 * (c))
+#define THRESHOLD(c) (0x200000 + 0x1000 * (c))
+#define CLAIM(c)     (THRESHOLD(c) + 4)
+
+/* What the line callback saw, per context. */
+struct lines {
+	unsigned int calls[PLIC_MAX_CONTEXTS];
+	bool level[PLIC_MAX_CONTEXTS];
+	unsigned int total;
+	unsigned int repeats; /* calls that did not change the level */
+};
+
+static void record_line(void *opaque, unsigned int context, bool level)
+{
+	struct lines *l = opaque;
+
+	/* No cmocka asserts here: the threaded test calls this from its own threads. */
+	if (context >= PLIC_MAX_CONTEXTS) {
+		l->repeats++;
+		return;
+	}
+	if (l->calls[context] && l->level[context] == level)
+		l->repeats++;
+	if (!l->calls[context] && !level)
+		l->repeats++; /* lines start low: a first call must raise one */
+	l->calls[context]++;
+	l->level[context] = level;
+	l->total++;
+}
+
+static uint32_t rd(struct plic *plic, uint64_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	plic_ops.read(plic, off, &v, 4);
+	return v;
+}
+
+static void wr(struct plic *plic, uint64_t off, uint32_t v)
+{
+	plic_ops.write(plic, off, &v, 4);
+}
+
+static struct plic *make(unsigned int nr_contexts, struct lines *l)
+{
+	struct plic *plic;
+
+	memset(l, 0, sizeof(*l));
+	plic = plic_create(nr_contexts, record_line, l);
+	assert_non_null(plic);
+	return plic;
+}
+
+/* Give (source) priority (priority) and enable it in (context). */
+static void setup_source(struct plic *plic, unsigned int context, unsigned int source,
+			 uint32_t priority)
+{
+	uint64_t word = ENABLE(context) + 4 * (source / 32);
+
+	wr(plic, 4 * source, priority);
+	wr(plic, word, rd(plic, word) | 1u << (source % 32));
+}
+
+static void test_create_limits(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(plic_create(0, NULL, NULL));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(plic_create(PLIC_MAX_CONTEXTS + 1, NULL, NULL));
+	assert_int_equal(errno, EINVAL);
+	plic_destroy(plic_create(1, NULL, NULL));
+	plic_destroy(plic_create(PLIC_MAX_CONTEXTS, NULL, NULL));
+	plic_destroy(NULL);
+}
+
+static void test_priority_zero_never(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	setup_source(plic, 0, 5, 0);
+	plic_trigger(plic, 5);
+	assert_int_equal(rd(plic, PENDING), 1u << 5);
+	assert_int_equal(l.total, 0);
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	/* Raising the priority lets the pending request through. */
+	wr(plic, 4 * 5, 1);
+	assert_true(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 5);
+	/* Writes are masked to 3 bits. */
+	wr(plic, 4 * 5, 0xff);
+	assert_int_equal(rd(plic, 4 * 5), PLIC_MAX_PRIORITY);
+	wr(plic, 4 * 5, 8);
+	assert_int_equal(rd(plic, 4 * 5), 0);
+	plic_destroy(plic);
+}
+
+static void test_threshold(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	setup_source(plic, 0, 3, 4);
+	wr(plic, THRESHOLD(0), 4);
+	assert_int_equal(rd(plic, THRESHOLD(0)), 4);
+	plic_trigger(plic, 3);
+	/* Equal to the threshold is not enough: it must be strictly greater. */
+	assert_int_equal(l.total, 0);
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	wr(plic, THRESHOLD(0), 3);
+	assert_true(l.level[0]);
+	wr(plic, THRESHOLD(0), 7);
+	assert_false(l.level[0]);
+	wr(plic, THRESHOLD(0), 0x1f); /* masked to 3 bits */
+	assert_int_equal(rd(plic, THRESHOLD(0)), 7);
+	wr(plic, THRESHOLD(0), 0);
+	assert_true(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 3);
+	assert_false(l.level[0]);
+	assert_int_equal(l.repeats, 0);
+	plic_destroy(plic);
+}
+
+static void test_enable_per_context(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(2, &l);
+
+	(void)state;
+	setup_source(plic, 1, 40, 2);
+	assert_int_equal(rd(plic, ENABLE(1) + 4), 1u << (40 - 32));
+	assert_int_equal(rd(plic, ENABLE(0) + 4), 0);
+	plic_trigger(plic, 40);
+	assert_int_equal(rd(plic, PENDING + 4), 1u << (40 - 32));
+	assert_int_equal(l.calls[0], 0);
+	assert_true(l.level[1]);
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	assert_true(l.level[1]);
+	assert_int_equal(rd(plic, CLAIM(1)), 40);
+	assert_false(l.level[1]);
+	/* Source 0's enable bit is hard-wired to 0. */
+	wr(plic, ENABLE(0), 0xffffffff);
+	assert_int_equal(rd(plic, ENABLE(0)), 0xfffffffe);
+	plic_destroy(plic);
+}
+
+static void test_claim_order(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	setup_source(plic, 0, 9, 2);
+	setup_source(plic, 0, 4, 5);
+	setup_source(plic, 0, 33, 5);
+	setup_source(plic, 0, 2, 1);
+	plic_trigger(plic, 9);
+	plic_trigger(plic, 33);
+	plic_trigger(plic, 2);
+	plic_trigger(plic, 4);
+	assert_int_equal(l.total, 1);
+	/* Highest priority first; 4 and 33 tie, so the lower id wins. */
+	assert_int_equal(rd(plic, CLAIM(0)), 4);
+	assert_int_equal(rd(plic, CLAIM(0)), 33);
+	assert_int_equal(rd(plic, CLAIM(0)), 9);
+	assert_true(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 2);
+	assert_false(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_int_equal(rd(plic, PENDING + 4), 0);
+	assert_int_equal(l.total, 2);
+	plic_destroy(plic);
+}
+
+static void test_claim_nothing(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	wr(plic, CLAIM(0), 0);
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	assert_int_equal(l.total, 0);
+	plic_destroy(plic);
+}
+
+static void test_claim_clears_pending(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	setup_source(plic, 0, 7, 1);
+	plic_trigger(plic, 7);
+	assert_int_equal(rd(plic, PENDING), 1u << 7);
+	assert_true(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 7);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	/* Completing an edge source with nothing new leaves it quiet. */
+	wr(plic, CLAIM(0), 7);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_int_equal(l.total, 2);
+	plic_destroy(plic);
+}
+
+static void test_level_sources(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	setup_source(plic, 0, 10, 1);
+	plic_set_level(plic, 10, 1);
+	assert_true(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 10);
+	assert_false(l.level[0]);
+	/* In service: a high level does not pend again until completion. */
+	plic_set_level(plic, 10, 1);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	wr(plic, CLAIM(0), 10);
+	assert_int_equal(rd(plic, PENDING), 1u << 10);
+	assert_true(l.level[0]);
+	/* Lowered before anyone claimed it: gone. */
+	plic_set_level(plic, 10, 0);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	/* Lowered while in service: completion does not bring it back. */
+	plic_set_level(plic, 10, 1);
+	assert_int_equal(rd(plic, CLAIM(0)), 10);
+	plic_set_level(plic, 10, 0);
+	wr(plic, CLAIM(0), 10);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	assert_int_equal(l.repeats, 0);
+	plic_destroy(plic);
+}
+
+static void test_edge_during_service(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	setup_source(plic, 0, 12, 3);
+	plic_trigger(plic, 12);
+	assert_int_equal(rd(plic, CLAIM(0)), 12);
+	plic_trigger(plic, 12);
+	plic_trigger(plic, 12); /* edges in service coalesce into one */
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 0);
+	wr(plic, CLAIM(0), 12);
+	assert_int_equal(rd(plic, PENDING), 1u << 12);
+	assert_true(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 12);
+	wr(plic, CLAIM(0), 12);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	assert_int_equal(l.repeats, 0);
+	plic_destroy(plic);
+}
+
+static void test_complete_not_enabled(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(2, &l);
+
+	(void)state;
+	setup_source(plic, 0, 6, 1);
+	plic_set_level(plic, 6, 1);
+	assert_int_equal(rd(plic, CLAIM(0)), 6);
+	/* Context 1 has not enabled source 6: its completion is ignored. */
+	wr(plic, CLAIM(1), 6);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	/* So is one after context 0 disables it... */
+	wr(plic, ENABLE(0), 0);
+	wr(plic, CLAIM(0), 6);
+	wr(plic, ENABLE(0), 1u << 6);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_false(l.level[0]);
+	/* ...and invalid ids. */
+	wr(plic, CLAIM(0), 0);
+	wr(plic, CLAIM(0), PLIC_NR_SOURCES);
+	wr(plic, CLAIM(0), 0xffffffff);
+	assert_int_equal(rd(plic, PENDING), 0);
+	/* The real completion ends service; the level is still high, so it pends again. */
+	wr(plic, CLAIM(0), 6);
+	assert_int_equal(rd(plic, PENDING), 1u << 6);
+	assert_true(l.level[0]);
+	plic_destroy(plic);
+}
+
+static void test_pending_register(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(1, &l);
+
+	(void)state;
+	/* Pending bits show requests whatever the priority and enables. */
+	plic_trigger(plic, 1);
+	plic_set_level(plic, 31, 1);
+	plic_trigger(plic, 32);
+	plic_set_level(plic, 63, 1);
+	assert_int_equal(rd(plic, PENDING), (1u << 1) | (1u << 31));
+	assert_int_equal(rd(plic, PENDING + 4), (1u << 0) | (1u << 31));
+	/* Read-only to the guest. */
+	wr(plic, PENDING, 0);
+	wr(plic, PENDING + 4, 0xffffffff);
+	assert_int_equal(rd(plic, PENDING), (1u << 1) | (1u << 31));
+	assert_int_equal(rd(plic, PENDING + 4), (1u << 0) | (1u << 31));
+	plic_set_level(plic, 63, 0);
+	assert_int_equal(rd(plic, PENDING + 4), 1u << 0);
+	assert_int_equal(l.total, 0);
+	plic_destroy(plic);
+}
+
+static void test_bad_accesses(void **state)
+{
+	static const uint64_t offsets[] = {
+		0x0,		       /* source 0's priority */
+		4 * PLIC_NR_SOURCES,   /* past the last source */
+		0xffc,		       /* end of the priority page */
+		PENDING + 8,	       /* past the pending words */
+		ENABLE(0) + 8,	       /* past a context's enable words */
+		ENABLE(0) + 0x7c,
+		ENABLE(2),	       /* context 2 does not exist */
+		ENABLE(PLIC_MAX_CONTEXTS),
+		0x1f0000,
+		THRESHOLD(0) + 8,      /* inside a context page, no register */
+		THRESHOLD(0) + 0xffc,
+		THRESHOLD(2),	       /* no such context */
+		CLAIM(2),
+		THRESHOLD(PLIC_MAX_CONTEXTS),
+		PLIC_SPAN(PLIC_MAX_CONTEXTS) + 4,
+		0x4000000,
+		0x7ffffffffffffffcULL,
+		0xfffffffffffffffcULL,
+	};
+	struct lines l;
+	struct plic *plic = make(2, &l);
+	uint8_t buf[8];
+	unsigned int i;
+
+	(void)state;
+	setup_source(plic, 0, 1, 7);
+	for (i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		wr(plic, offsets[i], 0xffffffff);
+		assert_int_equal(rd(plic, offsets[i]), 0);
+	}
+	/* Not 4 bytes, or not aligned: ignored, reads give zeroes. */
+	memset(buf, 0xff, sizeof(buf));
+	plic_ops.write(plic, 4 * 2, buf, 1);
+	plic_ops.write(plic, 4 * 2, buf, 2);
+	plic_ops.write(plic, 4 * 2, buf, 8);
+	plic_ops.write(plic, 4 * 2 + 1, buf, 4);
+	plic_ops.write(plic, THRESHOLD(0) + 2, buf, 4);
+	plic_ops.write(plic, ENABLE(0) + 1, buf, 4);
+	assert_int_equal(rd(plic, 4 * 2), 0);
+	assert_int_equal(rd(plic, THRESHOLD(0)), 0);
+	assert_int_equal(rd(plic, ENABLE(0)), 1u << 1);
+	plic_trigger(plic, 1);
+	memset(buf, 0xff, sizeof(buf));
+	plic_ops.read(plic, CLAIM(0), buf, 8);
+	assert_int_equal(get_u64(buf), 0);
+	memset(buf, 0xff, sizeof(buf));
+	plic_ops.read(plic, CLAIM(0), buf, 2);
+	assert_int_equal(get_u32(buf) & 0xffff, 0);
+	memset(buf, 0xff, sizeof(buf));
+	plic_ops.read(plic, CLAIM(0) + 1, buf, 4);
+	assert_int_equal(get_u32(buf), 0);
+	/* None of those claimed: source 1 is still there. */
+	assert_true(l.level[0]);
+	assert_int_equal(rd(plic, CLAIM(0)), 1);
+	/* Out-of-range sources from devices are dropped. */
+	plic_trigger(plic, 0);
+	plic_trigger(plic, PLIC_NR_SOURCES);
+	plic_trigger(plic, ~0u);
+	plic_set_level(plic, 0, 1);
+	plic_set_level(plic, PLIC_NR_SOURCES, 1);
+	plic_set_level(plic, ~0u, 1);
+	assert_int_equal(rd(plic, PENDING), 0);
+	assert_int_equal(rd(plic, PENDING + 4), 0);
+	assert_int_equal(l.calls[1], 0);
+	assert_int_equal(l.repeats, 0);
+	plic_destroy(plic);
+}
+
+static void test_callback_only_on_change(void **state)
+{
+	struct lines l;
+	struct plic *plic = make(2, &l);
+
+	(void)state;
+	setup_source(plic, 0, 1, 1);
+	setup_source(plic, 0, 2, 2);
+	setup_source(plic, 1, 2, 2);
+	plic_trigger(plic, 1);
+	assert_int_equal(l.calls[0], 1);
+	assert_int_equal(l.calls[1], 0);
+	/* More requests on a line already high change nothing. */
+	plic_trigger(plic, 1);
+	plic_trigger(plic, 2);
+	plic_set_level(plic, 2, 1);
+	assert_int_equal(l.calls[0], 1);
+	assert_int_equal(l.calls[1], 1);
+	/* Unrelated register writes neither. */
+	wr(plic, 4 * 9, 3);
+	wr(plic, THRESHOLD(0), 0);
+	wr(plic, ENABLE(1), rd(plic, ENABLE(1)));
+	assert_int_equal(l.total, 2);
+	/* Context 0 claims 2: context 1 drops, context 0 stays high for source 1. */
+	assert_int_equal(rd(plic, CLAIM(0)), 2);
+	assert_int_equal(l.calls[0], 1);
+	assert_false(l.level[1]);
+	assert_int_equal(rd(plic, CLAIM(0)), 1);
+	assert_false(l.level[0]);
+	assert_int_equal(l.total, 4);
+	assert_int_equal(l.repeats, 0);
+	plic_destroy(plic);
+}
+
+/*
+ * Two device threads fire edges while two vCPU threads claim and complete. Every edge
+ * must be followed by a claim of its source: each device bumps the source's sequence
+ * number before it triggers, and a claimer notes the sequence number it has seen (after
+ * the claim, before completing, while nobody else can claim the source).
+ */
+#define STRESS_ROUNDS 20000
+
+struct stress {
+	struct plic *plic;
+	struct lines lines;
+	atomic_uint seq[PLIC_NR_SOURCES];
+	unsigned int seen[PLIC_NR_SOURCES];
+	atomic_uint devices_running;
+	atomic_uint claims;
+};
+
+struct stress_thread {
+	struct stress *s;
+	unsigned int id;
+};
+
+static void *stress_device(void *arg)
+{
+	struct stress_thread *t = arg;
+	unsigned int i;
+
+	for (i = 0; i < STRESS_ROUNDS; i++) {
+		/* Device 0 owns the odd sources, device 1 the even ones. */
+		unsigned int source = 2 * (i % (PLIC_NR_SOURCES / 2)) + 1 - t->id;
+
+		if (source == 0)
+			continue;
+		atomic_fetch_add(&t->s->seq[source], 1);
+		plic_trigger(t->s->plic, source);
+	}
+	atomic_fetch_sub(&t->s->devices_running, 1);
+	return NULL;
+}
+
+static void *stress_vcpu(void *arg)
+{
+	struct stress_thread *t = arg;
+	struct stress *s = t->s;
+
+	for (;;) {
+		bool devices_done = atomic_load(&s->devices_running) == 0;
+		uint32_t source = rd(s->plic, CLAIM(t->id));
+
+		if (!source) {
+			if (devices_done)
+				break;
+			continue;
+		}
+		if (source >= PLIC_NR_SOURCES)
+			return (void *)1;
+		s->seen[source] = atomic_load(&s->seq[source]);
+		atomic_fetch_add(&s->claims, 1);
+		wr(s->plic, CLAIM(t->id), source);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct stress *s = calloc(1, sizeof(*s));
+	struct stress_thread threads[2] = { { s, 0 }, { s, 1 } };
+	pthread_t devices[2], vcpus[2];
+	unsigned int i, c;
+	void *ret;
+
+	(void)state;
+	assert_non_null(s);
+	s->plic = plic_create(2, record_line, &s->lines);
+	assert_non_null(s->plic);
+	for (i = 1; i < PLIC_NR_SOURCES; i++) {
+		for (c = 0; c < 2; c++)
+			setup_source(s->plic, c, i, 1 + i % PLIC_MAX_PRIORITY);
+	}
+	atomic_store(&s->devices_running, 2);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_create(&vcpus[i], NULL, stress_vcpu, &threads[i]), 0);
+		assert_int_equal(pthread_create(&devices[i], NULL, stress_device, &threads[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(devices[i], NULL), 0);
+		assert_int_equal(pthread_join(vcpus[i], &ret), 0);
+		assert_null(ret);
+	}
+	for (i = 1; i < PLIC_NR_SOURCES; i++)
+		assert_int_equal(s->seen[i], atomic_load(&s->seq[i]));
+	assert_true(atomic_load(&s->claims) >= PLIC_NR_SOURCES - 1);
+	assert_int_equal(rd(s->plic, PENDING), 0);
+	assert_int_equal(rd(s->plic, PENDING + 4), 0);
+	assert_int_equal(rd(s->plic, CLAIM(0)), 0);
+	assert_int_equal(rd(s->plic, CLAIM(1)), 0);
+	assert_false(s->lines.level[0]);
+	assert_false(s->lines.level[1]);
+	assert_int_equal(s->lines.repeats, 0);
+	plic_destroy(s->plic);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_limits),
+		cmocka_unit_test(test_priority_zero_never),
+		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_enable_per_context),
+		cmocka_unit_test(test_claim_order),
+		cmocka_unit_test(test_claim_nothing),
+		cmocka_unit_test(test_claim_clears_pending),
+		cmocka_unit_test(test_level_sources),
+		cmocka_unit_test(test_edge_during_service),
+		cmocka_unit_test(test_complete_not_enabled),
+		cmocka_unit_test(test_pending_register),
+		cmocka_unit_test(test_bad_accesses),
+		cmocka_unit_test(test_callback_only_on_change),
+		cmocka_unit_test(test_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

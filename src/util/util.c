@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 void die(const char *fmt, ...)
@@ -73,6 +75,20 @@ int read_file_fd(int fd, size_t max, uint8_t **buf, size_t *len)
 	ret = 0;
 out_close:
 	return ret;
+}
+
+int image_size_check(uint64_t image_size, size_t file_size)
+{
+	if (image_size < file_size) {
+		log_err("kernel: image_size 0x%" PRIx64 " is smaller than the file (0x%zx bytes)",
+			image_size, file_size);
+		return -EINVAL;
+	}
+	if (image_size > 1ULL * GiB) {
+		log_err("kernel: image_size 0x%" PRIx64 " is over 1 GiB", image_size);
+		return -E2BIG;
+	}
+	return 0;
 }
 
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)

@@ -13,7 +13,7 @@
 #define MIN(a, b)	  ((a) < (b) ? (a) : (b))
 #define MAX(a, b)	  ((a) > (b) ? (a) : (b))
 
-/* A little-endian field of a file header, at any alignment. */
+/* Little-endian fields of file headers, at any alignment. */
 static inline uint32_t get_le32(const uint8_t *p)
 {
 	uint32_t v;
@@ -28,6 +28,18 @@ static inline uint64_t get_le64(const uint8_t *p)
 
 	memcpy(&v, p, sizeof(v));
 	return le64toh(v);
+}
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, sizeof(v));
 }
 #define SWAP(a, b)                                                                                 \
 	do {                                                                                       \
@@ -51,6 +63,13 @@ int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 
 /* The same from an open (fd), read from offset 0 whatever its position; (fd) stays open. */
 int read_file_fd(int fd, size_t max, uint8_t **buf, size_t *len);
+
+/*
+ * The arm64 and riscv64 Image headers both give image_size, the bytes the kernel uses
+ * from its start, bss included. 0 if it covers the (file_size)-byte file and is at most
+ * 1 GiB (more than any real kernel); else -EINVAL or -E2BIG, and the reason is logged.
+ */
+int image_size_check(uint64_t image_size, size_t file_size);
 
 /* Parse a decimal unsigned integer in [min, max]. Returns 0 or -EINVAL / -ERANGE. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);

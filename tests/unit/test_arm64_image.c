@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/util.h"
 #include "arch/aarch64/image.h"
 
 #define FILE_SIZE 0x10000 /* a stand-in kernel: the header and some text */
@@ -15,18 +16,6 @@
 struct image_file {
 	uint8_t bytes[FILE_SIZE];
 };
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
 
 /* A header as a v3.17+ kernel writes it: an EFI stub's "MZ", text_offset 0. */
 static void make_image(struct image_file *img, uint64_t text_offset, uint64_t image_size,

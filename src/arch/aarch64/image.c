@@ -19,14 +19,13 @@
 
 #define FLAG_BIG_ENDIAN 0x1ULL /* flags bit 0: the kernel runs big-endian */
 
-/* Bigger than any real arm64 kernel, bss included; a larger image_size is a broken header. */
-#define IMAGE_SIZE_MAX (1ULL << 30)
 
 #define PAGE_4K 0x1000ULL
 
 int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
 {
 	uint64_t text_offset, image_size, flags;
+	int ret;
 
 	if (size < ARM64_IMAGE_HDR_SIZE) {
 		log_err("kernel: %zu bytes, too short for an arm64 Image header (%d)", size,
@@ -58,15 +57,9 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
 			text_offset);
 		return -EINVAL;
 	}
-	if (image_size < size) {
-		log_err("kernel: image_size 0x%" PRIx64 " is smaller than the file (0x%zx bytes)",
-			image_size, size);
-		return -EINVAL;
-	}
-	if (image_size > IMAGE_SIZE_MAX) {
-		log_err("kernel: image_size 0x%" PRIx64 " is over 1 GiB", image_size);
-		return -E2BIG;
-	}
+	ret = image_size_check(image_size, size);
+	if (ret)
+		return ret;
 	out->text_offset = text_offset;
 	out->image_size = image_size;
 	out->flags = flags;

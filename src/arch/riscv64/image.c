@@ -28,12 +28,11 @@
 /* Version 0.2 added magic2 and the flags; major in the high 16 bits, minor in the low. */
 #define HDR_VERSION_MIN (0U << 16 | 2U)
 
-/* Bigger than any real riscv64 kernel, bss included; a larger image_size is a broken header. */
-#define IMAGE_SIZE_MAX (1ULL << 30)
 
 int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out)
 {
 	uint64_t text_offset, image_size, flags;
+	int ret;
 	uint32_t version;
 
 	if (size < RISCV_IMAGE_HDR_SIZE) {
@@ -82,15 +81,9 @@ int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out)
 		log_err("kernel: image_size is 0");
 		return -EINVAL;
 	}
-	if (image_size < size) {
-		log_err("kernel: image_size 0x%" PRIx64 " is smaller than the file (0x%zx bytes)",
-			image_size, size);
-		return -EINVAL;
-	}
-	if (image_size > IMAGE_SIZE_MAX) {
-		log_err("kernel: image_size 0x%" PRIx64 " is over 1 GiB", image_size);
-		return -E2BIG;
-	}
+	ret = image_size_check(image_size, size);
+	if (ret)
+		return ret;
 	out->text_offset = text_offset;
 	out->image_size = image_size;
 	out->flags = flags;

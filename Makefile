@@ -14,10 +14,22 @@ CROSS_LIBS := build/cross-aarch64/usr/lib/aarch64-linux-gnu
 CROSS_DEPS := $(CROSS_LIBS)/libhttp_parser.a
 LDFLAGS	+= -L$(CROSS_LIBS)
 endif
+# ARCH=riscv64 likewise, with the libraries built from Debian's sources (Debian 12 has no
+# riscv64 port to install them from).
+ifeq ($(ARCH),riscv64)
+CROSS	?= riscv64-linux-gnu-
+CC	:= $(CROSS)gcc
+AR	:= $(CROSS)ar
+STATIC	:= 1
+CROSS_LIBS := build/cross-riscv64/lib
+CROSS_DEPS := $(CROSS_LIBS)/libjansson.a
+CROSS_INC := -Ibuild/cross-riscv64/include
+LDFLAGS	+= -L$(CROSS_LIBS)
+endif
 CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
-	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH)
+	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH) $(CROSS_INC)
 LDLIBS	+= -ljansson -lhttp_parser -luring -lpthread
 
 ifeq ($(ASAN),1)
@@ -25,10 +37,10 @@ VARIANT	:= asan
 CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 LDFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all
 EMBER	:= build/ember-asan
-else ifeq ($(ARCH),aarch64)
+else ifneq ($(filter aarch64 riscv64,$(ARCH)),)
 VARIANT	:= static
 LDFLAGS	+= -static
-EMBER	:= build/ember-aarch64
+EMBER	:= build/ember-$(ARCH)
 else ifeq ($(STATIC),1)
 VARIANT	:= static
 LDFLAGS	+= -static
@@ -51,7 +63,7 @@ UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(OBJDIR)/tests/%)
 
 all: $(EMBER)
 
-$(OBJDIR)/%.o: %.c
+$(OBJDIR)/%.o: %.c | $(CROSS_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -63,7 +75,7 @@ $(EMBER): $(OBJDIR)/src/main.o $(LIB) | $(CROSS_DEPS)
 
 ifneq ($(CROSS_DEPS),)
 $(CROSS_DEPS):
-	tools/cross-libs.sh aarch64 build/cross-aarch64
+	tools/cross-libs.sh $(ARCH) build/cross-$(ARCH)
 endif
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)

@@ -33,6 +33,8 @@ static const char usage[] =
 	"  --boot-protocol P      auto (default), linux or pvh\n"
 	"  --gic V                arm64: the interrupt controller, v2 (GIC-400), v3 or auto\n"
 	"                         (default: v3 if KVM has it, else v2)\n"
+	"  --irqchip C            riscv64: the interrupt controller, plic (emulated by ember),\n"
+	"                         aia (KVM's APLIC + IMSIC) or auto (default: aia if KVM has it)\n"
 	"  --rng[=LIMITS]         add a virtio-rng device fed by the host's getrandom();\n"
 	"                         LIMITS: bw=SIZE:REFILL_MS[:BURST],ops=SIZE:REFILL_MS[:BURST]\n"
 	"  --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback][,bw=B][,ops=B]\n"
@@ -81,6 +83,7 @@ enum {
 	OPT_BOOT_TIMER,
 	OPT_BOOT_PROTOCOL,
 	OPT_GIC,
+	OPT_IRQCHIP,
 	OPT_LEVEL,
 	OPT_RNG,
 	OPT_DISK,
@@ -110,6 +113,7 @@ static const struct option long_options[] = {
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
 	{ "gic", required_argument, NULL, OPT_GIC },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
@@ -343,6 +347,16 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 				cfg->gic_version = 3;
 			else
 				bad_arg("--gic %s: must be v2, v3 or auto", optarg);
+			break;
+		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "auto"))
+				cfg->riscv_irqchip = 0;
+			else if (!strcmp(optarg, "plic"))
+				cfg->riscv_irqchip = 1;
+			else if (!strcmp(optarg, "aia"))
+				cfg->riscv_irqchip = 2;
+			else
+				bad_arg("--irqchip %s: must be plic, aia or auto", optarg);
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))

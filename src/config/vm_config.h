@@ -72,6 +72,7 @@ struct vm_config {
 	struct mmds_config mmds;
 	enum boot_protocol boot_proto;
 	unsigned int gic_version; /* arm64's interrupt controller: 2, 3, or 0 for the best KVM has */
+	unsigned int riscv_irqchip; /* riscv64's: 1 PLIC, 2 AIA, or 0 for the best KVM has */
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
 };

@@ -75,6 +75,29 @@ void vcpu_destroy(struct vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
+static int vcpu_one_reg(struct vcpu *vcpu, unsigned long req, uint64_t id, const void *val,
+			const char *name)
+{
+	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)val };
+
+	if (ioctl(vcpu->fd, req, &reg) < 0) {
+		log_warn("vCPU %u: %s %s", vcpu->id, req == KVM_GET_ONE_REG ? "reading" : "setting",
+			 name);
+		return -errno;
+	}
+	return 0;
+}
+
+int vcpu_reg_get(struct vcpu *vcpu, uint64_t id, void *val, const char *name)
+{
+	return vcpu_one_reg(vcpu, KVM_GET_ONE_REG, id, val, name);
+}
+
+int vcpu_reg_set(struct vcpu *vcpu, uint64_t id, const void *val, const char *name)
+{
+	return vcpu_one_reg(vcpu, KVM_SET_ONE_REG, id, val, name);
+}
+
 static void vcpu_handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;

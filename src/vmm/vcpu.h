@@ -38,6 +38,13 @@ int vcpu_start(struct vcpu *vcpu);
 /* Make a running vCPU leave KVM_RUN soon; it then sees the VM is stopping. */
 void vcpu_kick(struct vcpu *vcpu);
 
+/*
+ * Read or write one of the vCPU's registers by its KVM_{GET,SET}_ONE_REG id; (val) holds
+ * as many bytes as the id's size field says. (name) is for the log. 0 or -errno.
+ */
+int vcpu_reg_get(struct vcpu *vcpu, uint64_t id, void *val, const char *name);
+int vcpu_reg_set(struct vcpu *vcpu, uint64_t id, const void *val, const char *name);
+
 /* Install the (empty) handler for the kick signal. Once per process, from main. */
 int vcpu_signal_setup(void);
 

@@ -41,6 +41,23 @@ struct vm_irqfd {
 	int fd;
 };
 
+/*
+ * An interrupt controller that ember emulates itself, where KVM has none in the kernel
+ * (riscv64's PLIC before Linux 6.5). Its lines take levels (set_level) and edges (trigger,
+ * one per irqfd write). Both may be called from any thread.
+ */
+struct user_irqchip_ops {
+	void (*set_level)(void *chip, unsigned int line, int level);
+	void (*trigger)(void *chip, unsigned int line);
+};
+
+/* An irqfd that ember serves itself: the event loop reads it and triggers the line. */
+struct vm_user_irqfd {
+	struct event_source src;
+	struct vm *vm;
+	unsigned int line;
+};
+
 enum vm_stop_reason {
 	VM_RUNNING = 0,
 	VM_STOP_RESET,	  /* the guest reset or triple-faulted */
@@ -77,6 +94,12 @@ struct vm {
 	unsigned int nr_mmio_devs;
 	struct vm_irqfd pending_irqfds[VM_MAX_MMIO_DEVS];
 	unsigned int nr_pending_irqfds;
+
+	/* Set by arch_vm_init when ember emulates the irqchip; NULL: KVM's irqchip. */
+	const struct user_irqchip_ops *user_irqchip;
+	void *user_irqchip_opaque;
+	struct vm_user_irqfd user_irqfds[VM_MAX_MMIO_DEVS];
+	unsigned int nr_user_irqfds;
 
 	/* Device work, console input and signals: all on the main thread's loop. */
 	struct event_loop loop;
@@ -140,11 +163,12 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datama
 /*
  * (De)register (fd) so that writing it raises interrupt line (gsi). Before the irqchip
  * can take irqfds (arch_irqfd_ready), the request is kept and carried out by vm_build
- * once the vCPUs exist.
+ * once the vCPUs exist. With an emulated irqchip (vm->user_irqchip), the event loop
+ * reads (fd) and triggers the line.
  */
 int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign);
 
-/* Drive interrupt line (gsi) to (level) on the in-kernel irqchip (an irq_line callback). */
+/* Drive interrupt line (gsi) to (level) on the VM's irqchip (an irq_line callback). */
 void vm_irq_set(void *vm, unsigned int gsi, int level);
 
 #endif

@@ -36,6 +36,10 @@ int arch_vm_init(struct vm *vm)
 {
 	struct kvm_vcpu_init target;
 
+	if (vm->cfg.riscv_irqchip) {
+		log_err("--irqchip: arm64 picks its GIC with --gic (--irqchip is a riscv64 option)");
+		return -EINVAL;
+	}
 	/* The host's preferred vCPU model, used for every vCPU: KVM emulates no other. */
 	if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &target) < 0) {
 		log_warn("KVM_ARM_PREFERRED_TARGET");

@@ -22,32 +22,11 @@
 #define CORE_REG(name) (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(name))
 #define REG_MPIDR_EL1  ARM64_SYS_REG(3, 0, 0, 0, 5)
 
-static int vcpu_set_reg(struct vcpu *vcpu, uint64_t id, uint64_t val, const char *name)
-{
-	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)&val };
-
-	if (ioctl(vcpu->fd, KVM_SET_ONE_REG, &reg) < 0) {
-		log_warn("vCPU %u: setting %s", vcpu->id, name);
-		return -errno;
-	}
-	return 0;
-}
-
-static int vcpu_get_reg(struct vcpu *vcpu, uint64_t id, uint64_t *val, const char *name)
-{
-	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)val };
-
-	if (ioctl(vcpu->fd, KVM_GET_ONE_REG, &reg) < 0) {
-		log_warn("vCPU %u: reading %s", vcpu->id, name);
-		return -errno;
-	}
-	return 0;
-}
-
 int arch_vcpu_init(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 	struct kvm_vcpu_init init = { .target = vm->arch.kvm_target };
+	uint64_t pstate = PSR_MODE_EL1H | PSR_F | PSR_I | PSR_A | PSR_D;
 	int ret;
 
 	init.features[0] = 1U << KVM_ARM_VCPU_PSCI_0_2;
@@ -57,14 +36,13 @@ int arch_vcpu_init(struct vcpu *vcpu)
 		log_warn("vCPU %u: KVM_ARM_VCPU_INIT (target %u)", vcpu->id, init.target);
 		return -errno;
 	}
-	ret = vcpu_get_reg(vcpu, REG_MPIDR_EL1, &vcpu->arch.mpidr, "MPIDR_EL1");
+	ret = vcpu_reg_get(vcpu, REG_MPIDR_EL1, &vcpu->arch.mpidr, "MPIDR_EL1");
 	if (ret || vcpu->id)
 		return ret;
-	ret = vcpu_set_reg(vcpu, CORE_REG(regs.pstate),
-			   PSR_MODE_EL1H | PSR_F | PSR_I | PSR_A | PSR_D, "PSTATE");
+	ret = vcpu_reg_set(vcpu, CORE_REG(regs.pstate), &pstate, "PSTATE");
 	if (!ret)
-		ret = vcpu_set_reg(vcpu, CORE_REG(regs.pc), vm->boot.entry, "PC");
+		ret = vcpu_reg_set(vcpu, CORE_REG(regs.pc), &vm->boot.entry, "PC");
 	if (!ret)
-		ret = vcpu_set_reg(vcpu, CORE_REG(regs.regs[0]), vm->boot.arch.fdt_addr, "X0");
+		ret = vcpu_reg_set(vcpu, CORE_REG(regs.regs[0]), &vm->boot.arch.fdt_addr, "X0");
 	return ret;
 }

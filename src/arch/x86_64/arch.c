@@ -54,6 +54,10 @@ int arch_vm_init(struct vm *vm)
 		log_err("--gic: x86_64 has no GIC (it is an arm64 option)");
 		return -EINVAL;
 	}
+	if (vm->cfg.riscv_irqchip) {
+		log_err("--irqchip: x86_64's is fixed (it is a riscv64 option)");
+		return -EINVAL;
+	}
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0) {
 		log_warn("KVM_SET_TSS_ADDR");
 		return -errno;

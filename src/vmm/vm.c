@@ -295,8 +295,8 @@ void vm_irq_set(void *opaque, unsigned int gsi, int level)
 	struct vm *vm = opaque;
 	struct kvm_irq_level irq = { .irq = ARCH_IRQ_LINE(gsi), .level = level };
 
-	if (vm->user_irqchip) {
-		vm->user_irqchip->set_level(vm->user_irqchip_opaque, gsi, level);
+	if (vm->irq_lines) {
+		vm->irq_lines->set_level(vm->irq_lines_opaque, gsi, level);
 		return;
 	}
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
@@ -393,46 +393,46 @@ static int vm_irqfds_flush(struct vm *vm)
 	return 0;
 }
 
-static void vm_on_user_irqfd(void *opaque, uint32_t events)
+static void vm_on_line_irqfd(void *opaque, uint32_t events)
 {
-	struct vm_user_irqfd *u = opaque;
+	struct vm_line_irqfd *u = opaque;
 	struct vm *vm = u->vm;
 	uint64_t n;
 
 	(void)events;
 	/* However many writes came in, one edge: the guest reads the device's status. */
 	if (read(u->src.fd, &n, sizeof(n)) == sizeof(n))
-		vm->user_irqchip->trigger(vm->user_irqchip_opaque, u->line);
+		vm->irq_lines->trigger(vm->irq_lines_opaque, u->line);
 }
 
-/* An irqfd for ember's own irqchip: served by the event loop, not by KVM. */
-static int vm_user_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
+/* An irqfd on a line ember drives (vm->irq_lines): served by the event loop, not KVM. */
+static int vm_line_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
 {
-	struct vm_user_irqfd *u;
+	struct vm_line_irqfd *u;
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < vm->nr_user_irqfds; i++)
-		if (vm->user_irqfds[i].line == gsi && vm->user_irqfds[i].src.fd == fd)
+	for (i = 0; i < vm->nr_line_irqfds; i++)
+		if (vm->line_irqfds[i].line == gsi && vm->line_irqfds[i].src.fd == fd)
 			break;
 	if (!assign) {
-		if (i == vm->nr_user_irqfds)
+		if (i == vm->nr_line_irqfds)
 			return 0;
 		/* The loop holds pointers into the array: free the slot, move nothing. */
-		event_loop_del(&vm->loop, &vm->user_irqfds[i].src);
-		vm->user_irqfds[i].src.fd = -1;
+		event_loop_del(&vm->loop, &vm->line_irqfds[i].src);
+		vm->line_irqfds[i].src.fd = -1;
 		return 0;
 	}
-	if (i < vm->nr_user_irqfds)
+	if (i < vm->nr_line_irqfds)
 		return -EEXIST;
-	if (vm->nr_user_irqfds == VM_MAX_MMIO_DEVS)
+	if (vm->nr_line_irqfds == VM_MAX_MMIO_DEVS)
 		return -ENOSPC;
-	u = &vm->user_irqfds[vm->nr_user_irqfds];
-	*u = (struct vm_user_irqfd){ { fd, vm_on_user_irqfd, u }, vm, gsi };
+	u = &vm->line_irqfds[vm->nr_line_irqfds];
+	*u = (struct vm_line_irqfd){ { fd, vm_on_line_irqfd, u }, vm, gsi };
 	ret = event_loop_add(&vm->loop, &u->src, EPOLLIN);
 	if (ret)
 		return ret;
-	vm->nr_user_irqfds++;
+	vm->nr_line_irqfds++;
 	return 0;
 }
 
@@ -444,8 +444,8 @@ int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
 		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
 
-	if (vm->user_irqchip)
-		return vm_user_irqfd(vm, gsi, fd, assign);
+	if (vm->irq_lines)
+		return vm_line_irqfd(vm, gsi, fd, assign);
 	if (!arch_irqfd_ready(vm))
 		return vm_irqfd_defer(vm, gsi, fd, assign);
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {

@@ -42,17 +42,19 @@ struct vm_irqfd {
 };
 
 /*
- * An interrupt controller that ember emulates itself, where KVM has none in the kernel
- * (riscv64's PLIC before Linux 6.5). Its lines take levels (set_level) and edges (trigger,
- * one per irqfd write). Both may be called from any thread.
+ * Interrupt lines that ember drives itself instead of through KVM_IRQ_LINE and KVM_IRQFD:
+ * an irqchip it emulates (riscv64's PLIC where KVM has none), or one whose irqfds do not
+ * fit (KVM's riscv AIA: an irqfd write only ever raises its APLIC input and never lowers
+ * it, so an edge-triggered source sees a single edge). set_level drives a line; trigger
+ * is one edge, for an irqfd write. Both may be called from any thread.
  */
-struct user_irqchip_ops {
+struct irq_lines_ops {
 	void (*set_level)(void *chip, unsigned int line, int level);
 	void (*trigger)(void *chip, unsigned int line);
 };
 
 /* An irqfd that ember serves itself: the event loop reads it and triggers the line. */
-struct vm_user_irqfd {
+struct vm_line_irqfd {
 	struct event_source src;
 	struct vm *vm;
 	unsigned int line;
@@ -95,11 +97,11 @@ struct vm {
 	struct vm_irqfd pending_irqfds[VM_MAX_MMIO_DEVS];
 	unsigned int nr_pending_irqfds;
 
-	/* Set by arch_vm_init when ember emulates the irqchip; NULL: KVM's irqchip. */
-	const struct user_irqchip_ops *user_irqchip;
-	void *user_irqchip_opaque;
-	struct vm_user_irqfd user_irqfds[VM_MAX_MMIO_DEVS];
-	unsigned int nr_user_irqfds;
+	/* Set by arch_vm_init when ember drives the lines itself; NULL: KVM's irqfds. */
+	const struct irq_lines_ops *irq_lines;
+	void *irq_lines_opaque;
+	struct vm_line_irqfd line_irqfds[VM_MAX_MMIO_DEVS];
+	unsigned int nr_line_irqfds;
 
 	/* Device work, console input and signals: all on the main thread's loop. */
 	struct event_loop loop;
@@ -163,7 +165,7 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datama
 /*
  * (De)register (fd) so that writing it raises interrupt line (gsi). Before the irqchip
  * can take irqfds (arch_irqfd_ready), the request is kept and carried out by vm_build
- * once the vCPUs exist. With an emulated irqchip (vm->user_irqchip), the event loop
+ * once the vCPUs exist. Where ember drives the lines (vm->irq_lines), the event loop
  * reads (fd) and triggers the line.
  */
 int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign);

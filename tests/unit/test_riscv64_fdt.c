@@ -190,7 +190,7 @@ static void assert_per_hart_s_ext(const void *blob, int node, const struct riscv
 static void assert_device_irq(const void *blob, int node, const struct riscv_fdt_params *p,
 			      unsigned int irq, int irqchip)
 {
-	uint32_t want[2] = {irq, 4}; /* IRQ_TYPE_LEVEL_HIGH on the APLIC */
+	uint32_t want[2] = {irq, 1}; /* IRQ_TYPE_EDGE_RISING on the APLIC */
 
 	assert_cells(blob, node, "interrupts", want, p->irqchip == RISCV_IRQCHIP_AIA ? 2 : 1);
 	assert_int_equal(fdt_node_offset_by_phandle(blob, prop_u32(blob, node, "interrupt-parent")),

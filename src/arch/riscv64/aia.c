@@ -1,8 +1,12 @@
 /*
  * KVM's AIA device. The order is KVM's: create it before any vCPU runs; then, with every
  * vCPU created (each IMSIC address belongs to one), set the number of sources, the hart
- * bits, the APLIC and IMSIC addresses, and CTRL_INIT, which also installs the default
- * routing (GSI n is APLIC source n) that irqfds use.
+ * bits, the APLIC and IMSIC addresses, and CTRL_INIT.
+ *
+ * Device interrupts do not use KVM's irqfds here: on riscv an irqfd write raises its APLIC
+ * input and nothing lowers it again, so a rising-edge source would interrupt only once and
+ * a level one would never stop. ember reads the irqfds in its event loop and pulses the
+ * line with KVM_IRQ_LINE instead.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -50,6 +54,27 @@ static int aia_set(struct vm *vm, uint32_t group, uint64_t attr, void *val, cons
 	return ret;
 }
 
+static void aia_line_set(void *opaque, unsigned int line, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = line, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("AIA: KVM_IRQ_LINE %u", line);
+}
+
+/* An edge for an irqfd write: up, then down, so that the next write is an edge too. */
+static void aia_line_trigger(void *opaque, unsigned int line)
+{
+	aia_line_set(opaque, line, 1);
+	aia_line_set(opaque, line, 0);
+}
+
+static const struct irq_lines_ops aia_lines_ops = {
+	.set_level = aia_line_set,
+	.trigger = aia_line_trigger,
+};
+
 int aia_create(struct vm *vm)
 {
 	struct kvm_create_device dev = { .type = KVM_DEV_TYPE_RISCV_AIA };
@@ -74,6 +99,9 @@ int aia_create(struct vm *vm)
 	}
 	vm->arch.aia_nr_ids = nr_ids;
 	vm->arch.irqchip = RISCV_IRQCHIP_AIA;
+	/* KVM's irqfds only ever raise an APLIC input: ember pulses the lines itself. */
+	vm->irq_lines = &aia_lines_ops;
+	vm->irq_lines_opaque = vm;
 	return 0;
 }
 

@@ -59,7 +59,7 @@ static void plic_irq_trigger(void *chip, unsigned int line)
 	plic_trigger(chip, line);
 }
 
-static const struct user_irqchip_ops plic_irqchip_ops = {
+static const struct irq_lines_ops plic_irqchip_ops = {
 	.set_level = plic_irq_set_level,
 	.trigger = plic_irq_trigger,
 };
@@ -84,8 +84,8 @@ static int plic_setup(struct vm *vm)
 		return ret;
 	}
 	vm->arch.irqchip = RISCV_IRQCHIP_PLIC;
-	vm->user_irqchip = &plic_irqchip_ops;
-	vm->user_irqchip_opaque = vm->arch.plic;
+	vm->irq_lines = &plic_irqchip_ops;
+	vm->irq_lines_opaque = vm->arch.plic;
 	return 0;
 }
 
@@ -124,7 +124,7 @@ void arch_vm_destroy(struct vm *vm)
 	plic_destroy(vm->arch.plic);
 	vm->arch.plic = NULL;
 	vm->arch.irqchip = 0;
-	vm->user_irqchip = NULL;
+	vm->irq_lines = NULL;
 }
 
 int arch_devices_init(struct vm *vm)
@@ -170,7 +170,8 @@ int arch_boot_setup(struct vm *vm)
 
 bool arch_irqfd_ready(const struct vm *vm)
 {
-	return vm->arch.aia_ready;
+	(void)vm; /* never asked: ember drives the lines of both irqchips (vm->irq_lines) */
+	return true;
 }
 
 static void riscv_describe(const struct vm *vm, struct riscv_fdt_params *p)
@@ -216,7 +217,6 @@ int arch_vm_finalize(struct vm *vm)
 		ret = aia_finalize(vm);
 		if (ret)
 			return ret;
-		vm->arch.aia_ready = true;
 	}
 	if (vm->arch.timebase_hz > UINT32_MAX) {
 		log_err("KVM's timebase, %llu Hz, does not fit the device tree's 32 bits",

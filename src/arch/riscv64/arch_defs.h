@@ -57,7 +57,6 @@ struct arch_vm {
 	enum riscv_irqchip irqchip; /* 0 until chosen in arch_vm_init */
 	struct plic *plic;
 	int aia_fd;
-	bool aia_ready; /* initialised (CTRL_INIT): it takes irqfds from then on */
 	uint32_t aia_nr_ids;
 	uint64_t timebase_hz;
 	char isa[RISCV_ISA_MAX]; /* vCPU 0's, the same for every hart */

@@ -21,7 +21,7 @@
 /* Local interrupt 9 on each hart's intc: the supervisor external interrupt. */
 #define HART_IRQ_S_EXT 9
 
-#define IRQ_TYPE_LEVEL_HIGH 4 /* the APLIC's second cell (dt-bindings/interrupt-controller) */
+#define IRQ_TYPE_EDGE_RISING 1 /* the APLIC's second cell (dt-bindings/interrupt-controller) */
 
 #define PHANDLE_IRQCHIP	      1 /* the PLIC, or the APLIC: what the devices name */
 #define PHANDLE_IMSIC	      2
@@ -94,11 +94,16 @@ static void prop_hart_s_ext(struct fdt_writer *f, const struct riscv_fdt_params 
 	fdtw_prop_cells(f, "interrupts-extended", cells, 2 * p->nr_cpus);
 }
 
-/* A device's line: one cell on the PLIC, source and trigger on the APLIC. */
+/*
+ * A device's line: one cell on the PLIC, source and trigger on the APLIC. Rising edges,
+ * because every line ember drives is a pulse (an irqfd write) or rises anew for each new
+ * cause (the 16550, edge-triggered on PCs too); a level source would have Linux's APLIC
+ * driver write setipnum after every handler, one more trapped write per interrupt.
+ */
 static void prop_device_irq(struct fdt_writer *f, const struct riscv_fdt_params *p,
 			    unsigned int irq)
 {
-	uint32_t cells[2] = {irq, IRQ_TYPE_LEVEL_HIGH};
+	uint32_t cells[2] = {irq, IRQ_TYPE_EDGE_RISING};
 
 	fdtw_prop_cells(f, "interrupts", cells, p->irqchip == RISCV_IRQCHIP_AIA ? 2 : 1);
 	fdtw_prop_u32(f, "interrupt-parent", PHANDLE_IRQCHIP);

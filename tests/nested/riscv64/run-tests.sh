@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# The riscv64 nested test suite: boots a riscv64 L1 Linux under QEMU TCG with
+# the H extension (its KVM is real) and, inside it, boots a riscv64 L2 Linux
+# with ember. The interrupt controller is a property of the L1 machine, so
+# each one gets its own L1 boot: plic (Linux 6.1, ember emulates the PLIC) and
+# aia (Linux 6.12 on an APLIC + IMSIC machine, KVM's in-kernel AIA). The same
+# Image is L1 and L2. Prints one line per run:
+#   PASS: nested/<name> (<secs>s in L1, cpus=<n>)
+#   FAIL: nested/<name> (<reason>)
+# A run passes when ember exits 0 and the guest printed L2-CPUS=2,
+# L2-DISK-OK, L2-RNG-OK and L2-MARKER-OK, and no L2-FAIL (see l2-init.c);
+# in the API run, every API request must succeed too.
+#
+# usage: run-tests.sh EMBER_RISCV64_BIN       (static: make ARCH=riscv64)
+# environment:
+#   EMBER_SHARED          the shared directory (default <repo>/../shared)
+#   NESTED_IMAGE_PLIC     L1/L2 kernel of the plic runs (default $EMBER_SHARED/guest/riscv64/Image)
+#   NESTED_IMAGE_AIA      L1/L2 kernel of the aia runs (default $EMBER_SHARED/guest/riscv64-6.12/Image)
+#   NESTED_RUN_TIMEOUT    seconds per ember run inside L1 (default 120)
+#   NESTED_START_TIMEOUT  seconds for L1 to reach its /init (default 10)
+#   NESTED_ONLY           space-separated run names to do (default: all)
+#   VERBOSE=1             stream the L1 console while it runs
+#   NESTED_AIA_DT_FIX, NESTED_AIA_GUESTS: see run-l1.sh
+# Exit status: 0 only if every run passed.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+out=$repo/build/nested/riscv64
+shared=${EMBER_SHARED:-$repo/../shared}
+export NESTED_IMAGE_PLIC=${NESTED_IMAGE_PLIC:-$shared/guest/riscv64/Image}
+export NESTED_IMAGE_AIA=${NESTED_IMAGE_AIA:-$shared/guest/riscv64-6.12/Image}
+run_timeout=${NESTED_RUN_TIMEOUT:-120}
+# L1 silent this long means L1 is stuck, not a run: L1's watchdog ends any run sooner.
+freeze_secs=$((run_timeout + 30))
+# L1 reaches /init in 2-3 s of wall time here, plic and aia alike (README.md).
+start_timeout=${NESTED_START_TIMEOUT:-10}
+tries=3
+
+[ $# -eq 1 ] || {
+	echo "usage: $0 EMBER_RISCV64_BIN" >&2
+	exit 2
+}
+ember=$1
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
+
+# The L2 guest: the same VM three ways. Its console is the 16550 (ttyS0).
+l2_args="console=ttyS0 earlycon=sbi panic=1"
+l2_cpus=2
+# name, the L1's irqchip, the kind of run (run: ember alone; api: ember, then
+# the requests of api_requests below), then ember's arguments, as sh words.
+tests=(
+	"plic-2cpu plic run --irqchip plic --kernel /payload/Image --initrd /payload/l2.cpio --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args'"
+	"plic-2cpu-api plic api --irqchip plic --api-sock /tmp/ember.sock"
+	"aia-2cpu aia run --irqchip aia --kernel /payload/Image --initrd /payload/l2.cpio --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args'"
+	"aia-2cpu-config aia run --irqchip aia --no-api --config-file /payload/vm.json"
+)
+nested_select tests
+mkdir -p "$out"
+log=$out/run-tests.log
+: >"$log"
+echo "nested: full log in $log"
+[ ${#tests[@]} -gt 0 ] || nested_setup_fail "NESTED_ONLY='${NESTED_ONLY:-}' names no run"
+
+# --- setup -------------------------------------------------------------------
+command -v qemu-system-riscv64 >/dev/null ||
+	nested_setup_fail "no qemu-system-riscv64 on this host (apt-get install qemu-system-misc opensbi)"
+command -v riscv64-linux-gnu-gcc >/dev/null ||
+	nested_setup_fail "no riscv64-linux-gnu-gcc on this host (apt-get install gcc-riscv64-linux-gnu)"
+[ -f "$ember" ] || nested_setup_fail "no ember binary at $ember (make ARCH=riscv64)"
+# A RISC-V ELF, or a script stand-in (L1 has no shell: its #! interpreter
+# must be in L1 too, e.g. in the payload).
+if [ "$(head -c 2 "$ember")" != '#!' ] &&
+	[ "$(LC_ALL=C readelf -h "$ember" 2>/dev/null | sed -n 's/^ *Machine: *//p')" != RISC-V ]; then
+	nested_setup_fail "$ember is neither a RISC-V ELF executable nor a script"
+fi
+for t in "${tests[@]}"; do
+	read -r _ chip _ <<<"$t"
+	if [ "$chip" = plic ]; then image=$NESTED_IMAGE_PLIC; else image=$NESTED_IMAGE_AIA; fi
+	[ -f "$image" ] || nested_setup_fail "no riscv64 kernel at $image (for the $chip runs)"
+done
+
+# L1's /payload, one per irqchip: its own Image (the L1 kernel, which is the
+# L2 kernel too) and the common L2 initramfs, disk and config file. Links here;
+# mk-l1-initramfs.sh copies the files they point to.
+common=$out/payload
+rm -rf "$common" "$out"/payload-*
+mkdir -p "$common"
+"$here/mk-l2-initramfs.sh" "$common/l2.cpio" "$common/disk.img" >>"$log" 2>&1 ||
+	nested_setup_fail "could not build the L2 initramfs (see $log)"
+# The config-file run's VM, in Firecracker's --config-file shape.
+cat >"$common/vm.json" <<EOF
+{
+  "boot-source": {"kernel_image_path": "/payload/Image", "initrd_path": "/payload/l2.cpio",
+                  "boot_args": "$l2_args"},
+  "machine-config": {"vcpu_count": $l2_cpus, "mem_size_mib": 256},
+  "drives": [{"drive_id": "rootfs", "path_on_host": "/payload/disk.img", "is_root_device": false,
+              "is_read_only": true}],
+  "entropy": {}
+}
+EOF
+for chip in plic aia; do
+	mkdir -p "$out/payload-$chip"
+	ln -s "$common/l2.cpio" "$common/disk.img" "$common/vm.json" "$out/payload-$chip/"
+done
+ln -s "$NESTED_IMAGE_PLIC" "$out/payload-plic/Image"
+ln -s "$NESTED_IMAGE_AIA" "$out/payload-aia/Image"
+
+# The API run's requests, in order, as "METHOD PATH [BODY]" (Firecracker's API).
+api_requests() {
+	cat <<EOS
+PUT /machine-config {"vcpu_count":$l2_cpus,"mem_size_mib":256}
+PUT /boot-source {"kernel_image_path":"/payload/Image","initrd_path":"/payload/l2.cpio","boot_args":"$l2_args"}
+PUT /drives/rootfs {"drive_id":"rootfs","path_on_host":"/payload/disk.img","is_root_device":false,"is_read_only":true}
+PUT /entropy {}
+PUT /actions {"action_type":"InstanceStart"}
+EOS
+}
+
+# gen_runs IRQCHIP: L1's /runs (format in README.md) for that irqchip's runs.
+gen_runs() {
+	local chip=$1 name c how args
+	echo "# Generated by tests/nested/riscv64/run-tests.sh ($chip L1)."
+	for t in "${tests[@]}"; do
+		read -r name c how args <<<"$t"
+		[ "$c" = "$chip" ] || continue
+		echo "$how $name $run_timeout"
+		# The table's own words (quotes and all), one argument a line.
+		eval "set -- $args"
+		printf '%s\n' "$@"
+		[ "$how" != api ] || api_requests | sed 's/^/> /'
+		echo
+	done
+}
+
+# --- boot each L1, retrying only one that never reached its /init ------------
+# boot_l1 IRQCHIP INITRD NRUNS: appends the consoles of all tries to $log and
+# the last one (without carriage returns) to $out/l1-<IRQCHIP>.log. Returns 1
+# if L1 never started.
+boot_l1() {
+	local chip=$1 initrd=$2 nruns=$3 try t0 qpid tailpid='' rc late frozen='' frozen_in cur=$out/l1-$1.log
+	local total=$((start_timeout + nruns * (run_timeout + 10) + 30))
+	for try in $(seq 1 $tries); do
+		[ "$try" -eq 1 ] || [ -n "$frozen" ] ||
+			echo "nested: L1 ($chip) did not start, retry $try/$tries"
+		echo "=== L1 $chip boot, try $try/$tries, $(date -u +%FT%TZ) ===" >>"$log"
+		: >"$cur"
+		t0=$(date +%s)
+		"$here/run-l1.sh" "$initrd" "$total" "$chip" >"$cur" 2>&1 &
+		qpid=$!
+		late=
+		l1_pids="$qpid"
+		if [ "${VERBOSE:-0}" = 1 ]; then
+			tail -n +1 -f "$cur" &
+			tailpid=$!
+			l1_pids="$qpid $tailpid"
+		fi
+		# Until /init speaks or the start time is up; then until QEMU ends.
+		until grep -q -a 'L1-STARTED' "$cur" || ! kill -0 "$qpid" 2>/dev/null; do
+			if [ $(($(date +%s) - t0)) -ge "$start_timeout" ]; then
+				late="nested: no /init within ${start_timeout}s, stopped QEMU"
+				# run-l1.sh exec'd timeout(1), which passes the signal to QEMU.
+				kill "$qpid" 2>/dev/null || true
+				break
+			fi
+			sleep 0.5
+		done
+		frozen=
+		if grep -q -a 'L1-STARTED' "$cur"; then
+			echo "=== L1 $chip reached /init after $(($(date +%s) - t0))s ===" >>"$log"
+			frozen_in=$(nested_watch_l1 "$qpid" "$cur" "$freeze_secs") ||
+				frozen="L1 ($chip) stopped during ${frozen_in:-its start} (its console silent for ${freeze_secs}s)"
+		fi
+		rc=0
+		wait "$qpid" || rc=$?
+		[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
+		l1_pids=
+		tr -d '\r' <"$cur" >"$cur.tmp" && mv "$cur.tmp" "$cur"
+		cat "$cur" >>"$log"
+		[ -z "$late" ] || echo "$late" >>"$log"
+		echo "=== L1 $chip ended: status $rc after $(($(date +%s) - t0))s ===" >>"$log"
+		grep -q -a 'L1-STARTED' "$cur" || continue
+		if [ -z "$frozen" ]; then
+			[ "$try" -eq 1 ] || echo "nested: L1 ($chip) started on try $try/$tries"
+			return 0
+		fi
+		# Not a failure of a run: L1 itself stopped. Every run again, in a new L1.
+		echo "=== $frozen ===" >>"$log"
+		if [ "$try" -eq "$tries" ]; then
+			echo "FAIL: nested/l1-$chip ($frozen; no L1 boot left to retry)"
+			status=1
+			return 0
+		fi
+		echo "nested: $frozen; every run again in a new L1"
+	done
+	return 1
+}
+
+l1_pids=
+# Interrupted: take QEMU (run-l1.sh execs timeout, which passes it on) along.
+# shellcheck disable=SC2317,SC2086 # (called by the trap; a list of pids)
+cleanup() { [ -z "$l1_pids" ] || kill $l1_pids 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+status=0
+for chip in plic aia; do
+	n=0
+	for t in "${tests[@]}"; do
+		read -r _ c _ <<<"$t"
+		[ "$c" != "$chip" ] || n=$((n + 1))
+	done
+	[ "$n" -gt 0 ] || continue
+	runs_file=$out/l1-$chip.runs
+	gen_runs "$chip" >"$runs_file"
+	# Uncompressed: gzip costs more time than it saves in L1's boot.
+	initrd=$out/l1-$chip.cpio
+	"$here/mk-l1-initramfs.sh" "$initrd" "$ember" "$runs_file" "$out/payload-$chip" >>"$log" 2>&1 ||
+		nested_setup_fail "could not build the L1 initramfs (see $log)"
+	started=1
+	boot_l1 "$chip" "$initrd" "$n" || started=0
+	rm -f "$initrd" "$initrd.dtb"
+	cur=$out/l1-$chip.log
+	l1_note=
+	grep -q 'L1-KVM-MISSING' "$cur" && l1_note=" (L1 had no /dev/kvm)"
+	bad=$(grep -a -m 1 '^L1-RUNS-BAD' "$cur" || true)
+	[ -z "$bad" ] || l1_note="$l1_note ($bad)"
+
+	# --- this L1's results ---------------------------------------------------
+	for t in "${tests[@]}"; do
+		read -r name c _ <<<"$t"
+		[ "$c" = "$chip" ] || continue
+		sect=$out/$name.out
+		nested_section "$name" "$cur" >"$sect"
+		res=$(grep -a "^NESTED-RESULT $name " "$sect" || true)
+		cpus=$(grep -a -o 'L2-CPUS=[0-9]*' "$sect" | head -n 1 | cut -d= -f2 || true)
+		lasterr=$(grep -a "^NESTED-STDERR $name: ." "$sect" | tail -n 1 | sed "s/^NESTED-STDERR $name: //" || true)
+		reasons=()
+		secs=
+		if [ "$started" = 0 ]; then
+			reasons+=("L1 ($chip) did not start in $tries tries")
+		elif [ ! -s "$sect" ]; then
+			reasons+=("never started: L1 ended or timed out before it$l1_note")
+		elif [ -z "$res" ]; then
+			reasons+=("no result: L1 ended or timed out during the run")
+		else
+			rc=$(sed -n 's/.* rc=\([0-9]*\) .*/\1/p' <<<"$res")
+			secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$res")
+			apifail=$(sed -n "s/^NESTED-APIFAIL $name //p" "$sect" | head -n 1)
+			if [ -n "$apifail" ]; then
+				reasons+=("API request $apifail failed: $(grep -a "^NESTED-API $name: " "$sect" |
+					grep -a -v "^NESTED-API $name: > " | tail -n 1 | sed "s/^NESTED-API $name: //")")
+			fi
+			if grep -q ' timeout=1' <<<"$res"; then
+				reasons+=("timed out after ${run_timeout}s in L1, ember killed")
+			elif [ "$rc" != 0 ]; then
+				reasons+=("ember exited $rc$l1_note")
+			fi
+			while read -r what; do
+				[ -z "$what" ] || reasons+=("L2-FAIL $what")
+			done < <(sed -n 's/.*L2-FAIL //p' "$sect")
+			for m in L2-DISK-OK L2-RNG-OK L2-MARKER-OK; do
+				grep -q -a "$m" "$sect" || reasons+=("no $m")
+			done
+		fi
+		nested_report "$name" "$secs" "$cpus" "$l2_cpus" "$lasterr" ${reasons[@]+"${reasons[@]}"} ||
+			status=1
+	done
+done
+exit $status

@@ -34,6 +34,8 @@ build_all() {
 	make -j2 guests && echo "PASS: build/tiny-guests" || { echo "FAIL: build/tiny-guests"; return 1; }
 	make -j2 ARCH=aarch64 all && echo "PASS: build/ember-aarch64" ||
 		{ echo "FAIL: build/ember-aarch64"; return 1; }
+	make -j2 ARCH=riscv64 all && echo "PASS: build/ember-riscv64" ||
+		{ echo "FAIL: build/ember-riscv64"; return 1; }
 }
 
 asan_unit() {
@@ -95,6 +97,7 @@ if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
 else
 	step nested tests/nested/x86_64/run-tests.sh build/ember-static
 	step nested-aarch64 tests/nested/aarch64/run-tests.sh build/ember-aarch64
+	step nested-riscv64 tests/nested/riscv64/run-tests.sh build/ember-riscv64
 fi
 
 passed=$(grep -c '^PASS: ' "$results")

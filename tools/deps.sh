@@ -13,6 +13,9 @@ pkgs=(
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
 	qemu-system-arm                         # the arm64 nested tier's L1 (TCG, virtualization=on)
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # make ARCH=aarch64 (static arm64 ember)
+	qemu-system-misc opensbi                # the riscv64 nested tier's L1 (TCG, h=true)
+	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross  # make ARCH=riscv64 (static riscv64 ember)
+	dpkg-dev cmake                          # tools/cross-libs.sh builds its riscv64 libraries
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
 	e2fsprogs iproute2                      # ext4 disk images; network namespaces and TAPs
 	ca-certificates                         # apt-get download of the L1 kernel
@@ -37,11 +40,29 @@ done
 for p in "${arm64_pkgs[@]}"; do
 	installed "$p" arm64 || missing+=("$p:arm64")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "deps: installing ${missing[*]}" >&2
+# Debian 12 has no riscv64 port: tools/cross-libs.sh builds the riscv64 build's libraries
+# from Debian's source packages, which needs deb-src entries beside the deb ones.
+has_deb_src() {
+	grep -rqsE '^(deb-src |Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+need_src=0
+has_deb_src || need_src=1
+[ ${#missing[@]} -eq 0 ] && [ "$need_src" = 0 ] && exit 0
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+if [ "$need_src" = 1 ]; then
+	echo "deps: adding deb-src entries (/etc/apt/sources.list.d/ember-src.*) for the riscv64 libraries" >&2
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] && sed 's/^Types: *deb *$/Types: deb-src/' "$f" && echo
+	done | $SUDO tee /etc/apt/sources.list.d/ember-src.sources >/dev/null
+	if [ -f /etc/apt/sources.list ]; then
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list |
+			$SUDO tee /etc/apt/sources.list.d/ember-src.list >/dev/null
+	fi
+fi
 dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
 $SUDO apt-get update -q >/dev/null
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

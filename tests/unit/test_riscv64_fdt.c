@@ -391,8 +391,8 @@ static void test_dtc_aia(void **state)
 	assert_dts_has(dts, "aplic@d000000 {");
 	assert_dts_has(dts, "riscv,num-ids = <0xff>;");
 	assert_dts_has(dts, "riscv,num-sources = <0x60>;");
-	assert_dts_has(dts, "interrupts = <0x0a 0x04>;");
-	assert_dts_has(dts, "interrupts = <0x60 0x04>;");
+	assert_dts_has(dts, "interrupts = <0x0a 0x01>;");
+	assert_dts_has(dts, "interrupts = <0x60 0x01>;");
 	assert_dts_has(dts, "msi-controller;");
 }
 

@@ -71,6 +71,44 @@ static int boot_place_initrd(struct vm *vm, uint64_t size, uint64_t *addr)
 	return 0;
 }
 
+int boot_place_image(struct guest_mem *mem, const uint8_t *img, size_t size, uint64_t align,
+		     uint64_t text_offset, uint64_t image_size, uint64_t fdt_max,
+		     struct boot_info *bi, uint64_t *fdt_addr)
+{
+	const struct mem_region *ram = &mem->regions[0];
+	uint64_t load, fdt;
+	int ret;
+
+	load = ALIGN_UP(ram->gpa, align) + text_offset;
+	fdt = ALIGN_DOWN(ram->gpa + ram->size - fdt_max, align);
+	if (image_size > fdt || load > fdt - image_size) {
+		log_err("--kernel: the image needs %llu bytes: too big for %llu MiB of RAM",
+			(unsigned long long)image_size, (unsigned long long)(ram->size / MiB));
+		return -E2BIG;
+	}
+	ret = guest_mem_write(mem, load, img, size);
+	if (ret)
+		return ret;
+	memset(bi, 0, sizeof(*bi));
+	bi->proto = BOOT_PROTO_LINUX;
+	bi->entry = load;
+	bi->kernel_end = load + image_size;
+	bi->initrd_max = fdt;
+	*fdt_addr = fdt;
+	return 0;
+}
+
+int boot_write_fdt(struct vm *vm, uint64_t addr, const uint8_t *blob, size_t len)
+{
+	int ret = guest_mem_write(&vm->mem, addr, blob, len);
+
+	if (ret)
+		log_err("no guest RAM for the device tree at 0x%llx", (unsigned long long)addr);
+	else
+		log_info("device tree: %zu bytes at 0x%llx", len, (unsigned long long)addr);
+	return ret;
+}
+
 static int boot_load_initrd(struct vm *vm)
 {
 	const char *path = vm->cfg.initrd_path;

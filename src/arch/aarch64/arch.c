@@ -153,13 +153,7 @@ int arch_vm_finalize(struct vm *vm)
 		log_err("building the device tree: %s", strerror(-ret));
 		return ret;
 	}
-	ret = guest_mem_write(&vm->mem, vm->boot.arch.fdt_addr, blob, len);
-	if (ret)
-		log_err("no guest RAM for the device tree at 0x%llx",
-			(unsigned long long)vm->boot.arch.fdt_addr);
-	else
-		log_info("device tree: %zu bytes at 0x%llx", len,
-			 (unsigned long long)vm->boot.arch.fdt_addr);
+	ret = boot_write_fdt(vm, vm->boot.arch.fdt_addr, blob, len);
 	free(blob);
 	return ret;
 }

@@ -3,7 +3,6 @@
  * the device tree in the last 2 MiB and the initrd allowed up to it.
  */
 #include <errno.h>
-#include <string.h>
 
 #include "image.h"
 #include "../arch.h"
@@ -13,9 +12,7 @@
 int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 		     enum boot_protocol proto, struct boot_info *bi)
 {
-	const struct mem_region *ram = &mem->regions[0];
 	struct arm64_image hdr;
-	uint64_t load, fdt;
 	int ret;
 
 	if (proto == BOOT_PROTO_PVH) {
@@ -25,21 +22,6 @@ int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 	ret = arm64_image_parse(img, size, &hdr);
 	if (ret)
 		return ret;
-	load = ALIGN_UP(ram->gpa, ARM64_IMAGE_ALIGN) + hdr.text_offset;
-	fdt = ALIGN_DOWN(ram->gpa + ram->size - ARM_FDT_MAX_SIZE, ARM64_IMAGE_ALIGN);
-	if (hdr.image_size > fdt || load > fdt - hdr.image_size) {
-		log_err("--kernel: the image needs %llu bytes: too big for %llu MiB of RAM",
-			(unsigned long long)hdr.image_size, (unsigned long long)(ram->size / MiB));
-		return -E2BIG;
-	}
-	ret = guest_mem_write(mem, load, img, size);
-	if (ret)
-		return ret;
-	memset(bi, 0, sizeof(*bi));
-	bi->proto = BOOT_PROTO_LINUX;
-	bi->entry = load;
-	bi->kernel_end = load + hdr.image_size;
-	bi->initrd_max = fdt;
-	bi->arch.fdt_addr = fdt;
-	return 0;
+	return boot_place_image(mem, img, size, ARM64_IMAGE_ALIGN, hdr.text_offset, hdr.image_size,
+				ARM_FDT_MAX_SIZE, bi, &bi->arch.fdt_addr);
 }

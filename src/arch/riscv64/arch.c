@@ -223,6 +223,8 @@ int arch_vm_finalize(struct vm *vm)
 			(unsigned long long)vm->arch.timebase_hz);
 		return -ERANGE;
 	}
+	log_info("%u harts \"%s\", timebase %llu Hz", vm->nr_vcpus, vm->arch.isa,
+		 (unsigned long long)vm->arch.timebase_hz);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -233,14 +235,7 @@ int arch_vm_finalize(struct vm *vm)
 		log_err("building the device tree: %s", strerror(-ret));
 		return ret;
 	}
-	ret = guest_mem_write(&vm->mem, vm->boot.arch.fdt_addr, blob, len);
-	if (ret)
-		log_err("no guest RAM for the device tree at 0x%llx",
-			(unsigned long long)vm->boot.arch.fdt_addr);
-	else
-		log_info("device tree: %zu bytes at 0x%llx, harts \"%s\", timebase %llu Hz", len,
-			 (unsigned long long)vm->boot.arch.fdt_addr, vm->arch.isa,
-			 (unsigned long long)vm->arch.timebase_hz);
+	ret = boot_write_fdt(vm, vm->boot.arch.fdt_addr, blob, len);
 	free(blob);
 	return ret;
 }

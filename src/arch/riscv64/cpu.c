@@ -22,11 +22,21 @@
 #define CONFIG_REG(name)   REG_U64(KVM_REG_RISCV_CONFIG, KVM_REG_RISCV_CONFIG_REG(name))
 #define TIMER_REG(name)	   REG_U64(KVM_REG_RISCV_TIMER, KVM_REG_RISCV_TIMER_REG(name))
 #define ISA_EXT_REG(id)	   REG_U64(KVM_REG_RISCV_ISA_EXT, id)
+/* KVM's SBI extension switches (type 8, Linux 6.6+; single ones are subtype 0). */
+#define SBI_EXT_REG(id)	   REG_U64(0x08 << KVM_REG_RISCV_TYPE_SHIFT, id)
+#define KVM_SBI_EXT_DBCN   9 /* enum KVM_RISCV_SBI_EXT_ID */
 
-/* SBI (v2.0): the legacy console calls, and the error for what ember does not do. */
+/* SBI (v2.0): the legacy console, the debug console (DBCN), and the errors ember returns. */
 #define SBI_EXT_0_1_CONSOLE_PUTCHAR 0x1
 #define SBI_EXT_0_1_CONSOLE_GETCHAR 0x2
+#define SBI_EXT_DBCN		    0x4442434e
+#define SBI_DBCN_WRITE		    0
+#define SBI_DBCN_READ		    1
+#define SBI_DBCN_WRITE_BYTE	    2
 #define SBI_ERR_NOT_SUPPORTED	    (-2L)
+#define SBI_ERR_INVALID_PARAM	    (-3L)
+/* One DBCN write moves at most this much; the spec lets it write less and say so. */
+#define SBI_DBCN_MAX_WRITE	    4096
 
 /*
  * The multi-letter extensions ember names in riscv,isa when KVM exposes them, by KVM's id
@@ -54,6 +64,13 @@ static int reg_get_quiet(struct vcpu *vcpu, uint64_t id, uint64_t *val)
 	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)val };
 
 	return ioctl(vcpu->fd, KVM_GET_ONE_REG, &reg) < 0 ? -errno : 0;
+}
+
+static int reg_set_quiet(struct vcpu *vcpu, uint64_t id, uint64_t val)
+{
+	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)&val };
+
+	return ioctl(vcpu->fd, KVM_SET_ONE_REG, &reg) < 0 ? -errno : 0;
 }
 
 /* Append (name) to the ISA string (isa), (size) bytes; false if it no longer fits. */
@@ -114,6 +131,12 @@ int arch_vcpu_init(struct vcpu *vcpu)
 	ret = riscv_vcpu_isa(vcpu);
 	if (ret)
 		return ret;
+	/*
+	 * KVM (6.6+) forwards the SBI debug console once asked to: the early console of
+	 * kernels built without the legacy SBI extension. Older KVM has no switch: no DBCN.
+	 */
+	if (reg_set_quiet(vcpu, SBI_EXT_REG(KVM_SBI_EXT_DBCN), 1))
+		log_debug("vCPU %u: KVM has no SBI debug console to forward", vcpu->id);
 	if (vcpu->id) {
 		if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &stopped) < 0) {
 			log_warn("vCPU %u: stopping it until SBI hart_start", vcpu->id);
@@ -132,8 +155,56 @@ int arch_vcpu_init(struct vcpu *vcpu)
 }
 
 /*
- * What KVM forwards: the legacy console (ember's own early console, on the serial
- * output) and the experimental and vendor ranges, which ember does not implement.
+ * DBCN write: (len) bytes of guest RAM at (lo, hi) to the console. The range must be RAM
+ * (the one checked gpa_to_hva); a long write is cut to SBI_DBCN_MAX_WRITE, and the guest
+ * is told how much went out.
+ */
+static void sbi_dbcn_write(struct vcpu *vcpu, unsigned long len, unsigned long lo,
+			   unsigned long hi)
+{
+	struct kvm_run *run = vcpu->run;
+	const void *src;
+
+	if (len > SBI_DBCN_MAX_WRITE)
+		len = SBI_DBCN_MAX_WRITE;
+	src = hi ? NULL : gpa_to_hva(&vcpu->vm->mem, lo, len);
+	if (!src) {
+		run->riscv_sbi.ret[0] = (unsigned long)SBI_ERR_INVALID_PARAM;
+		run->riscv_sbi.ret[1] = 0;
+		return;
+	}
+	write_all(vcpu->vm->cfg.console_out, src, len); /* a closed stdout must not stop it */
+	run->riscv_sbi.ret[0] = 0;
+	run->riscv_sbi.ret[1] = len;
+}
+
+static void sbi_dbcn(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	unsigned long *a = run->riscv_sbi.args;
+	uint8_t c;
+
+	run->riscv_sbi.ret[0] = 0;
+	run->riscv_sbi.ret[1] = 0;
+	switch (run->riscv_sbi.function_id) {
+	case SBI_DBCN_WRITE:
+		sbi_dbcn_write(vcpu, a[0], a[1], a[2]);
+		break;
+	case SBI_DBCN_READ:
+		break; /* no bytes: console input goes to the 16550 */
+	case SBI_DBCN_WRITE_BYTE:
+		c = (uint8_t)a[0];
+		write_all(vcpu->vm->cfg.console_out, &c, 1);
+		break;
+	default:
+		run->riscv_sbi.ret[0] = (unsigned long)SBI_ERR_NOT_SUPPORTED;
+	}
+}
+
+/*
+ * What KVM forwards: the consoles (the legacy one, where the host's KVM has it, and DBCN,
+ * which ember switched on), both on the serial output, and the experimental and vendor
+ * ranges, which ember does not implement.
  */
 static int riscv_handle_sbi(struct vcpu *vcpu)
 {
@@ -142,6 +213,9 @@ static int riscv_handle_sbi(struct vcpu *vcpu)
 	uint8_t c;
 
 	switch (ext) {
+	case SBI_EXT_DBCN:
+		sbi_dbcn(vcpu);
+		return 0;
 	case SBI_EXT_0_1_CONSOLE_PUTCHAR:
 		c = (uint8_t)run->riscv_sbi.args[0];
 		write_all(vcpu->vm->cfg.console_out, &c, 1); /* a closed stdout must not stop it */

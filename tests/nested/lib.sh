@@ -243,3 +243,73 @@ nested_watch_l1() {
 	done
 	return 0
 }
+
+# nested_boot_l1 LABEL CONSOLE TOTAL_S CMD...: boots an L1 with CMD (a run-l1.sh
+# that execs timeout(1) with QEMU; TOTAL_S its time limit, for reference), its
+# console in the file CONSOLE (carriage returns removed at the end). Boots again
+# only an L1 that never printed L1-STARTED within $start_timeout s, or whose
+# console then stayed silent for $freeze_secs s (L1 itself stopped: every run
+# again), $tries boots in all, and says so. The caller's globals: log (each
+# try's console is appended), start_timeout, freeze_secs, tries; l1_pids is set
+# while QEMU runs (for the caller's cleanup trap); status=1 when a stopped L1
+# has no boot left ("FAIL: nested/<CONSOLE's name>"). Returns 1 if L1 never
+# started. VERBOSE=1 streams the console.
+# shellcheck disable=SC2154,SC2034 # (log, tries, start_timeout, freeze_secs, l1_pids, status: the caller's)
+nested_boot_l1() {
+	local label=$1 cur=$2 try t0 qpid tailpid='' rc late frozen='' frozen_in
+	shift 3
+	for try in $(seq 1 "$tries"); do
+		[ "$try" -eq 1 ] || [ -n "$frozen" ] ||
+			echo "nested: L1 ($label) did not start, retry $try/$tries"
+		echo "=== L1 ($label) boot, try $try/$tries, $(date -u +%FT%TZ) ===" >>"$log"
+		: >"$cur"
+		t0=$(date +%s)
+		"$@" >"$cur" 2>&1 &
+		qpid=$!
+		late=
+		l1_pids="$qpid"
+		if [ "${VERBOSE:-0}" = 1 ]; then
+			tail -n +1 -f "$cur" &
+			tailpid=$!
+			l1_pids="$qpid $tailpid"
+		fi
+		# Until /init speaks or the start time is up; then until QEMU ends.
+		until grep -q -a 'L1-STARTED' "$cur" || ! kill -0 "$qpid" 2>/dev/null; do
+			if [ $(($(date +%s) - t0)) -ge "$start_timeout" ]; then
+				late="nested: no /init within ${start_timeout}s, stopped QEMU"
+				# run-l1.sh exec'd timeout(1), which passes the signal to QEMU.
+				kill "$qpid" 2>/dev/null || true
+				break
+			fi
+			sleep 0.5
+		done
+		frozen=
+		if grep -q -a 'L1-STARTED' "$cur"; then
+			echo "=== L1 ($label) reached /init after $(($(date +%s) - t0))s ===" >>"$log"
+			frozen_in=$(nested_watch_l1 "$qpid" "$cur" "$freeze_secs") ||
+				frozen="L1 ($label) stopped during ${frozen_in:-its start} (its console silent for ${freeze_secs}s)"
+		fi
+		rc=0
+		wait "$qpid" || rc=$?
+		[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
+		l1_pids=
+		tr -d '\r' <"$cur" >"$cur.tmp" && mv "$cur.tmp" "$cur"
+		cat "$cur" >>"$log"
+		[ -z "$late" ] || echo "$late" >>"$log"
+		echo "=== L1 ($label) ended: status $rc after $(($(date +%s) - t0))s ===" >>"$log"
+		grep -q -a 'L1-STARTED' "$cur" || continue
+		if [ -z "$frozen" ]; then
+			[ "$try" -eq 1 ] || echo "nested: L1 ($label) started on try $try/$tries"
+			return 0
+		fi
+		# Not a failure of a run: L1 itself stopped. Every run again, in a new L1.
+		echo "=== $frozen ===" >>"$log"
+		if [ "$try" -eq "$tries" ]; then
+			echo "FAIL: nested/$(basename "$cur" .log) ($frozen; no L1 boot left to retry)"
+			status=1
+			return 0
+		fi
+		echo "nested: $frozen; every run again in a new L1"
+	done
+	return 1
+}

@@ -154,66 +154,11 @@ gen_runs() {
 }
 
 # --- boot each L1, retrying only one that never reached its /init ------------
-# boot_l1 IRQCHIP INITRD NRUNS: appends the consoles of all tries to $log and
-# the last one (without carriage returns) to $out/l1-<IRQCHIP>.log. Returns 1
-# if L1 never started.
+# boot_l1 IRQCHIP INITRD NRUNS: the last console in $out/l1-<IRQCHIP>.log (see
+# nested_boot_l1). Returns 1 if L1 never started.
 boot_l1() {
-	local chip=$1 initrd=$2 nruns=$3 try t0 qpid tailpid='' rc late frozen='' frozen_in cur=$out/l1-$1.log
-	local total=$((start_timeout + nruns * (run_timeout + 10) + 30))
-	for try in $(seq 1 $tries); do
-		[ "$try" -eq 1 ] || [ -n "$frozen" ] ||
-			echo "nested: L1 ($chip) did not start, retry $try/$tries"
-		echo "=== L1 $chip boot, try $try/$tries, $(date -u +%FT%TZ) ===" >>"$log"
-		: >"$cur"
-		t0=$(date +%s)
-		"$here/run-l1.sh" "$initrd" "$total" "$chip" >"$cur" 2>&1 &
-		qpid=$!
-		late=
-		l1_pids="$qpid"
-		if [ "${VERBOSE:-0}" = 1 ]; then
-			tail -n +1 -f "$cur" &
-			tailpid=$!
-			l1_pids="$qpid $tailpid"
-		fi
-		# Until /init speaks or the start time is up; then until QEMU ends.
-		until grep -q -a 'L1-STARTED' "$cur" || ! kill -0 "$qpid" 2>/dev/null; do
-			if [ $(($(date +%s) - t0)) -ge "$start_timeout" ]; then
-				late="nested: no /init within ${start_timeout}s, stopped QEMU"
-				# run-l1.sh exec'd timeout(1), which passes the signal to QEMU.
-				kill "$qpid" 2>/dev/null || true
-				break
-			fi
-			sleep 0.5
-		done
-		frozen=
-		if grep -q -a 'L1-STARTED' "$cur"; then
-			echo "=== L1 $chip reached /init after $(($(date +%s) - t0))s ===" >>"$log"
-			frozen_in=$(nested_watch_l1 "$qpid" "$cur" "$freeze_secs") ||
-				frozen="L1 ($chip) stopped during ${frozen_in:-its start} (its console silent for ${freeze_secs}s)"
-		fi
-		rc=0
-		wait "$qpid" || rc=$?
-		[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
-		l1_pids=
-		tr -d '\r' <"$cur" >"$cur.tmp" && mv "$cur.tmp" "$cur"
-		cat "$cur" >>"$log"
-		[ -z "$late" ] || echo "$late" >>"$log"
-		echo "=== L1 $chip ended: status $rc after $(($(date +%s) - t0))s ===" >>"$log"
-		grep -q -a 'L1-STARTED' "$cur" || continue
-		if [ -z "$frozen" ]; then
-			[ "$try" -eq 1 ] || echo "nested: L1 ($chip) started on try $try/$tries"
-			return 0
-		fi
-		# Not a failure of a run: L1 itself stopped. Every run again, in a new L1.
-		echo "=== $frozen ===" >>"$log"
-		if [ "$try" -eq "$tries" ]; then
-			echo "FAIL: nested/l1-$chip ($frozen; no L1 boot left to retry)"
-			status=1
-			return 0
-		fi
-		echo "nested: $frozen; every run again in a new L1"
-	done
-	return 1
+	local total=$((start_timeout + $3 * (run_timeout + 10) + 30))
+	nested_boot_l1 "$1" "$out/l1-$1.log" "$total" "$here/run-l1.sh" "$2" "$total" "$1"
 }
 
 l1_pids=

@@ -4,6 +4,8 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,4 +230,44 @@ int fdtw_finish(struct fdt_writer *f, size_t max, uint8_t **out, size_t *len)
 	*out = blob;
 	*len = total;
 	return 0;
+}
+
+void fdtw_begin_node_at(struct fdt_writer *f, const char *base, uint64_t addr)
+{
+	char name[64];
+
+	if (snprintf(name, sizeof(name), "%s@%" PRIx64, base, addr) >= (int)sizeof(name)) {
+		f->error = f->error ?: -E2BIG;
+		return;
+	}
+	fdtw_begin_node(f, name);
+}
+
+void fdtw_prop_reg(struct fdt_writer *f, uint64_t addr, uint64_t size)
+{
+	uint32_t cells[4] = {addr >> 32, (uint32_t)addr, size >> 32, (uint32_t)size};
+
+	fdtw_prop_cells(f, "reg", cells, 4);
+}
+
+void fdtw_memory_node(struct fdt_writer *f, uint64_t base, uint64_t size)
+{
+	fdtw_begin_node_at(f, "memory", base);
+	fdtw_prop_string(f, "device_type", "memory");
+	fdtw_prop_reg(f, base, size);
+	fdtw_end_node(f);
+}
+
+void fdtw_chosen_node(struct fdt_writer *f, const char *cmdline, const char *stdout_path,
+		      uint64_t initrd_addr, uint64_t initrd_size)
+{
+	fdtw_begin_node(f, "chosen");
+	if (cmdline)
+		fdtw_prop_string(f, "bootargs", cmdline);
+	fdtw_prop_string(f, "stdout-path", stdout_path);
+	if (initrd_size) {
+		fdtw_prop_u64(f, "linux,initrd-start", initrd_addr);
+		fdtw_prop_u64(f, "linux,initrd-end", initrd_addr + initrd_size);
+	}
+	fdtw_end_node(f);
 }

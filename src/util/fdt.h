@@ -30,6 +30,9 @@ void fdtw_init(struct fdt_writer *f);
 void fdtw_begin_node(struct fdt_writer *f, const char *name);
 void fdtw_end_node(struct fdt_writer *f);
 
+/* Open "(base)@(addr)": the unit address in lower-case hex, no leading zeros. */
+void fdtw_begin_node_at(struct fdt_writer *f, const char *base, uint64_t addr);
+
 /* A property of the open node: raw bytes, an empty one, cells, a string, a list of strings. */
 void fdtw_prop(struct fdt_writer *f, const char *name, const void *val, size_t len);
 void fdtw_prop_empty(struct fdt_writer *f, const char *name);
@@ -45,6 +48,21 @@ void fdtw_prop_strings(struct fdt_writer *f, const char *name, const char *const
  * it), (*len) its size. 0, or -errno (-EINVAL: nodes still open; -E2BIG: over (max)).
  * (f) is freed either way.
  */
+/*
+ * The nodes and properties both machines write alike, for a parent with two address and
+ * two size cells (the root, or a soc bus mapping 1:1 onto it):
+ * "reg" as one (addr, size) range;
+ */
+void fdtw_prop_reg(struct fdt_writer *f, uint64_t addr, uint64_t size);
+/* /memory@(base) covering (size) bytes; */
+void fdtw_memory_node(struct fdt_writer *f, uint64_t base, uint64_t size);
+/*
+ * /chosen: bootargs (none if (cmdline) is NULL), stdout-path, and the initrd's bounds if
+ * (initrd_size) is not 0.
+ */
+void fdtw_chosen_node(struct fdt_writer *f, const char *cmdline, const char *stdout_path,
+		      uint64_t initrd_addr, uint64_t initrd_size);
+
 int fdtw_finish(struct fdt_writer *f, size_t max, uint8_t **out, size_t *len);
 
 /* Free (f) without producing a blob. */

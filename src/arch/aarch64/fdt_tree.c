@@ -35,22 +35,6 @@
  */
 #define APB_PCLK_HZ 24000000
 
-#define NODE_NAME_MAX 48
-
-/* "(base)@(addr)" as the unit address: lower-case hex, no leading zeros. */
-static void node_name(char *buf, size_t n, const char *base, uint64_t addr)
-{
-	snprintf(buf, n, "%s@%" PRIx64, base, addr);
-}
-
-static void begin_node_at(struct fdt_writer *f, const char *base, uint64_t addr)
-{
-	char name[NODE_NAME_MAX];
-
-	node_name(name, sizeof(name), base, addr);
-	fdtw_begin_node(f, name);
-}
-
 /* (addr, size) as four cells: the root's two address and two size cells. */
 static void range_cells(uint32_t *cells, uint64_t addr, uint64_t size)
 {
@@ -58,14 +42,6 @@ static void range_cells(uint32_t *cells, uint64_t addr, uint64_t size)
 	cells[1] = (uint32_t)addr;
 	cells[2] = size >> 32;
 	cells[3] = (uint32_t)size;
-}
-
-static void prop_reg(struct fdt_writer *f, uint64_t addr, uint64_t size)
-{
-	uint32_t cells[4];
-
-	range_cells(cells, addr, size);
-	fdtw_prop_cells(f, "reg", cells, 4);
 }
 
 static void prop_spi(struct fdt_writer *f, unsigned int spi, uint32_t type)
@@ -128,7 +104,7 @@ static void fdt_cpus(struct fdt_writer *f, const struct arm_fdt_params *p)
 	for (i = 0; i < p->nr_cpus; i++) {
 		uint64_t affinity = p->mpidr[i] & MPIDR_AFFINITY_MASK;
 
-		begin_node_at(f, "cpu", affinity);
+		fdtw_begin_node_at(f, "cpu", affinity);
 		fdtw_prop_string(f, "device_type", "cpu");
 		fdtw_prop_string(f, "compatible", "arm,arm-v8");
 		fdtw_prop_string(f, "enable-method", "psci");
@@ -138,29 +114,12 @@ static void fdt_cpus(struct fdt_writer *f, const struct arm_fdt_params *p)
 	fdtw_end_node(f);
 }
 
-static void fdt_memory(struct fdt_writer *f, const struct arm_fdt_params *p)
-{
-	begin_node_at(f, "memory", p->ram_base);
-	fdtw_prop_string(f, "device_type", "memory");
-	prop_reg(f, p->ram_base, p->ram_size);
-	fdtw_end_node(f);
-}
-
 static void fdt_chosen(struct fdt_writer *f, const struct arm_fdt_params *p)
 {
-	char uart_path[NODE_NAME_MAX + 1];
+	char uart_path[64];
 
-	uart_path[0] = '/';
-	node_name(uart_path + 1, sizeof(uart_path) - 1, "uart", p->uart.addr);
-	fdtw_begin_node(f, "chosen");
-	if (p->cmdline)
-		fdtw_prop_string(f, "bootargs", p->cmdline);
-	fdtw_prop_string(f, "stdout-path", uart_path);
-	if (p->initrd_size) {
-		fdtw_prop_u64(f, "linux,initrd-start", p->initrd_addr);
-		fdtw_prop_u64(f, "linux,initrd-end", p->initrd_addr + p->initrd_size);
-	}
-	fdtw_end_node(f);
+	snprintf(uart_path, sizeof(uart_path), "/uart@%" PRIx64, p->uart.addr);
+	fdtw_chosen_node(f, p->cmdline, uart_path, p->initrd_addr, p->initrd_size);
 }
 
 /* KVM implements PSCI 0.2 or later; its calls come in through HVC from EL1. */
@@ -208,7 +167,7 @@ static void fdt_gic(struct fdt_writer *f, const struct arm_fdt_params *p)
 	else
 		range_cells(reg + 4, p->gic_redist_addr, p->gic_redist_size);
 
-	begin_node_at(f, "intc", p->gic_dist_addr);
+	fdtw_begin_node_at(f, "intc", p->gic_dist_addr);
 	if (p->gic == ARM_GIC_V2) {
 		fdtw_prop_string(f, "compatible", "arm,gic-400");
 	} else {
@@ -240,9 +199,9 @@ static void fdt_apb_pclk(struct fdt_writer *f)
 
 static void fdt_uart(struct fdt_writer *f, const struct arm_fdt_params *p)
 {
-	begin_node_at(f, "uart", p->uart.addr);
+	fdtw_begin_node_at(f, "uart", p->uart.addr);
 	fdtw_prop_string(f, "compatible", "ns16550a");
-	prop_reg(f, p->uart.addr, p->uart.size);
+	fdtw_prop_reg(f, p->uart.addr, p->uart.size);
 	fdtw_prop_u32(f, "clock-frequency", p->uart_clock);
 	prop_spi(f, p->uart.spi, IRQ_TYPE_LEVEL_HIGH);
 	/* A 16550's registers are single bytes, packed one after another. */
@@ -255,9 +214,9 @@ static void fdt_rtc(struct fdt_writer *f, const struct arm_fdt_params *p)
 {
 	static const char *const compat[] = {"arm,pl031", "arm,primecell"};
 
-	begin_node_at(f, "rtc", p->rtc.addr);
+	fdtw_begin_node_at(f, "rtc", p->rtc.addr);
 	fdtw_prop_strings(f, "compatible", compat, 2);
-	prop_reg(f, p->rtc.addr, p->rtc.size);
+	fdtw_prop_reg(f, p->rtc.addr, p->rtc.size);
 	prop_spi(f, p->rtc.spi, IRQ_TYPE_LEVEL_HIGH);
 	fdtw_prop_u32(f, "clocks", PHANDLE_APB_PCLK);
 	fdtw_prop_string(f, "clock-names", "apb_pclk");
@@ -271,9 +230,9 @@ static void fdt_virtio(struct fdt_writer *f, const struct arm_fdt_params *p)
 	for (i = 0; i < p->nr_virtio; i++) {
 		const struct arm_mmio_node *dev = &p->virtio[i];
 
-		begin_node_at(f, "virtio_mmio", dev->addr);
+		fdtw_begin_node_at(f, "virtio_mmio", dev->addr);
 		fdtw_prop_string(f, "compatible", "virtio,mmio");
-		prop_reg(f, dev->addr, dev->size);
+		fdtw_prop_reg(f, dev->addr, dev->size);
 		/* ember raises these through irqfd pulses, not a held line. */
 		prop_spi(f, dev->spi, IRQ_TYPE_EDGE_RISING);
 		/*
@@ -299,7 +258,7 @@ int arm_fdt_build(const struct arm_fdt_params *p, size_t max, uint8_t **out, siz
 	fdtw_begin_node(&f, "");
 	fdt_root_props(&f);
 	fdt_cpus(&f, p);
-	fdt_memory(&f, p);
+	fdtw_memory_node(&f, p->ram_base, p->ram_size);
 	fdt_chosen(&f, p);
 	fdt_psci(&f);
 	fdt_timer(&f, p);

@@ -47,28 +47,6 @@
 
 #define NODE_NAME_MAX 48
 
-/* "(base)@(addr)" as the unit address: lower-case hex, no leading zeros. */
-static void node_name(char *buf, size_t n, const char *base, uint64_t addr)
-{
-	snprintf(buf, n, "%s@%" PRIx64, base, addr);
-}
-
-static void begin_node_at(struct fdt_writer *f, const char *base, uint64_t addr)
-{
-	char name[NODE_NAME_MAX];
-
-	node_name(name, sizeof(name), base, addr);
-	fdtw_begin_node(f, name);
-}
-
-/* (addr, size) as four cells: the root's and the soc's two address and two size cells. */
-static void prop_reg(struct fdt_writer *f, uint64_t addr, uint64_t size)
-{
-	uint32_t cells[4] = {addr >> 32, (uint32_t)addr, size >> 32, (uint32_t)size};
-
-	fdtw_prop_cells(f, "reg", cells, 4);
-}
-
 /*
  * An interrupt controller's own cells: (irq_cells) per specifier, and no address cells,
  * which only an interrupt-map would use. dtc 1.6 warns about providers without
@@ -206,7 +184,7 @@ static void fdt_root_props(struct fdt_writer *f)
 
 static void fdt_cpu(struct fdt_writer *f, const struct riscv_fdt_params *p, unsigned int hart)
 {
-	begin_node_at(f, "cpu", hart);
+	fdtw_begin_node_at(f, "cpu", hart);
 	fdtw_prop_string(f, "device_type", "cpu");
 	fdtw_prop_string(f, "compatible", "riscv");
 	fdtw_prop_u32(f, "reg", hart);
@@ -257,28 +235,12 @@ static void fdt_cpus(struct fdt_writer *f, const struct riscv_fdt_params *p)
 	fdtw_end_node(f);
 }
 
-static void fdt_memory(struct fdt_writer *f, const struct riscv_fdt_params *p)
-{
-	begin_node_at(f, "memory", p->ram_base);
-	fdtw_prop_string(f, "device_type", "memory");
-	prop_reg(f, p->ram_base, p->ram_size);
-	fdtw_end_node(f);
-}
-
 static void fdt_chosen(struct fdt_writer *f, const struct riscv_fdt_params *p)
 {
-	char uart_path[NODE_NAME_MAX + sizeof("/soc/")];
+	char uart_path[64];
 
 	snprintf(uart_path, sizeof(uart_path), "/soc/serial@%" PRIx64, p->uart.addr);
-	fdtw_begin_node(f, "chosen");
-	if (p->cmdline)
-		fdtw_prop_string(f, "bootargs", p->cmdline);
-	fdtw_prop_string(f, "stdout-path", uart_path);
-	if (p->initrd_size) {
-		fdtw_prop_u64(f, "linux,initrd-start", p->initrd_addr);
-		fdtw_prop_u64(f, "linux,initrd-end", p->initrd_addr + p->initrd_size);
-	}
-	fdtw_end_node(f);
+	fdtw_chosen_node(f, p->cmdline, uart_path, p->initrd_addr, p->initrd_size);
 }
 
 /*
@@ -289,9 +251,9 @@ static void fdt_plic(struct fdt_writer *f, const struct riscv_fdt_params *p)
 {
 	static const char *const compat[] = {"sifive,plic-1.0.0", "riscv,plic0"};
 
-	begin_node_at(f, "plic", p->plic_addr);
+	fdtw_begin_node_at(f, "plic", p->plic_addr);
 	fdtw_prop_strings(f, "compatible", compat, 2);
-	prop_reg(f, p->plic_addr, p->plic_size);
+	fdtw_prop_reg(f, p->plic_addr, p->plic_size);
 	prop_irq_provider(f, 1);
 	fdtw_prop_u32(f, "riscv,ndev", p->plic_nr_sources - 1);
 	prop_hart_s_ext(f, p);
@@ -307,9 +269,9 @@ static void fdt_plic(struct fdt_writer *f, const struct riscv_fdt_params *p)
  */
 static void fdt_aia(struct fdt_writer *f, const struct riscv_fdt_params *p)
 {
-	begin_node_at(f, "imsics", p->imsic_addr);
+	fdtw_begin_node_at(f, "imsics", p->imsic_addr);
 	fdtw_prop_string(f, "compatible", "riscv,imsics");
-	prop_reg(f, p->imsic_addr, p->imsic_size);
+	fdtw_prop_reg(f, p->imsic_addr, p->imsic_size);
 	prop_irq_provider(f, 0);
 	fdtw_prop_empty(f, "msi-controller");
 	/* An MSI target needs no specifier: a device's writes name the identity themselves. */
@@ -319,9 +281,9 @@ static void fdt_aia(struct fdt_writer *f, const struct riscv_fdt_params *p)
 	fdtw_prop_u32(f, "phandle", PHANDLE_IMSIC);
 	fdtw_end_node(f);
 
-	begin_node_at(f, "aplic", p->aplic_addr);
+	fdtw_begin_node_at(f, "aplic", p->aplic_addr);
 	fdtw_prop_string(f, "compatible", "riscv,aplic");
-	prop_reg(f, p->aplic_addr, p->aplic_size);
+	fdtw_prop_reg(f, p->aplic_addr, p->aplic_size);
 	prop_irq_provider(f, 2);
 	fdtw_prop_u32(f, "msi-parent", PHANDLE_IMSIC);
 	fdtw_prop_u32(f, "riscv,num-sources", p->aia_nr_sources);
@@ -331,9 +293,9 @@ static void fdt_aia(struct fdt_writer *f, const struct riscv_fdt_params *p)
 
 static void fdt_uart(struct fdt_writer *f, const struct riscv_fdt_params *p)
 {
-	begin_node_at(f, "serial", p->uart.addr);
+	fdtw_begin_node_at(f, "serial", p->uart.addr);
 	fdtw_prop_string(f, "compatible", "ns16550a");
-	prop_reg(f, p->uart.addr, p->uart.size);
+	fdtw_prop_reg(f, p->uart.addr, p->uart.size);
 	fdtw_prop_u32(f, "clock-frequency", p->uart_clock);
 	prop_device_irq(f, p, p->uart.irq);
 	/* A 16550's registers are single bytes, packed one after another. */
@@ -349,9 +311,9 @@ static void fdt_virtio(struct fdt_writer *f, const struct riscv_fdt_params *p)
 	for (i = 0; i < p->nr_virtio; i++) {
 		const struct riscv_mmio_node *dev = &p->virtio[i];
 
-		begin_node_at(f, "virtio_mmio", dev->addr);
+		fdtw_begin_node_at(f, "virtio_mmio", dev->addr);
 		fdtw_prop_string(f, "compatible", "virtio,mmio");
-		prop_reg(f, dev->addr, dev->size);
+		fdtw_prop_reg(f, dev->addr, dev->size);
 		prop_device_irq(f, p, dev->irq);
 		fdtw_end_node(f);
 	}
@@ -386,7 +348,7 @@ int riscv_fdt_build(const struct riscv_fdt_params *p, size_t max, uint8_t **out,
 	fdtw_begin_node(&f, "");
 	fdt_root_props(&f);
 	fdt_cpus(&f, p);
-	fdt_memory(&f, p);
+	fdtw_memory_node(&f, p->ram_base, p->ram_size);
 	fdt_chosen(&f, p);
 	fdt_soc(&f, p);
 	fdtw_end_node(&f);

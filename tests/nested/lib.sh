@@ -313,3 +313,48 @@ nested_boot_l1() {
 	done
 	return 1
 }
+
+# nested_judge NAME CONSOLE NOT_STARTED NOTE WANT_CPUS MARKER...: judges run NAME
+# from its section of an L1 CONSOLE (kept in $out/NAME.out) and prints its
+# nested_report line. NOT_STARTED: the reason if that L1 never started (empty if
+# it did); NOTE: added to the "never started" and "ember exited" reasons (say,
+# " (L1 had no /dev/kvm)"); MARKERs: what the guest must print besides
+# L2-CPUS=WANT_CPUS. Uses the caller's out and run_timeout. 1 on FAIL.
+# shellcheck disable=SC2154 # (out, run_timeout: the caller's)
+nested_judge() {
+	local name=$1 cur=$2 not_started=$3 note=$4 want=$5 sect res cpus lasterr rc secs='' apifail what m
+	local reasons=()
+	shift 5
+	sect=$out/$name.out
+	nested_section "$name" "$cur" >"$sect"
+	res=$(grep -a "^NESTED-RESULT $name " "$sect" || true)
+	cpus=$(grep -a -o 'L2-CPUS=[0-9]*' "$sect" | head -n 1 | cut -d= -f2 || true)
+	lasterr=$(grep -a "^NESTED-STDERR $name: ." "$sect" | tail -n 1 | sed "s/^NESTED-STDERR $name: //" || true)
+	if [ -n "$not_started" ]; then
+		reasons+=("$not_started")
+	elif [ ! -s "$sect" ]; then
+		reasons+=("never started: L1 ended or timed out before it$note")
+	elif [ -z "$res" ]; then
+		reasons+=("no result: L1 ended or timed out during the run")
+	else
+		rc=$(sed -n 's/.* rc=\([0-9]*\) .*/\1/p' <<<"$res")
+		secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$res")
+		apifail=$(sed -n "s/^NESTED-APIFAIL $name //p" "$sect" | head -n 1)
+		if [ -n "$apifail" ]; then
+			reasons+=("API request $apifail failed: $(grep -a "^NESTED-API $name: " "$sect" |
+				grep -a -v "^NESTED-API $name: > " | tail -n 1 | sed "s/^NESTED-API $name: //")")
+		fi
+		if grep -q ' timeout=1' <<<"$res"; then
+			reasons+=("timed out after ${run_timeout}s in L1, ember killed")
+		elif [ "$rc" != 0 ]; then
+			reasons+=("ember exited $rc$note")
+		fi
+		while read -r what; do
+			[ -z "$what" ] || reasons+=("L2-FAIL $what")
+		done < <(sed -n 's/.*L2-FAIL //p' "$sect")
+		for m in "$@"; do
+			grep -q -a "$m" "$sect" || reasons+=("no $m")
+		done
+	fi
+	nested_report "$name" "$secs" "$cpus" "$want" "$lasterr" ${reasons[@]+"${reasons[@]}"}
+}

@@ -196,40 +196,10 @@ for chip in plic aia; do
 	for t in "${tests[@]}"; do
 		read -r name c _ <<<"$t"
 		[ "$c" = "$chip" ] || continue
-		sect=$out/$name.out
-		nested_section "$name" "$cur" >"$sect"
-		res=$(grep -a "^NESTED-RESULT $name " "$sect" || true)
-		cpus=$(grep -a -o 'L2-CPUS=[0-9]*' "$sect" | head -n 1 | cut -d= -f2 || true)
-		lasterr=$(grep -a "^NESTED-STDERR $name: ." "$sect" | tail -n 1 | sed "s/^NESTED-STDERR $name: //" || true)
-		reasons=()
-		secs=
-		if [ "$started" = 0 ]; then
-			reasons+=("L1 ($chip) did not start in $tries tries")
-		elif [ ! -s "$sect" ]; then
-			reasons+=("never started: L1 ended or timed out before it$l1_note")
-		elif [ -z "$res" ]; then
-			reasons+=("no result: L1 ended or timed out during the run")
-		else
-			rc=$(sed -n 's/.* rc=\([0-9]*\) .*/\1/p' <<<"$res")
-			secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$res")
-			apifail=$(sed -n "s/^NESTED-APIFAIL $name //p" "$sect" | head -n 1)
-			if [ -n "$apifail" ]; then
-				reasons+=("API request $apifail failed: $(grep -a "^NESTED-API $name: " "$sect" |
-					grep -a -v "^NESTED-API $name: > " | tail -n 1 | sed "s/^NESTED-API $name: //")")
-			fi
-			if grep -q ' timeout=1' <<<"$res"; then
-				reasons+=("timed out after ${run_timeout}s in L1, ember killed")
-			elif [ "$rc" != 0 ]; then
-				reasons+=("ember exited $rc$l1_note")
-			fi
-			while read -r what; do
-				[ -z "$what" ] || reasons+=("L2-FAIL $what")
-			done < <(sed -n 's/.*L2-FAIL //p' "$sect")
-			for m in $(want_markers "$name"); do
-				grep -q -a "$m" "$sect" || reasons+=("no $m")
-			done
-		fi
-		nested_report "$name" "$secs" "$cpus" "$l2_cpus" "$lasterr" ${reasons[@]+"${reasons[@]}"} ||
+		not_started=
+		[ "$started" = 1 ] || not_started="L1 ($chip) did not start in $tries tries"
+		# shellcheck disable=SC2046 # (the markers, one word each)
+		nested_judge "$name" "$cur" "$not_started" "$l1_note" "$l2_cpus" $(want_markers "$name") ||
 			status=1
 	done
 done

@@ -51,7 +51,8 @@ EMBER	:= build/ember
 endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
-SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/config/*.c src/api/*.c \
+SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/machine/*.c \
+	   src/config/*.c src/api/*.c \
 	   src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a
@@ -123,7 +124,7 @@ bench: all guests
 # FUZZ_SECONDS each.
 # -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.
 FUZZ_SECONDS ?= 30
-FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c \
+FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/machine/*.c \
 	     src/devices/*.c src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c))
 fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c
 	@mkdir -p build/fuzz

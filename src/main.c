@@ -9,9 +9,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "api/instance.h"
 #include "arch/arch.h"
 #include "config/config_file.h"
-#include "vmm/instance.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
@@ -146,6 +146,18 @@ static void bad_arg(const char *fmt, ...)
 	va_end(ap);
 	fputs(" (see ember --help)\n", stderr);
 	exit(EXIT_BAD_ARGS);
+}
+
+/* An option the arch owns (arch_config_option): refused where the arch has no such knob. */
+static void arch_option(struct vm_config *cfg, const char *name, const char *value)
+{
+	char why[256];
+	int ret = arch_config_option(&cfg->arch, name, value, why, sizeof(why));
+
+	if (ret == -ENOENT)
+		bad_arg("--%s: not an option on %s", name, ARCH_NAME);
+	if (ret)
+		bad_arg("%s", why);
 }
 
 static int parse_level(const char *s, enum log_level *level)
@@ -339,24 +351,8 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 				bad_arg("--boot-protocol %s: must be auto, linux or pvh", optarg);
 			break;
 		case OPT_GIC:
-			if (!strcmp(optarg, "auto"))
-				cfg->gic_version = 0;
-			else if (!strcmp(optarg, "v2") || !strcmp(optarg, "2"))
-				cfg->gic_version = 2;
-			else if (!strcmp(optarg, "v3") || !strcmp(optarg, "3"))
-				cfg->gic_version = 3;
-			else
-				bad_arg("--gic %s: must be v2, v3 or auto", optarg);
-			break;
 		case OPT_IRQCHIP:
-			if (!strcmp(optarg, "auto"))
-				cfg->riscv_irqchip = 0;
-			else if (!strcmp(optarg, "plic"))
-				cfg->riscv_irqchip = 1;
-			else if (!strcmp(optarg, "aia"))
-				cfg->riscv_irqchip = 2;
-			else
-				bad_arg("--irqchip %s: must be plic, aia or auto", optarg);
+			arch_option(cfg, opt == OPT_GIC ? "gic" : "irqchip", optarg);
 			break;
 		case OPT_LEVEL:
 			if (parse_level(optarg, &level))

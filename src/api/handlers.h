@@ -5,7 +5,7 @@
 #include <jansson.h>
 
 #include "../config/sections.h"
-#include "../vmm/instance.h"
+#include "instance.h"
 
 /* One request being handled: its input, and the answer being built. */
 struct api_call {

@@ -13,7 +13,6 @@
 #include "metrics.h"
 #include "../util/util.h"
 
-
 static bool started(const struct api_call *c)
 {
 	return c->in->state != INSTANCE_NOT_STARTED;
@@ -39,7 +38,7 @@ int h_put_action(struct api_call *c)
 	case 1:
 		if (!started(c))
 			return api_fail(c, MSG_BEFORE_START);
-		ret = arch_send_ctrl_alt_del(&c->in->vm);
+		ret = machine_ctrl_alt_del(&c->in->machine);
 		if (ret)
 			return api_fail(c, "SendCtrlAltDel: %s", ret == -EOPNOTSUPP
 				? "this machine has no i8042 keyboard controller"
@@ -103,14 +102,11 @@ int h_patch_drive(struct api_call *c)
 	if (path && (!*path || strlen(path) >= sizeof(d->path)))
 		return api_fail(c, "drive.path_on_host: must be a path of 1 to %zu bytes",
 				sizeof(d->path) - 1);
-	ret = virtio_blk_update(c->in->vm.disks[i], path, lim ? &limit : NULL);
+	/* The disk works on the configuration itself: it records what it changed there. */
+	ret = virtio_blk_update(machine_disk(&c->in->machine, id), path, lim ? &limit : NULL);
 	if (ret)
 		return api_fail(c, "drive '%s': cannot update: %s", id,
 				path ? strerror(-ret) : "bad rate limiter");
-	if (path)
-		snprintf(d->path, sizeof(d->path), "%s", path);
-	if (lim)
-		d->limit = limit;
 	return 0;
 }
 
@@ -143,7 +139,8 @@ int h_patch_net(struct api_call *c)
 	if (cf_limiter(&c->cf, c->body, w, "rx_rate_limiter", &rx) ||
 	    cf_limiter(&c->cf, c->body, w, "tx_rate_limiter", &tx))
 		return -EINVAL;
-	if (virtio_net_update_limits(c->in->vm.nets[i], has_rx ? &rx : NULL, has_tx ? &tx : NULL))
+	if (virtio_net_update_limits(machine_net(&c->in->machine, id), has_rx ? &rx : NULL,
+				     has_tx ? &tx : NULL))
 		return api_fail(c, "network interface '%s': cannot update the rate limiters", id);
 	n = &c->in->cfg.nets[i];
 	if (has_rx)
@@ -177,7 +174,7 @@ int h_patch_balloon(struct api_call *c)
 	if (mib > c->in->cfg.mem_mib)
 		return api_fail(c, "balloon.amount_mib: %llu MiB is more than the guest's %llu MiB",
 				(unsigned long long)mib, (unsigned long long)c->in->cfg.mem_mib);
-	if (virtio_balloon_set_target(c->in->vm.balloon, mib))
+	if (virtio_balloon_set_target(machine_balloon(&c->in->machine), mib))
 		return api_fail(c, "balloon.amount_mib: cannot set %llu MiB", (unsigned long long)mib);
 	c->in->cfg.balloon_cfg.target_mib = mib;
 	return 0;
@@ -194,7 +191,7 @@ int h_get_balloon_stats(struct api_call *c)
 		return api_fail(c, "Statistics for the balloon device are not enabled.");
 	if (!started(c))
 		return api_fail(c, MSG_BEFORE_START);
-	virtio_balloon_stats(c->in->vm.balloon, &s);
+	virtio_balloon_stats(machine_balloon(&c->in->machine), &s);
 	c->reply = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)s.target_pages,
 			     "actual_pages", (json_int_t)s.actual_pages, "target_mib",
 			     (json_int_t)s.target_mib, "actual_mib", (json_int_t)s.actual_mib);
@@ -213,7 +210,7 @@ int h_patch_balloon_stats(struct api_call *c)
 	if (cfg_balloon_stats_update(&c->cf, c->body, &period) || api_ready(c) ||
 	    need_balloon(c))
 		return -EINVAL;
-	ret = virtio_balloon_set_stats_period(c->in->vm.balloon, period);
+	ret = virtio_balloon_set_stats_period(machine_balloon(&c->in->machine), period);
 	if (ret)
 		return api_fail(c, "balloon statistics cannot be turned on or off after boot.");
 	c->in->cfg.balloon_cfg.stats_period = period;

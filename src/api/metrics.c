@@ -13,7 +13,7 @@
 #include "routes.h"
 #include "../util/log.h"
 #include "../util/util.h"
-#include "../vmm/instance.h"
+#include "instance.h"
 #include "../vmm/vcpu.h"
 #include "../devices/i8042.h"
 #include "../devices/serial.h"
@@ -132,8 +132,8 @@ static json_t *block_json(struct instance *in)
 	struct blk_metrics sum = {0}, one;
 	unsigned int i;
 
-	for (i = 0; in->state != INSTANCE_NOT_STARTED && i < in->vm.nr_disks; i++) {
-		virtio_blk_metrics(in->vm.disks[i], &one);
+	for (i = 0; in->state != INSTANCE_NOT_STARTED && i < in->cfg.nr_disks; i++) {
+		virtio_blk_metrics(machine_disk(&in->machine, in->cfg.disks[i].id), &one);
 		counters_add(&sum, &one, blk_counters, ARRAY_SIZE(blk_counters));
 	}
 	return counters_json(&sum, &in->metrics.prev_blk, blk_counters, ARRAY_SIZE(blk_counters));
@@ -145,7 +145,7 @@ static json_t *net_json(struct instance *in)
 	unsigned int i;
 
 	for (i = 0; in->state != INSTANCE_NOT_STARTED && i < in->cfg.nr_nets; i++) {
-		virtio_net_stats(in->vm.nets[i], &one);
+		virtio_net_stats(machine_net(&in->machine, in->cfg.nets[i].id), &one);
 		counters_add(&sum, &one, net_counters, ARRAY_SIZE(net_counters));
 	}
 	return counters_json(&sum, &in->metrics.prev_net, net_counters, ARRAY_SIZE(net_counters));
@@ -159,15 +159,18 @@ static void cpu_and_legacy_json(struct instance *in, json_t *root)
 	struct serial_metrics uart = {0};
 	struct i8042_metrics kbd = {0};
 	bool up = in->state != INSTANCE_NOT_STARTED;
+	const struct vm *vm = &in->machine.vm;
+	struct serial *serial = up ? machine_find(&in->machine, &device_kind_serial, NULL) : NULL;
+	struct i8042 *i8042 = up ? machine_find(&in->machine, &device_kind_i8042, NULL) : NULL;
 	unsigned int i;
 
-	for (i = 0; up && i < in->vm.nr_vcpus; i++)
-		counters_add(&vcpus, &in->vm.vcpus[i].metrics, vcpu_counters,
+	for (i = 0; up && i < vm->nr_vcpus; i++)
+		counters_add(&vcpus, &vm->vcpus[i].metrics, vcpu_counters,
 			     ARRAY_SIZE(vcpu_counters));
-	if (up && in->vm.serial)
-		serial_metrics(in->vm.serial, &uart);
-	if (up && in->vm.i8042)
-		i8042_metrics(in->vm.i8042, &kbd);
+	if (serial)
+		serial_metrics(serial, &uart);
+	if (i8042)
+		i8042_metrics(i8042, &kbd);
 	json_object_set_new(root, "vcpu", counters_json(&vcpus, &m->prev_vcpu, vcpu_counters,
 							ARRAY_SIZE(vcpu_counters)));
 	json_object_set_new(root, "uart", counters_json(&uart, &m->prev_uart, uart_counters,

@@ -14,8 +14,18 @@
 #include "../vmm/boot.h"
 #include "../vmm/memory.h"
 
+struct arch_config;
+
 struct vm;
 struct vcpu;
+
+/*
+ * A command-line option the arch may own (--gic on arm64, --irqchip on riscv64): (name)
+ * without its dashes, (value) as given. 0 once set in (cfg); -ENOENT when this arch has no
+ * such option; -EINVAL for a bad value, with the reason in (why, why_len).
+ */
+int arch_config_option(struct arch_config *cfg, const char *name, const char *value, char *why,
+		       size_t why_len);
 
 /* Warn once if the host CPU lacks hardware virtualization flags. Never refuses to run. */
 void arch_host_check(void);
@@ -23,16 +33,12 @@ void arch_host_check(void);
 /* Split (ram_size) bytes of RAM into guest regions around the arch's MMIO holes. */
 int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr);
 
-/* Per-VM KVM setup before vCPUs exist: irqchip, timers, arch-specific addresses. */
-int arch_vm_init(struct vm *vm);
+/*
+ * Per-VM KVM setup before vCPUs exist: irqchip, timers, arch-specific addresses. 0, or
+ * -errno with the reason in (why, why_len) when it is the user's to fix.
+ */
+int arch_vm_init(struct vm *vm, char *why, size_t why_len);
 void arch_vm_destroy(struct vm *vm);
-
-/* Register the arch's platform devices (serial, reset controller...) on vm's buses. */
-int arch_devices_init(struct vm *vm);
-
-/* Press Ctrl-Alt-Del on the guest's keyboard. 0, -EOPNOTSUPP without one, or -errno. */
-int arch_send_ctrl_alt_del(struct vm *vm);
-void arch_devices_destroy(struct vm *vm);
 
 /*
  * Parse the kernel image (img, size), load it into (mem) and fill (bi): entry, protocol,

@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/boot.h"
+#include "arch_defs.h"
+
 #include "../util/log.h"
 #include "../util/util.h"
 #include "../virtio/balloon.h"
@@ -21,6 +22,12 @@
 #define VM_MAX_DISKS	8
 #define VM_MAX_NETS	4
 #define VM_MAX_MEM_MIB	(1024 * 1024) /* --memory and machine-config.mem_size_mib */
+
+enum boot_protocol {
+	BOOT_PROTO_AUTO,  /* chosen from the image's contents */
+	BOOT_PROTO_LINUX, /* the arch's native Linux boot protocol */
+	BOOT_PROTO_PVH,	  /* x86 PVH direct boot (Xen HVM start info) */
+};
 
 /* Firecracker's logger section; the sink itself is util/log's. */
 struct logger_config {
@@ -71,8 +78,7 @@ struct vm_config {
 	struct metrics_config metrics;
 	struct mmds_config mmds;
 	enum boot_protocol boot_proto;
-	unsigned int gic_version; /* arm64's interrupt controller: 2, 3, or 0 for the best KVM has */
-	unsigned int riscv_irqchip; /* riscv64's: 1 PLIC, 2 AIA, or 0 for the best KVM has */
+	struct arch_config arch; /* the arch's own knobs (arch_config_option) */
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
 };

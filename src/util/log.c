@@ -37,19 +37,6 @@ static const char *const level_names[] = {
 	[LOG_DEBUG] = "DEBUG",
 };
 
-/* Per thread, so a vCPU's error never lands in the API thread's reply. */
-static __thread char last_error[512];
-
-const char *log_last_error(void)
-{
-	return last_error;
-}
-
-void log_clear_last_error(void)
-{
-	last_error[0] = '\0';
-}
-
 int log_open(const char *path, enum log_level level, bool show_level, bool show_origin,
 	     const char *id)
 {
@@ -118,7 +105,7 @@ void log_msg(enum log_level level, const char *file, int line, const char *func,
 	char msg[512];
 	va_list ap;
 
-	if (level > log_max_level && level > LOG_WARN)
+	if (level > log_max_level)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -128,16 +115,12 @@ void log_msg(enum log_level level, const char *file, int line, const char *func,
 
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved_errno));
 	}
-	if (level <= LOG_WARN)
-		snprintf(last_error, sizeof(last_error), "%s", msg);
-	if (level <= log_max_level) {
-		pthread_mutex_lock(&sink.lock);
-		if (sink.fd >= 0)
-			log_write_line(level, file, line, msg);
-		else
-			/* One fprintf per line, so lines from vCPU threads do not interleave. */
-			fprintf(stderr, "ember: %s: %s: %s\n", level_names[level], func, msg);
-		pthread_mutex_unlock(&sink.lock);
-	}
+	pthread_mutex_lock(&sink.lock);
+	if (sink.fd >= 0)
+		log_write_line(level, file, line, msg);
+	else
+		/* One fprintf per line, so lines from vCPU threads do not interleave. */
+		fprintf(stderr, "ember: %s: %s: %s\n", level_names[level], func, msg);
+	pthread_mutex_unlock(&sink.lock);
 	errno = saved_errno;
 }

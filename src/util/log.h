@@ -24,13 +24,6 @@ int log_open(const char *path, enum log_level level, bool show_level, bool show_
 /* Lines the log destination could not take (a full FIFO): dropped and counted. */
 unsigned long long log_missed_lines(void);
 
-/*
- * The last error or warning this thread logged ("" if none): what went wrong inside a
- * sequence such as vm_build(), for an API fault_message.
- */
-const char *log_last_error(void);
-void log_clear_last_error(void);
-
 #define log_err(...)   log_msg(LOG_ERROR, __FILE__, __LINE__, __func__, 0, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __FILE__, __LINE__, __func__, 1, __VA_ARGS__)
 #define log_warnx(...) log_msg(LOG_WARN, __FILE__, __LINE__, __func__, 0, __VA_ARGS__)

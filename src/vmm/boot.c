@@ -26,10 +26,10 @@ static const char *file_error(int err)
 	}
 }
 
-static int boot_load_cmdline(struct vm *vm)
+static int boot_load_cmdline(struct vm *vm, char *why, size_t why_len)
 {
-	const char *args = vm->cfg.boot_args ? vm->cfg.boot_args : DEFAULT_BOOT_ARGS;
-	const struct disk_config *root = vm->cfg.nr_disks ? &vm->cfg.disks[0] : NULL;
+	const char *args = vm->cfg->boot_args ? vm->cfg->boot_args : DEFAULT_BOOT_ARGS;
+	const struct disk_config *root = vm->cfg->nr_disks ? &vm->cfg->disks[0] : NULL;
 	char *cmdline = vm->boot.cmdline;
 	size_t len;
 	int extra;
@@ -41,13 +41,15 @@ static int boot_load_cmdline(struct vm *vm)
 	else
 		len = snprintf(cmdline, ARCH_CMDLINE_MAX, "%s", args);
 	if (len >= ARCH_CMDLINE_MAX) {
-		log_err("--boot-args: %zu bytes, the limit is %d", len, ARCH_CMDLINE_MAX - 1);
+		snprintf(why, why_len, "--boot-args: %zu bytes, the limit is %d", len,
+			 ARCH_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
 	extra = arch_cmdline_devices(vm, cmdline + len, ARCH_CMDLINE_MAX - len);
 	if (extra < 0) {
-		log_err("--boot-args: no room left for the device announcements (limit %d bytes)",
-			ARCH_CMDLINE_MAX - 1);
+		snprintf(why, why_len,
+			 "--boot-args: no room left for the device announcements (limit %d bytes)",
+			 ARCH_CMDLINE_MAX - 1);
 		return extra;
 	}
 	vm->boot.cmdline_size = len + extra + 1;
@@ -109,9 +111,9 @@ int boot_write_fdt(struct vm *vm, uint64_t addr, const uint8_t *blob, size_t len
 	return ret;
 }
 
-static int boot_load_initrd(struct vm *vm)
+static int boot_load_initrd(struct vm *vm, char *why, size_t why_len)
 {
-	const char *path = vm->cfg.initrd_path;
+	const char *path = vm->cfg->initrd_path;
 	uint8_t *data;
 	size_t size;
 	uint64_t addr;
@@ -119,16 +121,16 @@ static int boot_load_initrd(struct vm *vm)
 
 	if (!path)
 		return 0;
-	ret = vm->cfg.initrd_fd >= 0 ? read_file_fd(vm->cfg.initrd_fd, INITRD_MAX_SIZE, &data, &size)
+	ret = vm->cfg->initrd_fd >= 0 ? read_file_fd(vm->cfg->initrd_fd, INITRD_MAX_SIZE, &data, &size)
 				     : read_file(path, INITRD_MAX_SIZE, &data, &size);
 	if (ret) {
-		log_err("--initrd %s: %s", path, file_error(ret));
+		snprintf(why, why_len, "--initrd %s: %s", path, file_error(ret));
 		return ret;
 	}
 	ret = boot_place_initrd(vm, size, &addr);
 	if (ret) {
-		log_err("--initrd %s: %zu bytes do not fit in guest memory above the kernel "
-			"(try a larger --memory)", path, size);
+		snprintf(why, why_len, "--initrd %s: %zu bytes do not fit in guest memory above "
+			 "the kernel (try a larger --memory)", path, size);
 		goto out;
 	}
 	ret = guest_mem_write(&vm->mem, addr, data, size);
@@ -141,33 +143,51 @@ out:
 	return ret;
 }
 
-int boot_load_kernel(struct vm *vm)
+/* What a loader's refusal means, for the caller's message (the loader logs the detail). */
+static const char *kernel_error(int err)
 {
-	const char *path = vm->cfg.kernel_path;
+	switch (err) {
+	case -ENOEXEC:
+		return "not a kernel image ember can boot";
+	case -E2BIG:
+	case -ENOMEM:
+		return "does not fit in the guest's RAM";
+	case -EINVAL:
+		return "malformed kernel image";
+	default:
+		return strerror(-err);
+	}
+}
+
+int boot_load_kernel(struct vm *vm, char *why, size_t why_len)
+{
+	const char *path = vm->cfg->kernel_path;
 	uint8_t *img;
 	size_t size;
 	int ret;
 
-	ret = vm->cfg.kernel_fd >= 0 ? read_file_fd(vm->cfg.kernel_fd, KERNEL_MAX_SIZE, &img, &size)
+	ret = vm->cfg->kernel_fd >= 0 ? read_file_fd(vm->cfg->kernel_fd, KERNEL_MAX_SIZE, &img, &size)
 				     : read_file(path, KERNEL_MAX_SIZE, &img, &size);
 	if (ret) {
-		log_err("--kernel %s: %s", path, file_error(ret));
+		snprintf(why, why_len, "--kernel %s: %s", path, file_error(ret));
 		return ret;
 	}
 	/* The loader names the problem in its one error line. */
-	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg.boot_proto, &vm->boot);
+	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg->boot_proto, &vm->boot);
 	free(img);
+	if (ret)
+		snprintf(why, why_len, "--kernel %s: %s", path, kernel_error(ret));
 	return ret;
 }
 
-int boot_finish(struct vm *vm)
+int boot_finish(struct vm *vm, char *why, size_t why_len)
 {
 	int ret;
 
-	ret = boot_load_cmdline(vm);
+	ret = boot_load_cmdline(vm, why, why_len);
 	if (ret)
 		return ret;
-	ret = boot_load_initrd(vm);
+	ret = boot_load_initrd(vm, why, why_len);
 	if (ret)
 		return ret;
 	return arch_boot_setup(vm);

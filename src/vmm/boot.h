@@ -6,15 +6,10 @@
 #include <stdint.h>
 
 #include "arch_defs.h"
+#include "../config/vm_config.h"
 
 /* The command line when none is given (the arch's); the config file appends root= to it. */
 #define DEFAULT_BOOT_ARGS ARCH_DEFAULT_BOOT_ARGS
-
-enum boot_protocol {
-	BOOT_PROTO_AUTO,  /* chosen from the image's contents */
-	BOOT_PROTO_LINUX, /* the arch's native Linux boot protocol */
-	BOOT_PROTO_PVH,	  /* x86 PVH direct boot (Xen HVM start info) */
-};
 
 struct boot_info {
 	enum boot_protocol proto;
@@ -46,13 +41,17 @@ int boot_place_image(struct guest_mem *mem, const uint8_t *img, size_t size, uin
 /* Copy the device tree (blob, len) to (addr) in vm's RAM and log where it went. 0 or -errno. */
 int boot_write_fdt(struct vm *vm, uint64_t addr, const uint8_t *blob, size_t len);
 
-/* Load the kernel named in vm->cfg into guest memory and fill vm->boot. 0 or -errno. */
-int boot_load_kernel(struct vm *vm);
+/*
+ * Load the kernel named in vm->cfg into guest memory and fill vm->boot. 0, or -errno with
+ * the reason in (why, why_len).
+ */
+int boot_load_kernel(struct vm *vm, char *why, size_t why_len);
 
 /*
  * After every device exists: build the command line (with the arch's device
- * announcements), load the initrd and the arch's boot structures. 0 or -errno.
+ * announcements), load the initrd and the arch's boot structures. 0, or -errno with the
+ * reason in (why, why_len) when it is ember's to give.
  */
-int boot_finish(struct vm *vm);
+int boot_finish(struct vm *vm, char *why, size_t why_len);
 
 #endif

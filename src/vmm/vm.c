@@ -1,8 +1,10 @@
+/* The VM itself: KVM, memory and vCPUs, its run and stop protocol. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/epoll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -13,8 +15,6 @@
 
 #include "vm.h"
 #include "vcpu.h"
-#include "../virtio/blk.h"
-#include "../virtio/rng.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -48,21 +48,21 @@ static int kvm_open(struct vm *vm)
 	return 0;
 }
 
-static int vm_memory_alloc(struct vm *vm)
+static int vm_memory_alloc(struct vm *vm, char *why, size_t why_len)
 {
 	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr = 0;
 	int ret;
 
-	ret = arch_mem_layout(vm->cfg.mem_mib * MiB, layout, &nr);
+	ret = arch_mem_layout(vm->cfg->mem_mib * MiB, layout, &nr);
 	if (ret) {
-		log_err("--memory %llu: too small", (unsigned long long)vm->cfg.mem_mib);
+		snprintf(why, why_len, "--memory %llu: too small", (unsigned long long)vm->cfg->mem_mib);
 		return ret;
 	}
 	ret = guest_mem_init(&vm->mem, layout, nr);
 	if (ret)
-		log_err("cannot map %llu MiB of guest memory: %s",
-			(unsigned long long)vm->cfg.mem_mib, strerror(-ret));
+		snprintf(why, why_len, "cannot map %llu MiB of guest memory: %s",
+			 (unsigned long long)vm->cfg->mem_mib, strerror(-ret));
 	return ret;
 }
 
@@ -92,10 +92,10 @@ static int vm_vcpus_create(struct vm *vm)
 	unsigned int i;
 	int ret;
 
-	vm->vcpus = calloc(vm->cfg.vcpus, sizeof(*vm->vcpus));
+	vm->vcpus = calloc(vm->cfg->vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
-	for (i = 0; i < vm->cfg.vcpus; i++) {
+	for (i = 0; i < vm->cfg->vcpus; i++) {
 		ret = vcpu_create(vm, i, &vm->vcpus[i]);
 		if (ret)
 			return ret;
@@ -117,103 +117,70 @@ static int vm_cond_init(pthread_cond_t *cond)
 	return -ret;
 }
 
-static int vm_irqfds_flush(struct vm *vm);
-
-int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us)
+/* The reason a step failed, unless a deeper step already gave one: the caller's message. */
+static int vm_fail(char *why, size_t why_len, int err, const char *what)
 {
-	unsigned int i;
+	if (!*why)
+		snprintf(why, why_len, "%s: %s", what, strerror(-err));
+	return err;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *why, size_t why_len)
+{
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->cfg = *cfg;
+	*why = '\0';
+	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->loop.epoll_fd = -1;
-	vm->console.in_fd = -1;
-	vm->boot_timer.start_us = start_us;
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	ret = vm_cond_init(&vm->pause_cond);
 	if (ret)
-		goto err;
+		return vm_fail(why, why_len, ret, "pthread_cond_init");
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_fd < 0) {
-		ret = -errno;
-		goto err;
-	}
+	if (vm->stop_fd < 0)
+		return vm_fail(why, why_len, -errno, "eventfd");
 	ret = event_loop_init(&vm->loop);
 	if (ret)
-		goto err;
+		return vm_fail(why, why_len, ret, "the event loop");
 	/* Files first: a bad kernel is reported the same with or without /dev/kvm. */
-	ret = vm_memory_alloc(vm);
+	ret = vm_memory_alloc(vm, why, why_len);
 	if (ret)
-		goto err;
-	ret = boot_load_kernel(vm);
+		return ret;
+	ret = boot_load_kernel(vm, why, why_len);
 	if (ret)
-		goto err;
+		return ret;
 	ret = kvm_open(vm);
 	if (ret)
-		goto err;
+		return vm_fail(why, why_len, ret, "KVM");
 	ret = vm_memory_register(vm);
 	if (ret)
-		goto err;
-	ret = arch_vm_init(vm);
+		return vm_fail(why, why_len, ret, "KVM_SET_USER_MEMORY_REGION");
+	ret = arch_vm_init(vm, why, why_len);
 	if (ret)
-		goto err;
-	if (cfg->boot_timer) {
-		ret = bus_register(&vm->mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops,
-				   &vm->boot_timer, "boot-timer");
-		if (ret)
-			goto err;
-	}
-	ret = arch_devices_init(vm);
+		return vm_fail(why, why_len, ret, "the interrupt controller");
+	return 0;
+}
+
+int vm_finish(struct vm *vm, char *why, size_t why_len)
+{
+	int ret;
+
+	ret = boot_finish(vm, why, why_len);
 	if (ret)
-		goto err;
-	if (cfg->rng) {
-		ret = virtio_rng_create(vm, &cfg->rng_limit, &vm->rng);
-		if (ret)
-			goto err;
-	}
-	/* In command-line order, so the guest names them vda, vdb... in that order. */
-	while (vm->nr_disks < cfg->nr_disks) {
-		ret = virtio_blk_create(vm, &vm->cfg.disks[vm->nr_disks], vm->nr_disks,
-					&vm->disks[vm->nr_disks]);
-		if (ret)
-			goto err;
-		vm->nr_disks++;
-	}
-	for (i = 0; i < cfg->nr_nets; i++) {
-		ret = virtio_net_create(vm, &cfg->nets[i], &vm->nets[i]);
-		if (ret)
-			goto err;
-	}
-	if (cfg->balloon) {
-		ret = virtio_balloon_create(vm, &cfg->balloon_cfg, &vm->balloon);
-		if (ret)
-			goto err;
-	}
-	if (cfg->vsock) {
-		ret = virtio_vsock_create(vm, &vm->cfg.vsock_cfg, &vm->vsock);
-		if (ret)
-			goto err;
-	}
-	ret = boot_finish(vm);
-	if (ret)
-		goto err;
+		return vm_fail(why, why_len, ret, "the boot structures");
 	ret = vm_vcpus_create(vm);
 	if (ret)
-		goto err;
+		return vm_fail(why, why_len, ret, "the vCPUs");
 	ret = arch_vm_finalize(vm);
 	if (ret)
-		goto err;
+		return vm_fail(why, why_len, ret, "the machine's last step");
 	ret = vm_irqfds_flush(vm);
 	if (ret)
-		goto err;
+		return vm_fail(why, why_len, ret, "KVM_IRQFD");
 	return 0;
-
-err:
-	/* vm_destroy undoes exactly the steps that completed. */
-	vm_destroy(vm);
-	return ret;
 }
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
@@ -290,19 +257,6 @@ bool vm_stopping(struct vm *vm)
 	return stopping;
 }
 
-void vm_irq_set(void *opaque, unsigned int gsi, int level)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = ARCH_IRQ_LINE(gsi), .level = level };
-
-	if (vm->irq_lines) {
-		vm->irq_lines->set_level(vm->irq_lines_opaque, gsi, level);
-		return;
-	}
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
-		log_warn("KVM_IRQ_LINE %u", gsi);
-}
-
 int vm_stop_signals_fd(void)
 {
 	sigset_t set;
@@ -316,143 +270,6 @@ int vm_stop_signals_fd(void)
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -EINVAL;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
-int vm_alloc_mmio_slot(struct vm *vm, uint64_t size, uint64_t *addr, unsigned int *irq)
-{
-	unsigned int n = vm->nr_mmio_devs;
-	struct vm_mmio_dev *d = &vm->mmio_devs[n];
-
-	/* Slot 0 belongs to the boot timer, present or not, as in Firecracker's layout. */
-	if (n >= VM_MAX_MMIO_DEVS || ARCH_VIRTIO_IRQ_BASE + n > ARCH_VIRTIO_IRQ_MAX ||
-	    size > ARCH_MMIO_SLOT_SIZE)
-		return -ENOSPC;
-	d->addr = ARCH_MMIO_BASE + (uint64_t)(n + 1) * ARCH_MMIO_SLOT_SIZE;
-	d->size = size;
-	d->irq = ARCH_VIRTIO_IRQ_BASE + n;
-	vm->nr_mmio_devs++;
-	*addr = d->addr;
-	*irq = d->irq;
-	return 0;
-}
-
-int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datamatch, int fd,
-		 bool assign)
-{
-	struct kvm_ioeventfd io = {
-		.datamatch = datamatch,
-		.addr = addr,
-		.len = len,
-		.fd = fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
-	};
-
-	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
-		log_warn("KVM_IOEVENTFD at 0x%llx", (unsigned long long)addr);
-		return -errno;
-	}
-	return 0;
-}
-
-/*
- * An irqfd asked for before the irqchip can take one (arm's vgic refuses them until it is
- * initialised, which needs every vCPU) is kept here and assigned by vm_irqfds_flush().
- */
-static int vm_irqfd_defer(struct vm *vm, unsigned int gsi, int fd, bool assign)
-{
-	unsigned int i;
-
-	for (i = 0; i < vm->nr_pending_irqfds; i++)
-		if (vm->pending_irqfds[i].gsi == gsi && vm->pending_irqfds[i].fd == fd)
-			break;
-	if (!assign) {
-		if (i < vm->nr_pending_irqfds)
-			vm->pending_irqfds[i] = vm->pending_irqfds[--vm->nr_pending_irqfds];
-		return 0;
-	}
-	if (i < vm->nr_pending_irqfds)
-		return -EEXIST;
-	if (vm->nr_pending_irqfds == VM_MAX_MMIO_DEVS)
-		return -ENOSPC;
-	vm->pending_irqfds[vm->nr_pending_irqfds++] = (struct vm_irqfd){ gsi, fd };
-	return 0;
-}
-
-static int vm_irqfds_flush(struct vm *vm)
-{
-	int ret;
-
-	while (vm->nr_pending_irqfds) {
-		const struct vm_irqfd *p = &vm->pending_irqfds[vm->nr_pending_irqfds - 1];
-
-		ret = vm_irqfd(vm, p->gsi, p->fd, true);
-		if (ret)
-			return ret;
-		vm->nr_pending_irqfds--;
-	}
-	return 0;
-}
-
-static void vm_on_line_irqfd(void *opaque, uint32_t events)
-{
-	struct vm_line_irqfd *u = opaque;
-	struct vm *vm = u->vm;
-	uint64_t n;
-
-	(void)events;
-	/* However many writes came in, one edge: the guest reads the device's status. */
-	if (read(u->src.fd, &n, sizeof(n)) == sizeof(n))
-		vm->irq_lines->trigger(vm->irq_lines_opaque, u->line);
-}
-
-/* An irqfd on a line ember drives (vm->irq_lines): served by the event loop, not KVM. */
-static int vm_line_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
-{
-	struct vm_line_irqfd *u;
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < vm->nr_line_irqfds; i++)
-		if (vm->line_irqfds[i].line == gsi && vm->line_irqfds[i].src.fd == fd)
-			break;
-	if (!assign) {
-		if (i == vm->nr_line_irqfds)
-			return 0;
-		/* The loop holds pointers into the array: free the slot, move nothing. */
-		event_loop_del(&vm->loop, &vm->line_irqfds[i].src);
-		vm->line_irqfds[i].src.fd = -1;
-		return 0;
-	}
-	if (i < vm->nr_line_irqfds)
-		return -EEXIST;
-	if (vm->nr_line_irqfds == VM_MAX_MMIO_DEVS)
-		return -ENOSPC;
-	u = &vm->line_irqfds[vm->nr_line_irqfds];
-	*u = (struct vm_line_irqfd){ { fd, vm_on_line_irqfd, u }, vm, gsi };
-	ret = event_loop_add(&vm->loop, &u->src, EPOLLIN);
-	if (ret)
-		return ret;
-	vm->nr_line_irqfds++;
-	return 0;
-}
-
-int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
-{
-	struct kvm_irqfd irqfd = {
-		.fd = fd,
-		.gsi = gsi,
-		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
-	};
-
-	if (vm->irq_lines)
-		return vm_line_irqfd(vm, gsi, fd, assign);
-	if (!arch_irqfd_ready(vm))
-		return vm_irqfd_defer(vm, gsi, fd, assign);
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		log_warn("KVM_IRQFD gsi %u", gsi);
-		return -errno;
-	}
-	return 0;
 }
 
 static void vm_on_signal(void *opaque, uint32_t events)
@@ -477,8 +294,9 @@ static void vm_on_stop(void *opaque, uint32_t events)
 		log_warn("stop eventfd");
 }
 
-static int vm_loop_start(struct vm *vm)
+int vm_start(struct vm *vm)
 {
+	unsigned int i;
 	int ret;
 
 	vm->signal_fd = vm_stop_signals_fd();
@@ -491,21 +309,8 @@ static int vm_loop_start(struct vm *vm)
 	ret = event_loop_add(&vm->loop, &vm->signal_src, EPOLLIN);
 	if (!ret)
 		ret = event_loop_add(&vm->loop, &vm->stop_src, EPOLLIN);
-	if (!ret)
-		ret = console_start(&vm->console, vm->cfg.console_in, vm->serial, &vm->loop);
-	return ret;
-}
-
-int vm_run(struct vm *vm)
-{
-	unsigned int i;
-	int ret;
-
-	ret = vm_loop_start(vm);
-	if (ret) {
-		log_err("cannot start the event loop: %s", strerror(-ret));
-		return 1;
-	}
+	if (ret)
+		return ret;
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
@@ -514,13 +319,13 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
-	while (!vm_stopping(vm)) {
-		ret = event_loop_run_once(&vm->loop, console_retry(&vm->console));
-		if (ret) {
-			log_err("event loop: %s", strerror(-ret));
-			vm_request_stop(vm, VM_STOP_ERROR);
-		}
-	}
+	return 0;
+}
+
+int vm_join(struct vm *vm)
+{
+	unsigned int i;
+
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (i = 0; i < vm->nr_vcpus; i++)
@@ -528,17 +333,11 @@ int vm_run(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 			vm->vcpus[i].thread_started = false;
 		}
-	console_stop(&vm->console);
-	/* Every device backend runs on this thread: its CPU time is the device model's cost. */
-	log_info("event loop thread CPU: %llu us", (unsigned long long)thread_cpu_us());
 	return vm->stop_reason == VM_STOP_ERROR ? 1 : 0;
 }
 
-void vm_destroy(struct vm *vm)
+void vm_destroy_vcpus(struct vm *vm)
 {
-	unsigned int i;
-
-	console_stop(&vm->console);
 	if (vm->nr_vcpus)
 		log_info("guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
 			 (unsigned long long)(guest_mem_resident(&vm->mem) / 1024),
@@ -547,20 +346,11 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
-	virtio_vsock_destroy(vm->vsock);
-	vm->vsock = NULL;
-	virtio_balloon_destroy(vm->balloon);
-	vm->balloon = NULL;
-	for (i = 0; i < VM_MAX_NETS; i++) {
-		virtio_net_destroy(vm->nets[i]);
-		vm->nets[i] = NULL;
-	}
-	/* After the vCPUs: nothing can queue a request, and the disks drain what is in flight. */
-	while (vm->nr_disks)
-		virtio_blk_destroy(vm->disks[--vm->nr_disks]);
-	virtio_rng_destroy(vm->rng);
-	vm->rng = NULL;
-	arch_devices_destroy(vm);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vm_destroy_vcpus(vm);
 	arch_vm_destroy(vm);
 	guest_mem_destroy(&vm->mem);
 	if (vm->vm_fd >= 0)

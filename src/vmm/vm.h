@@ -1,64 +1,24 @@
-/* A virtual machine: every piece of state ember has for one guest hangs off struct vm. */
+/*
+ * A virtual machine: KVM, guest memory, vCPUs, the buses and the interrupt wiring. The
+ * devices on its buses belong to the machine that built it (src/machine).
+ */
 #ifndef EMBER_VMM_VM_H
 #define EMBER_VMM_VM_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "boot.h"
 #include "bus.h"
-#include "console.h"
 #include "memory.h"
+#include "plumbing.h"
 #include "../arch/arch.h"
 #include "../config/vm_config.h"
-#include "../devices/boot_timer.h"
 #include "../util/eventloop.h"
-#include "../virtio/blk.h"
-#include "../virtio/balloon.h"
-#include "../virtio/net.h"
-#include "../virtio/vsock.h"
-#include "../virtio/throttle.h"
 
 struct vcpu;
-struct virtio_rng;
-struct virtio_blk;
-struct serial;
-struct i8042;
-
-#define VM_MAX_MMIO_DEVS 16
-
-/* A device on the MMIO bus that the guest must be told about (command line, ACPI, FDT). */
-struct vm_mmio_dev {
-	uint64_t addr;
-	uint64_t size;
-	unsigned int irq;
-};
-
-/* An irqfd waiting for the irqchip to take it (see vm_irqfd). */
-struct vm_irqfd {
-	unsigned int gsi;
-	int fd;
-};
-
-/*
- * Interrupt lines that ember drives itself instead of through KVM_IRQ_LINE and KVM_IRQFD:
- * an irqchip it emulates (riscv64's PLIC where KVM has none), or one whose irqfds do not
- * fit (KVM's riscv AIA: an irqfd write only ever raises its APLIC input and never lowers
- * it, so an edge-triggered source sees a single edge). set_level drives a line; trigger
- * is one edge, for an irqfd write. Both may be called from any thread.
- */
-struct irq_lines_ops {
-	void (*set_level)(void *chip, unsigned int line, int level);
-	void (*trigger)(void *chip, unsigned int line);
-};
-
-/* An irqfd that ember serves itself: the event loop reads it and triggers the line. */
-struct vm_line_irqfd {
-	struct event_source src;
-	struct vm *vm;
-	unsigned int line;
-};
 
 enum vm_stop_reason {
 	VM_RUNNING = 0,
@@ -69,7 +29,7 @@ enum vm_stop_reason {
 };
 
 struct vm {
-	struct vm_config cfg;
+	const struct vm_config *cfg; /* the caller's, which outlives the VM */
 	int kvm_fd;
 	int vm_fd;
 	int vcpu_mmap_size;
@@ -80,32 +40,10 @@ struct vm {
 	unsigned int nr_vcpus; /* created so far */
 	struct boot_info boot;
 	struct arch_vm arch;
-
-	struct serial *serial;
-	struct i8042 *i8042;
-	struct boot_timer boot_timer;
-	struct virtio_rng *rng;
-	struct virtio_blk *disks[VM_MAX_DISKS];
-	unsigned int nr_disks; /* created so far */
-	struct virtio_net *nets[VM_MAX_NETS];
-	struct virtio_balloon *balloon;
-	struct virtio_vsock *vsock;
-
-	/* MMIO slots handed out so far, in order, for the arch to announce. */
-	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];
-	unsigned int nr_mmio_devs;
-	struct vm_irqfd pending_irqfds[VM_MAX_MMIO_DEVS];
-	unsigned int nr_pending_irqfds;
-
-	/* Set by arch_vm_init when ember drives the lines itself; NULL: KVM's irqfds. */
-	const struct irq_lines_ops *irq_lines;
-	void *irq_lines_opaque;
-	struct vm_line_irqfd line_irqfds[VM_MAX_MMIO_DEVS];
-	unsigned int nr_line_irqfds;
+	struct vm_plumbing plumbing;
 
 	/* Device work, console input and signals: all on the main thread's loop. */
 	struct event_loop loop;
-	struct console console;
 
 	/* Stop protocol: the first stop reason wins; stop_fd wakes the main loop. */
 	pthread_mutex_t stop_lock;
@@ -121,14 +59,28 @@ struct vm {
 };
 
 /*
- * Build the VM described by (cfg): KVM, memory, devices, kernel, vCPUs. On failure
- * everything built so far is undone, the reason is logged, and -errno returned.
+ * The first half of a build, before any device: memory, the kernel, KVM and its irqchip
+ * for (cfg), which must outlive the VM. 0, or -errno with the reason in (why, why_len); on
+ * failure vm_destroy undoes what was built.
  */
-int vm_build(struct vm *vm, const struct vm_config *cfg, uint64_t start_us);
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *why, size_t why_len);
 
-/* Run until the guest or a signal stops it. Returns the process exit status. */
-int vm_run(struct vm *vm);
+/*
+ * The second half, with every device in place: the boot structures (which announce the
+ * devices), the vCPUs, the arch's last step and the irqfds kept until then. As above.
+ */
+int vm_finish(struct vm *vm, char *why, size_t why_len);
 
+/* Start the vCPU threads and watch the stop signals on the loop. 0 or -errno. */
+int vm_start(struct vm *vm);
+
+/* After a stop: bring every vCPU thread home. Returns the process exit status. */
+int vm_join(struct vm *vm);
+
+/* Destroy the vCPUs (first, so no device sees a request after this). Idempotent. */
+void vm_destroy_vcpus(struct vm *vm);
+
+/* Undo whatever vm_create and vm_finish did, vCPUs included. */
 void vm_destroy(struct vm *vm);
 
 /* Ask every vCPU to stop with (reason). Safe from any thread; the first reason sticks. */
@@ -154,23 +106,5 @@ int vm_stop_signals_fd(void);
 
 /* Whether a stop has been requested. */
 bool vm_stopping(struct vm *vm);
-
-/* Hand out the next MMIO slot of (size) bytes and its interrupt line. 0 or -ENOSPC. */
-int vm_alloc_mmio_slot(struct vm *vm, uint64_t size, uint64_t *addr, unsigned int *irq);
-
-/* (De)register (fd) to be signalled by a (len)-byte guest write of (datamatch) at (addr). */
-int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datamatch, int fd,
-		 bool assign);
-
-/*
- * (De)register (fd) so that writing it raises interrupt line (gsi). Before the irqchip
- * can take irqfds (arch_irqfd_ready), the request is kept and carried out by vm_build
- * once the vCPUs exist. Where ember drives the lines (vm->irq_lines), the event loop
- * reads (fd) and triggers the line.
- */
-int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign);
-
-/* Drive interrupt line (gsi) to (level) on the VM's irqchip (an irq_line callback). */
-void vm_irq_set(void *vm, unsigned int gsi, int level);
 
 #endif

@@ -4,14 +4,14 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 #include "fdt_tree.h"
 #include "gic.h"
 #include "../arch.h"
-#include "../../devices/pl031.h"
-#include "../../devices/serial.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
 #include "../../vmm/vcpu.h"
@@ -32,61 +32,40 @@ int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int 
 	return 0;
 }
 
-int arch_vm_init(struct vm *vm)
+int arch_config_option(struct arch_config *cfg, const char *name, const char *value, char *why,
+		       size_t why_len)
+{
+	if (strcmp(name, "gic"))
+		return -ENOENT;
+	if (!strcmp(value, "auto"))
+		cfg->gic = 0;
+	else if (!strcmp(value, "v2") || !strcmp(value, "2"))
+		cfg->gic = ARM_GIC_V2;
+	else if (!strcmp(value, "v3") || !strcmp(value, "3"))
+		cfg->gic = ARM_GIC_V3;
+	else {
+		snprintf(why, why_len, "--gic %s: must be v2, v3 or auto", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int arch_vm_init(struct vm *vm, char *why, size_t why_len)
 {
 	struct kvm_vcpu_init target;
 
-	if (vm->cfg.riscv_irqchip) {
-		log_err("--irqchip: arm64 picks its GIC with --gic (--irqchip is a riscv64 option)");
-		return -EINVAL;
-	}
 	/* The host's preferred vCPU model, used for every vCPU: KVM emulates no other. */
 	if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &target) < 0) {
 		log_warn("KVM_ARM_PREFERRED_TARGET");
 		return -errno;
 	}
 	vm->arch.kvm_target = target.target;
-	return gic_create(vm);
+	return gic_create(vm, why, why_len);
 }
 
 void arch_vm_destroy(struct vm *vm)
 {
 	gic_destroy(vm);
-}
-
-int arch_devices_init(struct vm *vm)
-{
-	struct irq_line uart_irq = { vm_irq_set, vm, ARM_UART_SPI };
-	int ret;
-
-	vm->serial = serial_create(vm->cfg.console_out, uart_irq);
-	vm->arch.rtc = pl031_create();
-	if (!vm->serial || !vm->arch.rtc) {
-		arch_devices_destroy(vm);
-		return -ENOMEM;
-	}
-	ret = bus_register(&vm->mmio_bus, ARM_UART_ADDR, SERIAL_REG_SPAN, &serial_bus_ops,
-			   vm->serial, "serial");
-	if (!ret)
-		ret = bus_register(&vm->mmio_bus, ARM_RTC_ADDR, PL031_SPAN, &pl031_ops,
-				   vm->arch.rtc, "pl031");
-	if (ret)
-		arch_devices_destroy(vm);
-	return ret;
-}
-
-void arch_devices_destroy(struct vm *vm)
-{
-	serial_destroy(vm->serial);
-	pl031_destroy(vm->arch.rtc);
-	vm->serial = NULL;
-	vm->arch.rtc = NULL;
-}
-
-int arch_send_ctrl_alt_del(struct vm *vm)
-{
-	(void)vm; /* no keyboard controller on this machine */
-	return -EOPNOTSUPP;
 }
 
 int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
@@ -124,11 +103,11 @@ static void arm_describe(const struct vm *vm, struct arm_fdt_params *p)
 	p->uart = (struct arm_mmio_node){ ARM_UART_ADDR, ARM_UART_SIZE, ARM_UART_SPI };
 	p->uart_clock = ARM_UART_CLOCK;
 	p->rtc = (struct arm_mmio_node){ ARM_RTC_ADDR, ARM_RTC_SIZE, ARM_RTC_SPI };
-	for (i = 0; i < vm->nr_mmio_devs && i < ARM_FDT_MAX_VIRTIO; i++)
-		p->virtio[i] = (struct arm_mmio_node){ vm->mmio_devs[i].addr,
-						       vm->mmio_devs[i].size,
-						       vm->mmio_devs[i].irq };
-	p->nr_virtio = vm->nr_mmio_devs;
+	for (i = 0; i < vm->plumbing.nr_mmio_devs && i < ARM_FDT_MAX_VIRTIO; i++)
+		p->virtio[i] = (struct arm_mmio_node){ vm->plumbing.mmio_devs[i].addr,
+						       vm->plumbing.mmio_devs[i].size,
+						       vm->plumbing.mmio_devs[i].irq };
+	p->nr_virtio = vm->plumbing.nr_mmio_devs;
 }
 
 /* The vgic, then the device tree: the only boot structure, with the cmdline and initrd. */

@@ -8,8 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct pl031;
-
 #define ARCH_NAME "aarch64"
 
 /* The serial port is a 16550 on MMIO, so ttyS0 as on x86; PSCI resets and powers off. */
@@ -36,7 +34,16 @@ struct pl031;
 /* Interrupt lines are SPI numbers: INTID - 32, what irqfd and the FDT's GIC_SPI cells take. */
 #define ARM_UART_SPI	      1
 #define ARM_RTC_SPI	      2
-#define ARM_GIC_NR_IRQS	      128 /* 32 private + 96 SPIs; KVM wants a multiple of 32 */
+#define ARM_GIC_NR_IRQS	      128
+
+/* The board's platform devices, which the machine puts on it (src/machine/devices.c). */
+#define ARCH_SERIAL_ON_PIO    0
+#define ARCH_SERIAL_ADDR      ARM_UART_ADDR
+#define ARCH_SERIAL_IRQ	      ARM_UART_SPI
+#define ARCH_HAS_I8042	      0
+#define ARCH_I8042_IRQ	      0
+#define ARCH_HAS_RTC	      1
+#define ARCH_RTC_ADDR	      ARM_RTC_ADDR /* 32 private + 96 SPIs; KVM wants a multiple of 32 */
 
 /* ember's own MMIO devices: the boot timer first, then one 4 KiB slot per virtio device. */
 #define ARCH_MMIO_BASE	      0x0a000000ULL
@@ -66,6 +73,11 @@ enum arm_gic_version {
 	ARM_GIC_V3 = 3,
 };
 
+/* --gic, parsed by arch_config_option: 0 takes the best this KVM has. */
+struct arch_config {
+	enum arm_gic_version gic;
+};
+
 struct arch_boot_info {
 	uint64_t fdt_addr; /* where arch_vm_finalize writes the device tree; X0 at entry */
 };
@@ -75,7 +87,6 @@ struct arch_vm {
 	int gic_fd;
 	bool gic_ready; /* initialised (CTRL_INIT): it takes irqfds from then on */
 	int kvm_target; /* from KVM_ARM_PREFERRED_TARGET */
-	struct pl031 *rtc;
 };
 
 struct arch_vcpu {

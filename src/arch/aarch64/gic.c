@@ -5,6 +5,7 @@
  * GICv2 compatibility), so auto tries v3 first.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <linux/kvm.h>
 #include <stdbool.h>
 #include <string.h>
@@ -106,20 +107,21 @@ static const struct gic_ops *gic_ops_of(const struct vm *vm)
 	return vm->arch.gic == ARM_GIC_V2 ? &gic_v2_ops : &gic_v3_ops;
 }
 
-static int gic_try_create(struct vm *vm, const struct gic_ops *ops, bool quiet)
+/* (why) NULL: quietly, for auto's first try. */
+static int gic_try_create(struct vm *vm, const struct gic_ops *ops, char *why, size_t why_len)
 {
 	struct kvm_create_device dev = { .type = ops->kvm_type };
 
 	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &dev) < 0) {
 		int err = -errno;
 
-		if (!quiet)
-			log_err("vgic: KVM cannot create a %s here (%s)%s", ops->name,
-				strerror(-err),
-				ops->version == ARM_GIC_V2
-					? "; the host GIC needs a GICv2 CPU interface (GIC-400, "
-					  "or GICv3 with v2 compatibility)"
-					: "");
+		if (why)
+			snprintf(why, why_len, "vgic: KVM cannot create a %s here (%s)%s",
+				 ops->name, strerror(-err),
+				 ops->version == ARM_GIC_V2
+					 ? "; the host GIC needs a GICv2 CPU interface (GIC-400, "
+					   "or GICv3 with v2 compatibility)"
+					 : "");
 		return err;
 	}
 	vm->arch.gic_fd = dev.fd;
@@ -127,30 +129,31 @@ static int gic_try_create(struct vm *vm, const struct gic_ops *ops, bool quiet)
 	return 0;
 }
 
-int gic_create(struct vm *vm)
+int gic_create(struct vm *vm, char *why, size_t why_len)
 {
 	const struct gic_ops *ops;
-	unsigned int want = vm->cfg.gic_version;
+	enum arm_gic_version want = vm->cfg->arch.gic;
 	int ret;
 
 	if (want == 0) {
 		/* auto: v3 if KVM can, else v2 */
-		ret = gic_try_create(vm, &gic_v3_ops, true);
+		ret = gic_try_create(vm, &gic_v3_ops, NULL, 0);
 		if (ret)
-			ret = gic_try_create(vm, &gic_v2_ops, false);
+			ret = gic_try_create(vm, &gic_v2_ops, why, why_len);
 	} else {
-		ret = gic_try_create(vm, want == 2 ? &gic_v2_ops : &gic_v3_ops, false);
+		ret = gic_try_create(vm, want == ARM_GIC_V2 ? &gic_v2_ops : &gic_v3_ops, why,
+				     why_len);
 	}
 	if (ret)
 		return ret;
 	ops = gic_ops_of(vm);
-	if (vm->cfg.vcpus > ops->max_vcpus) {
-		log_err("--vcpus %u: a %s serves at most %u vCPUs", vm->cfg.vcpus, ops->name,
-			ops->max_vcpus);
+	if (vm->cfg->vcpus > ops->max_vcpus) {
+		snprintf(why, why_len, "--vcpus %u: a %s serves at most %u vCPUs", vm->cfg->vcpus,
+			 ops->name, ops->max_vcpus);
 		return -EINVAL;
 	}
 	log_info("interrupt controller: %s", ops->name);
-	return ops->set_layout(vm->arch.gic_fd, vm->cfg.vcpus);
+	return ops->set_layout(vm->arch.gic_fd, vm->cfg->vcpus);
 }
 
 int gic_finalize(struct vm *vm)

@@ -9,8 +9,11 @@
 
 struct vm;
 
-/* Create the vgic that vm->cfg.gic_version asks for (0: v3, else v2) and set its layout. */
-int gic_create(struct vm *vm);
+/*
+ * Create the vgic that vm->cfg->arch.gic asks for (0: v3, else v2) and set its layout.
+ * 0, or -errno with the reason in (why, why_len).
+ */
+int gic_create(struct vm *vm, char *why, size_t why_len);
 
 /* After every vCPU exists: size the SPIs and initialise the vgic. */
 int gic_finalize(struct vm *vm);

@@ -100,8 +100,8 @@ int aia_create(struct vm *vm)
 	vm->arch.aia_nr_ids = nr_ids;
 	vm->arch.irqchip = RISCV_IRQCHIP_AIA;
 	/* KVM's irqfds only ever raise an APLIC input: ember pulses the lines itself. */
-	vm->irq_lines = &aia_lines_ops;
-	vm->irq_lines_opaque = vm;
+	vm->plumbing.irq_lines = &aia_lines_ops;
+	vm->plumbing.irq_lines_opaque = vm;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -13,7 +14,6 @@
 #include "fdt_tree.h"
 #include "../arch.h"
 #include "../../devices/plic.h"
-#include "../../devices/serial.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
 #include "../../vmm/vcpu.h"
@@ -64,19 +64,19 @@ static const struct irq_lines_ops plic_irqchip_ops = {
 	.trigger = plic_irq_trigger,
 };
 
-static int plic_setup(struct vm *vm)
+static int plic_setup(struct vm *vm, char *why, size_t why_len)
 {
 	int ret;
 
-	if (vm->cfg.vcpus > PLIC_MAX_CONTEXTS) {
-		log_err("--vcpus %u: the PLIC serves at most %d harts", vm->cfg.vcpus,
-			PLIC_MAX_CONTEXTS);
+	if (vm->cfg->vcpus > PLIC_MAX_CONTEXTS) {
+		snprintf(why, why_len, "--vcpus %u: the PLIC serves at most %d harts",
+			 vm->cfg->vcpus, PLIC_MAX_CONTEXTS);
 		return -EINVAL;
 	}
-	vm->arch.plic = plic_create(vm->cfg.vcpus, plic_line_to_hart, vm);
+	vm->arch.plic = plic_create(vm->cfg->vcpus, plic_line_to_hart, vm);
 	if (!vm->arch.plic)
 		return -errno;
-	ret = bus_register(&vm->mmio_bus, RISCV_PLIC_ADDR, PLIC_SPAN(vm->cfg.vcpus), &plic_ops,
+	ret = bus_register(&vm->mmio_bus, RISCV_PLIC_ADDR, PLIC_SPAN(vm->cfg->vcpus), &plic_ops,
 			   vm->arch.plic, "plic");
 	if (ret) {
 		plic_destroy(vm->arch.plic);
@@ -84,32 +84,46 @@ static int plic_setup(struct vm *vm)
 		return ret;
 	}
 	vm->arch.irqchip = RISCV_IRQCHIP_PLIC;
-	vm->irq_lines = &plic_irqchip_ops;
-	vm->irq_lines_opaque = vm->arch.plic;
+	vm->plumbing.irq_lines = &plic_irqchip_ops;
+	vm->plumbing.irq_lines_opaque = vm->arch.plic;
+	return 0;
+}
+
+int arch_config_option(struct arch_config *cfg, const char *name, const char *value, char *why,
+		       size_t why_len)
+{
+	if (strcmp(name, "irqchip"))
+		return -ENOENT;
+	if (!strcmp(value, "auto"))
+		cfg->irqchip = 0;
+	else if (!strcmp(value, "plic"))
+		cfg->irqchip = RISCV_IRQCHIP_PLIC;
+	else if (!strcmp(value, "aia"))
+		cfg->irqchip = RISCV_IRQCHIP_AIA;
+	else {
+		snprintf(why, why_len, "--irqchip %s: must be plic, aia or auto", value);
+		return -EINVAL;
+	}
 	return 0;
 }
 
 /* --irqchip: aia needs KVM's; auto takes it where there is one, else the PLIC. */
-int arch_vm_init(struct vm *vm)
+int arch_vm_init(struct vm *vm, char *why, size_t why_len)
 {
-	unsigned int want = vm->cfg.riscv_irqchip;
+	enum riscv_irqchip want = vm->cfg->arch.irqchip;
 	int ret;
 
-	if (vm->cfg.gic_version) {
-		log_err("--gic: riscv64 has no GIC (it picks its irqchip with --irqchip)");
-		return -EINVAL;
-	}
 	if (want != RISCV_IRQCHIP_PLIC) {
 		ret = aia_create(vm);
 		if (ret != -ENODEV)
 			goto out;
 		if (want == RISCV_IRQCHIP_AIA) {
-			log_err("--irqchip aia: this KVM has no in-kernel AIA (Linux 6.5 or later, "
-				"on a host with Ssaia)");
+			snprintf(why, why_len, "--irqchip aia: this KVM has no in-kernel AIA "
+				 "(Linux 6.5 or later, on a host with Ssaia)");
 			return -ENODEV;
 		}
 	}
-	ret = plic_setup(vm);
+	ret = plic_setup(vm, why, why_len);
 out:
 	if (!ret)
 		log_info("interrupt controller: %s",
@@ -124,34 +138,7 @@ void arch_vm_destroy(struct vm *vm)
 	plic_destroy(vm->arch.plic);
 	vm->arch.plic = NULL;
 	vm->arch.irqchip = 0;
-	vm->irq_lines = NULL;
-}
-
-int arch_devices_init(struct vm *vm)
-{
-	struct irq_line uart_irq = { vm_irq_set, vm, RISCV_UART_IRQ };
-	int ret;
-
-	vm->serial = serial_create(vm->cfg.console_out, uart_irq);
-	if (!vm->serial)
-		return -ENOMEM;
-	ret = bus_register(&vm->mmio_bus, RISCV_UART_ADDR, SERIAL_REG_SPAN, &serial_bus_ops,
-			   vm->serial, "serial");
-	if (ret)
-		arch_devices_destroy(vm);
-	return ret;
-}
-
-void arch_devices_destroy(struct vm *vm)
-{
-	serial_destroy(vm->serial);
-	vm->serial = NULL;
-}
-
-int arch_send_ctrl_alt_del(struct vm *vm)
-{
-	(void)vm; /* no keyboard controller on this machine */
-	return -EOPNOTSUPP;
+	vm->plumbing.irq_lines = NULL;
 }
 
 int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
@@ -170,7 +157,7 @@ int arch_boot_setup(struct vm *vm)
 
 bool arch_irqfd_ready(const struct vm *vm)
 {
-	(void)vm; /* never asked: ember drives the lines of both irqchips (vm->irq_lines) */
+	(void)vm; /* never asked: ember drives the lines of both irqchips (irq_lines) */
 	return true;
 }
 
@@ -198,11 +185,11 @@ static void riscv_describe(const struct vm *vm, struct riscv_fdt_params *p)
 	p->aia_nr_sources = RISCV_NR_IRQS - 1;
 	p->uart = (struct riscv_mmio_node){ RISCV_UART_ADDR, RISCV_UART_SIZE, RISCV_UART_IRQ };
 	p->uart_clock = RISCV_UART_CLOCK;
-	for (i = 0; i < vm->nr_mmio_devs && i < RISCV_FDT_MAX_VIRTIO; i++)
-		p->virtio[i] = (struct riscv_mmio_node){ vm->mmio_devs[i].addr,
-							 vm->mmio_devs[i].size,
-							 vm->mmio_devs[i].irq };
-	p->nr_virtio = vm->nr_mmio_devs;
+	for (i = 0; i < vm->plumbing.nr_mmio_devs && i < RISCV_FDT_MAX_VIRTIO; i++)
+		p->virtio[i] = (struct riscv_mmio_node){ vm->plumbing.mmio_devs[i].addr,
+							 vm->plumbing.mmio_devs[i].size,
+							 vm->plumbing.mmio_devs[i].irq };
+	p->nr_virtio = vm->plumbing.nr_mmio_devs;
 }
 
 /* The AIA (its IMSICs belong to vCPUs), then the device tree, which lists every hart. */

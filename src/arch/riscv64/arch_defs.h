@@ -49,6 +49,20 @@ struct plic;
 /* What each vCPU's KVM exposes, as riscv,isa spells it ("rv64imafdc_sstc..."). */
 #define RISCV_ISA_MAX	      512
 
+/* The board's platform devices, which the machine puts on it (src/machine/devices.c). */
+#define ARCH_SERIAL_ON_PIO    0
+#define ARCH_SERIAL_ADDR      RISCV_UART_ADDR
+#define ARCH_SERIAL_IRQ	      RISCV_UART_IRQ
+#define ARCH_HAS_I8042	      0
+#define ARCH_I8042_IRQ	      0
+#define ARCH_HAS_RTC	      0
+#define ARCH_RTC_ADDR	      0
+
+/* --irqchip, parsed by arch_config_option: 0 takes the best this KVM has. */
+struct arch_config {
+	enum riscv_irqchip irqchip;
+};
+
 struct arch_boot_info {
 	uint64_t fdt_addr; /* where arch_vm_finalize writes the device tree; a1 at entry */
 };

@@ -173,7 +173,7 @@ static void sbi_dbcn_write(struct vcpu *vcpu, unsigned long len, unsigned long l
 		run->riscv_sbi.ret[1] = 0;
 		return;
 	}
-	write_all(vcpu->vm->cfg.console_out, src, len); /* a closed stdout must not stop it */
+	write_all(vcpu->vm->cfg->console_out, src, len); /* a closed stdout must not stop it */
 	run->riscv_sbi.ret[0] = 0;
 	run->riscv_sbi.ret[1] = len;
 }
@@ -194,7 +194,7 @@ static void sbi_dbcn(struct vcpu *vcpu)
 		break; /* no bytes: console input goes to the 16550 */
 	case SBI_DBCN_WRITE_BYTE:
 		c = (uint8_t)a[0];
-		write_all(vcpu->vm->cfg.console_out, &c, 1);
+		write_all(vcpu->vm->cfg->console_out, &c, 1);
 		break;
 	default:
 		run->riscv_sbi.ret[0] = (unsigned long)SBI_ERR_NOT_SUPPORTED;
@@ -218,7 +218,7 @@ static int riscv_handle_sbi(struct vcpu *vcpu)
 		return 0;
 	case SBI_EXT_0_1_CONSOLE_PUTCHAR:
 		c = (uint8_t)run->riscv_sbi.args[0];
-		write_all(vcpu->vm->cfg.console_out, &c, 1); /* a closed stdout must not stop it */
+		write_all(vcpu->vm->cfg->console_out, &c, 1); /* a closed stdout must not stop it */
 		run->riscv_sbi.ret[0] = 0;
 		return 0;
 	case SBI_EXT_0_1_CONSOLE_GETCHAR:

@@ -1,4 +1,4 @@
-/* x86_64 machine: memory layout, in-kernel irqchip and PIT, legacy platform devices. */
+/* x86_64 machine: memory layout, in-kernel irqchip and PIT, virtio-mmio on the command line. */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -6,8 +6,6 @@
 #include <sys/ioctl.h>
 
 #include "../arch.h"
-#include "../../devices/i8042.h"
-#include "../../devices/serial.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
 #include "../../vmm/vcpu.h"
@@ -45,19 +43,24 @@ int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int 
 	return 0;
 }
 
-int arch_vm_init(struct vm *vm)
+int arch_config_option(struct arch_config *cfg, const char *name, const char *value, char *why,
+		       size_t why_len)
+{
+	(void)cfg;
+	(void)name;
+	(void)value;
+	(void)why;
+	(void)why_len; /* the in-kernel PIC, I/O APIC and LAPIC are the only irqchip */
+	return -ENOENT;
+}
+
+int arch_vm_init(struct vm *vm, char *why, size_t why_len)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t identity = X86_IDENTITY_MAP_ADDR;
 
-	if (vm->cfg.gic_version) {
-		log_err("--gic: x86_64 has no GIC (it is an arm64 option)");
-		return -EINVAL;
-	}
-	if (vm->cfg.riscv_irqchip) {
-		log_err("--irqchip: x86_64's is fixed (it is a riscv64 option)");
-		return -EINVAL;
-	}
+	(void)why;
+	(void)why_len; /* nothing here is the user's to fix: the caller names the step */
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0) {
 		log_warn("KVM_SET_TSS_ADDR");
 		return -errno;
@@ -83,47 +86,6 @@ void arch_vm_destroy(struct vm *vm)
 	(void)vm; /* the irqchip and PIT go with the VM fd */
 }
 
-static void x86_reset_request(void *ctx)
-{
-	vm_request_stop(ctx, VM_STOP_RESET);
-}
-
-int arch_devices_init(struct vm *vm)
-{
-	struct irq_line com1 = { vm_irq_set, vm, X86_SERIAL_IRQ };
-	struct irq_line kbd = { vm_irq_set, vm, X86_KBD_IRQ };
-	int ret;
-
-	vm->serial = serial_create(vm->cfg.console_out, com1);
-	vm->i8042 = i8042_create(kbd, x86_reset_request, vm);
-	if (!vm->serial || !vm->i8042) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	ret = bus_register(&vm->pio_bus, X86_SERIAL_PORT, SERIAL_REG_SPAN, &serial_bus_ops,
-			   vm->serial, "serial");
-	if (!ret)
-		ret = bus_register(&vm->pio_bus, I8042_DATA_PORT, 1, &i8042_data_ops, vm->i8042,
-				   "i8042-data");
-	if (!ret)
-		ret = bus_register(&vm->pio_bus, I8042_COMMAND_PORT, 1, &i8042_command_ops,
-				   vm->i8042, "i8042-command");
-	if (ret)
-		goto err;
-	return 0;
-err:
-	arch_devices_destroy(vm);
-	return ret;
-}
-
-void arch_devices_destroy(struct vm *vm)
-{
-	serial_destroy(vm->serial);
-	i8042_destroy(vm->i8042);
-	vm->serial = NULL;
-	vm->i8042 = NULL;
-}
-
 int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
 {
 	size_t len = 0;
@@ -131,8 +93,8 @@ int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
 
 	buf[0] = '\0';
 	/* No ACPI yet: Linux's virtio_mmio driver takes its devices from the command line. */
-	for (i = 0; i < vm->nr_mmio_devs; i++) {
-		const struct vm_mmio_dev *d = &vm->mmio_devs[i];
+	for (i = 0; i < vm->plumbing.nr_mmio_devs; i++) {
+		const struct vm_mmio_dev *d = &vm->plumbing.mmio_devs[i];
 		int n = snprintf(buf + len, size - len, " virtio_mmio.device=%lluK@0x%llx:%u",
 				 (unsigned long long)(d->size / 1024), (unsigned long long)d->addr,
 				 d->irq);
@@ -169,9 +131,4 @@ int arch_handle_exit(struct vcpu *vcpu)
 		log_err("vCPU %u: unhandled KVM exit %u", vcpu->id, run->exit_reason);
 		return -EINVAL;
 	}
-}
-
-int arch_send_ctrl_alt_del(struct vm *vm)
-{
-	return vm->i8042 ? i8042_send_ctrl_alt_del(vm->i8042) : -EOPNOTSUPP;
 }

@@ -55,10 +55,24 @@
 
 #define ARCH_MAX_VCPUS	      32
 
+/* The board's platform devices, which the machine puts on it (src/machine/devices.c). */
+#define ARCH_SERIAL_ON_PIO    1
+#define ARCH_SERIAL_ADDR      X86_SERIAL_PORT
+#define ARCH_SERIAL_IRQ	      X86_SERIAL_IRQ
+#define ARCH_HAS_I8042	      1
+#define ARCH_I8042_IRQ	      X86_KBD_IRQ
+#define ARCH_HAS_RTC	      0 /* no CMOS RTC: kvmclock gives Linux its time */
+#define ARCH_RTC_ADDR	      0
+
 struct arch_boot_info {
 	uint8_t setup_header[0x9f]; /* bzImage: the header from 0x1f1, copied into the zero page */
 	uint32_t setup_header_len;
 	uint64_t pvh_entry;	    /* PVH: the XEN_ELFNOTE_PHYS32_ENTRY address */
+};
+
+/* The arch's own command-line knobs (arch_config_option): x86_64 has none. */
+struct arch_config {
+	int unused;
 };
 
 struct arch_vm {

@@ -104,7 +104,7 @@ int arch_boot_setup(struct vm *vm)
 	bi->cmdline_addr = ARCH_CMDLINE_ADDR;
 	ret = x86_write_boot_tables(&vm->mem, bi->proto);
 	if (!ret)
-		ret = x86_mptable_write(&vm->mem, vm->cfg.vcpus);
+		ret = x86_mptable_write(&vm->mem, vm->cfg->vcpus);
 	if (ret)
 		return ret;
 	if (bi->proto == BOOT_PROTO_PVH)

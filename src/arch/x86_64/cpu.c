@@ -210,7 +210,7 @@ static int x86_set_cpuid(struct vcpu *vcpu)
 		goto out;
 	}
 	x86_cpuid_normalize(cpuid->entries, &cpuid->nent, CPUID_MAX_ENTRIES, vcpu->id,
-			    vcpu->vm->cfg.vcpus);
+			    vcpu->vm->cfg->vcpus);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;
 		log_warn("KVM_SET_CPUID2");

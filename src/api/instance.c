@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "instance.h"
-#include "../api/routes.h"
+#include "routes.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -53,6 +53,7 @@ static void instance_on_signal(void *opaque, uint32_t events)
 
 int instance_start(struct instance *in, char *why, size_t why_len)
 {
+	char reason[400];
 	int ret;
 
 	if (!in->cfg.kernel_path) {
@@ -67,25 +68,24 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 			return ret;
 		}
 	}
-	log_clear_last_error();
-	ret = vm_build(&in->vm, &in->cfg, in->start_us);
+	ret = machine_build(&in->machine, &in->cfg, in->start_us, reason, sizeof(reason));
 	if (ret) {
 		snprintf(why, why_len, "Failed to start microVM: %s",
-			 *log_last_error() ? log_last_error() : strerror(-ret));
+			 *reason ? reason : strerror(-ret));
 		return ret;
 	}
 	/* From now on the API is served by the VM's loop, beside the devices. */
 	if (in->api) {
 		if (in->preboot_loop.epoll_fd >= 0)
 			event_loop_del(&in->preboot_loop, &in->api_src);
-		ret = event_loop_add(&in->vm.loop, &in->api_src, EPOLLIN);
+		ret = event_loop_add(&in->machine.vm.loop, &in->api_src, EPOLLIN);
 		if (ret) {
 			snprintf(why, why_len, "Failed to start microVM: cannot watch the API");
-			vm_destroy(&in->vm);
+			machine_destroy(&in->machine);
 			return ret;
 		}
 	}
-	if (in->metrics.fd >= 0 && metrics_start_timer(in, &in->vm.loop))
+	if (in->metrics.fd >= 0 && metrics_start_timer(in, &in->machine.vm.loop))
 		log_warn("cannot start the periodic metrics timer");
 	in->state = INSTANCE_RUNNING;
 	return 0;
@@ -98,7 +98,7 @@ int instance_pause(struct instance *in, char *why, size_t why_len)
 
 	if (in->state == INSTANCE_PAUSED)
 		return 0;
-	ret = vm_pause(&in->vm);
+	ret = vm_pause(&in->machine.vm);
 	in->metrics.pause_vm_us = now_us() - t0;
 	if (ret) {
 		snprintf(why, why_len, "Failed to pause the microVM: %s",
@@ -117,7 +117,7 @@ int instance_resume(struct instance *in, char *why, size_t why_len)
 	(void)why;
 	(void)why_len;
 	if (in->state == INSTANCE_PAUSED) {
-		vm_resume(&in->vm);
+		vm_resume(&in->machine.vm);
 		in->metrics.resume_vm_us = now_us() - t0;
 		log_info("microVM resumed");
 	}
@@ -181,7 +181,7 @@ int instance_run(struct instance *in, bool boot_now)
 		if (in->quit)
 			return 0;
 	}
-	return vm_run(&in->vm);
+	return machine_run(&in->machine);
 }
 
 int instance_set_mmds(struct instance *in, json_t *store, size_t *len)
@@ -206,7 +206,7 @@ void instance_destroy(struct instance *in)
 		api_server_stop(in->api);
 	in->api = NULL;
 	if (in->state != INSTANCE_NOT_STARTED)
-		vm_destroy(&in->vm);
+		machine_destroy(&in->machine);
 	in->state = INSTANCE_NOT_STARTED;
 	event_loop_destroy(&in->preboot_loop);
 	if (in->signal_fd >= 0)

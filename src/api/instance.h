@@ -3,18 +3,18 @@
  * InstanceStart, its state (Not started, Running, Paused) and the MMDS data store. It
  * lives on the main thread; the API server hands it requests there.
  */
-#ifndef EMBER_VMM_INSTANCE_H
-#define EMBER_VMM_INSTANCE_H
+#ifndef EMBER_API_INSTANCE_H
+#define EMBER_API_INSTANCE_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vm.h"
-#include "../api/metrics.h"
-#include "../api/server.h"
+#include "metrics.h"
+#include "server.h"
 #include "../config/vm_config.h"
+#include "../machine/machine.h"
 #include "../util/eventloop.h"
 
 #define EMBER_VERSION	      "0.1.0"
@@ -30,9 +30,9 @@ enum instance_state {
 struct instance {
 	char id[CONFIG_ID_MAX + 1];
 	uint64_t start_us; /* when the process started, for the boot timer and metrics */
-	struct vm_config cfg;
+	struct vm_config cfg; /* the one live configuration: the machine works on it too */
 	enum instance_state state;
-	struct vm vm; /* built by InstanceStart */
+	struct machine machine; /* built by InstanceStart */
 
 	struct api_server *api; /* NULL with --no-api */
 	struct event_source api_src;

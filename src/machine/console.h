@@ -1,6 +1,6 @@
 /* The guest's serial console on the host: stdin feeds the UART, raw while it is a terminal. */
-#ifndef EMBER_VMM_CONSOLE_H
-#define EMBER_VMM_CONSOLE_H
+#ifndef EMBER_MACHINE_CONSOLE_H
+#define EMBER_MACHINE_CONSOLE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,368 @@
+/*
+ * The kinds of device a machine is built from, and their order: the platform devices of
+ * the board (arch_defs.h says which it has and where), then the virtio devices in the
+ * order Firecracker gives them their MMIO slots. Each kind adapts one model's constructor
+ * and destructor to the same small ops (struct device_kind).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+#include "../devices/boot_timer.h"
+#include "../devices/i8042.h"
+#include "../devices/pl031.h"
+#include "../devices/serial.h"
+#include "../virtio/balloon.h"
+#include "../virtio/blk.h"
+#include "../virtio/net.h"
+#include "../virtio/rng.h"
+#include "../virtio/vsock.h"
+
+static unsigned int one(const struct vm_config *cfg)
+{
+	(void)cfg;
+	return 1;
+}
+
+/* A failed constructor's reason for the caller: the model has logged the details. */
+static int device_fail(char *why, size_t why_len, int err, const char *what, const char *id)
+{
+	snprintf(why, why_len, "%s%s%s%s: %s", what, id ? " '" : "", id ? id : "", id ? "'" : "",
+		 strerror(-err));
+	return err;
+}
+
+/* --- the boot timer: slot 0 of ember's MMIO range, as in Firecracker's layout --- */
+
+static unsigned int boot_timer_count(const struct vm_config *cfg)
+{
+	return cfg->boot_timer;
+}
+
+static int boot_timer_create(struct machine *m, unsigned int index, void **dev, char *why,
+			     size_t why_len)
+{
+	struct boot_timer *bt = calloc(1, sizeof(*bt));
+	int ret;
+
+	(void)index;
+	if (!bt)
+		return device_fail(why, why_len, -ENOMEM, "boot timer", NULL);
+	bt->start_us = m->start_us;
+	ret = bus_register(&m->vm.mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops, bt,
+			   "boot-timer");
+	if (ret) {
+		free(bt);
+		return device_fail(why, why_len, ret, "boot timer", NULL);
+	}
+	*dev = bt;
+	return 0;
+}
+
+const struct device_kind device_kind_boot_timer = {
+	.name = "boot-timer",
+	.count = boot_timer_count,
+	.create = boot_timer_create,
+	.destroy = free,
+};
+
+/* --- the 16550A: the console, on port I/O or MMIO as the board has it --- */
+
+static int serial_kind_create(struct machine *m, unsigned int index, void **dev, char *why,
+			      size_t why_len)
+{
+	struct irq_line irq = { vm_irq_set, &m->vm, ARCH_SERIAL_IRQ };
+	struct bus *bus = ARCH_SERIAL_ON_PIO ? &m->vm.pio_bus : &m->vm.mmio_bus;
+	struct serial *s = serial_create(m->cfg->console_out, irq);
+	int ret;
+
+	(void)index;
+	if (!s)
+		return device_fail(why, why_len, -ENOMEM, "serial port", NULL);
+	ret = bus_register(bus, ARCH_SERIAL_ADDR, SERIAL_REG_SPAN, &serial_bus_ops, s, "serial");
+	if (ret) {
+		serial_destroy(s);
+		return device_fail(why, why_len, ret, "serial port", NULL);
+	}
+	*dev = s;
+	return 0;
+}
+
+static void serial_kind_destroy(void *dev)
+{
+	serial_destroy(dev);
+}
+
+const struct device_kind device_kind_serial = {
+	.name = "serial",
+	.count = one,
+	.create = serial_kind_create,
+	.destroy = serial_kind_destroy,
+};
+
+/* --- the i8042: Linux's keyboard probe, its reset line and Ctrl-Alt-Del (x86) --- */
+
+static unsigned int i8042_count(const struct vm_config *cfg)
+{
+	(void)cfg;
+	return ARCH_HAS_I8042;
+}
+
+static void i8042_reset_request(void *vm)
+{
+	vm_request_stop(vm, VM_STOP_RESET);
+}
+
+static int i8042_kind_create(struct machine *m, unsigned int index, void **dev, char *why,
+			     size_t why_len)
+{
+	struct irq_line irq = { vm_irq_set, &m->vm, ARCH_I8042_IRQ };
+	struct i8042 *kbd = i8042_create(irq, i8042_reset_request, &m->vm);
+	int ret;
+
+	(void)index;
+	if (!kbd)
+		return device_fail(why, why_len, -ENOMEM, "i8042", NULL);
+	ret = bus_register(&m->vm.pio_bus, I8042_DATA_PORT, 1, &i8042_data_ops, kbd,
+			   "i8042-data");
+	if (!ret)
+		ret = bus_register(&m->vm.pio_bus, I8042_COMMAND_PORT, 1, &i8042_command_ops, kbd,
+				   "i8042-command");
+	if (ret) {
+		i8042_destroy(kbd);
+		return device_fail(why, why_len, ret, "i8042", NULL);
+	}
+	*dev = kbd;
+	return 0;
+}
+
+static void i8042_kind_destroy(void *dev)
+{
+	i8042_destroy(dev);
+}
+
+const struct device_kind device_kind_i8042 = {
+	.name = "i8042",
+	.count = i8042_count,
+	.create = i8042_kind_create,
+	.destroy = i8042_kind_destroy,
+};
+
+/* --- the PL031 real-time clock (arm64) --- */
+
+static unsigned int rtc_count(const struct vm_config *cfg)
+{
+	(void)cfg;
+	return ARCH_HAS_RTC;
+}
+
+static int rtc_create(struct machine *m, unsigned int index, void **dev, char *why,
+		      size_t why_len)
+{
+	struct pl031 *rtc = pl031_create();
+	int ret;
+
+	(void)index;
+	if (!rtc)
+		return device_fail(why, why_len, -ENOMEM, "rtc", NULL);
+	ret = bus_register(&m->vm.mmio_bus, ARCH_RTC_ADDR, PL031_SPAN, &pl031_ops, rtc, "pl031");
+	if (ret) {
+		pl031_destroy(rtc);
+		return device_fail(why, why_len, ret, "rtc", NULL);
+	}
+	*dev = rtc;
+	return 0;
+}
+
+static void rtc_destroy(void *dev)
+{
+	pl031_destroy(dev);
+}
+
+const struct device_kind device_kind_rtc = {
+	.name = "rtc",
+	.count = rtc_count,
+	.create = rtc_create,
+	.destroy = rtc_destroy,
+};
+
+/* --- virtio-rng --- */
+
+static unsigned int rng_count(const struct vm_config *cfg)
+{
+	return cfg->rng;
+}
+
+static int rng_kind_create(struct machine *m, unsigned int index, void **dev, char *why,
+			   size_t why_len)
+{
+	int ret = virtio_rng_create(&m->vm, &m->cfg->rng_limit, (struct virtio_rng **)dev);
+
+	(void)index;
+	return ret ? device_fail(why, why_len, ret, "entropy device", NULL) : 0;
+}
+
+static void rng_kind_destroy(void *dev)
+{
+	virtio_rng_destroy(dev);
+}
+
+const struct device_kind device_kind_rng = {
+	.name = "rng",
+	.count = rng_count,
+	.create = rng_kind_create,
+	.destroy = rng_kind_destroy,
+};
+
+/* --- virtio-blk: in configuration order, so the guest names them vda, vdb... so --- */
+
+static unsigned int disk_count(const struct vm_config *cfg)
+{
+	return cfg->nr_disks;
+}
+
+static const char *disk_id(const struct vm_config *cfg, unsigned int index)
+{
+	return cfg->disks[index].id;
+}
+
+static int disk_create(struct machine *m, unsigned int index, void **dev, char *why,
+		       size_t why_len)
+{
+	struct disk_config *d = &m->cfg->disks[index];
+	int ret = virtio_blk_create(&m->vm, d, index, (struct virtio_blk **)dev);
+
+	if (ret)
+		snprintf(why, why_len, "drive '%s' (%s): %s", d->id, d->path, strerror(-ret));
+	return ret;
+}
+
+static void disk_destroy(void *dev)
+{
+	virtio_blk_destroy(dev);
+}
+
+const struct device_kind device_kind_disk = {
+	.name = "disk",
+	.count = disk_count,
+	.id = disk_id,
+	.create = disk_create,
+	.destroy = disk_destroy,
+};
+
+/* --- virtio-net --- */
+
+static unsigned int net_count(const struct vm_config *cfg)
+{
+	return cfg->nr_nets;
+}
+
+static const char *net_id(const struct vm_config *cfg, unsigned int index)
+{
+	return cfg->nets[index].id;
+}
+
+static int net_create(struct machine *m, unsigned int index, void **dev, char *why,
+		      size_t why_len)
+{
+	const struct net_config *n = &m->cfg->nets[index];
+	int ret = virtio_net_create(&m->vm, n, (struct virtio_net **)dev);
+
+	if (ret)
+		snprintf(why, why_len, "network interface '%s' (TAP %s): %s", n->id, n->tap,
+			 strerror(-ret));
+	return ret;
+}
+
+static void net_destroy(void *dev)
+{
+	virtio_net_destroy(dev);
+}
+
+const struct device_kind device_kind_net = {
+	.name = "net",
+	.count = net_count,
+	.id = net_id,
+	.create = net_create,
+	.destroy = net_destroy,
+};
+
+/* --- virtio-balloon --- */
+
+static unsigned int balloon_count(const struct vm_config *cfg)
+{
+	return cfg->balloon;
+}
+
+static int balloon_create(struct machine *m, unsigned int index, void **dev, char *why,
+			  size_t why_len)
+{
+	int ret = virtio_balloon_create(&m->vm, &m->cfg->balloon_cfg,
+					(struct virtio_balloon **)dev);
+
+	(void)index;
+	return ret ? device_fail(why, why_len, ret, "balloon", NULL) : 0;
+}
+
+static void balloon_destroy(void *dev)
+{
+	virtio_balloon_destroy(dev);
+}
+
+const struct device_kind device_kind_balloon = {
+	.name = "balloon",
+	.count = balloon_count,
+	.create = balloon_create,
+	.destroy = balloon_destroy,
+};
+
+/* --- virtio-vsock --- */
+
+static unsigned int vsock_count(const struct vm_config *cfg)
+{
+	return cfg->vsock;
+}
+
+static int vsock_create(struct machine *m, unsigned int index, void **dev, char *why,
+			size_t why_len)
+{
+	const struct vsock_config *v = &m->cfg->vsock_cfg;
+	int ret = virtio_vsock_create(&m->vm, v, (struct virtio_vsock **)dev);
+
+	(void)index;
+	if (ret)
+		snprintf(why, why_len, "vsock (%s): %s", v->path, strerror(-ret));
+	return ret;
+}
+
+static void vsock_destroy(void *dev)
+{
+	virtio_vsock_destroy(dev);
+}
+
+const struct device_kind device_kind_vsock = {
+	.name = "vsock",
+	.count = vsock_count,
+	.create = vsock_create,
+	.destroy = vsock_destroy,
+};
+
+/*
+ * The build order. The platform devices come first (the serial port's line must exist
+ * before anything can print); the virtio devices then take MMIO slots in this order.
+ */
+const struct device_kind *const machine_device_kinds[] = {
+	&device_kind_boot_timer,
+	&device_kind_serial,
+	&device_kind_i8042,
+	&device_kind_rtc,
+	&device_kind_rng,
+	&device_kind_disk,
+	&device_kind_net,
+	&device_kind_balloon,
+	&device_kind_vsock,
+};
+
+const unsigned int machine_nr_device_kinds = ARRAY_SIZE(machine_device_kinds);

@@ -1,0 +1,165 @@
+/* Building, running and tearing down a machine: the VM and its table of devices. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "machine.h"
+#include "../devices/i8042.h"
+#include "../util/log.h"
+#include "../util/util.h"
+
+static int machine_add_kind(struct machine *m, const struct device_kind *kind, char *why,
+			    size_t why_len)
+{
+	unsigned int i, n = kind->count(m->cfg);
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct machine_device *d = &m->devs[m->nr_devs];
+
+		if (m->nr_devs == MACHINE_MAX_DEVICES) {
+			snprintf(why, why_len, "%s: more than %d devices in all", kind->name,
+				 MACHINE_MAX_DEVICES);
+			return -ENOSPC;
+		}
+		*d = (struct machine_device){ kind, i, NULL };
+		ret = kind->create(m, i, &d->dev, why, why_len);
+		if (ret) {
+			if (!*why)
+				snprintf(why, why_len, "%s: %s", kind->name, strerror(-ret));
+			return ret;
+		}
+		m->nr_devs++;
+	}
+	return 0;
+}
+
+int machine_add_devices(struct machine *m, const struct device_kind *const *kinds,
+			unsigned int nr_kinds, char *why, size_t why_len)
+{
+	unsigned int first = m->nr_devs, k;
+	int ret;
+
+	*why = '\0';
+	for (k = 0; k < nr_kinds; k++) {
+		ret = machine_add_kind(m, kinds[k], why, why_len);
+		if (ret) {
+			while (m->nr_devs > first) {
+				struct machine_device *d = &m->devs[--m->nr_devs];
+
+				d->kind->destroy(d->dev);
+			}
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void machine_remove_devices(struct machine *m)
+{
+	while (m->nr_devs) {
+		struct machine_device *d = &m->devs[--m->nr_devs];
+
+		d->kind->destroy(d->dev);
+		d->dev = NULL;
+	}
+}
+
+int machine_build(struct machine *m, struct vm_config *cfg, uint64_t start_us, char *why,
+		  size_t why_len)
+{
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->start_us = start_us;
+	m->console.in_fd = -1;
+	m->vm_built = true; /* from here on vm_destroy undoes whatever vm_create did */
+	ret = vm_create(&m->vm, cfg, why, why_len);
+	if (!ret)
+		ret = machine_add_devices(m, machine_device_kinds, machine_nr_device_kinds, why,
+					  why_len);
+	if (!ret)
+		ret = vm_finish(&m->vm, why, why_len);
+	if (ret)
+		machine_destroy(m);
+	return ret;
+}
+
+int machine_run(struct machine *m)
+{
+	struct vm *vm = &m->vm;
+	int ret, status;
+
+	ret = console_start(&m->console, m->cfg->console_in,
+			    machine_find(m, &device_kind_serial, NULL), &vm->loop);
+	if (!ret)
+		ret = vm_start(vm);
+	if (ret) {
+		log_err("cannot start the event loop: %s", strerror(-ret));
+		return 1;
+	}
+	while (!vm_stopping(vm)) {
+		ret = event_loop_run_once(&vm->loop, console_retry(&m->console));
+		if (ret) {
+			log_err("event loop: %s", strerror(-ret));
+			vm_request_stop(vm, VM_STOP_ERROR);
+		}
+	}
+	status = vm_join(vm);
+	console_stop(&m->console);
+	/* Every device backend runs on this thread: its CPU time is the device model's cost. */
+	log_info("event loop thread CPU: %llu us", (unsigned long long)thread_cpu_us());
+	return status;
+}
+
+void machine_destroy(struct machine *m)
+{
+	console_stop(&m->console);
+	if (!m->vm_built)
+		return;
+	/* The vCPUs first: nothing can queue a request, and the disks drain what is in flight. */
+	vm_destroy_vcpus(&m->vm);
+	machine_remove_devices(m);
+	vm_destroy(&m->vm);
+	m->vm_built = false;
+}
+
+void *machine_find(const struct machine *m, const struct device_kind *kind, const char *id)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr_devs; i++) {
+		const struct machine_device *d = &m->devs[i];
+		const char *its;
+
+		if (d->kind != kind)
+			continue;
+		its = kind->id ? kind->id(m->cfg, d->index) : NULL;
+		if (!id || (its && !strcmp(its, id)))
+			return d->dev;
+	}
+	return NULL;
+}
+
+struct virtio_blk *machine_disk(const struct machine *m, const char *id)
+{
+	return machine_find(m, &device_kind_disk, id);
+}
+
+struct virtio_net *machine_net(const struct machine *m, const char *id)
+{
+	return machine_find(m, &device_kind_net, id);
+}
+
+struct virtio_balloon *machine_balloon(const struct machine *m)
+{
+	return machine_find(m, &device_kind_balloon, NULL);
+}
+
+int machine_ctrl_alt_del(struct machine *m)
+{
+	struct i8042 *kbd = machine_find(m, &device_kind_i8042, NULL);
+
+	return kbd ? i8042_send_ctrl_alt_del(kbd) : -EOPNOTSUPP;
+}

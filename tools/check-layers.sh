@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The folders of src/ are layers, and an include may only point down:
+#   util  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api  <  main.c
+# (arch/arch.h and arch_defs.h are the arch's interface, which vmm and config may use;
+# arch_defs.h is a leaf). One PASS/FAIL line per rule; the offending lines go to stderr.
+set -u
+cd "$(dirname "$0")/.."
+failed=0
+
+# check NAME FOLDER FORBIDDEN-REGEX: no quoted include in FOLDER matches the regex.
+check() {
+	local name=$1 dir=$2 forbidden=$3 hits
+	hits=$(grep -rnE "^#\s*include\s+\"[^\"]*($forbidden)" "$dir" 2>/dev/null)
+	if [ -n "$hits" ]; then
+		echo "$hits" >&2
+		echo "FAIL: lint/layers/$name"
+		failed=1
+	else
+		echo "PASS: lint/layers/$name"
+	fi
+}
+
+check util-is-the-floor src/util '(config|vmm|virtio|devices|arch|machine|api)/'
+check config-below-vmm src/config '(vmm|virtio|devices|machine|api)/|arch/arch\.h|/arch\.h'
+check vmm-is-the-core src/vmm '(virtio|devices|machine|api)/|arch/(x86_64|aarch64|riscv64)/'
+check devices-below-machine src/devices '(virtio|machine|api)/|arch/'
+check virtio-below-machine src/virtio '(devices|machine|api)/|arch/'
+check arch-below-machine src/arch '(machine|api)/'
+check machine-below-api src/machine 'api/'
+exit $failed

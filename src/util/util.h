@@ -41,6 +41,15 @@ static inline void put_le64(uint8_t *p, uint64_t v)
 	v = htole64(v);
 	memcpy(p, &v, sizeof(v));
 }
+
+/* Store the low (bytes) bytes of (v) at (p), little-endian: boot structures are byte-exact. */
+static inline void put_le(uint8_t *p, uint64_t v, unsigned int bytes)
+{
+	while (bytes--) {
+		*p++ = v & 0xff;
+		v >>= 8;
+	}
+}
 #define SWAP(a, b)                                                                                 \
 	do {                                                                                       \
 		__typeof__(a) swap_tmp_ = (a);                                                     \

@@ -3,6 +3,7 @@
 
 #include "arch/arch.h"
 #include "arch/x86_64/bootparams.h"
+#include "arch/x86_64/mptable.h"
 #include "unit.h"
 
 static void test_e820_small(void **state)

@@ -3,6 +3,7 @@
 
 #include "bootparams.h"
 #include "cpu.h"
+#include "mptable.h"
 #include "../arch.h"
 #include "../../util/log.h"
 #include "../../util/util.h"

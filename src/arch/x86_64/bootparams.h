@@ -81,15 +81,6 @@ struct hvm_memmap_entry {
 	uint32_t reserved;
 };
 
-/* Store the low (bytes) bytes of (v) at (p), little-endian: boot structures are byte-exact. */
-static inline void put_le(uint8_t *p, uint64_t v, unsigned int bytes)
-{
-	while (bytes--) {
-		*p++ = v & 0xff;
-		v >>= 8;
-	}
-}
-
 /* Fill (map) with at most (max) entries describing (mem). Returns the entry count. */
 unsigned int x86_e820_build(const struct guest_mem *mem, struct e820_entry *map, unsigned int max);
 
@@ -98,9 +89,6 @@ void x86_zero_page_build(const struct guest_mem *mem, const struct boot_info *bi
 
 /* Write the PVH start info, module list and memory map for (bi). 0 or -EFAULT. */
 int x86_pvh_info_write(struct guest_mem *mem, const struct boot_info *bi);
-
-/* Write an MP table for (nr_cpus) CPUs at X86_MPTABLE_ADDR. 0, -EFAULT or -E2BIG. */
-int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus);
 
 /* bzImage helpers, exposed for the unit tests. */
 bool x86_is_bzimage(const uint8_t *img, size_t size);

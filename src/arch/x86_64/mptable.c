@@ -6,8 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bootparams.h"
+#include "mptable.h"
 #include "../arch.h"
+#include "../../util/util.h"
 
 #define MP_SPEC_REV	 4
 #define MP_APIC_VERSION	 0x14

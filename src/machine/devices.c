@@ -198,7 +198,8 @@ static unsigned int rng_count(const struct vm_config *cfg)
 static int rng_kind_create(struct machine *m, unsigned int index, void **dev, char *why,
 			   size_t why_len)
 {
-	int ret = virtio_rng_create(&m->vm, &m->cfg->rng_limit, (struct virtio_rng **)dev);
+	int ret = virtio_rng_create(&m->vm.mem, &m->vm.loop, &m->cfg->rng_limit,
+				    (struct virtio_rng **)dev);
 
 	(void)index;
 	return ret ? device_fail(why, why_len, ret, "entropy device", NULL) : 0;
@@ -209,11 +210,17 @@ static void rng_kind_destroy(void *dev)
 	virtio_rng_destroy(dev);
 }
 
+static struct virtio_dev *rng_virtio(void *dev)
+{
+	return virtio_rng_dev(dev);
+}
+
 const struct device_kind device_kind_rng = {
 	.name = "rng",
 	.count = rng_count,
 	.create = rng_kind_create,
 	.destroy = rng_kind_destroy,
+	.virtio = rng_virtio,
 };
 
 /* --- virtio-blk: in configuration order, so the guest names them vda, vdb... so --- */
@@ -268,7 +275,7 @@ static int net_create(struct machine *m, unsigned int index, void **dev, char *w
 		      size_t why_len)
 {
 	const struct net_config *n = &m->cfg->nets[index];
-	int ret = virtio_net_create(&m->vm, n, (struct virtio_net **)dev);
+	int ret = virtio_net_create(&m->vm.mem, &m->vm.loop, n, (struct virtio_net **)dev);
 
 	if (ret)
 		snprintf(why, why_len, "network interface '%s' (TAP %s): %s", n->id, n->tap,
@@ -281,12 +288,18 @@ static void net_destroy(void *dev)
 	virtio_net_destroy(dev);
 }
 
+static struct virtio_dev *net_virtio(void *dev)
+{
+	return virtio_net_dev(dev);
+}
+
 const struct device_kind device_kind_net = {
 	.name = "net",
 	.count = net_count,
 	.id = net_id,
 	.create = net_create,
 	.destroy = net_destroy,
+	.virtio = net_virtio,
 };
 
 /* --- virtio-balloon --- */
@@ -299,7 +312,7 @@ static unsigned int balloon_count(const struct vm_config *cfg)
 static int balloon_create(struct machine *m, unsigned int index, void **dev, char *why,
 			  size_t why_len)
 {
-	int ret = virtio_balloon_create(&m->vm, &m->cfg->balloon_cfg,
+	int ret = virtio_balloon_create(&m->vm.mem, &m->vm.loop, &m->cfg->balloon_cfg,
 					(struct virtio_balloon **)dev);
 
 	(void)index;
@@ -311,11 +324,17 @@ static void balloon_destroy(void *dev)
 	virtio_balloon_destroy(dev);
 }
 
+static struct virtio_dev *balloon_virtio(void *dev)
+{
+	return virtio_balloon_dev(dev);
+}
+
 const struct device_kind device_kind_balloon = {
 	.name = "balloon",
 	.count = balloon_count,
 	.create = balloon_create,
 	.destroy = balloon_destroy,
+	.virtio = balloon_virtio,
 };
 
 /* --- virtio-vsock --- */

@@ -5,8 +5,19 @@
 
 #include "machine.h"
 #include "../devices/i8042.h"
+#include "../virtio/mmio.h"
 #include "../util/log.h"
 #include "../util/util.h"
+
+/* Take (d) off the machine: its transport first, so no notification reaches a freed model. */
+static void machine_device_destroy(struct machine_device *d)
+{
+	if (d->transport)
+		virtio_mmio_destroy(d->transport);
+	d->transport = NULL;
+	d->kind->destroy(d->dev);
+	d->dev = NULL;
+}
 
 static int machine_add_kind(struct machine *m, const struct device_kind *kind, char *why,
 			    size_t why_len)
@@ -22,8 +33,13 @@ static int machine_add_kind(struct machine *m, const struct device_kind *kind, c
 				 MACHINE_MAX_DEVICES);
 			return -ENOSPC;
 		}
-		*d = (struct machine_device){ kind, i, NULL };
+		*d = (struct machine_device){ kind, i, NULL, NULL };
 		ret = kind->create(m, i, &d->dev, why, why_len);
+		if (!ret && kind->virtio) {
+			ret = virtio_mmio_create(&m->vm, kind->virtio(d->dev), &d->transport);
+			if (ret)
+				kind->destroy(d->dev);
+		}
 		if (ret) {
 			if (!*why)
 				snprintf(why, why_len, "%s: %s", kind->name, strerror(-ret));
@@ -44,11 +60,8 @@ int machine_add_devices(struct machine *m, const struct device_kind *const *kind
 	for (k = 0; k < nr_kinds; k++) {
 		ret = machine_add_kind(m, kinds[k], why, why_len);
 		if (ret) {
-			while (m->nr_devs > first) {
-				struct machine_device *d = &m->devs[--m->nr_devs];
-
-				d->kind->destroy(d->dev);
-			}
+			while (m->nr_devs > first)
+				machine_device_destroy(&m->devs[--m->nr_devs]);
 			return ret;
 		}
 	}
@@ -57,12 +70,8 @@ int machine_add_devices(struct machine *m, const struct device_kind *const *kind
 
 void machine_remove_devices(struct machine *m)
 {
-	while (m->nr_devs) {
-		struct machine_device *d = &m->devs[--m->nr_devs];
-
-		d->kind->destroy(d->dev);
-		d->dev = NULL;
-	}
+	while (m->nr_devs)
+		machine_device_destroy(&m->devs[--m->nr_devs]);
 }
 
 int machine_build(struct machine *m, struct vm_config *cfg, uint64_t start_us, char *why,

@@ -19,6 +19,8 @@
 #include "../vmm/vm.h"
 
 struct machine;
+struct virtio_dev;
+struct virtio_mmio;
 struct snapshot_writer; /* the snapshot stream (issue 14); no kind writes one yet */
 struct snapshot_reader;
 
@@ -34,6 +36,11 @@ struct device_kind {
 		      size_t why_len);
 	/* Free (dev): its vCPUs are gone, so nothing can reach it any more. */
 	void (*destroy)(void *dev);
+	/*
+	 * A virtio device's model as its transport drives it: the machine puts it on a
+	 * virtio-mmio slot after create and takes it off before destroy. NULL: not virtio.
+	 */
+	struct virtio_dev *(*virtio)(void *dev);
 	/* Snapshot hooks: NULL for a kind that cannot save its state yet. 0 or -errno. */
 	int (*save)(void *dev, struct snapshot_writer *out);
 	int (*restore)(void *dev, struct snapshot_reader *in);
@@ -44,6 +51,7 @@ struct machine_device {
 	const struct device_kind *kind;
 	unsigned int index;
 	void *dev;
+	struct virtio_mmio *transport; /* a virtio device's slot on the MMIO bus */
 };
 
 #define MACHINE_MAX_DEVICES 32

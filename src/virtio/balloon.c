@@ -14,11 +14,10 @@
 #include <unistd.h>
 
 #include "balloon.h"
-#include "mmio.h"
 #include "virtio.h"
+#include "../util/eventloop.h"
 #include "../util/log.h"
 #include "../util/util.h"
-#include "../vmm/vm.h"
 
 #define BALLOON_F_STATS_VQ	 1
 #define BALLOON_F_DEFLATE_ON_OOM 2
@@ -32,8 +31,7 @@
 
 struct virtio_balloon {
 	struct virtio_dev vd;
-	struct virtio_mmio *mmio;
-	struct vm *vm;
+	struct event_loop *loop;
 	struct balloon_config cfg;
 	uint32_t num_pages; /* the target the host asks for */
 	int timer_fd;
@@ -78,7 +76,7 @@ static void balloon_release(struct virtio_balloon *b, const struct virtq_elem *e
 		void *hva;
 
 		virtq_elem_read(e, off, &pfn, sizeof(pfn));
-		hva = gpa_to_hva(&b->vm->mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
+		hva = gpa_to_hva(b->vd.mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
 		if (!hva) {
 			log_debug("virtio-balloon: pfn 0x%x is not guest RAM", pfn);
 			continue;
@@ -230,36 +228,32 @@ static int balloon_timer_start(struct virtio_balloon *b)
 	if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0)
 		return -errno;
 	b->timer_src = (struct event_source){ b->timer_fd, balloon_stats_tick, b };
-	ret = event_loop_add(&b->vm->loop, &b->timer_src, EPOLLIN);
+	ret = event_loop_add(b->loop, &b->timer_src, EPOLLIN);
 	b->timer_registered = !ret;
 	return ret;
 }
 
-int virtio_balloon_create(struct vm *vm, const struct balloon_config *cfg,
-			  struct virtio_balloon **out)
+int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
+			  const struct balloon_config *cfg, struct virtio_balloon **out)
 {
 	struct virtio_balloon *b = calloc(1, sizeof(*b));
 	int ret;
 
 	if (!b)
 		return -ENOMEM;
-	b->vm = vm;
+	b->loop = loop;
 	b->cfg = *cfg;
 	b->timer_fd = -1;
 	b->num_pages = cfg->target_mib * MiB / BALLOON_PAGE;
-	virtio_dev_init(&b->vd, &balloon_ops, b, &vm->mem);
+	virtio_dev_init(&b->vd, &balloon_ops, b, mem);
 	if (cfg->stats_period) {
 		ret = balloon_timer_start(b);
 		if (ret)
 			goto err;
 	}
-	ret = virtio_mmio_create(vm, &b->vd, &b->mmio);
-	if (ret)
-		goto err;
 	*out = b;
 	return 0;
 err:
-	b->mmio = NULL;
 	virtio_balloon_destroy(b);
 	return ret;
 }
@@ -268,18 +262,22 @@ void virtio_balloon_destroy(struct virtio_balloon *b)
 {
 	if (!b)
 		return;
-	virtio_mmio_destroy(b->mmio);
 	if (b->timer_registered)
-		event_loop_del(&b->vm->loop, &b->timer_src);
+		event_loop_del(b->loop, &b->timer_src);
 	if (b->timer_fd >= 0)
 		close(b->timer_fd);
 	virtio_dev_destroy(&b->vd);
 	free(b);
 }
 
+struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b)
+{
+	return &b->vd;
+}
+
 int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t mib)
 {
-	uint64_t ram_mib = b->vm->mem.total / MiB;
+	uint64_t ram_mib = b->vd.mem->total / MiB;
 
 	/* num_pages is 32 bits; guest RAM is far below that, so one check covers both. */
 	if (mib > ram_mib || mib > (UINT32_MAX * BALLOON_PAGE) / MiB) {

@@ -5,8 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+struct event_loop;
+struct guest_mem;
 struct virtio_balloon;
+struct virtio_dev;
 
 struct balloon_config {
 	uint64_t target_mib;	   /* how much memory the guest should give back */
@@ -68,9 +70,12 @@ int balloon_stats_period_check(unsigned int cur, unsigned int want);
 /* Parse "MIB[,deflate_on_oom][,stats=SECONDS]". 0 or -EINVAL. */
 int balloon_config_parse(const char *arg, struct balloon_config *cfg);
 
-/* Create the device on (vm)'s MMIO bus. 0 or -errno. */
-int virtio_balloon_create(struct vm *vm, const struct balloon_config *cfg,
-			  struct virtio_balloon **out);
+/* Create the device over (mem), its statistics timer on (loop). 0 or -errno. */
+int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
+			  const struct balloon_config *cfg, struct virtio_balloon **out);
+
+/* The device as its transport sees it. */
+struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b);
 void virtio_balloon_destroy(struct virtio_balloon *b);
 
 /*

@@ -11,13 +11,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "mmio.h"
 #include "net.h"
 #include "virtio.h"
 #include "../util/log.h"
 #include "../util/tap.h"
 #include "../util/util.h"
-#include "../vmm/vm.h"
 
 #define NET_F_CSUM	 0
 #define NET_F_GUEST_CSUM 1
@@ -41,7 +39,6 @@
 
 struct virtio_net {
 	struct virtio_dev vd;
-	struct virtio_mmio *mmio;
 	struct event_loop *loop;
 	struct net_config cfg;
 	int tap_fd;
@@ -340,7 +337,8 @@ static const struct virtio_dev_ops net_ops = {
 	.reset = net_reset,
 };
 
-int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out)
+int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
+		      const struct net_config *cfg, struct virtio_net **out)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	int ret;
@@ -348,7 +346,7 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 	if (!net)
 		return -ENOMEM;
 	net->cfg = *cfg;
-	net->loop = &vm->loop;
+	net->loop = loop;
 	net->tap_fd = -1;
 	net->rx_throttle.timer_fd = net->tx_throttle.timer_fd = -1;
 	net->rx_frame = malloc(NET_FRAME_MAX);
@@ -368,13 +366,11 @@ int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio
 	if (ret)
 		goto err;
 	net->tap_registered = true;
-	virtio_dev_init(&net->vd, &net_ops, net, &vm->mem);
+	virtio_dev_init(&net->vd, &net_ops, net, mem);
 	ret = throttle_init(&net->rx_throttle, &cfg->rx_limit, net->loop, &net->vd, net_rx_resume);
 	if (!ret)
 		ret = throttle_init(&net->tx_throttle, &cfg->tx_limit, net->loop, &net->vd,
 				    net_tx_resume);
-	if (!ret)
-		ret = virtio_mmio_create(vm, &net->vd, &net->mmio);
 	if (ret) {
 		throttle_destroy(&net->rx_throttle);
 		throttle_destroy(&net->tx_throttle);
@@ -394,6 +390,11 @@ err:
 	return ret;
 }
 
+struct virtio_dev *virtio_net_dev(struct virtio_net *net)
+{
+	return &net->vd;
+}
+
 void virtio_net_destroy(struct virtio_net *net)
 {
 	if (!net)
@@ -403,7 +404,6 @@ void virtio_net_destroy(struct virtio_net *net)
 		 (unsigned long long)net->stats.rx_bytes, (unsigned long long)net->stats.rx_dropped,
 		 (unsigned long long)net->stats.tx_frames, (unsigned long long)net->stats.tx_bytes,
 		 (unsigned long long)net->stats.tx_dropped);
-	virtio_mmio_destroy(net->mmio);
 	throttle_destroy(&net->rx_throttle);
 	throttle_destroy(&net->tx_throttle);
 	virtio_dev_destroy(&net->vd);

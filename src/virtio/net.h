@@ -8,7 +8,8 @@
 #include "throttle.h"
 #include "../util/util.h"
 
-struct vm;
+struct guest_mem;
+struct virtio_dev;
 struct virtio_net;
 
 #define NET_TAP_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
@@ -36,8 +37,12 @@ struct net_stats {
  */
 int net_config_parse(const char *arg, struct net_config *cfg);
 
-/* Open the TAP and put the device on (vm)'s MMIO bus. 0 or -errno (logged). */
-int virtio_net_create(struct vm *vm, const struct net_config *cfg, struct virtio_net **out);
+/* Open the TAP of (cfg) and create the device over (mem), served on (loop). 0 or -errno (logged). */
+int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
+		      const struct net_config *cfg, struct virtio_net **out);
+
+/* The device as its transport sees it. */
+struct virtio_dev *virtio_net_dev(struct virtio_net *net);
 void virtio_net_destroy(struct virtio_net *net);
 
 /* A snapshot of the device's counters: cumulative since the device was created. */

@@ -2,19 +2,16 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
-#include "mmio.h"
 #include "rng.h"
 #include "virtio.h"
 #include "../util/log.h"
 #include "../util/util.h"
-#include "../vmm/vm.h"
 
 /* Bytes one request may take: a guest asking for more just gets a short buffer back. */
 #define RNG_MAX_REQUEST (64 * 1024)
 
 struct virtio_rng {
 	struct virtio_dev vd;
-	struct virtio_mmio *mmio;
 	struct throttle throttle;
 };
 
@@ -76,18 +73,16 @@ static const struct virtio_dev_ops rng_ops = {
 	.queue_notify = rng_queue_notify,
 };
 
-int virtio_rng_create(struct vm *vm, const struct throttle_config *limit,
-		      struct virtio_rng **out)
+int virtio_rng_create(const struct guest_mem *mem, struct event_loop *loop,
+		      const struct throttle_config *limit, struct virtio_rng **out)
 {
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
 	int ret;
 
 	if (!rng)
 		return -ENOMEM;
-	virtio_dev_init(&rng->vd, &rng_ops, rng, &vm->mem);
-	ret = throttle_init(&rng->throttle, limit, &vm->loop, &rng->vd, rng_resume);
-	if (!ret)
-		ret = virtio_mmio_create(vm, &rng->vd, &rng->mmio);
+	virtio_dev_init(&rng->vd, &rng_ops, rng, mem);
+	ret = throttle_init(&rng->throttle, limit, loop, &rng->vd, rng_resume);
 	if (ret) {
 		throttle_destroy(&rng->throttle);
 		virtio_dev_destroy(&rng->vd);
@@ -98,11 +93,15 @@ int virtio_rng_create(struct vm *vm, const struct throttle_config *limit,
 	return 0;
 }
 
+struct virtio_dev *virtio_rng_dev(struct virtio_rng *rng)
+{
+	return &rng->vd;
+}
+
 void virtio_rng_destroy(struct virtio_rng *rng)
 {
 	if (!rng)
 		return;
-	virtio_mmio_destroy(rng->mmio);
 	throttle_destroy(&rng->throttle);
 	virtio_dev_destroy(&rng->vd);
 	free(rng);

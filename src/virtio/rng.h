@@ -4,12 +4,16 @@
 
 #include "throttle.h"
 
-struct vm;
+struct guest_mem;
+struct virtio_dev;
 struct virtio_rng;
 
-/* Create the device, limited by (limit), and put it on (vm)'s MMIO bus. 0 or -errno. */
-int virtio_rng_create(struct vm *vm, const struct throttle_config *limit,
-		      struct virtio_rng **out);
+/* Create the device over (mem), served on (loop), limited by (limit). 0 or -errno. */
+int virtio_rng_create(const struct guest_mem *mem, struct event_loop *loop,
+		      const struct throttle_config *limit, struct virtio_rng **out);
+
+/* The device as its transport sees it. */
+struct virtio_dev *virtio_rng_dev(struct virtio_rng *rng);
 void virtio_rng_destroy(struct virtio_rng *rng);
 
 #endif

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "sections.h"
-#include "../arch/arch.h"
+#include "arch_defs.h"
 
 /* A balloon target counts 4 KiB pages in a 32-bit field. */
 #define CF_BALLOON_MAX_MIB     ((UINT32_MAX * 4096ULL) / MiB)

@@ -4,7 +4,8 @@
 #   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders and the
 #   virtqueue walker, command line, tiny guests on /dev/kvm
 #   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), the API, nested
-#   real Linux on x86_64 and on arm64 (GICv2 and GICv3 L1s).
+#   real Linux on x86_64 and on arm64 (GICv2 and GICv3 L1s), and (without QEMU) the nested
+#   tier's test-bed stall classifier.
 # Set EMBER_SKIP_NESTED=1 to leave out the nested tier (it needs ~5 minutes of QEMU TCG).
 set -u
 cd "$(dirname "$0")/.."
@@ -13,12 +14,14 @@ results=build/check-results.txt
 : >"$results"
 
 # Run one step; its PASS/FAIL lines are kept, the rest goes to build/check-<name>.log.
+# REDO lines (a nested run done again after a test-bed stall) are shown, not counted.
 step() {
 	local name=$1
 	shift
 	echo "== $name: $*"
 	"$@" >"build/check-$name.log" 2>&1
 	local rc=$?
+	grep -E '^REDO: ' "build/check-$name.log"
 	grep -E '^(PASS|FAIL): ' "build/check-$name.log" | tee -a "$results"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "build/check-$name.log"; then
 		echo "FAIL: $name (exit status $rc, see build/check-$name.log)" | tee -a "$results"
@@ -47,6 +50,8 @@ asan_unit() {
 start=$(date +%s)
 step build build_all
 step lint tools/check-arch-ifdefs.sh
+# The nested tier's stall classifier and redo logic, on saved consoles: no QEMU needed.
+step nested-classifier tests/nested/test-classifier.sh
 step unit make -s unit
 step asan asan_unit
 fuzz_short() {

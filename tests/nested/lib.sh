@@ -1,5 +1,5 @@
 # Helpers shared by the nested-tier scripts of every architecture (x86_64/,
-# aarch64/); sourced, not run.
+# aarch64/, riscv64/); sourced, not run.
 # shellcheck shell=bash
 
 # nested_busybox [PATH]: the static busybox that goes into an L1 or L2
@@ -246,7 +246,8 @@ nested_watch_l1() {
 
 # nested_boot_l1 LABEL CONSOLE TOTAL_S CMD...: boots an L1 with CMD (a run-l1.sh
 # that execs timeout(1) with QEMU; TOTAL_S its time limit, for reference), its
-# console in the file CONSOLE (carriage returns removed at the end). Boots again
+# console in the file CONSOLE (carriage returns removed at the end); the
+# messages call it "L1 (LABEL)", or "L1" if LABEL is empty. Boots again
 # only an L1 that never printed L1-STARTED within $start_timeout s, or whose
 # console then stayed silent for $freeze_secs s (L1 itself stopped: every run
 # again), $tries boots in all, and says so. The caller's globals: log (each
@@ -256,12 +257,12 @@ nested_watch_l1() {
 # started. VERBOSE=1 streams the console.
 # shellcheck disable=SC2154,SC2034 # (log, tries, start_timeout, freeze_secs, l1_pids, status: the caller's)
 nested_boot_l1() {
-	local label=$1 cur=$2 try t0 qpid tailpid='' rc late frozen='' frozen_in
+	local l1="L1${1:+ ($1)}" cur=$2 try t0 qpid tailpid='' rc late frozen='' frozen_in
 	shift 3
 	for try in $(seq 1 "$tries"); do
 		[ "$try" -eq 1 ] || [ -n "$frozen" ] ||
-			echo "nested: L1 ($label) did not start, retry $try/$tries"
-		echo "=== L1 ($label) boot, try $try/$tries, $(date -u +%FT%TZ) ===" >>"$log"
+			echo "nested: $l1 did not start, retry $try/$tries"
+		echo "=== $l1 boot, try $try/$tries, $(date -u +%FT%TZ) ===" >>"$log"
 		: >"$cur"
 		t0=$(date +%s)
 		"$@" >"$cur" 2>&1 &
@@ -285,9 +286,9 @@ nested_boot_l1() {
 		done
 		frozen=
 		if grep -q -a 'L1-STARTED' "$cur"; then
-			echo "=== L1 ($label) reached /init after $(($(date +%s) - t0))s ===" >>"$log"
+			echo "=== $l1 reached /init after $(($(date +%s) - t0))s ===" >>"$log"
 			frozen_in=$(nested_watch_l1 "$qpid" "$cur" "$freeze_secs") ||
-				frozen="L1 ($label) stopped during ${frozen_in:-its start} (its console silent for ${freeze_secs}s)"
+				frozen="$l1 stopped during ${frozen_in:-its start} (its console silent for ${freeze_secs}s)"
 		fi
 		rc=0
 		wait "$qpid" || rc=$?
@@ -296,10 +297,10 @@ nested_boot_l1() {
 		tr -d '\r' <"$cur" >"$cur.tmp" && mv "$cur.tmp" "$cur"
 		cat "$cur" >>"$log"
 		[ -z "$late" ] || echo "$late" >>"$log"
-		echo "=== L1 ($label) ended: status $rc after $(($(date +%s) - t0))s ===" >>"$log"
+		echo "=== $l1 ended: status $rc after $(($(date +%s) - t0))s ===" >>"$log"
 		grep -q -a 'L1-STARTED' "$cur" || continue
 		if [ -z "$frozen" ]; then
-			[ "$try" -eq 1 ] || echo "nested: L1 ($label) started on try $try/$tries"
+			[ "$try" -eq 1 ] || echo "nested: $l1 started on try $try/$tries"
 			return 0
 		fi
 		# Not a failure of a run: L1 itself stopped. Every run again, in a new L1.
@@ -357,4 +358,237 @@ nested_judge() {
 		done
 	fi
 	nested_report "$name" "$secs" "$cpus" "$want" "$lasterr" ${reasons[@]+"${reasons[@]}"}
+}
+
+# nested_classify_stall [-v] [--no-nmi] [--vmm NAME] CONSOLE: tells a stall of
+# the test bed from a failure of the VMM, from the saved console of one nested
+# run (its section of an L1 console: the L2's output, L1 kernel lines, and the
+# NESTED-* lines of the L1 runner). Prints "stall: <reason>" (exit 0) or
+# "failure" (exit 1; with -v the why goes to stderr); 2 on a usage error.
+# A stall (on this host L1's nested virtualization can stop one of the L2's
+# vCPUs for good, TESTBED.md) is one of:
+#   - an L2 RCU stall report naming CPU Y, "Sending NMI from CPU X to CPUs Y:"
+#     after it, and never "NMI backtrace for cpu Y": the CPU no longer runs at
+#     all. (A CPU spinning with interrupts off still answers the NMI: that is
+#     a failure.) --no-nmi: the guest's backtrace request is an IPI, not an
+#     NMI (arm64, riscv64), so no answer proves nothing; this rule is off.
+#   - an L2 "BUG: workqueue lockup - pool cpus=Y ..." with no backtrace of Y;
+#   - an L1 soft lockup in the VMM's thread ("[NAME:pid]", NAME = --vmm, by
+#     default ember) while the L2 stays unfinished.
+# and, in every case, none of: a kernel panic or oops (L1 or L2), a line the
+# VMM wrote on stderr (NESTED-STDERR) other than an INFO/DEBUG one, a VMM
+# that ended by itself (NESTED-RESULT with timeout=0; a stalled guest never
+# ends, the run's watchdog kills it), a failed API request, an L2-...FAIL...
+# line, or L2-MARKER-OK (the guest finished). Anything else is a failure.
+nested_classify_stall() {
+	local verbose=0 nmi=1 vmm=ember
+	while [ $# -gt 1 ]; do
+		case $1 in
+		-v) verbose=1 ;;
+		--no-nmi) nmi=0 ;;
+		--vmm)
+			vmm=$2
+			shift
+			;;
+		*) break ;;
+		esac
+		shift
+	done
+	if [ $# -ne 1 ] || [ ! -r "$1" ]; then
+		echo "usage: nested_classify_stall [-v] [--no-nmi] [--vmm NAME] CONSOLE (a readable file)" >&2
+		return 2
+	fi
+	awk -v nmi="$nmi" -v vmm="$vmm" -v verbose="$verbose" '
+	function failure(why) {
+		if (verbose)
+			print "classify: failure: " why >"/dev/stderr"
+		print "failure"
+		exit 1
+	}
+	function stall(why) {
+		print "stall: " why
+		exit 0
+	}
+	# cpulist(LIST, SET): adds the CPUs of a Linux CPU list ("0", "0-1,3") to SET.
+	function cpulist(list, set, parts, range, i, k, c, hi) {
+		k = split(list, parts, ",")
+		for (i = 1; i <= k; i++) {
+			if (split(parts[i], range, "-") == 2) {
+				c = range[1] + 0
+				hi = range[2] + 0
+			} else
+				c = hi = parts[i] + 0
+			for (; c <= hi; c++)
+				set[c] = 1
+		}
+	}
+	# The number after the text matched by PREFIX_RE in S (-1 if none).
+	function num_after(s, prefix_re, t) {
+		if (!match(s, prefix_re "[0-9]+"))
+			return -1
+		t = substr(s, RSTART, RLENGTH)
+		sub(prefix_re, "", t)
+		return t + 0
+	}
+	{
+		sub(/\r$/, "")
+		line[++n] = $0
+	}
+	END {
+		# 1. What is a failure whatever else the console shows.
+		for (i = 1; i <= n; i++) {
+			l = line[i]
+			if (l ~ /Kernel panic - not syncing/)
+				failure("a kernel panic: " l)
+			if (l ~ /Oops: |BUG: unable to handle|BUG: kernel NULL pointer|general protection fault|kernel BUG at /)
+				failure("a kernel oops: " l)
+			if (l ~ /^NESTED-STDERR [^ ]+: ./) {
+				m = l
+				sub(/^NESTED-STDERR [^ ]+: /, "", m)
+				if (m !~ /^[a-z0-9_-]+: (INFO|DEBUG): /)
+					failure("the VMM wrote: " m)
+			}
+			if (l ~ /^NESTED-RESULT / && l !~ / timeout=1( |$)/)
+				failure("the VMM ended by itself: " l)
+			if (l ~ /^NESTED-APIFAIL /)
+				failure("an API request failed: " l)
+			if (l ~ /L2-[A-Z0-9-]*FAIL/)
+				failure("the guest reported a failed check: " l)
+			if (l ~ /L2-MARKER-OK/)
+				failure("the guest finished its checks")
+		}
+		# 2. The L2 CPUs that answered an NMI: they still ran.
+		for (i = 1; i <= n; i++)
+			if ((c = num_after(line[i], "NMI backtrace for cpu ")) >= 0)
+				answered[c] = 1
+		# 3. RCU stall reports, and the NMIs they sent to the CPUs they name.
+		hdr = 0
+		maxcpu = -1
+		for (i = 1; i <= n; i++) {
+			l = line[i]
+			if (l ~ /rcu: INFO: rcu_[a-z_]+ detected (expedited )?stalls on CPUs\/tasks/) {
+				hdr = i
+				continue
+			}
+			if (!match(l, /Sending NMI from CPU [0-9]+ to CPUs [0-9,-]+:/))
+				continue
+			# An NMI of this report (its GP-kthread part is some 30 lines on).
+			if (!hdr || i - hdr > 100)
+				continue
+			s = substr(l, RSTART, RLENGTH)
+			from = num_after(s, "from CPU ")
+			to = s
+			sub(/.* to CPUs /, "", to)
+			sub(/:$/, "", to)
+			split("", tgt)
+			cpulist(to, tgt)
+			for (c in tgt) {
+				# The report lists it as "<cpu>-....: (...)" ("{ <cpu>-... }" if expedited).
+				re = "(^|[^0-9])" c "-[O.][o.][N.][.!?0-9D]"
+				for (j = hdr; j < i; j++)
+					if (line[j] ~ re)
+						break
+				if (j == i)
+					continue
+				stalled[c] = 1
+				by[c] = from
+				if (c + 0 > maxcpu)
+					maxcpu = c + 0
+			}
+		}
+		for (c in stalled)
+			if (answered[c])
+				failure("L2 CPU " c " answered the NMI: it ran (with interrupts off?)")
+		# 4. The stall signatures.
+		if (nmi && maxcpu >= 0) {
+			list = ""
+			for (c = 0; c <= maxcpu; c++)
+				if (c in stalled) {
+					list = list (list == "" ? "" : ",") c
+					from = by[c]
+				}
+			stall("L2 CPU " list " stalled, no answer to the NMI from CPU " from)
+		}
+		for (i = 1; i <= n; i++) {
+			c = num_after(line[i], "BUG: workqueue lockup - pool cpus=")
+			if (c < 0 || substr(line[i], RSTART + RLENGTH, 1) != " ")
+				continue
+			if (c in answered)
+				failure("L2 CPU " c " (workqueue lockup) answered an NMI: it ran")
+			secs = num_after(line[i], " stuck for ")
+			stall("L2 workqueue lockup on CPU " c " (stuck for " secs "s)")
+		}
+		for (i = 1; i <= n; i++) {
+			l = line[i]
+			if (l !~ /BUG: soft lockup - CPU#[0-9]+ stuck for [0-9]+s! \[/ || !index(l, "[" vmm ":"))
+				continue
+			stall("L1 soft lockup in " vmm " (CPU#" num_after(l, "CPU#") " stuck for " \
+				num_after(l, " stuck for ") "s)")
+		}
+		failure("no test-bed stall signature")
+	}' "$1"
+}
+
+# nested_runs BOOT JUDGE NAME...: does the runs NAME... in a fresh L1 and prints
+# each one's result line. A run that fails with the signature of a test-bed
+# stall (nested_classify_stall on $out/NAME.out, with the caller's $stall_opts)
+# is done ONCE more, in another fresh L1, after the others; the output says
+#   REDO: nested/NAME (test-bed stall: <reason>)
+# and its line is that of the second try, whose FAIL line ends with
+# "; stalled twice, test-bed stall: <reason>" if it stalls again. Runs that never
+# started because the L1 of a stalled run ended during it go to that new L1
+# too. Any other failure is final: never retried.
+#   BOOT NAME...: boots an L1 (nested_boot_l1) that does those runs, in order,
+#     and leaves its console in $cur (and whatever JUDGE reads).
+#   JUDGE NAME: prints NAME's PASS/FAIL line (nested_report) from $cur, with its
+#     section in $out/NAME.out; 1 on FAIL.
+# Uses the caller's out, cur, log and stall_opts. 1 if any run failed in the end.
+# shellcheck disable=SC2154 # (out, cur, log: the caller's)
+nested_runs() {
+	local boot=$1 judge=$2 round name line verdict why failed=0 stalled_in
+	shift 2
+	local todo=("$@") redo=()
+	local -A stalled=()
+	for round in 1 2; do
+		[ ${#todo[@]} -gt 0 ] || break
+		"$boot" "${todo[@]}"
+		redo=()
+		stalled_in=
+		for name in "${todo[@]}"; do
+			if line=$("$judge" "$name"); then
+				echo "$line"
+				continue
+			fi
+			# shellcheck disable=SC2086 # (options, as words)
+			verdict=$(nested_classify_stall ${stall_opts:-} "$out/$name.out" 2>/dev/null) || true
+			why=${verdict#stall: }
+			[ "$why" != "$verdict" ] || why=
+			if [ "$round" = 1 ] && [ -n "$why" ]; then
+				echo "REDO: nested/$name (test-bed stall: $why)"
+				echo "=== $name: test-bed stall ($why); again in a new L1 ===" >>"$log"
+				cp "$out/$name.out" "$out/$name.stall.out"
+				stalled[$name]=1
+				stalled_in=$name
+				redo+=("$name")
+				continue
+			fi
+			if [ "$round" = 1 ] && [ -n "$stalled_in" ] && [ ! -s "$out/$name.out" ] &&
+				! grep -q -a '^NESTED-DONE' "$cur"; then
+				echo "nested: $name never started (its L1 ended after $stalled_in stalled); it goes to the new L1 too"
+				redo+=("$name")
+				continue
+			fi
+			if [ -n "$why" ]; then
+				if [ -n "${stalled[$name]:-}" ]; then
+					line="${line%)}; stalled twice, test-bed stall: $why)"
+				else
+					line="${line%)}; test-bed stall: $why)"
+				fi
+			fi
+			echo "$line"
+			failed=1
+		done
+		todo=(${redo[@]+"${redo[@]}"})
+	done
+	return $failed
 }

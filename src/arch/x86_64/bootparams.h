@@ -102,9 +102,12 @@ int x86_pvh_info_write(struct guest_mem *mem, const struct boot_info *bi);
 /* Write an MP table for (nr_cpus) CPUs at X86_MPTABLE_ADDR. 0, -EFAULT or -E2BIG. */
 int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus);
 
-/* bzImage helpers, exposed for the unit tests. */
+/*
+ * bzImage helpers, exposed for the unit tests. x86_bzimage_load: 0, or -EINVAL / -ENOMEM
+ * with the reason in (why, why_len).
+ */
 bool x86_is_bzimage(const uint8_t *img, size_t size);
 int x86_bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-		     struct boot_info *bi);
+		     struct boot_info *bi, char *why, size_t why_len);
 
 #endif

@@ -75,7 +75,7 @@ static int boot_place_initrd(struct vm *vm, uint64_t size, uint64_t *addr)
 
 int boot_place_image(struct guest_mem *mem, const uint8_t *img, size_t size, uint64_t align,
 		     uint64_t text_offset, uint64_t image_size, uint64_t fdt_max,
-		     struct boot_info *bi, uint64_t *fdt_addr)
+		     struct boot_info *bi, uint64_t *fdt_addr, char *why, size_t why_len)
 {
 	const struct mem_region *ram = &mem->regions[0];
 	uint64_t load, fdt;
@@ -84,8 +84,9 @@ int boot_place_image(struct guest_mem *mem, const uint8_t *img, size_t size, uin
 	load = ALIGN_UP(ram->gpa, align) + text_offset;
 	fdt = ALIGN_DOWN(ram->gpa + ram->size - fdt_max, align);
 	if (image_size > fdt || load > fdt - image_size) {
-		log_err("--kernel: the image needs %llu bytes: too big for %llu MiB of RAM",
-			(unsigned long long)image_size, (unsigned long long)(ram->size / MiB));
+		snprintf(why, why_len,
+			 "--kernel: the image needs %llu bytes: too big for %llu MiB of RAM",
+			 (unsigned long long)image_size, (unsigned long long)(ram->size / MiB));
 		return -E2BIG;
 	}
 	ret = guest_mem_write(mem, load, img, size);
@@ -143,7 +144,10 @@ out:
 	return ret;
 }
 
-/* What a loader's refusal means, for the caller's message (the loader logs the detail). */
+/*
+ * What a loader's refusal means, for the caller's message when the loader gave no reason of
+ * its own (a guest_mem_write failure, or image_size_check, which logs its detail itself).
+ */
 static const char *kernel_error(int err)
 {
 	switch (err) {
@@ -162,6 +166,8 @@ static const char *kernel_error(int err)
 int boot_load_kernel(struct vm *vm, char *why, size_t why_len)
 {
 	const char *path = vm->cfg->kernel_path;
+	/* The loader's own words; the path is prefixed here, where it is known. */
+	char reason[256] = "";
 	uint8_t *img;
 	size_t size;
 	int ret;
@@ -172,11 +178,12 @@ int boot_load_kernel(struct vm *vm, char *why, size_t why_len)
 		snprintf(why, why_len, "--kernel %s: %s", path, file_error(ret));
 		return ret;
 	}
-	/* The loader names the problem in its one error line. */
-	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg->boot_proto, &vm->boot);
+	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg->boot_proto, &vm->boot, reason,
+			       sizeof(reason));
 	free(img);
 	if (ret)
-		snprintf(why, why_len, "--kernel %s: %s", path, kernel_error(ret));
+		snprintf(why, why_len, "--kernel %s: %s", path,
+			 *reason ? reason : kernel_error(ret));
 	return ret;
 }
 

@@ -32,11 +32,12 @@ struct guest_mem;
  * RAM plus its (text_offset), with (image_size) bytes of room; the device tree in the last
  * (fdt_max) bytes of RAM, at an (align) boundary; the initrd allowed up to it. Copies the
  * (size) bytes of (img) and fills (bi) (entry, kernel_end, initrd_max) and (*fdt_addr).
- * 0, or -E2BIG (logged) if the kernel does not fit below the device tree.
+ * 0, or -E2BIG with the reason in (why, why_len) if the kernel does not fit below the device
+ * tree.
  */
 int boot_place_image(struct guest_mem *mem, const uint8_t *img, size_t size, uint64_t align,
 		     uint64_t text_offset, uint64_t image_size, uint64_t fdt_max,
-		     struct boot_info *bi, uint64_t *fdt_addr);
+		     struct boot_info *bi, uint64_t *fdt_addr, char *why, size_t why_len);
 
 /* Copy the device tree (blob, len) to (addr) in vm's RAM and log where it went. 0 or -errno. */
 int boot_write_fdt(struct vm *vm, uint64_t addr, const uint8_t *blob, size_t len);

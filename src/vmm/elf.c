@@ -1,9 +1,9 @@
 #include <elf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "elf.h"
-#include "../util/log.h"
 #include "../util/util.h"
 
 #define ELF_MAX_PHDRS 128
@@ -39,7 +39,7 @@ static Elf64_Phdr elf_phdr(const uint8_t *img, unsigned int i)
 	return ph;
 }
 
-int elf_validate(const uint8_t *img, size_t size, uint16_t machine)
+int elf_validate(const uint8_t *img, size_t size, uint16_t machine, char *why, size_t why_len)
 {
 	const Elf64_Ehdr *eh;
 	Elf64_Ehdr hdr;
@@ -48,28 +48,30 @@ int elf_validate(const uint8_t *img, size_t size, uint16_t machine)
 	if (!elf_is_elf(img, size))
 		return -ENOEXEC;
 	if (size < sizeof(hdr)) {
-		log_err("ELF: truncated header (%zu bytes)", size);
+		snprintf(why, why_len, "ELF: truncated header (%zu bytes)", size);
 		return -EINVAL;
 	}
 	hdr = elf_ehdr(img);
 	eh = &hdr;
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB) {
-		log_err("ELF: not a little-endian 64-bit image");
+		snprintf(why, why_len, "ELF: not a little-endian 64-bit image");
 		return -EINVAL;
 	}
 	if (eh->e_machine != machine) {
-		log_err("ELF: built for machine %u, this is %u", eh->e_machine, machine);
+		snprintf(why, why_len, "ELF: built for machine %u, this is %u", eh->e_machine,
+			 machine);
 		return -EINVAL;
 	}
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN) {
-		log_err("ELF: type %u is not an executable", eh->e_type);
+		snprintf(why, why_len, "ELF: type %u is not an executable", eh->e_type);
 		return -EINVAL;
 	}
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
 	    eh->e_phnum > ELF_MAX_PHDRS ||
 	    !in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), size)) {
-		log_err("ELF: program headers (%u at 0x%llx) are missing or outside the file",
-			eh->e_phnum, (unsigned long long)eh->e_phoff);
+		snprintf(why, why_len,
+			 "ELF: program headers (%u at 0x%llx) are missing or outside the file",
+			 eh->e_phnum, (unsigned long long)eh->e_phoff);
 		return -EINVAL;
 	}
 	for (i = 0; i < eh->e_phnum; i++) {
@@ -79,29 +81,32 @@ int elf_validate(const uint8_t *img, size_t size, uint16_t machine)
 		if (ph->p_type != PT_LOAD && ph->p_type != PT_NOTE)
 			continue;
 		if (!in_file(ph->p_offset, ph->p_filesz, size)) {
-			log_err("ELF: segment %u (0x%llx bytes at offset 0x%llx) is outside the "
-				"%zu-byte file (truncated?)", i, (unsigned long long)ph->p_filesz,
-				(unsigned long long)ph->p_offset, size);
+			snprintf(why, why_len,
+				 "ELF: segment %u (0x%llx bytes at offset 0x%llx) is outside the "
+				 "%zu-byte file (truncated?)",
+				 i, (unsigned long long)ph->p_filesz,
+				 (unsigned long long)ph->p_offset, size);
 			return -EINVAL;
 		}
 		if (ph->p_type == PT_NOTE)
 			continue;
 		if (ph->p_filesz > ph->p_memsz ||
 		    __builtin_add_overflow(ph->p_paddr, ph->p_memsz, &end)) {
-			log_err("ELF: segment %u has inconsistent sizes or wraps", i);
+			snprintf(why, why_len, "ELF: segment %u has inconsistent sizes or wraps",
+				 i);
 			return -EINVAL;
 		}
 		nr_load++;
 	}
 	if (!nr_load) {
-		log_err("ELF: no loadable segment");
+		snprintf(why, why_len, "ELF: no loadable segment");
 		return -EINVAL;
 	}
 	return 0;
 }
 
 int elf_load(const uint8_t *img, size_t size, struct guest_mem *mem, uint64_t *entry,
-	     uint64_t *end)
+	     uint64_t *end, char *why, size_t why_len)
 {
 	const Elf64_Ehdr hdr = elf_ehdr(img), *eh = &hdr;
 	uint64_t top = 0;
@@ -116,9 +121,11 @@ int elf_load(const uint8_t *img, size_t size, struct guest_mem *mem, uint64_t *e
 			continue;
 		dst = gpa_to_hva(mem, ph->p_paddr, ph->p_memsz);
 		if (!dst) {
-			log_err("ELF: segment %u [0x%llx, +0x%llx) is outside guest RAM "
-				"(try a larger --memory)", i, (unsigned long long)ph->p_paddr,
-				(unsigned long long)ph->p_memsz);
+			snprintf(why, why_len,
+				 "ELF: segment %u [0x%llx, +0x%llx) is outside guest RAM "
+				 "(try a larger --memory)",
+				 i, (unsigned long long)ph->p_paddr,
+				 (unsigned long long)ph->p_memsz);
 			return -ENOMEM;
 		}
 		memcpy(dst, img + ph->p_offset, ph->p_filesz);
@@ -131,7 +138,7 @@ int elf_load(const uint8_t *img, size_t size, struct guest_mem *mem, uint64_t *e
 }
 
 int elf_find_note(const uint8_t *img, size_t size, const char *name, uint32_t type,
-		  const uint8_t **desc, uint32_t *desc_len)
+		  const uint8_t **desc, uint32_t *desc_len, char *why, size_t why_len)
 {
 	const Elf64_Ehdr hdr = elf_ehdr(img), *eh = &hdr;
 	size_t name_len = strlen(name) + 1;
@@ -156,7 +163,7 @@ int elf_find_note(const uint8_t *img, size_t size, const char *name, uint32_t ty
 			next = desc_off + ALIGN_UP((uint64_t)nh->n_descsz, 4);
 
 			if (next > ph->p_filesz || desc_off + nh->n_descsz > ph->p_filesz) {
-				log_err("ELF: malformed note in segment %u", i);
+				snprintf(why, why_len, "ELF: malformed note in segment %u", i);
 				return -EINVAL;
 			}
 			if (nh->n_type == type && nh->n_namesz == name_len &&

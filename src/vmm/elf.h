@@ -13,23 +13,25 @@ bool elf_is_elf(const uint8_t *img, size_t size);
 
 /*
  * Check that (img) is a little-endian ELF64 executable for (machine) whose headers and
- * segments all lie inside the file. Logs the first problem found. 0 or -ENOEXEC / -EINVAL.
+ * segments all lie inside the file. 0, -ENOEXEC (no ELF magic; nothing written to why), or
+ * -EINVAL with the first problem found in (why, why_len).
  */
-int elf_validate(const uint8_t *img, size_t size, uint16_t machine);
+int elf_validate(const uint8_t *img, size_t size, uint16_t machine, char *why, size_t why_len);
 
 /*
  * Copy every PT_LOAD segment to its physical address in (mem), zeroing the bss part.
  * Sets (*entry) and (*end), the first byte above the highest segment. Call after
- * elf_validate. 0, or -ENOMEM if a segment falls outside guest RAM.
+ * elf_validate. 0, or -ENOMEM if a segment falls outside guest RAM, named in (why, why_len).
  */
 int elf_load(const uint8_t *img, size_t size, struct guest_mem *mem, uint64_t *entry,
-	     uint64_t *end);
+	     uint64_t *end, char *why, size_t why_len);
 
 /*
  * Find the note (name, type) in the PT_NOTE segments of a validated image. Sets (*desc)
- * and (*desc_len) to the descriptor inside (img). 0, -ENOENT, or -EINVAL if malformed.
+ * and (*desc_len) to the descriptor inside (img). 0, -ENOENT (nothing written to why), or
+ * -EINVAL if a note is malformed, with the reason in (why, why_len).
  */
 int elf_find_note(const uint8_t *img, size_t size, const char *name, uint32_t type,
-		  const uint8_t **desc, uint32_t *desc_len);
+		  const uint8_t **desc, uint32_t *desc_len, char *why, size_t why_len);
 
 #endif

@@ -16,12 +16,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
 	struct guest_mem mem;
 	struct boot_info bi;
+	char why[256];
 	unsigned int nr, i;
 
 	if (arch_mem_layout(32 << 20, layout, &nr) || guest_mem_init(&mem, layout, nr))
 		return 0;
 	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-		arch_kernel_load(&mem, data, size, protos[i], &bi);
+		arch_kernel_load(&mem, data, size, protos[i], &bi, why, sizeof(why));
 	guest_mem_destroy(&mem);
 	return 0;
 }

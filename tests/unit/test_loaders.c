@@ -60,13 +60,19 @@ static Elf64_Phdr *phdr0(uint8_t *img)
 	return (Elf64_Phdr *)(img + sizeof(Elf64_Ehdr));
 }
 
-static int load(const uint8_t *img, size_t size, enum boot_protocol proto, struct boot_info *bi)
+/* Load into 64 MiB of RAM; the loader's reason for a refusal lands in (why). */
+static int load_why(const uint8_t *img, size_t size, enum boot_protocol proto,
+		    struct boot_info *bi, char *why, size_t why_len)
 {
 	struct guest_mem mem;
 	int ret;
 
 	unit_mem_init(&mem, 64);
-	ret = arch_kernel_load(&mem, img, size, proto, bi);
+	why[0] = '\0';
+	ret = arch_kernel_load(&mem, img, size, proto, bi, why, why_len);
+	/* Every x86 refusal has words of its own: none may leave the caller a bare errno. */
+	if (ret && !why[0])
+		fail_msg("refused with %d but no reason", ret);
 	if (!ret && bi->proto != BOOT_PROTO_PVH && bi->entry == LOAD_ADDR + 0x10) {
 		const uint8_t *p = gpa_to_hva(&mem, LOAD_ADDR, 0x200);
 
@@ -76,6 +82,25 @@ static int load(const uint8_t *img, size_t size, enum boot_protocol proto, struc
 	}
 	guest_mem_destroy(&mem);
 	return ret;
+}
+
+static int load(const uint8_t *img, size_t size, enum boot_protocol proto, struct boot_info *bi)
+{
+	char why[256];
+
+	return load_why(img, size, proto, bi, why, sizeof(why));
+}
+
+/* Expect (img) refused with (want), and a reason that mentions (needle). */
+static void refused(const uint8_t *img, size_t size, enum boot_protocol proto, int want,
+		    const char *needle)
+{
+	struct boot_info bi;
+	char why[256];
+
+	assert_int_equal(load_why(img, size, proto, &bi, why, sizeof(why)), want);
+	if (!strstr(why, needle))
+		fail_msg("reason \"%s\" does not mention \"%s\"", why, needle);
 }
 
 static void test_elf_linux(void **state)
@@ -90,7 +115,8 @@ static void test_elf_linux(void **state)
 	assert_int_equal(bi.entry, LOAD_ADDR + 0x10);
 	assert_int_equal(bi.kernel_end, LOAD_ADDR + 0x200);
 	/* No PVH note: asking for PVH is an error, not a guess. */
-	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_PVH, &bi), -EINVAL);
+	refused(img, IMG_SIZE, BOOT_PROTO_PVH, -EINVAL,
+		"ELF: --boot-protocol pvh, but the image has no PVH entry note");
 }
 
 static void test_elf_pvh(void **state)
@@ -116,11 +142,11 @@ static void test_elf_malformed(void **state)
 	(void)state;
 	make_elf(img, 0);
 	img[EI_CLASS] = ELFCLASS32;
-	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL, "ELF: not a little-endian 64-bit image");
 
 	make_elf(img, 0);
 	((Elf64_Ehdr *)img)->e_machine = EM_AARCH64;
-	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL, "ELF: built for machine 183, this is 62");
 
 	make_elf(img, 0);
 	((Elf64_Ehdr *)img)->e_phoff = IMG_SIZE - 8; /* headers past the end */
@@ -140,7 +166,7 @@ static void test_elf_malformed(void **state)
 
 	make_elf(img, 0);
 	phdr0(img)->p_filesz = 0x1000; /* runs past the end of the file */
-	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL, "outside the 4096-byte file (truncated?)");
 
 	make_elf(img, 0);
 	phdr0(img)->p_memsz = 0x10; /* filesz > memsz */
@@ -156,11 +182,12 @@ static void test_elf_malformed(void **state)
 
 	make_elf(img, 0);
 	phdr0(img)->p_paddr = 64 * MiB - 0x100; /* runs past the end of 64 MiB of RAM */
-	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_AUTO, &bi), -ENOMEM);
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -ENOMEM,
+		"is outside guest RAM (try a larger --memory)");
 
 	make_elf(img, 1);
 	put_u32(img + 0x404, 0x10000); /* note descriptor larger than its segment */
-	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL, "ELF: malformed note in segment 1");
 
 	make_elf(img, 1);
 	put_u32(img + 0x400, UINT32_MAX); /* namesz near 4 GiB */
@@ -168,7 +195,8 @@ static void test_elf_malformed(void **state)
 
 	make_elf(img, 1);
 	put_u32(img + 0x410, 0xd0000000); /* PVH entry in the hole */
-	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL,
+		"ELF: PVH entry 0xd0000000 is not in low RAM");
 }
 
 static void test_elf_every_truncation(void **state)
@@ -196,9 +224,11 @@ static void test_not_a_kernel(void **state)
 
 	(void)state;
 	memset(junk, 'x', sizeof(junk));
-	assert_int_equal(load(junk, sizeof(junk), BOOT_PROTO_AUTO, &bi), -ENOEXEC);
+	refused(junk, sizeof(junk), BOOT_PROTO_AUTO, -ENOEXEC,
+		"not a kernel: the 600-byte file is neither an ELF image nor a bzImage");
 	assert_int_equal(load(junk, 0, BOOT_PROTO_AUTO, &bi), -ENOEXEC);
-	assert_int_equal(load((const uint8_t *)"\177ELF", 4, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused((const uint8_t *)"\177ELF", 4, BOOT_PROTO_AUTO, -EINVAL,
+		"ELF: truncated header (4 bytes)");
 }
 
 #define BZ_SIZE (64 * 1024)
@@ -234,7 +264,7 @@ static void test_bzimage_good(void **state)
 	assert_int_equal(bi.kernel_end, 0x1800000);
 	assert_int_equal(bi.initrd_max, 0x80000000);
 	assert_int_equal(bi.arch.setup_header_len, 0x268 - 0x1f1);
-	assert_int_equal(load(img, BZ_SIZE, BOOT_PROTO_PVH, &bi), -EINVAL);
+	refused(img, BZ_SIZE, BOOT_PROTO_PVH, -EINVAL, "bzImage: has no PVH entry");
 	free(img);
 }
 
@@ -247,11 +277,12 @@ static void test_bzimage_malformed(void **state)
 	(void)state;
 	make_bzimage(img);
 	put_u16(img + BP_HDR_VERSION, 0x0206);
-	assert_int_equal(load(img, BZ_SIZE, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused(img, BZ_SIZE, BOOT_PROTO_AUTO, -EINVAL,
+		"bzImage: boot protocol 2.06 is too old (need 2.12)");
 
 	make_bzimage(img);
 	put_u16(img + BP_HDR_XLOADFLAGS, 0);
-	assert_int_equal(load(img, BZ_SIZE, BOOT_PROTO_AUTO, &bi), -EINVAL);
+	refused(img, BZ_SIZE, BOOT_PROTO_AUTO, -EINVAL, "bzImage: no 64-bit entry point");
 
 	make_bzimage(img);
 	put_u16(img + BP_HDR_BOOT_FLAG, 0);
@@ -275,12 +306,16 @@ static void test_bzimage_malformed(void **state)
 
 	make_bzimage(img);
 	put_u32(img + BP_HDR_INIT_SIZE, 0xf0000000); /* more than 64 MiB of RAM */
-	assert_int_equal(load(img, BZ_SIZE, BOOT_PROTO_AUTO, &bi), -ENOMEM);
+	refused(img, BZ_SIZE, BOOT_PROTO_AUTO, -ENOMEM, "bzImage: needs RAM up to 0xf1000000");
 
 	/* Truncated: every cut shorter than the declared kernel fails. */
 	make_bzimage(img);
 	for (len = 0x210; len < BZ_SIZE; len += 997)
 		assert_int_not_equal(load(img, len, BOOT_PROTO_AUTO, &bi), 0);
+	refused(img, 0x210, BOOT_PROTO_AUTO, -EINVAL,
+		"bzImage: truncated setup header (528 bytes)");
+	refused(img, BZ_SIZE / 2, BOOT_PROTO_AUTO, -EINVAL,
+		"does not fit the 32768-byte file (truncated?)");
 	free(img);
 }
 

@@ -6,6 +6,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "image.h"
@@ -22,19 +23,22 @@
 
 #define PAGE_4K 0x1000ULL
 
-int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
+int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out, char *why,
+		      size_t why_len)
 {
 	uint64_t text_offset, image_size, flags;
 	int ret;
 
 	if (size < ARM64_IMAGE_HDR_SIZE) {
-		log_err("kernel: %zu bytes, too short for an arm64 Image header (%d)", size,
-			ARM64_IMAGE_HDR_SIZE);
+		snprintf(why, why_len,
+			 "kernel: %zu bytes, too short for an arm64 Image header (%d)", size,
+			 ARM64_IMAGE_HDR_SIZE);
 		return -ENOEXEC;
 	}
 	if (get_le32(img + HDR_MAGIC) != ARM64_IMAGE_MAGIC) {
-		log_err("kernel: not an arm64 Image (magic 0x%08x at offset %d, want ARM\\x64)",
-			get_le32(img + HDR_MAGIC), HDR_MAGIC);
+		snprintf(why, why_len,
+			 "kernel: not an arm64 Image (magic 0x%08x at offset %d, want ARM\\x64)",
+			 get_le32(img + HDR_MAGIC), HDR_MAGIC);
 		return -ENOEXEC;
 	}
 	text_offset = get_le64(img + HDR_TEXT_OFFSET);
@@ -42,7 +46,8 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
 	flags = get_le64(img + HDR_FLAGS);
 
 	if (flags & FLAG_BIG_ENDIAN) {
-		log_err("kernel: flags 0x%" PRIx64 " ask for a big-endian kernel", flags);
+		snprintf(why, why_len, "kernel: flags 0x%" PRIx64 " ask for a big-endian kernel",
+			 flags);
 		return -EINVAL;
 	}
 	if (!image_size) {
@@ -53,8 +58,9 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out)
 		image_size = size + ARM64_LEGACY_BSS_ROOM;
 	}
 	if (text_offset % PAGE_4K || text_offset >= ARM64_IMAGE_ALIGN) {
-		log_err("kernel: text_offset 0x%" PRIx64 " is not a 4 KiB multiple below 2 MiB",
-			text_offset);
+		snprintf(why, why_len,
+			 "kernel: text_offset 0x%" PRIx64 " is not a 4 KiB multiple below 2 MiB",
+			 text_offset);
 		return -EINVAL;
 	}
 	ret = image_size_check(image_size, size);

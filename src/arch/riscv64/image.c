@@ -7,10 +7,10 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "image.h"
-#include "../../util/log.h"
 #include "../../util/util.h"
 
 #define HDR_TEXT_OFFSET 8
@@ -29,26 +29,30 @@
 #define HDR_VERSION_MIN (0U << 16 | 2U)
 
 
-int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out)
+int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out, char *why,
+		      size_t why_len)
 {
 	uint64_t text_offset, image_size, flags;
 	int ret;
 	uint32_t version;
 
 	if (size < RISCV_IMAGE_HDR_SIZE) {
-		log_err("kernel: %zu bytes, too short for a RISC-V Image header (%d)", size,
-			RISCV_IMAGE_HDR_SIZE);
+		snprintf(why, why_len,
+			 "kernel: %zu bytes, too short for a RISC-V Image header (%d)", size,
+			 RISCV_IMAGE_HDR_SIZE);
 		return -ENOEXEC;
 	}
 	if (get_le32(img + HDR_MAGIC2) != RISCV_IMAGE_MAGIC2) {
 		if (get_le64(img + HDR_MAGIC) == RISCV_IMAGE_MAGIC_OLD)
-			log_err("kernel: a version 0.1 RISC-V Image header (\"RISCV\" magic only), "
-				"want 0.2 or later with RSC\\x05 at offset %d",
-				HDR_MAGIC2);
+			snprintf(why, why_len,
+				 "kernel: a version 0.1 RISC-V Image header (\"RISCV\" magic "
+				 "only), want 0.2 or later with RSC\\x05 at offset %d",
+				 HDR_MAGIC2);
 		else
-			log_err("kernel: not a RISC-V Image (magic2 0x%08x at offset %d, want "
-				"RSC\\x05)",
-				get_le32(img + HDR_MAGIC2), HDR_MAGIC2);
+			snprintf(why, why_len,
+				 "kernel: not a RISC-V Image (magic2 0x%08x at offset %d, want "
+				 "RSC\\x05)",
+				 get_le32(img + HDR_MAGIC2), HDR_MAGIC2);
 		return -ENOEXEC;
 	}
 	text_offset = get_le64(img + HDR_TEXT_OFFSET);
@@ -57,12 +61,13 @@ int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out)
 	version = get_le32(img + HDR_VERSION);
 
 	if (flags & FLAG_BIG_ENDIAN) {
-		log_err("kernel: flags 0x%" PRIx64 " ask for a big-endian kernel", flags);
+		snprintf(why, why_len, "kernel: flags 0x%" PRIx64 " ask for a big-endian kernel",
+			 flags);
 		return -EINVAL;
 	}
 	if (version < HDR_VERSION_MIN) {
-		log_err("kernel: Image header version %u.%u, want 0.2 or later", version >> 16,
-			version & 0xffff);
+		snprintf(why, why_len, "kernel: Image header version %u.%u, want 0.2 or later",
+			 version >> 16, version & 0xffff);
 		return -EINVAL;
 	}
 	/*
@@ -73,12 +78,13 @@ int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out)
 	 * so from a 2 MiB-aligned base only 0 (M-mode kernels) and 2 MiB can work.
 	 */
 	if (text_offset % RISCV_IMAGE_ALIGN || text_offset > RISCV_IMAGE_ALIGN) {
-		log_err("kernel: text_offset 0x%" PRIx64 " is neither 0 nor 2 MiB", text_offset);
+		snprintf(why, why_len, "kernel: text_offset 0x%" PRIx64 " is neither 0 nor 2 MiB",
+			 text_offset);
 		return -EINVAL;
 	}
 	/* Unlike arm64's, the RISC-V header has always filled image_size in. */
 	if (!image_size) {
-		log_err("kernel: image_size is 0");
+		snprintf(why, why_len, "kernel: image_size is 0");
 		return -EINVAL;
 	}
 	ret = image_size_check(image_size, size);

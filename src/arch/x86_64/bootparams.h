@@ -90,9 +90,12 @@ void x86_zero_page_build(const struct guest_mem *mem, const struct boot_info *bi
 /* Write the PVH start info, module list and memory map for (bi). 0 or -EFAULT. */
 int x86_pvh_info_write(struct guest_mem *mem, const struct boot_info *bi);
 
-/* bzImage helpers, exposed for the unit tests. */
+/*
+ * bzImage helpers, exposed for the unit tests. x86_bzimage_load: 0, or -EINVAL / -ENOMEM
+ * with the reason in (why, why_len).
+ */
 bool x86_is_bzimage(const uint8_t *img, size_t size);
 int x86_bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-		     struct boot_info *bi);
+		     struct boot_info *bi, char *why, size_t why_len);
 
 #endif

@@ -4,11 +4,11 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bootparams.h"
 #include "../arch.h"
-#include "../../util/log.h"
 #include "../../util/util.h"
 #include "../../vmm/elf.h"
 
@@ -33,43 +33,44 @@ bool x86_is_bzimage(const uint8_t *img, size_t size)
 }
 
 int x86_bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-		     struct boot_info *bi)
+		     struct boot_info *bi, char *why, size_t why_len)
 {
 	uint32_t version, setup_sects, syssize, init_size, hdr_end;
 	uint64_t pm_off, pm_size, pref, need_end;
 
 	if (size < BP_HDR_MIN_FILE) {
-		log_err("bzImage: truncated setup header (%zu bytes)", size);
+		snprintf(why, why_len, "bzImage: truncated setup header (%zu bytes)", size);
 		return -EINVAL;
 	}
 	if (get_le(img + BP_HDR_BOOT_FLAG, 2) != 0xaa55) {
-		log_err("bzImage: bad boot flag");
+		snprintf(why, why_len, "bzImage: bad boot flag");
 		return -EINVAL;
 	}
 	version = get_le(img + BP_HDR_VERSION, 2);
 	if (version < BZ_MIN_VERSION) {
-		log_err("bzImage: boot protocol %u.%02u is too old (need 2.12)", version >> 8,
-			version & 0xff);
+		snprintf(why, why_len, "bzImage: boot protocol %u.%02u is too old (need 2.12)",
+			 version >> 8, version & 0xff);
 		return -EINVAL;
 	}
 	if (!(get_le(img + BP_HDR_XLOADFLAGS, 2) & XLF_KERNEL_64)) {
-		log_err("bzImage: no 64-bit entry point (XLF_KERNEL_64 clear)");
+		snprintf(why, why_len, "bzImage: no 64-bit entry point (XLF_KERNEL_64 clear)");
 		return -EINVAL;
 	}
 	setup_sects = img[BP_HDR_SETUP_SECTS] ? img[BP_HDR_SETUP_SECTS] : 4;
 	pm_off = (uint64_t)(setup_sects + 1) * 512;
 	syssize = get_le(img + BP_HDR_SYSSIZE, 4);
 	if (pm_off >= size || (uint64_t)syssize * 16 > size - pm_off || !syssize) {
-		log_err("bzImage: kernel of %llu bytes at offset %llu does not fit the %zu-byte "
-			"file (truncated?)", (unsigned long long)syssize * 16,
-			(unsigned long long)pm_off, size);
+		snprintf(why, why_len,
+			 "bzImage: kernel of %llu bytes at offset %llu does not fit the %zu-byte "
+			 "file (truncated?)",
+			 (unsigned long long)syssize * 16, (unsigned long long)pm_off, size);
 		return -EINVAL;
 	}
 	pm_size = size - pm_off;
 	hdr_end = BP_HDR_JUMP_END + img[BP_HDR_JUMP + 1];
 	if (hdr_end > pm_off || hdr_end > BP_HDR_END_MAX) {
-		log_err("bzImage: setup header length %u is inconsistent",
-			hdr_end - BP_HDR_START);
+		snprintf(why, why_len, "bzImage: setup header length %u is inconsistent",
+			 hdr_end - BP_HDR_START);
 		return -EINVAL;
 	}
 	init_size = get_le(img + BP_HDR_INIT_SIZE, 4);
@@ -77,8 +78,8 @@ int x86_bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 	/* The decompressor moves the kernel to pref_address and needs init_size there. */
 	if (__builtin_add_overflow(pref, (uint64_t)init_size, &need_end) ||
 	    !gpa_to_hva(mem, BZ_LOAD_ADDR, pm_size) || !gpa_to_hva(mem, pref, init_size)) {
-		log_err("bzImage: needs RAM up to 0x%llx (try a larger --memory)",
-			(unsigned long long)MAX(need_end, BZ_LOAD_ADDR + pm_size));
+		snprintf(why, why_len, "bzImage: needs RAM up to 0x%llx (try a larger --memory)",
+			 (unsigned long long)MAX(need_end, BZ_LOAD_ADDR + pm_size));
 		return -ENOMEM;
 	}
 	memcpy(gpa_to_hva(mem, BZ_LOAD_ADDR, pm_size), img + pm_off, pm_size);
@@ -92,44 +93,47 @@ int x86_bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 }
 
 static int x86_elf_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-			enum boot_protocol proto, struct boot_info *bi)
+			enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len)
 {
 	const uint8_t *desc;
 	uint32_t desc_len;
 	int ret;
 
-	ret = elf_validate(img, size, EM_X86_64);
+	ret = elf_validate(img, size, EM_X86_64, why, why_len);
 	if (ret)
 		return ret;
-	ret = elf_find_note(img, size, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &desc_len);
+	ret = elf_find_note(img, size, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &desc_len, why,
+			    why_len);
 	if (ret && ret != -ENOENT)
 		return ret;
 	if (!ret) {
 		if (desc_len != 4 && desc_len != 8) {
-			log_err("ELF: PVH entry note has %u bytes, expected 4 or 8", desc_len);
+			snprintf(why, why_len, "ELF: PVH entry note has %u bytes, expected 4 or 8",
+				 desc_len);
 			return -EINVAL;
 		}
 		bi->arch.pvh_entry = desc_len == 4 ? get_le(desc, 4) : get_le64(desc);
 		if (bi->arch.pvh_entry >= X86_MMIO_HOLE_START) {
-			log_err("ELF: PVH entry 0x%llx is not in low RAM",
-				(unsigned long long)bi->arch.pvh_entry);
+			snprintf(why, why_len, "ELF: PVH entry 0x%llx is not in low RAM",
+				 (unsigned long long)bi->arch.pvh_entry);
 			return -EINVAL;
 		}
 	}
 	if (proto == BOOT_PROTO_AUTO)
 		proto = ret == 0 ? BOOT_PROTO_PVH : BOOT_PROTO_LINUX;
 	if (proto == BOOT_PROTO_PVH && ret) {
-		log_err("ELF: --boot-protocol pvh, but the image has no PVH entry note");
+		snprintf(why, why_len,
+			 "ELF: --boot-protocol pvh, but the image has no PVH entry note");
 		return -EINVAL;
 	}
-	ret = elf_load(img, size, mem, &bi->entry, &bi->kernel_end);
+	ret = elf_load(img, size, mem, &bi->entry, &bi->kernel_end, why, why_len);
 	if (ret)
 		return ret;
 	if (proto == BOOT_PROTO_PVH)
 		bi->entry = bi->arch.pvh_entry;
 	else if (!gpa_to_hva(mem, bi->entry, 1)) {
-		log_err("ELF: entry point 0x%llx is outside guest RAM",
-			(unsigned long long)bi->entry);
+		snprintf(why, why_len, "ELF: entry point 0x%llx is outside guest RAM",
+			 (unsigned long long)bi->entry);
 		return -EINVAL;
 	}
 	bi->proto = proto;
@@ -138,19 +142,21 @@ static int x86_elf_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 }
 
 int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-		     enum boot_protocol proto, struct boot_info *bi)
+		     enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len)
 {
 	memset(bi, 0, sizeof(*bi));
 	if (elf_is_elf(img, size))
-		return x86_elf_load(mem, img, size, proto, bi);
+		return x86_elf_load(mem, img, size, proto, bi, why, why_len);
 	if (x86_is_bzimage(img, size)) {
 		if (proto == BOOT_PROTO_PVH) {
-			log_err("bzImage: has no PVH entry; boot the ELF vmlinux for PVH");
+			snprintf(why, why_len,
+				 "bzImage: has no PVH entry; boot the ELF vmlinux for PVH");
 			return -EINVAL;
 		}
 		bi->proto = BOOT_PROTO_LINUX;
-		return x86_bzimage_load(mem, img, size, bi);
+		return x86_bzimage_load(mem, img, size, bi, why, why_len);
 	}
-	log_err("not a kernel: the %zu-byte file is neither an ELF image nor a bzImage", size);
+	snprintf(why, why_len,
+		 "not a kernel: the %zu-byte file is neither an ELF image nor a bzImage", size);
 	return -ENOEXEC;
 }

@@ -1,6 +1,7 @@
 /*
- * virtio-blk: the --disk option, the device model (features, config space, request
- * checks) and its life cycle. Moving the data is blk_io.c's job.
+ * virtio-blk: the --disk option, the device model (features, config space) and its life
+ * cycle: create, the image swap of virtio_blk_update, metrics, destroy. A request's way
+ * from the ring to the disk and back is blk_req.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,14 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blk.h"
-#include "blk_io.h"
+#include "blk_int.h"
 #include "mmio.h"
 #include "../util/log.h"
 #include "../util/util.h"
 #include "../vmm/vm.h"
 
-_Static_assert(sizeof(struct blk_req_hdr) == 16, "virtio_blk_req header is 16 bytes");
 _Static_assert(offsetof(struct blk_config, blk_size) == 20, "blk_size at 20");
 _Static_assert(offsetof(struct blk_config, writeback) == 32, "writeback at 32");
 _Static_assert(offsetof(struct blk_config, max_discard_sectors) == 36, "discard at 36");
@@ -123,233 +122,6 @@ int blk_parse_option(const char *spec, struct disk_config *cfg, char *why, size_
 	return 0;
 }
 
-/* Drop the first (n) bytes of the buffers (*iov, *nr): both move past what is consumed. */
-static void iov_skip(struct iovec **iov, unsigned int *nr, uint64_t n)
-{
-	while (*nr && n >= (*iov)->iov_len) {
-		n -= (*iov)->iov_len;
-		(*iov)++;
-		(*nr)--;
-	}
-	if (*nr && n) {
-		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
-		(*iov)->iov_len -= n;
-	}
-}
-
-int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *status)
-{
-	struct virtq_elem *e = &req->elem;
-	struct blk_req_hdr hdr;
-	struct iovec *last;
-	uint64_t off, end;
-
-	req->type = VIRTIO_BLK_T_NONE;
-	req->offset = req->len = req->done = 0;
-	req->iov = NULL;
-	req->nr_iov = 0;
-	req->status = NULL;
-	if (!e->nr_in)
-		return -EINVAL;
-	/*
-	 * The status is the very last writable byte, wherever the driver put the boundary
-	 * between data and status: take it out of the data buffers. The walker drops empty
-	 * buffers, so the last one holds at least that byte.
-	 */
-	last = &e->iov[e->nr_out + e->nr_in - 1];
-	req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
-	if (--last->iov_len == 0)
-		e->nr_in--;
-	e->in_len--;
-
-	*status = VIRTIO_BLK_S_IOERR;
-	if (virtq_elem_read(e, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
-		log_debug("virtio-blk: request header shorter than %zu bytes", sizeof(hdr));
-		return 0;
-	}
-	req->type = hdr.type;
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-		/* Readable bytes past the header carry nothing for a read; ignore them. */
-		req->iov = e->iov + e->nr_out;
-		req->nr_iov = e->nr_in;
-		req->len = e->in_len;
-		break;
-	case VIRTIO_BLK_T_OUT:
-		if (ro) {
-			log_debug("virtio-blk: write to a read-only disk refused");
-			return 0;
-		}
-		req->iov = e->iov;
-		req->nr_iov = e->nr_out;
-		req->len = e->out_len - sizeof(hdr);
-		iov_skip(&req->iov, &req->nr_iov, sizeof(hdr));
-		break;
-	case VIRTIO_BLK_T_GET_ID:
-		req->iov = e->iov + e->nr_out;
-		req->nr_iov = e->nr_in;
-		req->len = e->in_len;
-		*status = VIRTIO_BLK_S_OK;
-		return 0;
-	case VIRTIO_BLK_T_FLUSH:
-		*status = VIRTIO_BLK_S_OK;
-		return 0;
-	default:
-		log_debug("virtio-blk: request type %u unsupported", hdr.type);
-		*status = VIRTIO_BLK_S_UNSUPP;
-		return 0;
-	}
-	/* Sector-sized transfers within the disk; (capacity) came from a byte size. */
-	if (req->len % BLK_SECTOR_SIZE ||
-	    __builtin_mul_overflow(hdr.sector, BLK_SECTOR_SIZE, &off) ||
-	    __builtin_add_overflow(off, req->len, &end) || end > capacity << BLK_SECTOR_SHIFT) {
-		log_debug("virtio-blk: %s of %llu bytes at sector %llu refused (capacity %llu)",
-			  hdr.type == VIRTIO_BLK_T_IN ? "read" : "write",
-			  (unsigned long long)req->len, (unsigned long long)hdr.sector,
-			  (unsigned long long)capacity);
-		req->len = 0;
-		return 0;
-	}
-	req->offset = off;
-	*status = VIRTIO_BLK_S_OK;
-	return 0;
-}
-
-struct blk_req *blk_req_get(struct virtio_blk *blk)
-{
-	return blk->nr_free ? &blk->reqs[blk->free[--blk->nr_free]] : NULL;
-}
-
-static void blk_req_put(struct virtio_blk *blk, struct blk_req *req)
-{
-	blk->free[blk->nr_free++] = req - blk->reqs;
-}
-
-void blk_req_finish(struct virtio_blk *blk, struct blk_req *req, uint8_t status)
-{
-	/* Used length: the bytes written into the driver's buffers, status included. */
-	uint64_t written = req->type == VIRTIO_BLK_T_OUT ? 0 : req->done;
-
-	if (status == VIRTIO_BLK_S_OK) {
-		switch (req->type) {
-		case VIRTIO_BLK_T_IN:
-			blk->metrics.read_count++;
-			blk->metrics.read_bytes += req->done;
-			break;
-		case VIRTIO_BLK_T_OUT:
-			blk->metrics.write_count++;
-			blk->metrics.write_bytes += req->done;
-			break;
-		case VIRTIO_BLK_T_FLUSH:
-			blk->metrics.flush_count++;
-			break;
-		default:
-			break;
-		}
-	}
-	*req->status = status;
-	virtq_push(&blk->vd.queues[0], &req->elem, (uint32_t)MIN(written + 1, UINT32_MAX));
-	blk_req_put(blk, req);
-}
-
-/* Whether (req), checked and fine, needs the engine: data to move, or a flush to honour. */
-static bool blk_req_needs_io(const struct virtio_blk *blk, const struct blk_req *req)
-{
-	switch (req->type) {
-	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT:
-		return req->len != 0;
-	case VIRTIO_BLK_T_FLUSH:
-		/* cache=unsafe: the host's page cache may keep the data; say it is done. */
-		return blk->cfg->cache == BLK_CACHE_WRITEBACK;
-	default:
-		return false;
-	}
-}
-
-/* Start (req): 1 if it was answered already, 0 if in flight, -EINVAL if the device failed. */
-static int blk_req_start(struct virtio_blk *blk, struct blk_req *req)
-{
-	uint8_t status;
-	int ret;
-
-	if (blk_req_parse(req, blk->capacity, blk->cfg->ro, &status)) {
-		blk->metrics.invalid_reqs_count++;
-		blk_req_put(blk, req);
-		virtio_dev_fail(&blk->vd, "request without a status byte");
-		return -EINVAL;
-	}
-	if (status != VIRTIO_BLK_S_OK)
-		blk->metrics.invalid_reqs_count++;
-	if (status == VIRTIO_BLK_S_OK && req->type == VIRTIO_BLK_T_GET_ID) {
-		req->done = virtq_elem_write(&req->elem, 0, blk->id, MIN(req->len, BLK_ID_BYTES));
-	} else if (status == VIRTIO_BLK_S_OK && blk_req_needs_io(blk, req)) {
-		ret = blk_io_start(blk, req);
-		if (ret == -EINPROGRESS)
-			return 0;
-		status = ret;
-	}
-	blk_req_finish(blk, req, status);
-	return 1;
-}
-
-/*
- * Start every chain in the ring; (*pushed) tells whether any was answered at once. Returns
- * 0 when the ring is empty, -EBUSY when every request is in flight, -EINVAL if the device
- * failed.
- */
-static int blk_queue_pop_all(struct virtio_blk *blk, bool *pushed)
-{
-	struct virtq *q = &blk->vd.queues[0];
-	struct blk_req *req;
-	int ret;
-
-	for (;;) {
-		req = blk_req_get(blk);
-		if (!req)
-			return -EBUSY;
-		ret = virtq_pop(q, &req->elem);
-		if (ret <= 0) {
-			blk_req_put(blk, req);
-			if (ret < 0)
-				virtio_dev_fail(&blk->vd, "malformed request chain");
-			return ret;
-		}
-		/* Out of tokens: put the chain back; the throttle's timer resumes the queue. */
-		if (!throttle_allow(&blk->throttle, req->elem.out_len + req->elem.in_len)) {
-			virtq_unpop(q, 1);
-			blk_req_put(blk, req);
-			return -EAGAIN;
-		}
-		ret = blk_req_start(blk, req);
-		if (ret < 0)
-			return ret;
-		*pushed |= ret;
-	}
-}
-
-void blk_queue_process(struct virtio_blk *blk)
-{
-	struct virtq *q = &blk->vd.queues[0];
-	bool pushed = false;
-	int ret;
-
-	for (;;) {
-		ret = blk_queue_pop_all(blk, &pushed);
-		/* A dry pool leaves chains in the ring: the next completion comes back for them. */
-		blk->stalled = ret == -EBUSY;
-		if (ret)
-			break;
-		/* Re-arm notifications, then look again: the driver may have raced us. */
-		virtq_set_notify(q, true);
-		if (!virtq_has_avail(q))
-			break;
-	}
-	blk_io_submit_and_reap(blk);
-	if (pushed)
-		virtio_dev_signal_queue(&blk->vd, 0);
-}
-
 static uint64_t blk_features(struct virtio_dev *vd)
 {
 	struct virtio_blk *blk = vd->priv;
@@ -379,7 +151,7 @@ static void blk_reset(struct virtio_dev *vd)
 	struct virtio_blk *blk = vd->priv;
 
 	/* The kernel may still be writing into guest buffers: wait for it, answer nothing. */
-	blk_io_drain(blk);
+	io_engine_drain(&blk->io);
 	blk->stalled = false;
 }
 
@@ -434,7 +206,8 @@ err:
 	return ret;
 }
 
-void blk_set_capacity(struct virtio_blk *blk, uint64_t sectors)
+/* Set (blk)'s capacity, in the device and in the config space, and tell the driver. */
+static void blk_set_capacity(struct virtio_blk *blk, uint64_t sectors)
 {
 	blk->capacity = sectors;
 	blk->config.capacity = sectors;
@@ -460,7 +233,7 @@ int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index
 		return -ENOMEM;
 	virtio_dev_init(&blk->vd, &blk_ops, blk, &vm->mem);
 	blk->cfg = cfg;
-	blk->fd = blk->event_fd = blk->throttle.timer_fd = -1;
+	blk->fd = blk->throttle.timer_fd = -1;
 	ret = throttle_init(&blk->throttle, &cfg->limit, &vm->loop, &blk->vd, blk_resume);
 	if (ret)
 		goto err;
@@ -495,20 +268,12 @@ int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index
 	log_info("virtio-blk %s: %llu sectors%s, cache=%s, %s", cfg->path,
 		 (unsigned long long)blk->capacity, cfg->ro ? ", read-only" : "",
 		 cfg->cache == BLK_CACHE_WRITEBACK ? "writeback" : "unsafe",
-		 blk->uring ? "io_uring" : "synchronous I/O");
+		 blk->io.uring ? "io_uring" : "synchronous I/O");
 	*out = blk;
 	return 0;
 err:
 	virtio_blk_destroy(blk);
 	return ret;
-}
-
-/* Requests came back to a pool that had run dry: take up the chains left in the ring. */
-static void blk_restart_stalled(struct virtio_blk *blk)
-{
-	if (blk->stalled && blk->nr_free && virtio_dev_running(&blk->vd) &&
-	    blk->vd.queues[0].enabled)
-		blk_queue_process(blk);
 }
 
 /* How long a drive update may hold the event loop waiting for the old image's requests. */
@@ -550,7 +315,7 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path,
 			if (ret == -ETIMEDOUT)
 				log_warnx("virtio-blk %s: %u request(s) still in flight after %u "
 					  "ms; image not changed to %s", blk->cfg->path,
-					  VIRTQ_MAX_SIZE - blk->nr_free, BLK_UPDATE_DRAIN_MS, path);
+					  blk->io.in_flight, BLK_UPDATE_DRAIN_MS, path);
 			else
 				log_warnx("virtio-blk %s: image not changed to %s", blk->cfg->path,
 					  path);
@@ -595,6 +360,7 @@ void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out)
 {
 	*out = blk->metrics;
 	out->rate_limiter_throttled_events = blk->throttle.throttled;
+	out->io_engine_throttled_events = blk->io.ring_full;
 }
 
 void virtio_blk_destroy(struct virtio_blk *blk)
@@ -602,7 +368,7 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 	if (!blk)
 		return;
 	virtio_mmio_destroy(blk->mmio);
-	blk_io_exit(blk);
+	io_engine_exit(&blk->io);
 	throttle_destroy(&blk->throttle);
 	if (blk->fd >= 0)
 		close(blk->fd);

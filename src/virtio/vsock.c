@@ -1,7 +1,8 @@
 /*
  * virtio-vsock, the device side: the three queues, packet headers, the listening socket
  * for host-initiated connections, and a timer for connections that wait on someone.
- * What a packet means for a connection is vsock_conn.c's business.
+ * What a packet means for a connection is vsock_conn.c's business; the packet format and
+ * the rules both sides apply to it are vsock_packet.c's.
  *
  * Nothing is buffered host to guest: bytes are read from a host socket straight into a
  * guest rx buffer, and only while the guest has credit and a buffer is posted. Guest to
@@ -19,12 +20,44 @@
 #include <unistd.h>
 
 #include "mmio.h"
-#include "vsock_int.h"
+#include "vsock.h"
+#include "vsock_conn.h"
 #include "../util/log.h"
 #include "../util/util.h"
 #include "../vmm/vm.h"
 
+#define VSOCK_RXQ 0
+#define VSOCK_TXQ 1
+#define VSOCK_EVQ 2
+
 #define VSOCK_LISTEN_BACKLOG 32
+#define VSOCK_MAX_STRAYS     32 /* RSTs owed for packets that match no connection */
+#define VSOCK_TICK_MS	     200
+
+struct vsock_stray {
+	uint32_t guest_port;
+	uint32_t host_port;
+};
+
+struct virtio_vsock {
+	struct virtio_dev vd;
+	struct virtio_mmio *mmio;
+	struct event_loop *loop;
+	struct vsock_config cfg;
+	int listen_fd;
+	struct event_source listen_src;
+	bool listen_registered;
+	bool path_bound; /* cfg.path is ours to unlink */
+	int timer_fd;
+	struct event_source timer_src;
+	bool timer_registered;
+	bool timer_armed;
+	unsigned int rx_cursor; /* round-robin start for the next rx packet */
+	struct vsock_stray strays[VSOCK_MAX_STRAYS];
+	unsigned int stray_head, nr_strays;
+	struct virtq_elem *elem; /* scratch chain for rx and tx (never both at once) */
+	struct vsock_conns conns;
+};
 
 int vsock_config_parse(const char *arg, struct vsock_config *cfg)
 {
@@ -46,86 +79,8 @@ int vsock_config_parse(const char *arg, struct vsock_config *cfg)
 	return 0;
 }
 
-int vsock_parse_connect(const char *line, size_t len, uint32_t *port)
-{
-	static const char prefix[] = "CONNECT ";
-	const size_t plen = sizeof(prefix) - 1;
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		char ch = line[i];
-
-		if (i < plen) {
-			if (ch != prefix[i])
-				return -EINVAL;
-			continue;
-		}
-		/* Tolerate a CRLF line end, as sent by socat's crlf mode. */
-		if (ch == '\r') {
-			if (i == plen || (i + 1 < len && line[i + 1] != '\n'))
-				return -EINVAL;
-			continue;
-		}
-		if (ch == '\n') {
-			/* Nothing may follow the newline: the caller stops reading there. */
-			if (i == plen || i + 1 != len)
-				return -EINVAL;
-			*port = v;
-			return 1;
-		}
-		if (ch < '0' || ch > '9')
-			return -EINVAL;
-		v = v * 10 + (ch - '0');
-		/* 2^32 - 1 is VMADDR_PORT_ANY, never a port one connects to. */
-		if (v >= UINT32_MAX)
-			return -EINVAL;
-	}
-	/* A valid prefix (perhaps ending in '\r') still waiting for its newline. */
-	return 0;
-}
-
-uint32_t vsock_credit(uint32_t buf_alloc, uint32_t tx_cnt, uint32_t fwd_cnt)
-{
-	uint32_t in_flight = tx_cnt - fwd_cnt; /* modulo 2^32, as the counters wrap */
-
-	return in_flight >= buf_alloc ? 0 : buf_alloc - in_flight;
-}
-
-unsigned int vsock_iov_slice(const struct iovec *iov, unsigned int nr, uint64_t off,
-			     uint64_t len, struct iovec *out)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < nr && len && n < VIRTQ_MAX_SEGS; i++) {
-		uint64_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = MIN(iov[i].iov_len - off, len);
-		out[n++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, take };
-		len -= take;
-		off = 0;
-	}
-	return n;
-}
-
-void vsock_hdr_init(const struct virtio_vsock *v, struct vsock_hdr *hdr, uint16_t op,
-		    uint32_t guest_port, uint32_t host_port)
-{
-	memset(hdr, 0, sizeof(*hdr));
-	hdr->src_cid = VSOCK_CID_HOST;
-	hdr->dst_cid = v->cfg.cid;
-	hdr->src_port = host_port;
-	hdr->dst_port = guest_port;
-	hdr->type = VSOCK_TYPE_STREAM;
-	hdr->op = op;
-	hdr->buf_alloc = VSOCK_BUF_ALLOC;
-}
-
-void vsock_stray_rst(struct virtio_vsock *v, uint32_t guest_port, uint32_t host_port)
+/* Owe the guest an RST for a packet that matched no connection. */
+static void vsock_stray_rst(struct virtio_vsock *v, uint32_t guest_port, uint32_t host_port)
 {
 	/* Best effort: a guest that floods us with junk loses some of its RSTs. */
 	if (v->nr_strays == VSOCK_MAX_STRAYS)
@@ -133,11 +88,6 @@ void vsock_stray_rst(struct virtio_vsock *v, uint32_t guest_port, uint32_t host_
 	v->strays[(v->stray_head + v->nr_strays) % VSOCK_MAX_STRAYS] =
 		(struct vsock_stray){ guest_port, host_port };
 	v->nr_strays++;
-}
-
-bool vsock_running(const struct virtio_vsock *v)
-{
-	return virtio_dev_running(&v->vd);
 }
 
 /* Write the next packet owed to the guest into (e). Returns its length, 0 if none. */
@@ -149,7 +99,7 @@ static uint32_t vsock_rx_next(struct virtio_vsock *v, const struct virtq_elem *e
 		struct vsock_stray *s = &v->strays[v->stray_head];
 		struct vsock_hdr h;
 
-		vsock_hdr_init(v, &h, VSOCK_OP_RST, s->guest_port, s->host_port);
+		vsock_hdr_init(&h, VSOCK_OP_RST, v->cfg.cid, s->guest_port, s->host_port);
 		virtq_elem_write(e, 0, &h, sizeof(h));
 		v->stray_head = (v->stray_head + 1) % VSOCK_MAX_STRAYS;
 		v->nr_strays--;
@@ -158,7 +108,7 @@ static uint32_t vsock_rx_next(struct virtio_vsock *v, const struct virtq_elem *e
 	/* One packet per connection per turn, so a busy one cannot starve the others. */
 	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
 		unsigned int idx = (v->rx_cursor + i) % VSOCK_MAX_CONNS;
-		uint32_t n = vsock_conn_rx(&v->conns[idx], e);
+		uint32_t n = vsock_conn_rx(&v->conns.slot[idx], e);
 
 		if (n) {
 			v->rx_cursor = (idx + 1) % VSOCK_MAX_CONNS;
@@ -175,7 +125,7 @@ static void vsock_rx(struct virtio_vsock *v)
 	bool pushed = false;
 	int ret;
 
-	if (!vsock_running(v) || !q->enabled)
+	if (!virtio_dev_running(&v->vd) || !q->enabled)
 		return;
 	for (;;) {
 		uint32_t n;
@@ -217,7 +167,7 @@ static void vsock_tx_packet(struct virtio_vsock *v, const struct virtq_elem *e)
 			  (unsigned long long)h.src_cid, (unsigned long long)h.dst_cid);
 		return;
 	}
-	c = vsock_conn_find(v, h.src_port, h.dst_port);
+	c = vsock_conn_find(&v->conns, h.src_port, h.dst_port);
 	if (h.type != VSOCK_TYPE_STREAM || h.len > VSOCK_MAX_PAYLOAD ||
 	    h.len > e->out_len - sizeof(h)) {
 		log_debug("vsock: %u->%u: bad type %u or length %u", h.src_port, h.dst_port, h.type,
@@ -230,9 +180,10 @@ static void vsock_tx_packet(struct virtio_vsock *v, const struct virtq_elem *e)
 	}
 	if (c)
 		vsock_conn_packet(c, &h, e);
-	else if (h.op == VSOCK_OP_REQUEST)
-		vsock_conn_from_guest_request(v, &h);
-	else if (h.op != VSOCK_OP_RST)
+	else if (h.op == VSOCK_OP_REQUEST) {
+		if (vsock_conn_from_guest_request(&v->conns, &h))
+			vsock_stray_rst(v, h.src_port, h.dst_port);
+	} else if (h.op != VSOCK_OP_RST)
 		vsock_stray_rst(v, h.src_port, h.dst_port);
 }
 
@@ -265,18 +216,22 @@ static void vsock_timer_set(struct virtio_vsock *v, bool on)
 		v->timer_armed = on;
 }
 
-void vsock_settle(struct virtio_vsock *v)
+/*
+ * After anything happened: send the guest what it is owed, re-aim every socket's watch,
+ * arm or stop the timer.
+ */
+static void vsock_settle(struct virtio_vsock *v)
 {
-	bool deadlines = false;
+	bool running = virtio_dev_running(&v->vd), deadlines = false;
 	unsigned int i;
 
 	vsock_rx(v);
 	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct vsock_conn *c = &v->conns[i];
+		struct vsock_conn *c = &v->conns.slot[i];
 
 		if (c->state == CONN_FREE)
 			continue;
-		vsock_conn_watch(c);
+		vsock_conn_watch(c, running);
 		deadlines |= c->deadline_us != 0;
 	}
 	/* Tick only while someone waits on a deadline. */
@@ -295,7 +250,18 @@ static void vsock_on_timer(void *opaque, uint32_t events)
 	pthread_mutex_lock(&v->vd.lock);
 	now = now_us();
 	for (i = 0; i < VSOCK_MAX_CONNS; i++)
-		vsock_conn_expire(&v->conns[i], now);
+		vsock_conn_expire(&v->conns.slot[i], now);
+	vsock_settle(v);
+	pthread_mutex_unlock(&v->vd.lock);
+}
+
+/* A connection's host socket is ready: under the lock, let the connection act, then settle. */
+static void vsock_on_conn_socket(void *opaque, struct vsock_conn *c, uint32_t events)
+{
+	struct virtio_vsock *v = opaque;
+
+	pthread_mutex_lock(&v->vd.lock);
+	vsock_conn_socket_event(c, events);
 	vsock_settle(v);
 	pthread_mutex_unlock(&v->vd.lock);
 }
@@ -318,7 +284,7 @@ static void vsock_on_listen(void *opaque, uint32_t events)
 				log_warn("vsock: accept on %s", v->cfg.path);
 			break;
 		}
-		c = vsock_conn_alloc(v);
+		c = vsock_conn_alloc(&v->conns);
 		if (!c) {
 			log_debug("vsock: %u connections open; closing a host client",
 				  VSOCK_MAX_CONNS);
@@ -368,8 +334,8 @@ static void vsock_reset(struct virtio_dev *vd)
 
 	/* The guest forgot every socket: close the host ends too, without RSTs to send. */
 	for (i = 0; i < VSOCK_MAX_CONNS; i++)
-		if (v->conns[i].state != CONN_FREE)
-			vsock_conn_free(&v->conns[i]);
+		if (v->conns.slot[i].state != CONN_FREE)
+			vsock_conn_free(&v->conns.slot[i]);
 	v->nr_strays = 0;
 	v->rx_cursor = 0;
 	vsock_timer_set(v, false);
@@ -440,8 +406,8 @@ static void vsock_release(struct virtio_vsock *v)
 	unsigned int i;
 
 	for (i = 0; i < VSOCK_MAX_CONNS; i++)
-		if (v->conns[i].state != CONN_FREE)
-			vsock_conn_free(&v->conns[i]);
+		if (v->conns.slot[i].state != CONN_FREE)
+			vsock_conn_free(&v->conns.slot[i]);
 	if (v->listen_registered)
 		event_loop_del(v->loop, &v->listen_src);
 	if (v->listen_fd >= 0)
@@ -453,14 +419,12 @@ static void vsock_release(struct virtio_vsock *v)
 	if (v->timer_fd >= 0)
 		close(v->timer_fd);
 	free(v->elem);
-	free(v->iov);
 	free(v);
 }
 
 int virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg, struct virtio_vsock **out)
 {
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
-	unsigned int i;
 	int ret;
 
 	if (!v)
@@ -468,12 +432,9 @@ int virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg, struct vi
 	v->cfg = *cfg;
 	v->loop = &vm->loop;
 	v->listen_fd = v->timer_fd = -1;
-	v->next_port = VSOCK_LOCAL_PORT_BASE;
-	for (i = 0; i < VSOCK_MAX_CONNS; i++)
-		vsock_conn_init(&v->conns[i], v);
+	vsock_conns_init(&v->conns, v->loop, v->cfg.cid, v->cfg.path, vsock_on_conn_socket, v);
 	v->elem = calloc(1, sizeof(*v->elem));
-	v->iov = calloc(VIRTQ_MAX_SEGS, sizeof(*v->iov));
-	if (!v->elem || !v->iov) {
+	if (!v->elem) {
 		ret = -ENOMEM;
 		goto err;
 	}

@@ -14,7 +14,6 @@
 struct vm;
 struct virtio_vsock;
 
-#define VSOCK_CID_HOST 2
 /* CIDs 0-2 are reserved and 2^32-1 is VMADDR_CID_ANY: guests get one in between. */
 #define VSOCK_CID_MIN 3
 #define VSOCK_CID_MAX 0xfffffffeULL
@@ -28,20 +27,6 @@ struct vsock_config {
 
 /* Parse "CID,UDS_PATH" into (cfg). 0, -EINVAL (malformed, bad CID) or -ENAMETOOLONG. */
 int vsock_config_parse(const char *arg, struct vsock_config *cfg);
-
-/*
- * Parse what a host client sent so far, (line, len) (no NUL needed), as "CONNECT <port>\n".
- * Returns 1 and sets (*port) for a complete valid line, 0 when (line) is a valid prefix
- * still missing its newline, or -EINVAL for anything else.
- */
-int vsock_parse_connect(const char *line, size_t len, uint32_t *port);
-
-/*
- * Bytes one side may still send: the peer's (buf_alloc) minus what is in flight, (tx_cnt)
- * sent so far less (fwd_cnt) the peer has consumed; all counters wrap at 2^32. A peer that
- * shrank its buffer below what is in flight gets 0, not a wrapped-around huge credit.
- */
-uint32_t vsock_credit(uint32_t buf_alloc, uint32_t tx_cnt, uint32_t fwd_cnt);
 
 /* Listen on cfg->path and put the device on (vm)'s MMIO bus. 0 or -errno (logged). */
 int virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg, struct virtio_vsock **out);

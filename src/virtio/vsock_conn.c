@@ -1,7 +1,8 @@
 /*
  * One vsock connection: its host Unix socket, the CONNECT line of a host client, credit
  * in both directions, shutdown and reset. The device (vsock.c) moves packets; this file
- * decides what they mean for a connection and what the connection owes the guest.
+ * decides what they mean for a connection and what the connection owes the guest. It
+ * knows the device only through struct vsock_conns.
  *
  * A connection ends with an RST from ember once nothing can flow either way: host to
  * guest is over when the host socket hit EOF or the guest will not receive; guest to host
@@ -18,14 +19,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vsock_int.h"
+#include "vsock_conn.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
 static void conn_close_host(struct vsock_conn *c)
 {
 	if (c->registered)
-		event_loop_del(c->vsock->loop, &c->src);
+		event_loop_del(c->table->loop, &c->src);
 	c->registered = false;
 	c->events = 0;
 	if (c->fd >= 0)
@@ -36,12 +37,12 @@ static void conn_close_host(struct vsock_conn *c)
 	c->buf_len = 0;
 }
 
-struct vsock_conn *vsock_conn_alloc(struct virtio_vsock *v)
+struct vsock_conn *vsock_conn_alloc(struct vsock_conns *t)
 {
 	unsigned int i;
 
 	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct vsock_conn *c = &v->conns[i];
+		struct vsock_conn *c = &t->slot[i];
 
 		if (c->state == CONN_FREE) {
 			c->state = CONN_LINE;
@@ -53,12 +54,12 @@ struct vsock_conn *vsock_conn_alloc(struct virtio_vsock *v)
 
 void vsock_conn_free(struct vsock_conn *c)
 {
-	struct virtio_vsock *v = c->vsock;
+	struct vsock_conns *t = c->table;
 	struct event_source src = c->src;
 
 	conn_close_host(c);
 	memset(c, 0, sizeof(*c));
-	c->vsock = v;
+	c->table = t;
 	c->src = src;
 	c->fd = -1;
 }
@@ -76,13 +77,13 @@ void vsock_conn_reset(struct vsock_conn *c)
 	c->deadline_us = 0;
 }
 
-struct vsock_conn *vsock_conn_find(struct virtio_vsock *v, uint32_t guest_port,
+struct vsock_conn *vsock_conn_find(struct vsock_conns *t, uint32_t guest_port,
 				   uint32_t host_port)
 {
 	unsigned int i;
 
 	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct vsock_conn *c = &v->conns[i];
+		struct vsock_conn *c = &t->slot[i];
 
 		if (c->state != CONN_FREE && c->state != CONN_LINE && c->guest_port == guest_port &&
 		    c->host_port == host_port)
@@ -99,7 +100,7 @@ static bool conn_may_read(const struct vsock_conn *c)
 	       vsock_credit(c->peer_buf_alloc, c->tx_cnt, c->peer_fwd_cnt) > 0;
 }
 
-void vsock_conn_watch(struct vsock_conn *c)
+void vsock_conn_watch(struct vsock_conn *c, bool running)
 {
 	uint32_t want = 0;
 
@@ -107,11 +108,11 @@ void vsock_conn_watch(struct vsock_conn *c)
 		return;
 	if (c->state == CONN_LINE)
 		want = EPOLLIN;
-	if (conn_may_read(c) && !c->rx_ready && vsock_running(c->vsock))
+	if (conn_may_read(c) && !c->rx_ready && running)
 		want |= EPOLLIN;
 	if (c->buf_len)
 		want |= EPOLLOUT;
-	if (want != c->events && !event_loop_modify(c->vsock->loop, &c->src, want))
+	if (want != c->events && !event_loop_modify(c->table->loop, &c->src, want))
 		c->events = want;
 }
 
@@ -185,7 +186,7 @@ static void conn_flush(struct vsock_conn *c)
 /* RW payload (len bytes after the header of e) for the host socket. */
 static void conn_data_from_guest(struct vsock_conn *c, const struct virtq_elem *e, uint32_t len)
 {
-	struct iovec *iov = c->vsock->iov;
+	struct iovec *iov = c->table->iov;
 	uint64_t off = VSOCK_HDR_LEN;
 	uint32_t tail;
 
@@ -307,7 +308,7 @@ int vsock_conn_attach(struct vsock_conn *c, int fd)
 
 	c->fd = fd;
 	c->src.fd = fd;
-	ret = event_loop_add(c->vsock->loop, &c->src, 0);
+	ret = event_loop_add(c->table->loop, &c->src, 0);
 	if (ret)
 		return ret;
 	c->registered = true;
@@ -315,31 +316,33 @@ int vsock_conn_attach(struct vsock_conn *c, int fd)
 	return 0;
 }
 
-void vsock_conn_from_guest_request(struct virtio_vsock *v, const struct vsock_hdr *h)
+int vsock_conn_from_guest_request(struct vsock_conns *t, const struct vsock_hdr *h)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct vsock_conn *c = vsock_conn_alloc(v);
-	int fd;
+	struct vsock_conn *c = vsock_conn_alloc(t);
+	int fd, ret;
 
 	if (!c) {
 		log_debug("vsock: %u connections open; refusing port %u", VSOCK_MAX_CONNS,
 			  h->dst_port);
-		goto refuse;
+		return -ENOSPC;
 	}
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s_%u", v->cfg.path, h->dst_port);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s_%u", t->uds_path, h->dst_port);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	/* A Unix stream connect never pends: it succeeds or fails (EAGAIN: backlog full). */
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		ret = -errno;
 		log_debug("vsock: guest port %u -> %s: %s", h->src_port, addr.sun_path,
-			  strerror(errno));
+			  strerror(-ret));
 		if (fd >= 0)
 			close(fd);
 		vsock_conn_free(c);
-		goto refuse;
+		return ret;
 	}
-	if (vsock_conn_attach(c, fd)) {
+	ret = vsock_conn_attach(c, fd);
+	if (ret) {
 		vsock_conn_free(c);
-		goto refuse;
+		return ret;
 	}
 	c->state = CONN_ESTABLISHED;
 	c->guest_port = h->src_port;
@@ -347,21 +350,19 @@ void vsock_conn_from_guest_request(struct virtio_vsock *v, const struct vsock_hd
 	c->peer_buf_alloc = h->buf_alloc;
 	c->peer_fwd_cnt = h->fwd_cnt;
 	c->pending = PEND_RESPONSE;
-	return;
-refuse:
-	vsock_stray_rst(v, h->src_port, h->dst_port);
+	return 0;
 }
 
 /* A host port for a new host-initiated connection to (guest_port) that no other uses. */
-static uint32_t conn_pick_port(struct virtio_vsock *v, uint32_t guest_port)
+static uint32_t conn_pick_port(struct vsock_conns *t, uint32_t guest_port)
 {
 	for (;;) {
-		uint32_t p = v->next_port;
+		uint32_t p = t->next_port;
 
 		/* Wrap within [BASE, 2^32 - 1): 2^32 - 1 is VMADDR_PORT_ANY. */
-		v->next_port = p + 1 >= UINT32_MAX ? VSOCK_LOCAL_PORT_BASE : p + 1;
+		t->next_port = p + 1 >= UINT32_MAX ? VSOCK_LOCAL_PORT_BASE : p + 1;
 		/* At most VSOCK_MAX_CONNS ports are taken, so this ends. */
-		if (!vsock_conn_find(v, guest_port, p))
+		if (!vsock_conn_find(t, guest_port, p))
 			return p;
 	}
 }
@@ -369,7 +370,6 @@ static uint32_t conn_pick_port(struct virtio_vsock *v, uint32_t guest_port)
 /* Read the CONNECT line a byte at a time, so no data after it is consumed. */
 static void conn_read_line(struct vsock_conn *c)
 {
-	struct virtio_vsock *v = c->vsock;
 	uint32_t port;
 	int ret = 0;
 
@@ -392,7 +392,7 @@ static void conn_read_line(struct vsock_conn *c)
 	}
 	c->state = CONN_CONNECTING;
 	c->guest_port = port;
-	c->host_port = conn_pick_port(v, port);
+	c->host_port = conn_pick_port(c->table, port);
 	c->pending = PEND_REQUEST;
 	c->deadline_us = now_us() + VSOCK_TIMEOUT_US;
 }
@@ -405,33 +405,29 @@ static short conn_poll(int fd)
 	return poll(&p, 1, 0) == 1 ? p.revents : 0;
 }
 
-static void conn_event(void *opaque, uint32_t events)
+void vsock_conn_socket_event(struct vsock_conn *c, uint32_t events)
 {
-	struct vsock_conn *c = opaque;
-	struct virtio_vsock *v = c->vsock;
-
-	pthread_mutex_lock(&v->vd.lock);
 	if (!c->registered)
-		goto out;
+		return;
 	if (events & (EPOLLHUP | EPOLLERR)) {
 		short revents = conn_poll(c->fd);
 
 		if (revents & POLLERR || (revents & POLLHUP && c->state != CONN_ESTABLISHED)) {
 			vsock_conn_reset(c);
-			goto out;
+			return;
 		}
 		if (revents & POLLHUP) {
 			/*
 			 * Epoll reports a hang-up whatever it is asked to watch: stop watching,
 			 * and let the rx side drain what is left up to EOF.
 			 */
-			event_loop_del(v->loop, &c->src);
+			event_loop_del(c->table->loop, &c->src);
 			c->registered = false;
 			c->host_hup = true;
 			c->rx_ready = true;
 			conn_flush(c);
 			conn_check_done(c);
-			goto out;
+			return;
 		}
 	}
 	if (events & EPOLLOUT)
@@ -440,9 +436,14 @@ static void conn_event(void *opaque, uint32_t events)
 		conn_read_line(c);
 	else if (c->state == CONN_ESTABLISHED && (events & EPOLLIN))
 		c->rx_ready = true;
-out:
-	vsock_settle(v);
-	pthread_mutex_unlock(&v->vd.lock);
+}
+
+/* The event loop's way in, without the device's lock: the device takes it first. */
+static void conn_on_socket(void *opaque, uint32_t events)
+{
+	struct vsock_conn *c = opaque;
+
+	c->table->on_socket(c->table->owner, c, events);
 }
 
 /*
@@ -451,7 +452,7 @@ out:
  */
 static int conn_read_for_guest(struct vsock_conn *c, const struct virtq_elem *e)
 {
-	struct iovec *iov = c->vsock->iov;
+	struct iovec *iov = c->table->iov;
 	uint64_t room = e->in_len - VSOCK_HDR_LEN;
 	uint32_t want = vsock_credit(c->peer_buf_alloc, c->tx_cnt, c->peer_fwd_cnt);
 	unsigned int nr;
@@ -540,7 +541,7 @@ uint32_t vsock_conn_rx(struct vsock_conn *c, const struct virtq_elem *e)
 		}
 		return 0;
 	}
-	vsock_hdr_init(c->vsock, &h, op, c->guest_port, c->host_port);
+	vsock_hdr_init(&h, op, c->table->guest_cid, c->guest_port, c->host_port);
 	h.len = len;
 	h.flags = flags;
 	h.fwd_cnt = c->fwd_cnt;
@@ -571,10 +572,25 @@ void vsock_conn_expire(struct vsock_conn *c, uint64_t now)
 	}
 }
 
-void vsock_conn_init(struct vsock_conn *c, struct virtio_vsock *v)
+void vsock_conns_init(struct vsock_conns *t, struct event_loop *loop, uint64_t guest_cid,
+		      const char *uds_path,
+		      void (*on_socket)(void *owner, struct vsock_conn *c, uint32_t events),
+		      void *owner)
 {
-	memset(c, 0, sizeof(*c));
-	c->vsock = v;
-	c->fd = -1;
-	c->src = (struct event_source){ -1, conn_event, c };
+	unsigned int i;
+
+	t->loop = loop;
+	t->guest_cid = guest_cid;
+	t->uds_path = uds_path;
+	t->next_port = VSOCK_LOCAL_PORT_BASE;
+	t->on_socket = on_socket;
+	t->owner = owner;
+	for (i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &t->slot[i];
+
+		memset(c, 0, sizeof(*c));
+		c->table = t;
+		c->fd = -1;
+		c->src = (struct event_source){ -1, conn_on_socket, c };
+	}
 }

@@ -7,8 +7,7 @@
 #define EMBER_TESTS_BLK_RIG_H
 
 #include "unit.h"
-#include "virtio/blk.h"
-#include "virtio/blk_io.h"
+#include "virtio/blk_int.h"
 
 /* Set up (blk) on (fd) with config (cfg) and (ops), with a full request pool. 0 or -1. */
 static inline int blk_rig_init(struct virtio_blk *blk, struct disk_config *cfg, int fd,
@@ -20,7 +19,6 @@ static inline int blk_rig_init(struct virtio_blk *blk, struct disk_config *cfg, 
 	virtio_dev_init(&blk->vd, ops, blk, NULL);
 	blk->cfg = cfg;
 	blk->fd = fd;
-	blk->event_fd = -1;
 	blk->reqs = calloc(VIRTQ_MAX_SIZE, sizeof(*blk->reqs));
 	if (!blk->reqs)
 		return -1;
@@ -38,12 +36,16 @@ static inline void blk_rig_read(struct virtio_blk *blk, uint8_t *buf, size_t len
 	memset(req, 0, sizeof(*req));
 	req->type = VIRTIO_BLK_T_IN;
 	req->elem.iov[0] = (struct iovec){ buf, len };
-	req->iov = req->elem.iov;
-	req->nr_iov = 1;
-	req->len = len;
+	req->io = (struct io_op){
+		.type = IO_OP_READ,
+		.fd = blk->fd,
+		.len = len,
+		.iov = req->elem.iov,
+		.nr_iov = 1,
+	};
 	*status = 0xee;
 	req->status = status;
-	assert_int_equal(blk_io_start(blk, req), -EINPROGRESS);
+	assert_int_equal(io_engine_start(&blk->io, &req->io), -EINPROGRESS);
 }
 
 #endif

@@ -136,11 +136,11 @@ static void test_req_read(void **state)
 	(void)state;
 	assert_int_equal(parse(f, CAPACITY, true), VIRTIO_BLK_S_OK);
 	assert_int_equal(f->req.type, VIRTIO_BLK_T_IN);
-	assert_int_equal(f->req.offset, 3 * 512);
-	assert_int_equal(f->req.len, 1024);
-	assert_int_equal(f->req.nr_iov, 1);
-	assert_ptr_equal(f->req.iov[0].iov_base, f->data);
-	assert_int_equal(f->req.iov[0].iov_len, 1024);
+	assert_int_equal(f->req.io.offset, 3 * 512);
+	assert_int_equal(f->req.io.len, 1024);
+	assert_int_equal(f->req.io.nr_iov, 1);
+	assert_ptr_equal(f->req.io.iov[0].iov_base, f->data);
+	assert_int_equal(f->req.io.iov[0].iov_len, 1024);
 	free(f);
 }
 
@@ -156,10 +156,10 @@ static void test_req_read_shared_status(void **state)
 	add(f, f->data + 100, 413, true);
 	assert_int_equal(blk_req_parse(&f->req, CAPACITY, false, &(uint8_t){ 0 }), 0);
 	assert_ptr_equal(f->req.status, f->data + 512);
-	assert_int_equal(f->req.len, 512);
-	assert_int_equal(f->req.nr_iov, 2);
-	assert_int_equal(f->req.iov[1].iov_len, 412);
-	assert_int_equal(f->req.offset, 512);
+	assert_int_equal(f->req.io.len, 512);
+	assert_int_equal(f->req.io.nr_iov, 2);
+	assert_int_equal(f->req.io.iov[1].iov_len, 412);
+	assert_int_equal(f->req.io.offset, 512);
 	free(f);
 }
 
@@ -173,11 +173,11 @@ static void test_req_write_shared_header(void **state)
 	add(f, f->data, 16 + 512, false);
 	add(f, &f->status, 1, true);
 	assert_int_equal(parse(f, CAPACITY, false), VIRTIO_BLK_S_OK);
-	assert_int_equal(f->req.len, 512);
-	assert_int_equal(f->req.nr_iov, 1);
-	assert_ptr_equal(f->req.iov[0].iov_base, f->data + 16);
-	assert_int_equal(f->req.iov[0].iov_len, 512);
-	assert_int_equal(f->req.offset, 1024);
+	assert_int_equal(f->req.io.len, 512);
+	assert_int_equal(f->req.io.nr_iov, 1);
+	assert_ptr_equal(f->req.io.iov[0].iov_base, f->data + 16);
+	assert_int_equal(f->req.io.iov[0].iov_len, 512);
+	assert_int_equal(f->req.io.offset, 1024);
 	free(f);
 }
 
@@ -228,8 +228,8 @@ static void test_req_types(void **state)
 	expect_status(11, 0, 512, VIRTIO_BLK_S_UNSUPP);
 	f = fake_rw(VIRTIO_BLK_T_GET_ID, 0, 20, true);
 	parse(f, 0, true);
-	assert_int_equal(f->req.len, 20);
-	assert_ptr_equal(f->req.iov[0].iov_base, f->data);
+	assert_int_equal(f->req.io.len, 20);
+	assert_ptr_equal(f->req.io.iov[0].iov_base, f->data);
 	free(f);
 }
 
@@ -295,7 +295,7 @@ static int rig_teardown(void **state)
 {
 	struct rig *r = *state;
 
-	blk_io_exit(&r->blk);
+	io_engine_exit(&r->blk.io);
 	guest_mem_destroy(&r->mem);
 	close(r->pipe[0]);
 	close(r->pipe[1]);
@@ -334,10 +334,10 @@ static void test_io_short_reads(void **state)
 	struct rig *r = *state;
 	uint8_t want[512];
 
-	if (!r->blk.uring)
+	if (!r->blk.io.uring)
 		skip();
 	rig_read(r, 0);
-	blk_io_submit(&r->blk);
+	io_engine_submit(&r->blk.io);
 	rig_write(r, 'a', 300);
 	/* The first 300 bytes come back short; the engine asks for the rest itself. */
 	assert_int_equal(event_loop_run_once(&r->loop, 2000), 0);
@@ -364,14 +364,14 @@ static void test_io_drain(void **state)
 	struct rig *r = *state;
 	pthread_t writer;
 
-	if (!r->blk.uring)
+	if (!r->blk.io.uring)
 		skip();
 	rig_read(r, 0);
 	rig_read(r, 1);
-	blk_io_submit(&r->blk);
+	io_engine_submit(&r->blk.io);
 	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE - 2);
 	assert_int_equal(pthread_create(&writer, NULL, rig_late_writer, r), 0);
-	blk_io_drain(&r->blk);
+	io_engine_drain(&r->blk.io);
 	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE);
 	assert_int_equal(r->status[0], 0xee);
 	assert_int_equal(r->status[1], 0xee);
@@ -436,7 +436,7 @@ static void test_io_pool_dry(void **state)
 	pthread_t feeder;
 	int i;
 
-	if (!r->blk.uring)
+	if (!r->blk.io.uring)
 		skip();
 	assert_int_equal(guest_mem_init(&r->mem, &layout, 1), 0);
 	put_u64(desc[0], RING_HDR);

@@ -257,7 +257,7 @@ static int rig_teardown(void **state)
 	struct rig *r = *state;
 	char cmd[128];
 
-	blk_io_exit(&r->blk);
+	io_engine_exit(&r->blk.io);
 	if (r->ring) {
 		virtq_reset(&r->blk.vd.queues[0]);
 		guest_mem_destroy(&r->mem);
@@ -362,11 +362,11 @@ static void test_blk_update_swap(void **state)
 	pthread_t writer;
 	uint8_t want[512];
 
-	if (!r->blk.uring)
+	if (!r->blk.io.uring)
 		skip();
 	rig_image(r, "new.img", 4096, path);
 	rig_read(r, 0);
-	blk_io_submit(&r->blk);
+	io_engine_submit(&r->blk.io);
 	assert_int_equal(pthread_create(&writer, NULL, late_writer, r), 0);
 	assert_int_equal(virtio_blk_update(&r->blk, path, NULL), 0);
 	pthread_join(writer, NULL);
@@ -382,7 +382,7 @@ static void test_blk_update_swap(void **state)
 	assert_int_equal(r->irqs[VIRTIO_INT_CONFIG], 1);
 	/* The next read comes from the new image. */
 	rig_read(r, 1);
-	blk_io_submit(&r->blk);
+	io_engine_submit(&r->blk.io);
 	rig_wait(r, &r->status[1]);
 	assert_int_equal(r->status[1], VIRTIO_BLK_S_OK);
 	memset(want, 'A', sizeof(want));
@@ -422,11 +422,11 @@ static void test_blk_update_timeout(void **state)
 	char path[PATH_MAX];
 	int fds;
 
-	if (!r->blk.uring)
+	if (!r->blk.io.uring)
 		skip();
 	rig_image(r, "new.img", 8, path);
 	rig_read(r, 0);
-	blk_io_submit(&r->blk);
+	io_engine_submit(&r->blk.io);
 	fds = open_fds();
 	assert_int_equal(virtio_blk_update(&r->blk, path, NULL), -ETIMEDOUT);
 	assert_int_equal(open_fds(), fds); /* the new image was closed again */
@@ -560,7 +560,7 @@ static void test_blk_update_stalled(void **state)
 	uint8_t *data;
 	int i;
 
-	if (!r->blk.uring)
+	if (!r->blk.io.uring)
 		skip();
 	rig_ring(r);
 	rig_image(r, "new.img", 64, path);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "virtio/vsock.h"
+#include "virtio/vsock_packet.h"
 #include "unit.h"
 
 static void test_config_good(void **state)

@@ -1,21 +1,23 @@
 /*
- * Private to blk.c and blk_io.c: a virtio-blk device's state, its requests, and the two
- * I/O engines that carry them out.
+ * Private to blk.c (the device and its life cycle), blk_req.c (the request path) and the
+ * unit tests that build a device by hand: a virtio-blk device's state, its requests and
+ * the wire format. Moving the data is the I/O engine's job (io_engine.h), which knows
+ * nothing of any of this.
  *
- * Threads: the event loop pops and submits requests (queue_notify, vd.lock held) and
- * reaps io_uring completions (blk_io_on_complete, which takes vd.lock); a vCPU thread
- * resets the device (vd.lock held) and then waits for every request still in flight.
- * vd.lock therefore guards the request pool and the ring. Lock order: vd.lock is the
- * only lock taken here, and nothing blk does under it takes another.
+ * Threads: the event loop pops and starts requests (queue_notify, vd.lock held) and
+ * reaps io_uring completions (blk_io_ready, which takes vd.lock); a vCPU thread resets
+ * the device (vd.lock held) and then waits for every request still in flight. vd.lock
+ * therefore guards the request pool and the engine. Lock order: vd.lock is the only lock
+ * taken here, and nothing blk does under it takes another.
  */
-#ifndef EMBER_VIRTIO_BLK_IO_H
-#define EMBER_VIRTIO_BLK_IO_H
+#ifndef EMBER_VIRTIO_BLK_INT_H
+#define EMBER_VIRTIO_BLK_INT_H
 
-#include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "blk.h"
+#include "io_engine.h"
 #include "virtio.h"
 #include "../util/eventloop.h"
 
@@ -81,12 +83,13 @@ struct blk_config {
 struct blk_req {
 	struct virtq_elem elem;
 	uint32_t type;
-	uint64_t offset;    /* where in the image the data still to move goes */
-	uint64_t len;	    /* data bytes still to move */
-	uint64_t done;	    /* data bytes moved so far */
-	struct iovec *iov;  /* the data buffers still to move: a tail of elem.iov */
-	unsigned int nr_iov;
-	uint8_t *status;    /* the status byte, in guest RAM */
+	/*
+	 * The data part: where in the image, the buffers still to move (a tail of elem.iov)
+	 * and the bytes moved so far. IN, OUT and FLUSH go to the engine as they are;
+	 * GET_ID uses the buffers and (done) only.
+	 */
+	struct io_op io;
+	uint8_t *status; /* the status byte, in guest RAM */
 };
 
 struct virtio_blk {
@@ -108,16 +111,15 @@ struct virtio_blk {
 	bool stalled; /* the pool ran dry with chains left: completions resume the queue */
 	struct throttle throttle;
 
-	/* The io_uring engine; without it (uring false) requests run synchronously. */
-	bool uring;
-	struct io_uring ring; /* guarded by vd.lock */
-	int event_fd;	      /* the ring signals completions here */
-	struct event_source event_src;
-	struct event_loop *loop;
+	struct io_engine io;  /* guarded by vd.lock */
 	bool io_error_logged; /* the first host I/O error is a warning, the rest debug */
 
 	struct blk_metrics metrics; /* written on the event loop thread only */
 };
+
+/*
+ * blk_req.c: the request path. All but blk_io_init run with vd.lock held.
+ */
 
 /*
  * Check the request in (req->elem) against a disk of (capacity) sectors, read-only if
@@ -130,53 +132,23 @@ int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *stat
 /* Take an idle request from (blk)'s pool, or NULL if all are in flight. */
 struct blk_req *blk_req_get(struct virtio_blk *blk);
 
-/* Write (status) for (req), return it to the driver and put it back in the pool. */
-void blk_req_finish(struct virtio_blk *blk, struct blk_req *req, uint8_t status);
-
-/*
- * Set (blk)'s capacity, in the device and in the config space, and tell the driver
- * (virtio_dev_config_changed). vd.lock held.
- */
-void blk_set_capacity(struct virtio_blk *blk, uint64_t sectors);
-
-/* Pop and start what the driver queued; called with vd.lock held. */
+/* Pop and start what the driver queued. */
 void blk_queue_process(struct virtio_blk *blk);
 
+/* Requests came back to a pool that had run dry: take up the chains left in the ring. */
+void blk_restart_stalled(struct virtio_blk *blk);
+
 /*
- * Pick (blk)'s engine: io_uring, with completions on an eventfd in (loop), unless
+ * Pick (blk)'s I/O engine: io_uring, with completions on an eventfd in (loop), unless
  * EMBER_BLK_SYNC=1 or the host refuses io_uring. Returns 0 or -errno.
  */
 int blk_io_init(struct virtio_blk *blk, struct event_loop *loop);
 
-/* Wait for what is in flight, then tear the engine down. */
-void blk_io_exit(struct virtio_blk *blk);
-
-/*
- * Run the IN, OUT or (writeback) FLUSH request (req): returns -EINPROGRESS when io_uring
- * took it (it completes through blk_req_finish later), else the status to answer with.
- */
-int blk_io_start(struct virtio_blk *blk, struct blk_req *req);
-
-/* Hand what blk_io_start queued to the kernel. */
-void blk_io_submit(struct virtio_blk *blk);
-
-/* Answer every completed request and signal the queue. vd.lock held. True if any. */
-bool blk_io_reap(struct virtio_blk *blk);
-
-/*
- * Submit, then answer what completed inside the submit (reads from the page cache
- * usually do) without a round trip through the eventfd and the event loop.
- */
-void blk_io_submit_and_reap(struct virtio_blk *blk);
-
-/* Wait for every request in flight and drop it unanswered (device reset, teardown). */
-void blk_io_drain(struct virtio_blk *blk);
-
 /*
  * Let every request in flight finish and answer it as usual (it is not dropped), waiting
- * at most (timeout_ms) in all: before the image changes under the engine. vd.lock held.
- * Returns 0 when nothing is in flight any more, -ETIMEDOUT (some still are) or -errno
- * from io_uring. Nothing is ever in flight with the synchronous engine.
+ * at most (timeout_ms) in all: before the image changes under the engine. Returns 0 when
+ * nothing is in flight any more, -ETIMEDOUT (some still are) or -errno from io_uring.
+ * Nothing is ever in flight with the synchronous engine.
  */
 int blk_io_quiesce(struct virtio_blk *blk, unsigned int timeout_ms);
 

@@ -68,7 +68,9 @@ $(OBJDIR)/%.o: %.c | $(CROSS_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Made afresh: ar would keep the objects of source files that no longer exist.
 $(LIB): $(OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(EMBER): $(OBJDIR)/src/main.o $(LIB) | $(CROSS_DEPS)

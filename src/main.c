@@ -247,7 +247,7 @@ static void parse_vm_option(int opt, struct vm_config *cfg)
 
 		if (cfg->nr_disks >= VM_MAX_DISKS)
 			bad_arg("--disk %s: at most %u disks", optarg, VM_MAX_DISKS);
-		if (blk_parse_option(optarg, &d, why, sizeof(why)))
+		if (disk_config_parse(optarg, &d, why, sizeof(why)))
 			bad_arg("--disk %s: %s", optarg, why);
 		/* The API names it by its serial, or by its place: disk0, disk1... */
 		snprintf(d.id, sizeof(d.id), "%s", d.serial);

@@ -12,6 +12,9 @@
 #include "handlers.h"
 #include "metrics.h"
 #include "../util/util.h"
+#include "../virtio/balloon.h"
+#include "../virtio/blk.h"
+#include "../virtio/net.h"
 
 static bool started(const struct api_call *c)
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "../util/ratelimit.h"
-#include "../virtio/throttle.h"
+#include "devices.h"
 
 #define CF_WHERE 64
 

@@ -11,13 +11,9 @@
 
 #include "arch_defs.h"
 
+#include "devices.h"
 #include "../util/log.h"
 #include "../util/util.h"
-#include "../virtio/balloon.h"
-#include "../virtio/blk.h"
-#include "../virtio/net.h"
-#include "../virtio/throttle.h"
-#include "../virtio/vsock.h"
 
 #define VM_MAX_DISKS	8
 #define VM_MAX_NETS	4

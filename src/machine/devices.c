@@ -239,7 +239,7 @@ static int disk_create(struct machine *m, unsigned int index, void **dev, char *
 		       size_t why_len)
 {
 	struct disk_config *d = &m->cfg->disks[index];
-	int ret = virtio_blk_create(&m->vm, d, index, (struct virtio_blk **)dev);
+	int ret = virtio_blk_create(&m->vm.mem, &m->vm.loop, d, index, (struct virtio_blk **)dev);
 
 	if (ret)
 		snprintf(why, why_len, "drive '%s' (%s): %s", d->id, d->path, strerror(-ret));
@@ -251,12 +251,18 @@ static void disk_destroy(void *dev)
 	virtio_blk_destroy(dev);
 }
 
+static struct virtio_dev *disk_virtio(void *dev)
+{
+	return virtio_blk_dev(dev);
+}
+
 const struct device_kind device_kind_disk = {
 	.name = "disk",
 	.count = disk_count,
 	.id = disk_id,
 	.create = disk_create,
 	.destroy = disk_destroy,
+	.virtio = disk_virtio,
 };
 
 /* --- virtio-net --- */
@@ -348,7 +354,7 @@ static int vsock_create(struct machine *m, unsigned int index, void **dev, char 
 			size_t why_len)
 {
 	const struct vsock_config *v = &m->cfg->vsock_cfg;
-	int ret = virtio_vsock_create(&m->vm, v, (struct virtio_vsock **)dev);
+	int ret = virtio_vsock_create(&m->vm.mem, &m->vm.loop, v, (struct virtio_vsock **)dev);
 
 	(void)index;
 	if (ret)
@@ -361,11 +367,17 @@ static void vsock_destroy(void *dev)
 	virtio_vsock_destroy(dev);
 }
 
+static struct virtio_dev *vsock_virtio(void *dev)
+{
+	return virtio_vsock_dev(dev);
+}
+
 const struct device_kind device_kind_vsock = {
 	.name = "vsock",
 	.count = vsock_count,
 	.create = vsock_create,
 	.destroy = vsock_destroy,
+	.virtio = vsock_virtio,
 };
 
 /*

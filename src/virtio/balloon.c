@@ -42,30 +42,6 @@ struct virtio_balloon {
 	struct balloon_stats stats;
 };
 
-int balloon_config_parse(const char *arg, struct balloon_config *cfg)
-{
-	char copy[128], *opt, *save = NULL;
-	uint64_t v;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (strlen(arg) >= sizeof(copy))
-		return -EINVAL;
-	strcpy(copy, arg);
-	opt = strtok_r(copy, ",", &save);
-	/* The target counts 4 KiB pages in a 32-bit field. */
-	if (!opt || parse_uint(opt, 0, (UINT32_MAX * BALLOON_PAGE) / MiB, &cfg->target_mib))
-		return -EINVAL;
-	while ((opt = strtok_r(NULL, ",", &save))) {
-		if (!strcmp(opt, "deflate_on_oom"))
-			cfg->deflate_on_oom = true;
-		else if (!strncmp(opt, "stats=", 6) && !parse_uint(opt + 6, 1, 3600, &v))
-			cfg->stats_period = v;
-		else
-			return -EINVAL;
-	}
-	return 0;
-}
-
 /* Give the pages of one inflate buffer back to the host. */
 static void balloon_release(struct virtio_balloon *b, const struct virtq_elem *e)
 {
@@ -280,7 +256,7 @@ int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t mib)
 	uint64_t ram_mib = b->vd.mem->total / MiB;
 
 	/* num_pages is 32 bits; guest RAM is far below that, so one check covers both. */
-	if (mib > ram_mib || mib > (UINT32_MAX * BALLOON_PAGE) / MiB) {
+	if (mib > ram_mib || mib > BALLOON_MAX_MIB) {
 		log_warnx("virtio-balloon: target %llu MiB is more than the guest's %llu MiB",
 			  (unsigned long long)mib, (unsigned long long)ram_mib);
 		return -EINVAL;

@@ -5,16 +5,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../config/devices.h"
+
 struct event_loop;
 struct guest_mem;
 struct virtio_balloon;
 struct virtio_dev;
 
-struct balloon_config {
-	uint64_t target_mib;	   /* how much memory the guest should give back */
-	bool deflate_on_oom;	   /* the guest may take pages back under memory pressure */
-	unsigned int stats_period; /* seconds between statistics requests; 0: no stats queue */
-};
 
 /*
  * The statistics tags (VIRTIO 1.2 section 5.5.6.3, and Linux's additions up to 15), in the
@@ -67,8 +64,6 @@ void balloon_stats_finish(struct balloon_stats *s, uint32_t target_pages);
  */
 int balloon_stats_period_check(unsigned int cur, unsigned int want);
 
-/* Parse "MIB[,deflate_on_oom][,stats=SECONDS]". 0 or -EINVAL. */
-int balloon_config_parse(const char *arg, struct balloon_config *cfg);
 
 /* Create the device over (mem), its statistics timer on (loop). 0 or -errno. */
 int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,

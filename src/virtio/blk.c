@@ -15,10 +15,8 @@
 #include <unistd.h>
 
 #include "blk_int.h"
-#include "mmio.h"
 #include "../util/log.h"
 #include "../util/util.h"
-#include "../vmm/vm.h"
 
 _Static_assert(offsetof(struct blk_config, blk_size) == 20, "blk_size at 20");
 _Static_assert(offsetof(struct blk_config, writeback) == 32, "writeback at 32");
@@ -26,102 +24,6 @@ _Static_assert(offsetof(struct blk_config, max_discard_sectors) == 36, "discard 
 _Static_assert(sizeof(struct blk_config) == 72, "VIRTIO 1.2 config ends at 72");
 
 /* Does [s, s + n) equal the NUL-terminated (word)? */
-static bool token_is(const char *s, size_t n, const char *word)
-{
-	return strlen(word) == n && !memcmp(s, word, n);
-}
-
-/* One ",key[=value]" of --disk: (s, n) is the text between the commas. */
-static int blk_parse_key(const char *s, size_t n, struct disk_config *cfg, char *why,
-			 size_t why_len)
-{
-	const char *val;
-	size_t i, vlen;
-
-	if (token_is(s, n, "ro")) {
-		cfg->ro = true;
-		return 0;
-	}
-	if (n > 3 && !memcmp(s, "id=", 3)) {
-		val = s + 3;
-		vlen = n - 3;
-		if (vlen > BLK_ID_BYTES) {
-			snprintf(why, why_len, "id= is longer than %u bytes", BLK_ID_BYTES);
-			return -EINVAL;
-		}
-		/* The serial reaches the guest's sysfs: keep it printable. */
-		for (i = 0; i < vlen; i++)
-			if (val[i] < 0x20 || val[i] > 0x7e) {
-				snprintf(why, why_len, "id= must be printable ASCII");
-				return -EINVAL;
-			}
-		memcpy(cfg->serial, val, vlen);
-		cfg->serial[vlen] = '\0';
-		return 0;
-	}
-	if (n >= 6 && !memcmp(s, "cache=", 6)) {
-		if (token_is(s + 6, n - 6, "unsafe")) {
-			cfg->cache = BLK_CACHE_UNSAFE;
-			return 0;
-		}
-		if (token_is(s + 6, n - 6, "writeback")) {
-			cfg->cache = BLK_CACHE_WRITEBACK;
-			return 0;
-		}
-		snprintf(why, why_len, "cache= must be unsafe or writeback");
-		return -EINVAL;
-	}
-	if ((n > 3 && !memcmp(s, "bw=", 3)) || (n > 4 && !memcmp(s, "ops=", 4))) {
-		char bucket[64];
-		size_t off = s[0] == 'b' ? 3 : 4;
-
-		if (n - off >= sizeof(bucket))
-			goto bad_bucket;
-		memcpy(bucket, s + off, n - off);
-		bucket[n - off] = '\0';
-		if (throttle_bucket_parse(bucket, off == 3 ? &cfg->limit.bandwidth :
-							     &cfg->limit.ops))
-			goto bad_bucket;
-		return 0;
-	}
-	snprintf(why, why_len,
-		 "unknown option '%.*s' (ro, id=SERIAL, cache=unsafe|writeback, bw=B, ops=B)",
-		 (int)MIN(n, 64), s);
-	return -EINVAL;
-bad_bucket:
-	snprintf(why, why_len, "'%.*s': a token bucket is SIZE:REFILL_MS[:BURST]",
-		 (int)MIN(n, 64), s);
-	return -EINVAL;
-}
-
-int blk_parse_option(const char *spec, struct disk_config *cfg, char *why, size_t why_len)
-{
-	const char *comma = strchr(spec, ',');
-	size_t path_len = comma ? (size_t)(comma - spec) : strlen(spec);
-	int ret;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (path_len == 0) {
-		snprintf(why, why_len, "no image path");
-		return -EINVAL;
-	}
-	if (path_len >= sizeof(cfg->path)) {
-		snprintf(why, why_len, "path too long");
-		return -EINVAL;
-	}
-	memcpy(cfg->path, spec, path_len);
-	while (comma) {
-		const char *key = comma + 1;
-
-		comma = strchr(key, ',');
-		ret = blk_parse_key(key, comma ? (size_t)(comma - key) : strlen(key), cfg, why,
-				    why_len);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 static uint64_t blk_features(struct virtio_dev *vd)
 {
 	struct virtio_blk *blk = vd->priv;
@@ -222,8 +124,8 @@ static void blk_resume(struct virtio_dev *vd)
 		blk_queue_process(blk);
 }
 
-int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index,
-		      struct virtio_blk **out)
+int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
+		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	unsigned int i;
@@ -231,10 +133,10 @@ int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index
 
 	if (!blk)
 		return -ENOMEM;
-	virtio_dev_init(&blk->vd, &blk_ops, blk, &vm->mem);
+	virtio_dev_init(&blk->vd, &blk_ops, blk, mem);
 	blk->cfg = cfg;
 	blk->fd = blk->throttle.timer_fd = -1;
-	ret = throttle_init(&blk->throttle, &cfg->limit, &vm->loop, &blk->vd, blk_resume);
+	ret = throttle_init(&blk->throttle, &cfg->limit, loop, &blk->vd, blk_resume);
 	if (ret)
 		goto err;
 	ret = blk_image_open("--disk", cfg->path, cfg->ro, &blk->capacity);
@@ -259,10 +161,7 @@ int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index
 	blk->config.seg_max = VIRTQ_MAX_SEGS - 2;
 	blk->config.blk_size = BLK_SECTOR_SIZE;
 	blk->config.num_queues = 1;
-	ret = blk_io_init(blk, &vm->loop);
-	if (ret)
-		goto err;
-	ret = virtio_mmio_create(vm, &blk->vd, &blk->mmio);
+	ret = blk_io_init(blk, loop);
 	if (ret)
 		goto err;
 	log_info("virtio-blk %s: %llu sectors%s, cache=%s, %s", cfg->path,
@@ -363,11 +262,15 @@ void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out)
 	out->io_engine_throttled_events = blk->io.ring_full;
 }
 
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *blk)
+{
+	return &blk->vd;
+}
+
 void virtio_blk_destroy(struct virtio_blk *blk)
 {
 	if (!blk)
 		return;
-	virtio_mmio_destroy(blk->mmio);
 	io_engine_exit(&blk->io);
 	throttle_destroy(&blk->throttle);
 	if (blk->fd >= 0)

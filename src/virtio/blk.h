@@ -12,35 +12,14 @@
 #include <stdint.h>
 
 #include "throttle.h"
-#include "../util/util.h"
+#include "../config/devices.h"
 
-#define BLK_ID_BYTES 20 /* a GET_ID answer: the serial, NUL-padded (section 5.2.6) */
 
-/* Firecracker's cache_type. */
-enum blk_cache {
-	BLK_CACHE_UNSAFE,    /* FLUSH is acknowledged without syncing (the default) */
-	BLK_CACHE_WRITEBACK, /* FLUSH syncs the image, so acknowledged writes are durable */
-};
-
-/* One --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback]. */
-struct disk_config {
-	char id[CONFIG_ID_MAX + 1]; /* drive_id: how the API names it */
-	bool root;		    /* is_root_device: vda, and root= on the command line */
-	char path[PATH_MAX];
-	char serial[BLK_ID_BYTES + 1]; /* "": a default made from the disk's index */
-	bool ro;
-	enum blk_cache cache;
-	struct throttle_config limit; /* bw= (bytes) and ops= (requests) token buckets */
-};
-
-struct vm;
+struct event_loop;
+struct guest_mem;
 struct virtio_blk;
+struct virtio_dev;
 
-/*
- * Parse the --disk argument (spec) into (cfg). The path runs to the first comma, so a path
- * containing one cannot be given. Returns 0, or -EINVAL with a reason in (why, why_len).
- */
-int blk_parse_option(const char *spec, struct disk_config *cfg, char *why, size_t why_len);
 
 /*
  * Cumulative counters of one disk, named after Firecracker's block metrics. Requests are
@@ -67,13 +46,17 @@ struct blk_metrics {
 };
 
 /*
- * Open the image of (cfg), which must outlive the device, and put a virtio-blk device for
- * it on (vm)'s MMIO bus; (index) numbers the disk for its default serial. Logs the reason
- * and returns -errno on failure, else 0 and sets (*out). The device writes cfg->path and
- * cfg->limit when virtio_blk_update changes them, so (cfg) always says what is in force.
+ * Open the image of (cfg), which must outlive the device, and create a virtio-blk device
+ * for it over (mem), served on (loop); (index) numbers the disk for its default serial.
+ * Logs the reason and returns -errno on failure, else 0 and sets (*out). The device writes
+ * cfg->path and cfg->limit when virtio_blk_update changes them, so (cfg) always says what
+ * is in force.
  */
-int virtio_blk_create(struct vm *vm, struct disk_config *cfg, unsigned int index,
-		      struct virtio_blk **out);
+int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
+		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out);
+
+/* The device as its transport sees it. */
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *blk);
 
 /*
  * Firecracker's PATCH /drives/{id}, on the event loop thread, device running or not.

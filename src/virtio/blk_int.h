@@ -94,7 +94,6 @@ struct blk_req {
 
 struct virtio_blk {
 	struct virtio_dev vd;
-	struct virtio_mmio *mmio;
 	struct disk_config *cfg; /* the caller's; path and limit follow virtio_blk_update */
 	int fd;
 	uint64_t capacity; /* 512-byte sectors: a partial last sector is not addressable */

@@ -55,46 +55,6 @@ struct virtio_net {
 	struct net_stats stats;
 };
 
-int net_config_parse(const char *arg, struct net_config *cfg)
-{
-	char copy[256], *tap, *opt, *save = NULL;
-	unsigned int m[6];
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (strlen(arg) >= sizeof(copy))
-		return -EINVAL;
-	strcpy(copy, arg);
-	tap = strtok_r(copy, ",", &save);
-	if (!tap || strlen(tap) >= sizeof(cfg->tap))
-		return -EINVAL;
-	strcpy(cfg->tap, tap);
-	while ((opt = strtok_r(NULL, ",", &save))) {
-		char end;
-		int i;
-
-		if (!strncmp(opt, "rx_bw=", 6) || !strncmp(opt, "rx_ops=", 7) ||
-		    !strncmp(opt, "tx_bw=", 6) || !strncmp(opt, "tx_ops=", 7)) {
-			struct throttle_config *t = opt[0] == 'r' ? &cfg->rx_limit : &cfg->tx_limit;
-			bool bw = opt[3] == 'b';
-
-			if (throttle_bucket_parse(opt + (bw ? 6 : 7), bw ? &t->bandwidth : &t->ops))
-				return -EINVAL;
-			continue;
-		}
-		if (strncmp(opt, "mac=", 4) ||
-		    sscanf(opt + 4, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3],
-			   &m[4], &m[5], &end) != 6)
-			return -EINVAL;
-		for (i = 0; i < 6; i++)
-			cfg->mac[i] = m[i];
-		/* A multicast MAC cannot be a station address. */
-		if (cfg->mac[0] & 1)
-			return -EINVAL;
-		cfg->has_mac = true;
-	}
-	return 0;
-}
-
 static void net_set_tap_events(struct virtio_net *net, uint32_t want)
 {
 	if (want != net->tap_events && !event_loop_modify(net->loop, &net->tap_src, want))

@@ -6,22 +6,12 @@
 #include <stdint.h>
 
 #include "throttle.h"
-#include "../util/util.h"
+#include "../config/devices.h"
 
 struct guest_mem;
 struct virtio_dev;
 struct virtio_net;
 
-#define NET_TAP_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
-
-struct net_config {
-	char id[CONFIG_ID_MAX + 1]; /* iface_id: how the API names it */
-	char tap[NET_TAP_NAME_MAX]; /* host TAP interface name */
-	uint8_t mac[6];
-	bool has_mac;	     /* else the guest picks its own */
-	struct throttle_config rx_limit; /* frames to the guest */
-	struct throttle_config tx_limit; /* frames from the guest */
-};
 
 /* What the device counts; nothing the guest sends is dropped without a count here. */
 struct net_stats {
@@ -31,11 +21,6 @@ struct net_stats {
 	uint64_t rx_rate_limiter_throttled, tx_rate_limiter_throttled;
 };
 
-/*
- * Parse "TAP[,mac=AA:BB:CC:DD:EE:FF][,rx_bw=B][,rx_ops=B][,tx_bw=B][,tx_ops=B]" into (cfg),
- * each B a token bucket "SIZE:REFILL_MS[:BURST]". 0 or -EINVAL.
- */
-int net_config_parse(const char *arg, struct net_config *cfg);
 
 /* Open the TAP of (cfg) and create the device over (mem), served on (loop). 0 or -errno (logged). */
 int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,

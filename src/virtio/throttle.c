@@ -10,47 +10,6 @@
 #include "../util/log.h"
 #include "../util/util.h"
 
-int throttle_bucket_parse(const char *s, struct token_bucket_cfg *b)
-{
-	uint64_t v[3] = { 0, 0, 0 };
-	char copy[64], *field, *save = NULL;
-	unsigned int n = 0;
-
-	if (strlen(s) >= sizeof(copy))
-		return -EINVAL;
-	strcpy(copy, s);
-	for (field = strtok_r(copy, ":", &save); field; field = strtok_r(NULL, ":", &save))
-		if (n == 3 || parse_uint(field, 0, UINT64_MAX, &v[n++]))
-			return -EINVAL;
-	if (n < 2)
-		return -EINVAL;
-	*b = (struct token_bucket_cfg){ .size = v[0], .refill_time_ms = v[1],
-					.one_time_burst = v[2] };
-	return token_bucket_cfg_validate(b);
-}
-
-int throttle_config_parse(const char *s, struct throttle_config *cfg)
-{
-	char copy[128], *part, *save = NULL;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (strlen(s) >= sizeof(copy))
-		return -EINVAL;
-	strcpy(copy, s);
-	for (part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-		if (!strncmp(part, "bw=", 3)) {
-			if (throttle_bucket_parse(part + 3, &cfg->bandwidth))
-				return -EINVAL;
-		} else if (!strncmp(part, "ops=", 4)) {
-			if (throttle_bucket_parse(part + 4, &cfg->ops))
-				return -EINVAL;
-		} else {
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 static void throttle_timer(void *opaque, uint32_t events)
 {
 	struct throttle *t = opaque;
@@ -123,11 +82,6 @@ bool throttle_allow(struct throttle *t, uint64_t bytes)
 	t->waiting = true;
 	t->throttled++;
 	return false;
-}
-
-int throttle_config_validate(const struct throttle_config *cfg)
-{
-	return token_bucket_cfg_validate(&cfg->bandwidth) ?: token_bucket_cfg_validate(&cfg->ops);
 }
 
 static bool bucket_cfg_equal(const struct token_bucket_cfg *a, const struct token_bucket_cfg *b)

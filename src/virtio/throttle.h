@@ -10,14 +10,10 @@
 
 #include "../util/eventloop.h"
 #include "../util/ratelimit.h"
+#include "../config/devices.h"
 
 struct virtio_dev;
 
-/* The limits for one queue; a bucket with size 0 is unlimited. */
-struct throttle_config {
-	struct token_bucket_cfg bandwidth;
-	struct token_bucket_cfg ops;
-};
 
 struct throttle {
 	struct rate_limiter rl;
@@ -31,14 +27,6 @@ struct throttle {
 	uint64_t throttled; /* requests that had to wait, for metrics */
 };
 
-/*
- * Parse "bw=SIZE:REFILL_MS[:BURST],ops=SIZE:REFILL_MS[:BURST]" (either part optional)
- * from the start of (s) up to (end) or the string's end. 0 or -EINVAL.
- */
-int throttle_config_parse(const char *s, struct throttle_config *cfg);
-
-/* Parse one bucket, "SIZE:REFILL_MS[:BURST]". 0 or -EINVAL. */
-int throttle_bucket_parse(const char *s, struct token_bucket_cfg *b);
 
 /*
  * Set up (t) with (cfg) on (loop). When a refused request may go, (resume)(vd) is called
@@ -54,8 +42,6 @@ void throttle_destroy(struct throttle *t);
  */
 bool throttle_allow(struct throttle *t, uint64_t bytes);
 
-/* Whether (cfg) holds limits throttle_init and throttle_update accept. 0 or -EINVAL. */
-int throttle_config_validate(const struct throttle_config *cfg);
 
 /*
  * Change the limits at run time (PATCH), with the device's vd->lock held. A bucket whose

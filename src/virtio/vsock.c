@@ -19,12 +19,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "mmio.h"
+#include "virtio.h"
 #include "vsock.h"
 #include "vsock_conn.h"
 #include "../util/log.h"
 #include "../util/util.h"
-#include "../vmm/vm.h"
 
 #define VSOCK_RXQ 0
 #define VSOCK_TXQ 1
@@ -41,7 +40,6 @@ struct vsock_stray {
 
 struct virtio_vsock {
 	struct virtio_dev vd;
-	struct virtio_mmio *mmio;
 	struct event_loop *loop;
 	struct vsock_config cfg;
 	int listen_fd;
@@ -58,26 +56,6 @@ struct virtio_vsock {
 	struct virtq_elem *elem; /* scratch chain for rx and tx (never both at once) */
 	struct vsock_conns conns;
 };
-
-int vsock_config_parse(const char *arg, struct vsock_config *cfg)
-{
-	const char *comma = strchr(arg, ',');
-	char cid[24];
-	uint64_t v;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (!comma || comma == arg || (size_t)(comma - arg) >= sizeof(cid))
-		return -EINVAL;
-	memcpy(cid, arg, comma - arg);
-	cid[comma - arg] = '\0';
-	if (parse_uint(cid, VSOCK_CID_MIN, VSOCK_CID_MAX, &v) || !comma[1])
-		return -EINVAL;
-	if (strlen(comma + 1) > VSOCK_PATH_MAX)
-		return -ENAMETOOLONG;
-	cfg->cid = v;
-	strcpy(cfg->path, comma + 1);
-	return 0;
-}
 
 /* Owe the guest an RST for a packet that matched no connection. */
 static void vsock_stray_rst(struct virtio_vsock *v, uint32_t guest_port, uint32_t host_port)
@@ -422,7 +400,8 @@ static void vsock_release(struct virtio_vsock *v)
 	free(v);
 }
 
-int virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg, struct virtio_vsock **out)
+int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
+			const struct vsock_config *cfg, struct virtio_vsock **out)
 {
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
 	int ret;
@@ -430,7 +409,7 @@ int virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg, struct vi
 	if (!v)
 		return -ENOMEM;
 	v->cfg = *cfg;
-	v->loop = &vm->loop;
+	v->loop = loop;
 	v->listen_fd = v->timer_fd = -1;
 	vsock_conns_init(&v->conns, v->loop, v->cfg.cid, v->cfg.path, vsock_on_conn_socket, v);
 	v->elem = calloc(1, sizeof(*v->elem));
@@ -444,12 +423,7 @@ int virtio_vsock_create(struct vm *vm, const struct vsock_config *cfg, struct vi
 	ret = vsock_listen(v);
 	if (ret)
 		goto err;
-	virtio_dev_init(&v->vd, &vsock_ops, v, &vm->mem);
-	ret = virtio_mmio_create(vm, &v->vd, &v->mmio);
-	if (ret) {
-		virtio_dev_destroy(&v->vd);
-		goto err;
-	}
+	virtio_dev_init(&v->vd, &vsock_ops, v, mem);
 	*out = v;
 	return 0;
 err:
@@ -457,11 +431,15 @@ err:
 	return ret;
 }
 
+struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *v)
+{
+	return &v->vd;
+}
+
 void virtio_vsock_destroy(struct virtio_vsock *v)
 {
 	if (!v)
 		return;
-	virtio_mmio_destroy(v->mmio);
 	virtio_dev_destroy(&v->vd);
 	vsock_release(v);
 }

@@ -13,7 +13,7 @@ static void parse_ok(const char *spec, struct disk_config *cfg)
 {
 	char why[128] = "";
 
-	assert_int_equal(blk_parse_option(spec, cfg, why, sizeof(why)), 0);
+	assert_int_equal(disk_config_parse(spec, cfg, why, sizeof(why)), 0);
 	assert_string_equal(why, "");
 }
 
@@ -22,7 +22,7 @@ static void parse_bad(const char *spec, const char *reason)
 	struct disk_config cfg;
 	char why[128] = "";
 
-	assert_int_equal(blk_parse_option(spec, &cfg, why, sizeof(why)), -EINVAL);
+	assert_int_equal(disk_config_parse(spec, &cfg, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, reason));
 }
 

@@ -260,59 +260,27 @@ static void test_req_malformed(void **state)
 }
 
 /*
- * The io_uring engine on a pipe: a read stays in flight until the test writes, and a
- * pipe returns what it has, so short transfers happen on demand.
+ * The io_uring engine on a pipe (blk_rig.h): a read stays in flight until the test writes,
+ * and a pipe returns what it has, so short transfers happen on demand.
  */
-struct rig {
-	struct virtio_blk blk;
-	struct disk_config cfg;
-	struct event_loop loop;
-	int pipe[2];
-	uint8_t buf[2][512];
-	uint8_t status[2];
-	struct guest_mem mem; /* test_io_pool_dry: the ring and its buffers */
-	unsigned int irqs;
-};
-
-static const struct virtio_dev_ops rig_ops = { .name = "blk-test", .num_queues = 1 };
-
 static int rig_setup(void **state)
 {
-	struct rig *r = calloc(1, sizeof(*r));
-
-	if (!r || event_loop_init(&r->loop) || pipe2(r->pipe, O_CLOEXEC))
-		return -1;
-	if (blk_rig_init(&r->blk, &r->cfg, r->pipe[0], &rig_ops))
-		return -1;
-	unsetenv("EMBER_BLK_SYNC");
-	if (blk_io_init(&r->blk, &r->loop))
-		return -1;
-	*state = r;
-	return 0;
+	return blk_rig_setup((struct blk_rig **)state, false);
 }
 
 static int rig_teardown(void **state)
 {
-	struct rig *r = *state;
-
-	io_engine_exit(&r->blk.io);
-	guest_mem_destroy(&r->mem);
-	close(r->pipe[0]);
-	close(r->pipe[1]);
-	free(r->blk.reqs);
-	virtio_dev_destroy(&r->blk.vd);
-	event_loop_destroy(&r->loop);
-	free(r);
+	blk_rig_teardown(*state);
 	return 0;
 }
 
 /* Queue a 512-byte read into buffer (i). */
-static void rig_read(struct rig *r, int i)
+static void rig_read(struct blk_rig *r, int i)
 {
-	blk_rig_read(&r->blk, r->buf[i], sizeof(r->buf[i]), &r->status[i]);
+	blk_rig_read(r->blk, r->buf[i], sizeof(r->buf[i]), &r->status[i]);
 }
 
-static void rig_write(struct rig *r, uint8_t byte, size_t n)
+static void rig_write(struct blk_rig *r, uint8_t byte, size_t n)
 {
 	uint8_t data[1024];
 
@@ -321,7 +289,7 @@ static void rig_write(struct rig *r, uint8_t byte, size_t n)
 }
 
 /* Run the event loop until (*status) changes or a few seconds pass. */
-static void rig_wait(struct rig *r, const uint8_t *status)
+static void rig_wait(struct blk_rig *r, const uint8_t *status)
 {
 	int i;
 
@@ -331,13 +299,13 @@ static void rig_wait(struct rig *r, const uint8_t *status)
 
 static void test_io_short_reads(void **state)
 {
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	uint8_t want[512];
 
-	if (!r->blk.io.uring)
+	if (!r->blk->io.uring)
 		skip();
 	rig_read(r, 0);
-	io_engine_submit(&r->blk.io);
+	io_engine_submit(&r->blk->io);
 	rig_write(r, 'a', 300);
 	/* The first 300 bytes come back short; the engine asks for the rest itself. */
 	assert_int_equal(event_loop_run_once(&r->loop, 2000), 0);
@@ -345,7 +313,7 @@ static void test_io_short_reads(void **state)
 	rig_write(r, 'b', 212);
 	rig_wait(r, &r->status[0]);
 	assert_int_equal(r->status[0], VIRTIO_BLK_S_OK);
-	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE);
+	assert_int_equal(r->blk->nr_free, VIRTQ_MAX_SIZE);
 	memset(want, 'a', 300);
 	memset(want + 300, 'b', 212);
 	assert_memory_equal(r->buf[0], want, sizeof(want));
@@ -361,18 +329,18 @@ static void *rig_late_writer(void *opaque)
 /* A reset waits for the reads in flight and drops them: no status is written. */
 static void test_io_drain(void **state)
 {
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	pthread_t writer;
 
-	if (!r->blk.io.uring)
+	if (!r->blk->io.uring)
 		skip();
 	rig_read(r, 0);
 	rig_read(r, 1);
-	io_engine_submit(&r->blk.io);
-	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE - 2);
+	io_engine_submit(&r->blk->io);
+	assert_int_equal(r->blk->nr_free, VIRTQ_MAX_SIZE - 2);
 	assert_int_equal(pthread_create(&writer, NULL, rig_late_writer, r), 0);
-	io_engine_drain(&r->blk.io);
-	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE);
+	io_engine_drain(&r->blk->io);
+	assert_int_equal(r->blk->nr_free, VIRTQ_MAX_SIZE);
 	assert_int_equal(r->status[0], 0xee);
 	assert_int_equal(r->status[1], 0xee);
 	pthread_join(writer, NULL);
@@ -380,16 +348,6 @@ static void test_io_drain(void **state)
 	assert_int_equal(event_loop_run_once(&r->loop, 50), 0);
 	assert_int_equal(r->status[0], 0xee);
 }
-
-static void rig_interrupt(struct virtio_dev *vd, uint32_t why)
-{
-	struct rig *r = (struct rig *)((char *)vd - offsetof(struct rig, blk.vd));
-
-	(void)why;
-	r->irqs++;
-}
-
-static const struct virtio_transport_ops rig_transport = { .interrupt = rig_interrupt };
 
 #define RING_DESC  0x1000ULL
 #define RING_AVAIL 0x2000ULL
@@ -400,7 +358,7 @@ static const struct virtio_transport_ops rig_transport = { .interrupt = rig_inte
 #define EXTRA	   10
 
 /* Make (n) more copies of chain 0 available, as a hostile driver reusing a head would. */
-static void rig_post(struct rig *r, uint16_t *avail_idx, unsigned int n)
+static void rig_post(struct blk_rig *r, uint16_t *avail_idx, unsigned int n)
 {
 	uint16_t *avail = gpa_to_hva(&r->mem, RING_AVAIL, 4 + 2 * RING_SIZE);
 
@@ -412,7 +370,7 @@ static void rig_post(struct rig *r, uint16_t *avail_idx, unsigned int n)
 static void *rig_feeder(void *opaque)
 {
 	static const uint8_t sector[512];
-	struct rig *r = opaque;
+	struct blk_rig *r = opaque;
 	unsigned int i;
 
 	for (i = 0; i < RING_SIZE + EXTRA; i++)
@@ -427,18 +385,16 @@ static void *rig_feeder(void *opaque)
  */
 static void test_io_pool_dry(void **state)
 {
-	const struct mem_region layout = { .gpa = 0, .size = 1 * MiB };
-	struct rig *r = *state;
-	struct virtq *q = &r->blk.vd.queues[0];
+	struct blk_rig *r = *state;
+	struct virtq *q = &r->blk->vd.queues[0];
 	struct blk_req_hdr hdr = { .type = VIRTIO_BLK_T_IN, .sector = 0 };
 	uint8_t desc[2][16];
 	uint16_t avail_idx = 0, *used_idx;
 	pthread_t feeder;
 	int i;
 
-	if (!r->blk.io.uring)
+	if (!r->blk->io.uring)
 		skip();
-	assert_int_equal(guest_mem_init(&r->mem, &layout, 1), 0);
 	put_u64(desc[0], RING_HDR);
 	put_u32(desc[0] + 8, sizeof(hdr));
 	put_u16(desc[0] + 12, VIRTQ_DESC_F_NEXT);
@@ -454,18 +410,15 @@ static void test_io_pool_dry(void **state)
 	q->avail_gpa = RING_AVAIL;
 	q->used_gpa = RING_USED;
 	assert_int_equal(virtq_enable(q, &r->mem), 0);
-	r->blk.vd.transport = &rig_transport;
-	r->blk.vd.status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
-	r->blk.capacity = 1;
 	used_idx = gpa_to_hva(&r->mem, RING_USED + 2, 2);
 
 	rig_post(r, &avail_idx, RING_SIZE);
-	blk_queue_process(&r->blk);
-	assert_int_equal(r->blk.nr_free, 0);
-	assert_true(r->blk.stalled);
+	blk_queue_process(r->blk);
+	assert_int_equal(r->blk->nr_free, 0);
+	assert_true(r->blk->stalled);
 	rig_post(r, &avail_idx, EXTRA);
-	blk_queue_process(&r->blk);
-	assert_true(r->blk.stalled);
+	blk_queue_process(r->blk);
+	assert_true(r->blk->stalled);
 	assert_int_equal(q->last_avail, RING_SIZE);
 
 	assert_int_equal(pthread_create(&feeder, NULL, rig_feeder, r), 0);
@@ -474,9 +427,9 @@ static void test_io_pool_dry(void **state)
 		assert_int_equal(event_loop_run_once(&r->loop, 100), 0);
 	pthread_join(feeder, NULL);
 	assert_int_equal(*used_idx, RING_SIZE + EXTRA);
-	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE);
-	assert_false(r->blk.stalled);
-	assert_true(r->irqs > 0);
+	assert_int_equal(r->blk->nr_free, VIRTQ_MAX_SIZE);
+	assert_false(r->blk->stalled);
+	assert_true(r->irqs[VIRTIO_INT_VRING] > 0);
 	virtq_reset(q);
 }
 

@@ -163,127 +163,34 @@ static void test_throttle_update_keeps_same(void **state)
 #define RING_SIZE   VIRTQ_MAX_SIZE
 #define RING_SLOTS  8
 
-struct rig {
-	struct virtio_blk blk;
-	struct disk_config cfg;
-	struct event_loop loop;
-	struct guest_mem mem;
-	bool ring; /* mem and queue 0 set up */
-	uint16_t avail_idx;
-	int pipe[2];
-	char dir[64];
-	uint8_t buf[2][512];
-	uint8_t status[2];
-	unsigned int irqs[4];
-	unsigned int resumed;
-};
-
-static struct rig *rig_of(struct virtio_dev *vd)
-{
-	return (struct rig *)((char *)vd - offsetof(struct rig, blk.vd));
-}
-
-static void rig_interrupt(struct virtio_dev *vd, uint32_t why)
-{
-	assert_true(why < 4);
-	rig_of(vd)->irqs[why]++;
-}
-
-static void rig_resume(struct virtio_dev *vd)
-{
-	rig_of(vd)->resumed++;
-}
-
-static const struct virtio_transport_ops rig_transport = { .interrupt = rig_interrupt };
-static const struct virtio_dev_ops rig_ops = { .name = "blk-test", .num_queues = 1 };
-
-/* A file of (sectors) sectors in the rig's directory, sector n filled with byte 'A' + n % 26. */
-static void rig_image(struct rig *r, const char *name, unsigned int sectors, char *path)
-{
-	uint8_t sector[512];
-	unsigned int i;
-	int fd;
-
-	snprintf(path, PATH_MAX, "%s/%s", r->dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	for (i = 0; i < sectors; i++) {
-		memset(sector, 'A' + i % 26, sizeof(sector));
-		assert_int_equal(write(fd, sector, sizeof(sector)), sizeof(sector));
-	}
-	close(fd);
-}
-
-/* The image starts as a pipe: its reads stay in flight until the test writes. */
-static int rig_setup_env(void **state, bool sync)
-{
-	struct rig *r = calloc(1, sizeof(*r));
-
-	if (!r || event_loop_init(&r->loop) || pipe2(r->pipe, O_CLOEXEC))
-		return -1;
-	strcpy(r->dir, "/tmp/ember-devupdate-XXXXXX");
-	if (!mkdtemp(r->dir))
-		return -1;
-	if (blk_rig_init(&r->blk, &r->cfg, r->pipe[0], &rig_ops))
-		return -1;
-	r->blk.vd.transport = &rig_transport;
-	r->blk.vd.status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
-	r->blk.capacity = r->blk.config.capacity = 1;
-	if (throttle_init(&r->blk.throttle, &r->cfg.limit, &r->loop, &r->blk.vd, rig_resume))
-		return -1;
-	if (sync)
-		setenv("EMBER_BLK_SYNC", "1", 1);
-	else
-		unsetenv("EMBER_BLK_SYNC");
-	if (blk_io_init(&r->blk, &r->loop))
-		return -1;
-	unsetenv("EMBER_BLK_SYNC");
-	*state = r;
-	return 0;
-}
-
 static int rig_setup(void **state)
 {
-	return rig_setup_env(state, false);
+	return blk_rig_setup((struct blk_rig **)state, false);
 }
 
 static int rig_setup_sync(void **state)
 {
-	return rig_setup_env(state, true);
+	return blk_rig_setup((struct blk_rig **)state, true);
 }
 
 static int rig_teardown(void **state)
 {
-	struct rig *r = *state;
-	char cmd[128];
-
-	io_engine_exit(&r->blk.io);
-	if (r->ring) {
-		virtq_reset(&r->blk.vd.queues[0]);
-		guest_mem_destroy(&r->mem);
-	}
-	throttle_destroy(&r->blk.throttle);
-	if (r->blk.fd != r->pipe[0])
-		close(r->blk.fd);
-	close(r->pipe[0]);
-	close(r->pipe[1]);
-	free(r->blk.reqs);
-	virtio_dev_destroy(&r->blk.vd);
-	event_loop_destroy(&r->loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
-	if (system(cmd))
-		fprintf(stderr, "cannot remove %s\n", r->dir);
-	free(r);
+	blk_rig_teardown(*state);
 	return 0;
 }
 
-/* Queue a 512-byte read of sector 0 into buffer (i), straight to the engine. */
-static void rig_read(struct rig *r, int i)
+static void rig_image(struct blk_rig *r, const char *name, unsigned int sectors, char *path)
 {
-	blk_rig_read(&r->blk, r->buf[i], sizeof(r->buf[i]), &r->status[i]);
+	blk_rig_image(r, name, sectors, path);
 }
 
-static void rig_wait(struct rig *r, const uint8_t *status)
+/* Queue a 512-byte read of sector 0 into buffer (i), straight to the engine. */
+static void rig_read(struct blk_rig *r, int i)
+{
+	blk_rig_read(r->blk, r->buf[i], sizeof(r->buf[i]), &r->status[i]);
+}
+
+static void rig_wait(struct blk_rig *r, const uint8_t *status)
 {
 	int i;
 
@@ -294,7 +201,7 @@ static void rig_wait(struct rig *r, const uint8_t *status)
 static void *late_writer(void *opaque)
 {
 	static const uint8_t data[512] = { 'p' };
-	struct rig *r = opaque;
+	struct blk_rig *r = opaque;
 
 	usleep(100 * 1000);
 	assert_int_equal(write(r->pipe[1], data, sizeof(data)), sizeof(data));
@@ -312,12 +219,12 @@ static int open_fds(void)
 
 static void test_blk_update_noop(void **state)
 {
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	struct blk_metrics m;
 
-	assert_int_equal(virtio_blk_update(&r->blk, NULL, NULL), 0);
-	assert_int_equal(r->blk.vd.config_generation, 0);
-	virtio_blk_metrics(&r->blk, &m);
+	assert_int_equal(virtio_blk_update(r->blk, NULL, NULL), 0);
+	assert_int_equal(r->blk->vd.config_generation, 0);
+	virtio_blk_metrics(r->blk, &m);
 	assert_int_equal(m.update_count, 0);
 	assert_int_equal(m.update_fails, 0);
 }
@@ -326,26 +233,26 @@ static void test_blk_update_noop(void **state)
 static void test_blk_update_open_fails(void **state)
 {
 	struct throttle_config limit = one_per_hour;
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	struct blk_metrics m;
 	char path[PATH_MAX], longpath[PATH_MAX + 10];
 
 	snprintf(path, sizeof(path), "%s/missing.img", r->dir);
-	assert_int_equal(virtio_blk_update(&r->blk, path, &limit), -ENOENT);
-	assert_int_equal(virtio_blk_update(&r->blk, r->dir, NULL), -EISDIR);
+	assert_int_equal(virtio_blk_update(r->blk, path, &limit), -ENOENT);
+	assert_int_equal(virtio_blk_update(r->blk, r->dir, NULL), -EISDIR);
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[sizeof(longpath) - 1] = '\0';
-	assert_int_equal(virtio_blk_update(&r->blk, longpath, NULL), -ENAMETOOLONG);
+	assert_int_equal(virtio_blk_update(r->blk, longpath, NULL), -ENAMETOOLONG);
 	limit.ops.refill_time_ms = RATELIMIT_MAX_REFILL_MS + 1;
 	rig_image(r, "new.img", 8, path);
-	assert_int_equal(virtio_blk_update(&r->blk, path, &limit), -EINVAL);
-	assert_int_equal(r->blk.fd, r->pipe[0]);
-	assert_int_equal(r->blk.capacity, 1);
-	assert_string_equal(r->cfg.path, "pipe");
-	assert_true(rate_limiter_is_unlimited(&r->blk.throttle.rl));
-	assert_int_equal(r->blk.vd.config_generation, 0);
+	assert_int_equal(virtio_blk_update(r->blk, path, &limit), -EINVAL);
+	assert_int_equal(r->blk->fd, r->image_fd);
+	assert_int_equal(r->blk->capacity, 1);
+	assert_string_equal(r->cfg.path, r->first);
+	assert_true(rate_limiter_is_unlimited(&r->blk->throttle.rl));
+	assert_int_equal(r->blk->vd.config_generation, 0);
 	assert_int_equal(r->irqs[VIRTIO_INT_CONFIG], 0);
-	virtio_blk_metrics(&r->blk, &m);
+	virtio_blk_metrics(r->blk, &m);
 	assert_int_equal(m.update_fails, 4);
 	assert_int_equal(m.update_count, 0);
 }
@@ -356,38 +263,38 @@ static void test_blk_update_open_fails(void **state)
  */
 static void test_blk_update_swap(void **state)
 {
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	struct blk_metrics m;
 	char path[PATH_MAX];
 	pthread_t writer;
 	uint8_t want[512];
 
-	if (!r->blk.io.uring)
+	if (!r->blk->io.uring)
 		skip();
 	rig_image(r, "new.img", 4096, path);
 	rig_read(r, 0);
-	io_engine_submit(&r->blk.io);
+	io_engine_submit(&r->blk->io);
 	assert_int_equal(pthread_create(&writer, NULL, late_writer, r), 0);
-	assert_int_equal(virtio_blk_update(&r->blk, path, NULL), 0);
+	assert_int_equal(virtio_blk_update(r->blk, path, NULL), 0);
 	pthread_join(writer, NULL);
 	assert_int_equal(r->status[0], VIRTIO_BLK_S_OK);
 	assert_int_equal(r->buf[0][0], 'p');
-	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE);
-	assert_int_not_equal(r->blk.fd, r->pipe[0]);
-	assert_int_equal(fcntl(r->blk.fd, F_GETFL) & O_ACCMODE, O_RDWR);
-	assert_int_equal(r->blk.capacity, 4096);
-	assert_int_equal(r->blk.config.capacity, 4096);
+	assert_int_equal(r->blk->nr_free, VIRTQ_MAX_SIZE);
+	assert_int_not_equal(r->blk->fd, r->image_fd);
+	assert_int_equal(fcntl(r->blk->fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(r->blk->capacity, 4096);
+	assert_int_equal(r->blk->config.capacity, 4096);
 	assert_string_equal(r->cfg.path, path);
-	assert_int_equal(r->blk.vd.config_generation, 1);
+	assert_int_equal(r->blk->vd.config_generation, 1);
 	assert_int_equal(r->irqs[VIRTIO_INT_CONFIG], 1);
 	/* The next read comes from the new image. */
 	rig_read(r, 1);
-	io_engine_submit(&r->blk.io);
+	io_engine_submit(&r->blk->io);
 	rig_wait(r, &r->status[1]);
 	assert_int_equal(r->status[1], VIRTIO_BLK_S_OK);
 	memset(want, 'A', sizeof(want));
 	assert_memory_equal(r->buf[1], want, sizeof(want));
-	virtio_blk_metrics(&r->blk, &m);
+	virtio_blk_metrics(r->blk, &m);
 	assert_int_equal(m.update_count, 1);
 	assert_int_equal(m.read_count, 2);
 	assert_int_equal(m.read_bytes, 1024);
@@ -396,21 +303,21 @@ static void test_blk_update_swap(void **state)
 /* The same path again picks up a grown image; a read-only disk reopens read-only. */
 static void test_blk_update_reopen(void **state)
 {
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	char path[PATH_MAX];
 
 	r->cfg.ro = true;
 	rig_image(r, "disk.img", 8, path);
-	assert_int_equal(virtio_blk_update(&r->blk, path, NULL), 0);
-	assert_int_equal(r->blk.capacity, 8);
-	assert_int_equal(fcntl(r->blk.fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(virtio_blk_update(r->blk, path, NULL), 0);
+	assert_int_equal(r->blk->capacity, 8);
+	assert_int_equal(fcntl(r->blk->fd, F_GETFL) & O_ACCMODE, O_RDONLY);
 	assert_int_equal(truncate(path, 16 * 512 + 100), 0);
 	/* cfg->path itself: the update must cope with its argument being overwritten. */
-	assert_int_equal(virtio_blk_update(&r->blk, r->cfg.path, NULL), 0);
+	assert_int_equal(virtio_blk_update(r->blk, r->cfg.path, NULL), 0);
 	assert_string_equal(r->cfg.path, path);
-	assert_int_equal(r->blk.capacity, 16);
-	assert_int_equal(r->blk.config.capacity, 16);
-	assert_int_equal(r->blk.vd.config_generation, 2);
+	assert_int_equal(r->blk->capacity, 16);
+	assert_int_equal(r->blk->config.capacity, 16);
+	assert_int_equal(r->blk->vd.config_generation, 2);
 	assert_int_equal(r->irqs[VIRTIO_INT_CONFIG], 2);
 }
 
@@ -418,22 +325,22 @@ static void test_blk_update_reopen(void **state)
 static void test_blk_update_timeout(void **state)
 {
 	static const uint8_t data[512] = { 'q' };
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	char path[PATH_MAX];
 	int fds;
 
-	if (!r->blk.io.uring)
+	if (!r->blk->io.uring)
 		skip();
 	rig_image(r, "new.img", 8, path);
 	rig_read(r, 0);
-	io_engine_submit(&r->blk.io);
+	io_engine_submit(&r->blk->io);
 	fds = open_fds();
-	assert_int_equal(virtio_blk_update(&r->blk, path, NULL), -ETIMEDOUT);
+	assert_int_equal(virtio_blk_update(r->blk, path, NULL), -ETIMEDOUT);
 	assert_int_equal(open_fds(), fds); /* the new image was closed again */
-	assert_int_equal(r->blk.fd, r->pipe[0]);
-	assert_int_equal(r->blk.capacity, 1);
-	assert_string_equal(r->cfg.path, "pipe");
-	assert_int_equal(r->blk.vd.config_generation, 0);
+	assert_int_equal(r->blk->fd, r->image_fd);
+	assert_int_equal(r->blk->capacity, 1);
+	assert_string_equal(r->cfg.path, r->first);
+	assert_int_equal(r->blk->vd.config_generation, 0);
 	assert_int_equal(r->status[0], 0xee);
 	assert_int_equal(write(r->pipe[1], data, sizeof(data)), sizeof(data));
 	rig_wait(r, &r->status[0]);
@@ -441,47 +348,19 @@ static void test_blk_update_timeout(void **state)
 	assert_int_equal(r->buf[0][0], 'q');
 }
 
-/* A limit update reaches the throttle and the config, and wakes a waiting queue. */
-static void test_blk_update_limit(void **state)
-{
-	struct throttle_config limit = one_per_hour, unlimited = { 0 };
-	struct rig *r = *state;
-	struct blk_metrics m;
-
-	assert_int_equal(virtio_blk_update(&r->blk, NULL, &limit), 0);
-	assert_memory_equal(&r->cfg.limit, &limit, sizeof(limit));
-	assert_true(throttle_allow(&r->blk.throttle, 512));
-	assert_false(throttle_allow(&r->blk.throttle, 512));
-	assert_int_equal(event_loop_run_once(&r->loop, 20), 0);
-	assert_int_equal(r->resumed, 0);
-	assert_int_equal(virtio_blk_update(&r->blk, NULL, &unlimited), 0);
-	run_loop_until(&r->loop, &r->resumed, 1);
-	assert_int_equal(r->resumed, 1);
-	assert_true(throttle_allow(&r->blk.throttle, 512));
-	/* No image change: the guest has nothing to re-read. */
-	assert_int_equal(r->blk.vd.config_generation, 0);
-	virtio_blk_metrics(&r->blk, &m);
-	assert_int_equal(m.rate_limiter_throttled_events, 1);
-	assert_int_equal(m.update_count, 2);
-}
-
 /* Guest memory with a ring of RING_SIZE entries on queue 0 of the rig. */
-static void rig_ring(struct rig *r)
+static void rig_ring(struct blk_rig *r)
 {
-	const struct mem_region layout = { .gpa = 0, .size = 1 * MiB };
-	struct virtq *q = &r->blk.vd.queues[0];
+	struct virtq *q = &r->blk->vd.queues[0];
 
-	assert_int_equal(guest_mem_init(&r->mem, &layout, 1), 0);
-	r->blk.vd.mem = &r->mem;
 	q->size = RING_SIZE;
 	q->desc_gpa = RING_DESC;
 	q->avail_gpa = RING_AVAIL;
 	q->used_gpa = RING_USED;
 	assert_int_equal(virtq_enable(q, &r->mem), 0);
-	r->ring = true;
 }
 
-static void put_desc(struct rig *r, unsigned int i, uint64_t gpa, uint32_t len, uint16_t flags,
+static void put_desc(struct blk_rig *r, unsigned int i, uint64_t gpa, uint32_t len, uint16_t flags,
 		     uint16_t next)
 {
 	uint8_t d[16];
@@ -497,7 +376,7 @@ static void put_desc(struct rig *r, unsigned int i, uint64_t gpa, uint32_t len, 
  * Build the chain of slot (k): header, (len) data bytes unless 0 (device-writable for a
  * read), status. Descriptors 3k..3k+2.
  */
-static void build_chain(struct rig *r, unsigned int k, uint32_t type, uint64_t sector,
+static void build_chain(struct blk_rig *r, unsigned int k, uint32_t type, uint64_t sector,
 			uint32_t len)
 {
 	struct blk_req_hdr hdr = { .type = type, .sector = sector };
@@ -514,7 +393,7 @@ static void build_chain(struct rig *r, unsigned int k, uint32_t type, uint64_t s
 }
 
 /* Make chain (k) available (n times). */
-static void post(struct rig *r, unsigned int k, unsigned int n)
+static void post(struct blk_rig *r, unsigned int k, unsigned int n)
 {
 	uint16_t *avail = gpa_to_hva(&r->mem, RING_AVAIL, 4 + 2 * RING_SIZE);
 
@@ -523,13 +402,13 @@ static void post(struct rig *r, unsigned int k, unsigned int n)
 	__atomic_store_n(&avail[1], r->avail_idx, __ATOMIC_RELEASE);
 }
 
-static uint16_t used_idx(struct rig *r)
+static uint16_t used_idx(struct blk_rig *r)
 {
 	return __atomic_load_n((uint16_t *)gpa_to_hva(&r->mem, RING_USED + 2, 2),
 			       __ATOMIC_ACQUIRE);
 }
 
-static uint8_t slot_status(struct rig *r, unsigned int k)
+static uint8_t slot_status(struct blk_rig *r, unsigned int k)
 {
 	return *(uint8_t *)gpa_to_hva(&r->mem, RING_STATUS + k, 1);
 }
@@ -537,13 +416,44 @@ static uint8_t slot_status(struct rig *r, unsigned int k)
 static void *pipe_feeder(void *opaque)
 {
 	static const uint8_t sector[512] = { 'f' };
-	struct rig *r = opaque;
+	struct blk_rig *r = opaque;
 	unsigned int i;
 
 	for (i = 0; i < RING_SIZE; i++)
 		if (write(r->pipe[1], sector, sizeof(sector)) != sizeof(sector))
 			break;
 	return NULL;
+}
+
+/* A limit update reaches the throttle and the config, and wakes the request waiting for tokens. */
+static void test_blk_update_limit(void **state)
+{
+	struct throttle_config limit = one_per_hour, unlimited = { 0 };
+	struct blk_rig *r = *state;
+	struct blk_metrics m;
+	int i;
+
+	rig_ring(r);
+	build_chain(r, 0, VIRTIO_BLK_T_FLUSH, 0, 0);
+	assert_int_equal(virtio_blk_update(r->blk, NULL, &limit), 0);
+	assert_memory_equal(&r->cfg.limit, &limit, sizeof(limit));
+	/* One request an hour: the first flush goes, the second waits for tokens. */
+	post(r, 0, 2);
+	blk_queue_process(r->blk);
+	assert_int_equal(used_idx(r), 1);
+	assert_int_equal(event_loop_run_once(&r->loop, 20), 0);
+	assert_int_equal(used_idx(r), 1);
+	assert_int_equal(virtio_blk_update(r->blk, NULL, &unlimited), 0);
+	for (i = 0; i < 50 && used_idx(r) < 2; i++)
+		assert_int_equal(event_loop_run_once(&r->loop, 100), 0);
+	assert_int_equal(used_idx(r), 2);
+	assert_int_equal(slot_status(r, 0), VIRTIO_BLK_S_OK);
+	/* No image change: the guest has nothing to re-read. */
+	assert_int_equal(r->blk->vd.config_generation, 0);
+	virtio_blk_metrics(r->blk, &m);
+	assert_int_equal(m.rate_limiter_throttled_events, 1);
+	assert_int_equal(m.flush_count, 2);
+	assert_int_equal(m.update_count, 2);
 }
 
 /*
@@ -554,33 +464,33 @@ static void *pipe_feeder(void *opaque)
  */
 static void test_blk_update_stalled(void **state)
 {
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	char path[PATH_MAX];
 	pthread_t feeder;
 	uint8_t *data;
 	int i;
 
-	if (!r->blk.io.uring)
+	if (!r->blk->io.uring)
 		skip();
 	rig_ring(r);
 	rig_image(r, "new.img", 64, path);
 	build_chain(r, 0, VIRTIO_BLK_T_IN, 0, 512);
 	build_chain(r, 1, VIRTIO_BLK_T_IN, 1, 512);
 	post(r, 0, RING_SIZE);
-	blk_queue_process(&r->blk);
-	assert_int_equal(r->blk.nr_free, 0);
+	blk_queue_process(r->blk);
+	assert_int_equal(r->blk->nr_free, 0);
 	post(r, 1, 4);
-	blk_queue_process(&r->blk);
-	assert_true(r->blk.stalled);
+	blk_queue_process(r->blk);
+	assert_true(r->blk->stalled);
 	assert_int_equal(pthread_create(&feeder, NULL, pipe_feeder, r), 0);
-	assert_int_equal(virtio_blk_update(&r->blk, path, NULL), 0);
+	assert_int_equal(virtio_blk_update(r->blk, path, NULL), 0);
 	pthread_join(feeder, NULL);
-	assert_int_equal(r->blk.capacity, 64);
+	assert_int_equal(r->blk->capacity, 64);
 	for (i = 0; i < 50 && used_idx(r) != RING_SIZE + 4; i++)
 		assert_int_equal(event_loop_run_once(&r->loop, 100), 0);
 	assert_int_equal(used_idx(r), RING_SIZE + 4);
-	assert_false(r->blk.stalled);
-	assert_int_equal(r->blk.nr_free, VIRTQ_MAX_SIZE);
+	assert_false(r->blk->stalled);
+	assert_int_equal(r->blk->nr_free, VIRTQ_MAX_SIZE);
 	data = gpa_to_hva(&r->mem, RING_DATA, 2 * 4096);
 	assert_int_equal(data[0], 'f');	       /* the old image's last answer */
 	assert_int_equal(data[4096], 'B');     /* sector 1 of the new image */
@@ -591,14 +501,14 @@ static void test_blk_update_stalled(void **state)
 /* Each kind of request lands in its counter (the synchronous engine: answers at once). */
 static void test_blk_metrics(void **state)
 {
-	struct rig *r = *state;
+	struct blk_rig *r = *state;
 	struct blk_metrics m;
 	char path[PATH_MAX];
 
 	rig_ring(r);
 	rig_image(r, "disk.img", 8, path);
 	r->cfg.cache = BLK_CACHE_WRITEBACK;
-	assert_int_equal(virtio_blk_update(&r->blk, path, NULL), 0);
+	assert_int_equal(virtio_blk_update(r->blk, path, NULL), 0);
 	build_chain(r, 0, VIRTIO_BLK_T_IN, 7, 512);	 /* read OK */
 	build_chain(r, 1, VIRTIO_BLK_T_OUT, 2, 1024);	 /* write OK */
 	build_chain(r, 2, VIRTIO_BLK_T_FLUSH, 0, 0);	 /* flush OK (fdatasync) */
@@ -611,7 +521,7 @@ static void test_blk_metrics(void **state)
 	post(r, 3, 1);
 	post(r, 4, 1);
 	post(r, 5, 1);
-	blk_queue_process(&r->blk);
+	blk_queue_process(r->blk);
 	assert_int_equal(used_idx(r), 7);
 	assert_int_equal(slot_status(r, 0), VIRTIO_BLK_S_OK);
 	assert_int_equal(slot_status(r, 1), VIRTIO_BLK_S_OK);
@@ -621,9 +531,9 @@ static void test_blk_metrics(void **state)
 	/* The image shrinks under the guest: a host I/O error. */
 	assert_int_equal(truncate(path, 512), 0);
 	post(r, 0, 1);
-	blk_queue_process(&r->blk);
+	blk_queue_process(r->blk);
 	assert_int_equal(slot_status(r, 0), VIRTIO_BLK_S_IOERR);
-	virtio_blk_metrics(&r->blk, &m);
+	virtio_blk_metrics(r->blk, &m);
 	assert_int_equal(m.read_count, 2);
 	assert_int_equal(m.read_bytes, 1024);
 	assert_int_equal(m.write_count, 1);

@@ -70,11 +70,16 @@ struct machine {
 extern const struct device_kind *const machine_device_kinds[];
 extern const unsigned int machine_nr_device_kinds;
 
+/* Each kind, for finding a device of it (machine_find). */
+extern const struct device_kind device_kind_boot_timer;
 extern const struct device_kind device_kind_serial;
 extern const struct device_kind device_kind_i8042;
+extern const struct device_kind device_kind_rtc;
+extern const struct device_kind device_kind_rng;
 extern const struct device_kind device_kind_disk;
 extern const struct device_kind device_kind_net;
 extern const struct device_kind device_kind_balloon;
+extern const struct device_kind device_kind_vsock;
 
 /*
  * Build the machine (cfg) describes. (cfg) stays the caller's and must outlive the machine;

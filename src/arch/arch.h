@@ -45,8 +45,7 @@ void arch_vm_destroy(struct vm *vm);
  * kernel_end, initrd_max and arch details. A malformed image returns -ENOEXEC (not a
  * kernel) or -EINVAL / -E2BIG / -ENOMEM (bad or too big for RAM) with the reason in
  * (why, why_len) for the caller to report, once. (why) is left untouched when the loader
- * has no words of its own (a failed copy into RAM; image_size_check, which still logs):
- * the caller then names the errno.
+ * has no words of its own (a failed copy into RAM): the caller then names the errno.
  */
 int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 		     enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len);

@@ -77,15 +77,17 @@ out_close:
 	return ret;
 }
 
-int image_size_check(uint64_t image_size, size_t file_size)
+int image_size_check(uint64_t image_size, size_t file_size, char *why, size_t why_len)
 {
 	if (image_size < file_size) {
-		log_err("kernel: image_size 0x%" PRIx64 " is smaller than the file (0x%zx bytes)",
-			image_size, file_size);
+		snprintf(why, why_len,
+			 "kernel: image_size 0x%" PRIx64 " is smaller than the file (0x%zx bytes)",
+			 image_size, file_size);
 		return -EINVAL;
 	}
 	if (image_size > 1ULL * GiB) {
-		log_err("kernel: image_size 0x%" PRIx64 " is over 1 GiB", image_size);
+		snprintf(why, why_len, "kernel: image_size 0x%" PRIx64 " is over 1 GiB",
+			 image_size);
 		return -E2BIG;
 	}
 	return 0;

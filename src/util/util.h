@@ -76,9 +76,9 @@ int read_file_fd(int fd, size_t max, uint8_t **buf, size_t *len);
 /*
  * The arm64 and riscv64 Image headers both give image_size, the bytes the kernel uses
  * from its start, bss included. 0 if it covers the (file_size)-byte file and is at most
- * 1 GiB (more than any real kernel); else -EINVAL or -E2BIG, and the reason is logged.
+ * 1 GiB (more than any real kernel); else -EINVAL or -E2BIG with the reason in (why, why_len).
  */
-int image_size_check(uint64_t image_size, size_t file_size);
+int image_size_check(uint64_t image_size, size_t file_size, char *why, size_t why_len);
 
 /* Parse a decimal unsigned integer in [min, max]. Returns 0 or -EINVAL / -ERANGE. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);

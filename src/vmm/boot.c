@@ -85,7 +85,7 @@ int boot_place_image(struct guest_mem *mem, const uint8_t *img, size_t size, uin
 	fdt = ALIGN_DOWN(ram->gpa + ram->size - fdt_max, align);
 	if (image_size > fdt || load > fdt - image_size) {
 		snprintf(why, why_len,
-			 "--kernel: the image needs %llu bytes: too big for %llu MiB of RAM",
+			 "the image needs %llu bytes: too big for %llu MiB of RAM",
 			 (unsigned long long)image_size, (unsigned long long)(ram->size / MiB));
 		return -E2BIG;
 	}
@@ -146,7 +146,7 @@ out:
 
 /*
  * What a loader's refusal means, for the caller's message when the loader gave no reason of
- * its own (a guest_mem_write failure, or image_size_check, which logs its detail itself).
+ * its own (a guest_mem_write failure).
  */
 static const char *kernel_error(int err)
 {

@@ -63,7 +63,7 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out, 
 			 text_offset);
 		return -EINVAL;
 	}
-	ret = image_size_check(image_size, size);
+	ret = image_size_check(image_size, size, why, why_len);
 	if (ret)
 		return ret;
 	out->text_offset = text_offset;

@@ -22,8 +22,7 @@ struct arm64_image {
  * Read and check the header of (img), (size) bytes. 0, or -ENOEXEC if it is not an arm64
  * Image, -EINVAL if its fields are inconsistent (text_offset not 4 KiB aligned or over
  * 2 MiB, image_size smaller than the file, a big-endian kernel...), -E2BIG for an
- * image_size over 1 GiB. The reason goes to (why, why_len), except for the two image_size
- * checks: image_size_check, shared with riscv64, still logs those itself.
+ * image_size over 1 GiB. The reason goes to (why, why_len).
  */
 int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out, char *why,
 		      size_t why_len);

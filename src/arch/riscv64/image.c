@@ -87,7 +87,7 @@ int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out, 
 		snprintf(why, why_len, "kernel: image_size is 0");
 		return -EINVAL;
 	}
-	ret = image_size_check(image_size, size);
+	ret = image_size_check(image_size, size, why, why_len);
 	if (ret)
 		return ret;
 	out->text_offset = text_offset;

@@ -21,8 +21,7 @@ struct riscv_image {
  * Image (no "RSC\x05" magic), -EINVAL for inconsistent fields (text_offset neither 0, as
  * M-mode kernels have, nor 2 MiB, as every S-mode RV64 kernel has; image_size smaller than
  * the file or zero; a big-endian kernel; header version below 0.2), -E2BIG for an
- * image_size over 1 GiB. The reason goes to (why, why_len), except for image_size smaller
- * than the file or over 1 GiB: image_size_check, shared with arm64, still logs those itself.
+ * image_size over 1 GiB. The reason goes to (why, why_len).
  */
 int riscv_image_parse(const uint8_t *img, size_t size, struct riscv_image *out, char *why,
 		      size_t why_len);

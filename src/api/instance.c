@@ -26,6 +26,7 @@ void instance_init(struct instance *in, const char *id, struct vm_config *cfg, u
 	in->preboot_loop.epoll_fd = -1;
 	in->mmds_limit = MMDS_DEFAULT_LIMIT;
 	metrics_init(&in->metrics);
+	api_routes_name_metrics(&in->metrics);
 }
 
 /* Every waiting API request, answered on this (the device) thread. */

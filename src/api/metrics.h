@@ -23,12 +23,23 @@
 
 struct instance;
 
+/*
+ * How one route's counters are named in Firecracker's metrics: "<name>_count", and
+ * "<name>_fails" unless (no_fails), in the object (group). Given by the route table.
+ */
+struct metrics_route {
+	const char *group; /* "get_api_requests"...; NULL: the route is not counted */
+	const char *name;
+	bool no_fails;
+};
+
 struct metrics {
 	int fd; /* -1 until PUT /metrics (or the config file) names a path */
 	int timer_fd;
 	struct event_source timer_src;
 	uint64_t missed_lines;
 	/* Requests per route, and what the previous line had reported. */
+	struct metrics_route routes[API_ROUTES_MAX];
 	uint64_t route_count[API_ROUTES_MAX], route_fails[API_ROUTES_MAX];
 	uint64_t prev_route_count[API_ROUTES_MAX], prev_route_fails[API_ROUTES_MAX];
 	struct blk_metrics prev_blk;

@@ -13,9 +13,9 @@
 
 #include "routes.h"
 #include "handlers.h"
+#include "metrics.h"
 #include "../util/log.h"
 #include "../util/util.h"
-
 
 enum route_when {
 	ANY_TIME,
@@ -178,33 +178,17 @@ static const char *const metric_groups[] = {
 	[API_PATCH] = "patch_api_requests",
 };
 
-void api_route_metrics(struct instance *in, json_t *root)
+void api_routes_name_metrics(struct metrics *m)
 {
-	struct metrics *m = &in->metrics;
-	char name[64];
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(routes); i++) {
-		const struct route *r = &routes[i];
-		json_t *group;
-
-		if (!r->metric)
-			continue;
-		group = json_object_get(root, metric_groups[r->method]);
-		if (!group) {
-			group = json_object();
-			json_object_set_new(root, metric_groups[r->method], group);
-		}
-		snprintf(name, sizeof(name), "%s_count", r->metric);
-		json_object_set_new(group, name, json_integer(metrics_delta(
-							  m->route_count[i], &m->prev_route_count[i])));
-		/* GETs cannot fail in Firecracker's metrics; their fails stay unreported. */
-		if (r->method != API_GET) {
-			snprintf(name, sizeof(name), "%s_fails", r->metric);
-			json_object_set_new(group, name, json_integer(metrics_delta(
-								  m->route_fails[i], &m->prev_route_fails[i])));
-		}
-	}
+	for (i = 0; i < ARRAY_SIZE(routes); i++)
+		if (routes[i].metric)
+			m->routes[i] = (struct metrics_route){
+				metric_groups[routes[i].method], routes[i].metric,
+				/* GETs cannot fail in Firecracker's metrics: their fails stay unreported. */
+				routes[i].method == API_GET,
+			};
 }
 
 void api_route(struct instance *in, struct api_request *req)

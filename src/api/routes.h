@@ -14,7 +14,9 @@ struct instance;
 /* Handle (req) and reply to it; (req) is freed by the reply. */
 void api_route(struct instance *in, struct api_request *req);
 
-/* Add the API request counters (get/put/patch_api_requests) since the last call to (root). */
-void api_route_metrics(struct instance *in, json_t *root);
+struct metrics;
+
+/* Tell (m) how each route's request counters are named (get/put/patch_api_requests). */
+void api_routes_name_metrics(struct metrics *m);
 
 #endif

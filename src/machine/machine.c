@@ -26,19 +26,23 @@ static int machine_add_kind(struct machine *m, const struct device_kind *kind, c
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		struct machine_device *d = &m->devs[m->nr_devs];
+		struct machine_device *d;
 
 		if (m->nr_devs == MACHINE_MAX_DEVICES) {
 			snprintf(why, why_len, "%s: more than %d devices in all", kind->name,
 				 MACHINE_MAX_DEVICES);
 			return -ENOSPC;
 		}
+		d = &m->devs[m->nr_devs];
 		*d = (struct machine_device){ kind, i, NULL, NULL };
 		ret = kind->create(m, i, &d->dev, why, why_len);
 		if (!ret && kind->virtio) {
 			ret = virtio_mmio_create(&m->vm, kind->virtio(d->dev), &d->transport);
-			if (ret)
+			if (ret) {
+				snprintf(why, why_len, "%s: no virtio-mmio slot: %s", kind->name,
+					 strerror(-ret));
 				kind->destroy(d->dev);
+			}
 		}
 		if (ret) {
 			if (!*why)

@@ -120,7 +120,6 @@ int h_patch_net(struct api_call *c)
 	struct throttle_config rx, tx;
 	const char *w = "network-interface", *id = NULL;
 	json_t *has_rx, *has_tx;
-	struct net_config *n;
 	int i;
 
 	if (cf_object(&c->cf, c->body, w) || cf_keys(&c->cf, c->body, w, known) ||
@@ -142,14 +141,10 @@ int h_patch_net(struct api_call *c)
 	if (cf_limiter(&c->cf, c->body, w, "rx_rate_limiter", &rx) ||
 	    cf_limiter(&c->cf, c->body, w, "tx_rate_limiter", &tx))
 		return -EINVAL;
+	/* The interface works on the configuration itself: it records the new limits there. */
 	if (virtio_net_update_limits(machine_net(&c->in->machine, id), has_rx ? &rx : NULL,
 				     has_tx ? &tx : NULL))
 		return api_fail(c, "network interface '%s': cannot update the rate limiters", id);
-	n = &c->in->cfg.nets[i];
-	if (has_rx)
-		n->rx_limit = rx;
-	if (has_tx)
-		n->tx_limit = tx;
 	return 0;
 }
 
@@ -179,8 +174,7 @@ int h_patch_balloon(struct api_call *c)
 				(unsigned long long)mib, (unsigned long long)c->in->cfg.mem_mib);
 	if (virtio_balloon_set_target(machine_balloon(&c->in->machine), mib))
 		return api_fail(c, "balloon.amount_mib: cannot set %llu MiB", (unsigned long long)mib);
-	c->in->cfg.balloon_cfg.target_mib = mib;
-	return 0;
+	return 0; /* the balloon records its new target in the configuration */
 }
 
 int h_get_balloon_stats(struct api_call *c)
@@ -216,8 +210,7 @@ int h_patch_balloon_stats(struct api_call *c)
 	ret = virtio_balloon_set_stats_period(machine_balloon(&c->in->machine), period);
 	if (ret)
 		return api_fail(c, "balloon statistics cannot be turned on or off after boot.");
-	c->in->cfg.balloon_cfg.stats_period = period;
-	return 0;
+	return 0; /* the balloon records its new period in the configuration */
 }
 
 int h_get_mmds(struct api_call *c)

@@ -280,7 +280,7 @@ static const char *net_id(const struct vm_config *cfg, unsigned int index)
 static int net_create(struct machine *m, unsigned int index, void **dev, char *why,
 		      size_t why_len)
 {
-	const struct net_config *n = &m->cfg->nets[index];
+	struct net_config *n = &m->cfg->nets[index];
 	int ret = virtio_net_create(&m->vm.mem, &m->vm.loop, n, (struct virtio_net **)dev);
 
 	if (ret)

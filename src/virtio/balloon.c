@@ -32,7 +32,7 @@
 struct virtio_balloon {
 	struct virtio_dev vd;
 	struct event_loop *loop;
-	struct balloon_config cfg;
+	struct balloon_config *cfg; /* the caller's: target and period follow the updates */
 	uint32_t num_pages; /* the target the host asks for */
 	int timer_fd;
 	struct event_source timer_src;
@@ -145,8 +145,8 @@ static uint64_t balloon_features(struct virtio_dev *vd)
 {
 	struct virtio_balloon *b = vd->priv;
 
-	return (b->cfg.stats_period ? 1ULL << BALLOON_F_STATS_VQ : 0) |
-	       (b->cfg.deflate_on_oom ? 1ULL << BALLOON_F_DEFLATE_ON_OOM : 0);
+	return (b->cfg->stats_period ? 1ULL << BALLOON_F_STATS_VQ : 0) |
+	       (b->cfg->deflate_on_oom ? 1ULL << BALLOON_F_DEFLATE_ON_OOM : 0);
 }
 
 static void balloon_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
@@ -193,8 +193,8 @@ static const struct virtio_dev_ops balloon_ops = {
 static int balloon_timer_start(struct virtio_balloon *b)
 {
 	struct itimerspec its = {
-		.it_interval.tv_sec = b->cfg.stats_period,
-		.it_value.tv_sec = b->cfg.stats_period,
+		.it_interval.tv_sec = b->cfg->stats_period,
+		.it_value.tv_sec = b->cfg->stats_period,
 	};
 	int ret;
 
@@ -210,7 +210,7 @@ static int balloon_timer_start(struct virtio_balloon *b)
 }
 
 int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
-			  const struct balloon_config *cfg, struct virtio_balloon **out)
+			  struct balloon_config *cfg, struct virtio_balloon **out)
 {
 	struct virtio_balloon *b = calloc(1, sizeof(*b));
 	int ret;
@@ -218,7 +218,7 @@ int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
 	if (!b)
 		return -ENOMEM;
 	b->loop = loop;
-	b->cfg = *cfg;
+	b->cfg = cfg;
 	b->timer_fd = -1;
 	b->num_pages = cfg->target_mib * MiB / BALLOON_PAGE;
 	virtio_dev_init(&b->vd, &balloon_ops, b, mem);
@@ -263,7 +263,7 @@ int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t mib)
 	}
 	pthread_mutex_lock(&b->vd.lock);
 	b->num_pages = mib * MiB / BALLOON_PAGE;
-	b->cfg.target_mib = mib;
+	b->cfg->target_mib = mib;
 	virtio_dev_config_changed(&b->vd);
 	pthread_mutex_unlock(&b->vd.lock);
 	return 0;
@@ -324,12 +324,12 @@ int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int secon
 		.it_interval.tv_sec = seconds,
 		.it_value.tv_sec = seconds,
 	};
-	int ret = balloon_stats_period_check(b->cfg.stats_period, seconds);
+	int ret = balloon_stats_period_check(b->cfg->stats_period, seconds);
 
 	if (ret <= 0) {
 		if (ret)
 			log_warnx("virtio-balloon: statistics were %s at boot and cannot be turned "
-				  "%s", b->cfg.stats_period ? "enabled" : "disabled",
+				  "%s", b->cfg->stats_period ? "enabled" : "disabled",
 				  seconds ? "on" : "off");
 		return ret;
 	}
@@ -338,7 +338,7 @@ int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int secon
 		ret = -errno;
 		log_warn("virtio-balloon: timerfd_settime");
 	} else {
-		b->cfg.stats_period = seconds;
+		b->cfg->stats_period = seconds;
 		/* The first poll at the new pace is now, as Firecracker does. */
 		balloon_stats_request(b);
 		ret = 0;
@@ -349,5 +349,5 @@ int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int secon
 
 unsigned int virtio_balloon_stats_period(const struct virtio_balloon *b)
 {
-	return b->cfg.stats_period;
+	return b->cfg->stats_period;
 }

@@ -65,9 +65,13 @@ void balloon_stats_finish(struct balloon_stats *s, uint32_t target_pages);
 int balloon_stats_period_check(unsigned int cur, unsigned int want);
 
 
-/* Create the device over (mem), its statistics timer on (loop). 0 or -errno. */
+/*
+ * Create the device for (cfg), which must outlive it, over (mem), its statistics timer on
+ * (loop). 0 or -errno. The device writes cfg->target_mib and cfg->stats_period when
+ * virtio_balloon_set_target and virtio_balloon_set_stats_period change them.
+ */
 int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
-			  const struct balloon_config *cfg, struct virtio_balloon **out);
+			  struct balloon_config *cfg, struct virtio_balloon **out);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b);

@@ -40,7 +40,7 @@
 struct virtio_net {
 	struct virtio_dev vd;
 	struct event_loop *loop;
-	struct net_config cfg;
+	struct net_config *cfg; /* the caller's; the limits follow virtio_net_update_limits */
 	int tap_fd;
 	struct event_source tap_src;
 	bool tap_registered;
@@ -133,7 +133,7 @@ static void net_rx(struct virtio_net *net)
 			ssize_t n = read(net->tap_fd, net->rx_frame, NET_FRAME_MAX);
 
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				log_warn("virtio-net %s: read", net->cfg.tap);
+				log_warn("virtio-net %s: read", net->cfg->tap);
 			if (n <= 0)
 				break;
 			if ((size_t)n <= TAP_VNET_HDR_LEN) {
@@ -188,7 +188,7 @@ static void net_tx(struct virtio_net *net)
 				net->tx_blocked = true;
 				break;
 			}
-			log_info("virtio-net %s: frame dropped: %s", net->cfg.tap, strerror(errno));
+			log_info("virtio-net %s: frame dropped: %s", net->cfg->tap, strerror(errno));
 			net->stats.tx_dropped++;
 		} else {
 			net->stats.tx_frames++;
@@ -243,7 +243,7 @@ static uint64_t net_features(struct virtio_dev *vd)
 		     1ULL << NET_F_GUEST_TSO6 | 1ULL << NET_F_GUEST_UFO | 1ULL << NET_F_HOST_TSO4 |
 		     1ULL << NET_F_HOST_TSO6 | 1ULL << NET_F_HOST_UFO | 1ULL << NET_F_MRG_RXBUF;
 
-	return f | (net->cfg.has_mac ? 1ULL << NET_F_MAC : 0);
+	return f | (net->cfg->has_mac ? 1ULL << NET_F_MAC : 0);
 }
 
 static void net_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
@@ -251,7 +251,7 @@ static void net_config_read(struct virtio_dev *vd, uint32_t off, void *data, uns
 	struct virtio_net *net = vd->priv;
 	uint8_t config[8] = { 0 };
 
-	memcpy(config, net->cfg.mac, 6);
+	memcpy(config, net->cfg->mac, 6);
 	memcpy(data, config + off, len);
 }
 
@@ -271,7 +271,7 @@ static int net_activate(struct virtio_dev *vd)
 			offloads |= TAP_OFFLOAD_UFO;
 	}
 	if (tap_set_offload(net->tap_fd, offloads))
-		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x", net->cfg.tap, offloads);
+		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x", net->cfg->tap, offloads);
 	net_watch_tap(net);
 	return 0;
 }
@@ -298,14 +298,14 @@ static const struct virtio_dev_ops net_ops = {
 };
 
 int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
-		      const struct net_config *cfg, struct virtio_net **out)
+		      struct net_config *cfg, struct virtio_net **out)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	int ret;
 
 	if (!net)
 		return -ENOMEM;
-	net->cfg = *cfg;
+	net->cfg = cfg;
 	net->loop = loop;
 	net->tap_fd = -1;
 	net->rx_throttle.timer_fd = net->tx_throttle.timer_fd = -1;
@@ -360,7 +360,7 @@ void virtio_net_destroy(struct virtio_net *net)
 	if (!net)
 		return;
 	log_info("virtio-net %s: rx %llu frames %llu bytes %llu dropped, tx %llu frames %llu bytes "
-		 "%llu dropped", net->cfg.tap, (unsigned long long)net->stats.rx_frames,
+		 "%llu dropped", net->cfg->tap, (unsigned long long)net->stats.rx_frames,
 		 (unsigned long long)net->stats.rx_bytes, (unsigned long long)net->stats.rx_dropped,
 		 (unsigned long long)net->stats.tx_frames, (unsigned long long)net->stats.tx_bytes,
 		 (unsigned long long)net->stats.tx_dropped);
@@ -390,7 +390,7 @@ int virtio_net_update_limits(struct virtio_net *net, const struct throttle_confi
 
 	if ((rx && throttle_config_validate(rx)) || (tx && throttle_config_validate(tx))) {
 		log_warnx("virtio-net %s: rate limiter out of range; nothing changed",
-			  net->cfg.tap);
+			  net->cfg->tap);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&net->vd.lock);
@@ -398,12 +398,12 @@ int virtio_net_update_limits(struct virtio_net *net, const struct throttle_confi
 	if (rx) {
 		ret = throttle_update(&net->rx_throttle, rx);
 		if (!ret)
-			net->cfg.rx_limit = *rx;
+			net->cfg->rx_limit = *rx;
 	}
 	if (tx && !ret) {
 		ret = throttle_update(&net->tx_throttle, tx);
 		if (!ret)
-			net->cfg.tx_limit = *tx;
+			net->cfg->tx_limit = *tx;
 	}
 	pthread_mutex_unlock(&net->vd.lock);
 	return ret;

@@ -22,9 +22,13 @@ struct net_stats {
 };
 
 
-/* Open the TAP of (cfg) and create the device over (mem), served on (loop). 0 or -errno (logged). */
+/*
+ * Open the TAP of (cfg), which must outlive the device, and create the device over (mem),
+ * served on (loop). 0 or -errno (logged). The device writes cfg->rx_limit and tx_limit when
+ * virtio_net_update_limits changes them, so (cfg) always says what is in force.
+ */
 int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
-		      const struct net_config *cfg, struct virtio_net **out);
+		      struct net_config *cfg, struct virtio_net **out);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_net_dev(struct virtio_net *net);
@@ -38,7 +42,7 @@ void virtio_net_stats(struct virtio_net *net, struct net_stats *out);
  * and/or tx token buckets (NULL keeps that direction's; see throttle_update for what
  * happens to a bucket's state). A direction waiting for tokens is re-evaluated at once
  * under the new limits. Both are checked before either changes: 0, or -EINVAL with
- * nothing changed. The device's own copy of its config follows; the caller's does not.
+ * nothing changed. The config the device was created with records the new limits.
  */
 int virtio_net_update_limits(struct virtio_net *net, const struct throttle_config *rx,
 			     const struct throttle_config *tx);

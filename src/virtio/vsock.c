@@ -41,11 +41,11 @@ struct vsock_stray {
 struct virtio_vsock {
 	struct virtio_dev vd;
 	struct event_loop *loop;
-	struct vsock_config cfg;
+	const struct vsock_config *cfg; /* the caller's, which outlives the device */
 	int listen_fd;
 	struct event_source listen_src;
 	bool listen_registered;
-	bool path_bound; /* cfg.path is ours to unlink */
+	bool path_bound; /* cfg->path is ours to unlink */
 	int timer_fd;
 	struct event_source timer_src;
 	bool timer_registered;
@@ -77,7 +77,7 @@ static uint32_t vsock_rx_next(struct virtio_vsock *v, const struct virtq_elem *e
 		struct vsock_stray *s = &v->strays[v->stray_head];
 		struct vsock_hdr h;
 
-		vsock_hdr_init(&h, VSOCK_OP_RST, v->cfg.cid, s->guest_port, s->host_port);
+		vsock_hdr_init(&h, VSOCK_OP_RST, v->cfg->cid, s->guest_port, s->host_port);
 		virtq_elem_write(e, 0, &h, sizeof(h));
 		v->stray_head = (v->stray_head + 1) % VSOCK_MAX_STRAYS;
 		v->nr_strays--;
@@ -140,7 +140,7 @@ static void vsock_tx_packet(struct virtio_vsock *v, const struct virtq_elem *e)
 	}
 	virtq_elem_read(e, 0, &h, sizeof(h));
 	/* Not from our guest, or not for the host: nobody to answer. */
-	if (h.src_cid != v->cfg.cid || h.dst_cid != VSOCK_CID_HOST) {
+	if (h.src_cid != v->cfg->cid || h.dst_cid != VSOCK_CID_HOST) {
 		log_debug("vsock: dropping a packet from CID %llu to CID %llu",
 			  (unsigned long long)h.src_cid, (unsigned long long)h.dst_cid);
 		return;
@@ -244,7 +244,7 @@ static void vsock_on_conn_socket(void *opaque, struct vsock_conn *c, uint32_t ev
 	pthread_mutex_unlock(&v->vd.lock);
 }
 
-/* Host clients connecting to cfg.path: each gets a connection slot to send its line in. */
+/* Host clients connecting to cfg->path: each gets a connection slot to send its line in. */
 static void vsock_on_listen(void *opaque, uint32_t events)
 {
 	struct virtio_vsock *v = opaque;
@@ -259,7 +259,7 @@ static void vsock_on_listen(void *opaque, uint32_t events)
 			continue;
 		if (fd < 0) {
 			if (errno != EAGAIN)
-				log_warn("vsock: accept on %s", v->cfg.path);
+				log_warn("vsock: accept on %s", v->cfg->path);
 			break;
 		}
 		c = vsock_conn_alloc(&v->conns);
@@ -282,7 +282,7 @@ static void vsock_on_listen(void *opaque, uint32_t events)
 static void vsock_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
 {
 	struct virtio_vsock *v = vd->priv;
-	uint64_t cid = v->cfg.cid; /* le64 guest_cid */
+	uint64_t cid = v->cfg->cid; /* le64 guest_cid */
 
 	memcpy(data, (uint8_t *)&cid + off, len);
 }
@@ -336,25 +336,25 @@ static int vsock_listen(struct virtio_vsock *v)
 	struct stat st;
 	int ret;
 
-	strcpy(addr.sun_path, v->cfg.path);
+	strcpy(addr.sun_path, v->cfg->path);
 	/* A socket left by an earlier run is stale; anything else is not ours to delete. */
-	if (!lstat(v->cfg.path, &st)) {
+	if (!lstat(v->cfg->path, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
-			log_err("--vsock: %s exists and is not a socket", v->cfg.path);
+			log_err("--vsock: %s exists and is not a socket", v->cfg->path);
 			return -EEXIST;
 		}
-		unlink(v->cfg.path);
+		unlink(v->cfg->path);
 	}
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (v->listen_fd < 0 || bind(v->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		ret = -errno;
-		log_err("--vsock: cannot listen on %s: %s", v->cfg.path, strerror(-ret));
+		log_err("--vsock: cannot listen on %s: %s", v->cfg->path, strerror(-ret));
 		return ret;
 	}
 	v->path_bound = true;
 	if (listen(v->listen_fd, VSOCK_LISTEN_BACKLOG) < 0) {
 		ret = -errno;
-		log_err("--vsock: cannot listen on %s: %s", v->cfg.path, strerror(-ret));
+		log_err("--vsock: cannot listen on %s: %s", v->cfg->path, strerror(-ret));
 		return ret;
 	}
 	v->listen_src = (struct event_source){ v->listen_fd, vsock_on_listen, v };
@@ -391,7 +391,7 @@ static void vsock_release(struct virtio_vsock *v)
 	if (v->listen_fd >= 0)
 		close(v->listen_fd);
 	if (v->path_bound)
-		unlink(v->cfg.path);
+		unlink(v->cfg->path);
 	if (v->timer_registered)
 		event_loop_del(v->loop, &v->timer_src);
 	if (v->timer_fd >= 0)
@@ -408,10 +408,10 @@ int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
 
 	if (!v)
 		return -ENOMEM;
-	v->cfg = *cfg;
+	v->cfg = cfg;
 	v->loop = loop;
 	v->listen_fd = v->timer_fd = -1;
-	vsock_conns_init(&v->conns, v->loop, v->cfg.cid, v->cfg.path, vsock_on_conn_socket, v);
+	vsock_conns_init(&v->conns, v->loop, v->cfg->cid, v->cfg->path, vsock_on_conn_socket, v);
 	v->elem = calloc(1, sizeof(*v->elem));
 	if (!v->elem) {
 		ret = -ENOMEM;

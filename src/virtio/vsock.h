@@ -20,7 +20,10 @@ struct virtio_vsock;
 
 
 
-/* Listen on cfg->path and create the device over (mem), served on (loop). 0 or -errno (logged). */
+/*
+ * Listen on cfg->path and create the device over (mem), served on (loop); (cfg) must
+ * outlive the device. 0 or -errno (logged).
+ */
 int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
 			const struct vsock_config *cfg, struct virtio_vsock **out);
 

@@ -148,14 +148,20 @@ static void bad_arg(const char *fmt, ...)
 	exit(EXIT_BAD_ARGS);
 }
 
-/* An option the arch owns (arch_config_option): refused where the arch has no such knob. */
+/*
+ * An option the arch owns (arch_config_option). Where the arch has no such knob, "auto"
+ * (what it would choose anyway) is accepted, so one command line serves every arch; any
+ * other value is refused.
+ */
 static void arch_option(struct vm_config *cfg, const char *name, const char *value)
 {
 	char why[256];
 	int ret = arch_config_option(&cfg->arch, name, value, why, sizeof(why));
 
+	if (ret == -ENOENT && !strcmp(value, "auto"))
+		return;
 	if (ret == -ENOENT)
-		bad_arg("--%s: not an option on %s", name, ARCH_NAME);
+		bad_arg("--%s %s: not an option on %s", name, value, ARCH_NAME);
 	if (ret)
 		bad_arg("%s", why);
 }

@@ -59,37 +59,45 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 
 	if (!in->cfg.kernel_path) {
 		snprintf(why, why_len, "Cannot start microvm without kernel configuration.");
-		return -EINVAL;
+		ret = -EINVAL;
+		goto fail;
 	}
 	if (in->cfg.metrics.set && in->metrics.fd < 0) {
 		ret = metrics_open(in);
 		if (ret) {
 			snprintf(why, why_len, "metrics.metrics_path: cannot open '%s': %s",
 				 in->cfg.metrics.path, strerror(-ret));
-			return ret;
+			goto fail;
 		}
 	}
 	ret = machine_build(&in->machine, &in->cfg, in->start_us, reason, sizeof(reason));
 	if (ret) {
 		snprintf(why, why_len, "Failed to start microVM: %s",
 			 *reason ? reason : strerror(-ret));
-		return ret;
+		goto fail;
 	}
-	/* From now on the API is served by the VM's loop, beside the devices. */
+	/*
+	 * From now on the API is served by the VM's loop, beside the devices. Watched there
+	 * before it leaves the pre-boot loop, so a failure leaves the API answering.
+	 */
 	if (in->api) {
-		if (in->preboot_loop.epoll_fd >= 0)
-			event_loop_del(&in->preboot_loop, &in->api_src);
 		ret = event_loop_add(&in->machine.vm.loop, &in->api_src, EPOLLIN);
 		if (ret) {
 			snprintf(why, why_len, "Failed to start microVM: cannot watch the API");
 			machine_destroy(&in->machine);
-			return ret;
+			goto fail;
 		}
+		if (in->preboot_loop.epoll_fd >= 0)
+			event_loop_del(&in->preboot_loop, &in->api_src);
 	}
 	if (in->metrics.fd >= 0 && metrics_start_timer(in, &in->machine.vm.loop))
 		log_warn("cannot start the periodic metrics timer");
 	in->state = INSTANCE_RUNNING;
 	return 0;
+fail:
+	/* Logged here, whoever asked: the API's 400 alone would leave no trace in the log. */
+	log_err("%s", why);
+	return ret;
 }
 
 int instance_pause(struct instance *in, char *why, size_t why_len)
@@ -169,10 +177,8 @@ int instance_run(struct instance *in, bool boot_now)
 		in->api_src = (struct event_source){api_server_request_fd(in->api), instance_on_api,
 						    in};
 	if (boot_now || !in->api) {
-		if (instance_start(in, why, sizeof(why))) {
-			log_err("%s", why);
+		if (instance_start(in, why, sizeof(why)))
 			return 1;
-		}
 	} else {
 		ret = instance_wait_for_start(in);
 		if (ret) {

@@ -52,6 +52,7 @@ int throttle_config_validate(const struct throttle_config *cfg)
 	return token_bucket_cfg_validate(&cfg->bandwidth) ?: token_bucket_cfg_validate(&cfg->ops);
 }
 
+/* Does [s, s + n) equal the NUL-terminated (word)? */
 static bool token_is(const char *s, size_t n, const char *word)
 {
 	return strlen(word) == n && !memcmp(s, word, n);

@@ -104,14 +104,16 @@ int machine_run(struct machine *m)
 	struct vm *vm = &m->vm;
 	int ret, status;
 
-	ret = console_start(&m->console, m->cfg->console_in,
-			    machine_find(m, &device_kind_serial, NULL), &vm->loop);
+	/* Signals first: one that comes while the terminal is raw must still restore it. */
+	ret = vm_watch_stops(vm);
 	if (!ret)
-		ret = vm_start(vm);
+		ret = console_start(&m->console, m->cfg->console_in,
+				    machine_find(m, &device_kind_serial, NULL), &vm->loop);
 	if (ret) {
 		log_err("cannot start the event loop: %s", strerror(-ret));
 		return 1;
 	}
+	vm_start_vcpus(vm);
 	while (!vm_stopping(vm)) {
 		ret = event_loop_run_once(&vm->loop, console_retry(&m->console));
 		if (ret) {

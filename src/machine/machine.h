@@ -91,8 +91,10 @@ int machine_build(struct machine *m, struct vm_config *cfg, uint64_t start_us, c
 
 /*
  * Add the devices of (kinds), in order, each kind as many times as m->cfg asks. On a
- * failure the devices this call added are destroyed again, newest first. 0, or -errno with
- * the reason in (why, why_len).
+ * failure the devices this call added are destroyed again, newest first, and -errno is
+ * returned with the reason in (why, why_len); their bus ranges and MMIO slots are not
+ * given back (the buses have no unregister), so the VM must then be destroyed, as
+ * machine_build does, before any vCPU could reach them. 0 on success.
  */
 int machine_add_devices(struct machine *m, const struct device_kind *const *kinds,
 			unsigned int nr_kinds, char *why, size_t why_len);

@@ -1,6 +1,6 @@
 /*
- * virtio-blk: the --disk option, the device model (features, config space) and its life
- * cycle: create, the image swap of virtio_blk_update, metrics, destroy. A request's way
+ * virtio-blk: the device model (features, config space) and its life cycle: create, the
+ * image swap of virtio_blk_update, metrics, destroy (the --disk option is config's). A request's way
  * from the ring to the disk and back is blk_req.c's business.
  */
 #include <errno.h>
@@ -23,7 +23,6 @@ _Static_assert(offsetof(struct blk_config, writeback) == 32, "writeback at 32");
 _Static_assert(offsetof(struct blk_config, max_discard_sectors) == 36, "discard at 36");
 _Static_assert(sizeof(struct blk_config) == 72, "VIRTIO 1.2 config ends at 72");
 
-/* Does [s, s + n) equal the NUL-terminated (word)? */
 static uint64_t blk_features(struct virtio_dev *vd)
 {
 	struct virtio_blk *blk = vd->priv;

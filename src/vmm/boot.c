@@ -125,12 +125,12 @@ static int boot_load_initrd(struct vm *vm, char *why, size_t why_len)
 	ret = vm->cfg->initrd_fd >= 0 ? read_file_fd(vm->cfg->initrd_fd, INITRD_MAX_SIZE, &data, &size)
 				     : read_file(path, INITRD_MAX_SIZE, &data, &size);
 	if (ret) {
-		snprintf(why, why_len, "--initrd %s: %s", path, file_error(ret));
+		snprintf(why, why_len, "initrd %s: %s", path, file_error(ret));
 		return ret;
 	}
 	ret = boot_place_initrd(vm, size, &addr);
 	if (ret) {
-		snprintf(why, why_len, "--initrd %s: %zu bytes do not fit in guest memory above "
+		snprintf(why, why_len, "initrd %s: %zu bytes do not fit in guest memory above "
 			 "the kernel (try a larger --memory)", path, size);
 		goto out;
 	}
@@ -175,14 +175,14 @@ int boot_load_kernel(struct vm *vm, char *why, size_t why_len)
 	ret = vm->cfg->kernel_fd >= 0 ? read_file_fd(vm->cfg->kernel_fd, KERNEL_MAX_SIZE, &img, &size)
 				     : read_file(path, KERNEL_MAX_SIZE, &img, &size);
 	if (ret) {
-		snprintf(why, why_len, "--kernel %s: %s", path, file_error(ret));
+		snprintf(why, why_len, "kernel %s: %s", path, file_error(ret));
 		return ret;
 	}
 	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg->boot_proto, &vm->boot, reason,
 			       sizeof(reason));
 	free(img);
 	if (ret)
-		snprintf(why, why_len, "--kernel %s: %s", path,
+		snprintf(why, why_len, "kernel %s: %s", path,
 			 *reason ? reason : kernel_error(ret));
 	return ret;
 }

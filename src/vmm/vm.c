@@ -132,7 +132,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *why, size_t why_
 	memset(vm, 0, sizeof(*vm));
 	*why = '\0';
 	vm->cfg = cfg;
-	vm->kvm_fd = vm->vm_fd = vm->signal_fd = vm->loop.epoll_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = vm->loop.epoll_fd = -1;
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
 	pthread_mutex_init(&vm->stop_lock, NULL);
@@ -294,9 +294,8 @@ static void vm_on_stop(void *opaque, uint32_t events)
 		log_warn("stop eventfd");
 }
 
-int vm_start(struct vm *vm)
+int vm_watch_stops(struct vm *vm)
 {
-	unsigned int i;
 	int ret;
 
 	vm->signal_fd = vm_stop_signals_fd();
@@ -309,8 +308,14 @@ int vm_start(struct vm *vm)
 	ret = event_loop_add(&vm->loop, &vm->signal_src, EPOLLIN);
 	if (!ret)
 		ret = event_loop_add(&vm->loop, &vm->stop_src, EPOLLIN);
-	if (ret)
-		return ret;
+	return ret;
+}
+
+void vm_start_vcpus(struct vm *vm)
+{
+	unsigned int i;
+	int ret;
+
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
@@ -319,7 +324,6 @@ int vm_start(struct vm *vm)
 			break;
 		}
 	}
-	return 0;
 }
 
 int vm_join(struct vm *vm)

@@ -71,8 +71,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *why, size_t why_
  */
 int vm_finish(struct vm *vm, char *why, size_t why_len);
 
-/* Start the vCPU threads and watch the stop signals on the loop. 0 or -errno. */
-int vm_start(struct vm *vm);
+/*
+ * Watch the stop signals (blocked from here on: a SIGTERM is a clean stop) and the stop
+ * eventfd on the VM's loop. 0 or -errno.
+ */
+int vm_watch_stops(struct vm *vm);
+
+/* Start the vCPU threads. One that cannot start stops the VM with an error (logged). */
+void vm_start_vcpus(struct vm *vm);
 
 /* After a stop: bring every vCPU thread home. Returns the process exit status. */
 int vm_join(struct vm *vm);

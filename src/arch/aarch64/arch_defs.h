@@ -34,7 +34,7 @@
 /* Interrupt lines are SPI numbers: INTID - 32, what irqfd and the FDT's GIC_SPI cells take. */
 #define ARM_UART_SPI	      1
 #define ARM_RTC_SPI	      2
-#define ARM_GIC_NR_IRQS	      128
+#define ARM_GIC_NR_IRQS	      128 /* 32 private + 96 SPIs; KVM wants a multiple of 32 */
 
 /* The board's platform devices, which the machine puts on it (src/machine/devices.c). */
 #define ARCH_SERIAL_ON_PIO    0
@@ -43,7 +43,7 @@
 #define ARCH_HAS_I8042	      0
 #define ARCH_I8042_IRQ	      0
 #define ARCH_HAS_RTC	      1
-#define ARCH_RTC_ADDR	      ARM_RTC_ADDR /* 32 private + 96 SPIs; KVM wants a multiple of 32 */
+#define ARCH_RTC_ADDR	      ARM_RTC_ADDR
 
 /* ember's own MMIO devices: the boot timer first, then one 4 KiB slot per virtio device. */
 #define ARCH_MMIO_BASE	      0x0a000000ULL

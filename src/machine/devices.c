@@ -239,10 +239,13 @@ static int disk_create(struct machine *m, unsigned int index, void **dev, char *
 		       size_t why_len)
 {
 	struct disk_config *d = &m->cfg->disks[index];
-	int ret = virtio_blk_create(&m->vm.mem, &m->vm.loop, d, index, (struct virtio_blk **)dev);
+	char reason[256] = "";
+	int ret = virtio_blk_create(&m->vm.mem, &m->vm.loop, d, index, (struct virtio_blk **)dev,
+				    reason, sizeof(reason));
 
 	if (ret)
-		snprintf(why, why_len, "drive '%s' (%s): %s", d->id, d->path, strerror(-ret));
+		snprintf(why, why_len, "drive '%s' (%s): %s", d->id, d->path,
+			 *reason ? reason : strerror(-ret));
 	return ret;
 }
 
@@ -281,11 +284,13 @@ static int net_create(struct machine *m, unsigned int index, void **dev, char *w
 		      size_t why_len)
 {
 	struct net_config *n = &m->cfg->nets[index];
-	int ret = virtio_net_create(&m->vm.mem, &m->vm.loop, n, (struct virtio_net **)dev);
+	char reason[256] = "";
+	int ret = virtio_net_create(&m->vm.mem, &m->vm.loop, n, (struct virtio_net **)dev, reason,
+				    sizeof(reason));
 
 	if (ret)
 		snprintf(why, why_len, "network interface '%s' (TAP %s): %s", n->id, n->tap,
-			 strerror(-ret));
+			 *reason ? reason : strerror(-ret));
 	return ret;
 }
 
@@ -354,11 +359,13 @@ static int vsock_create(struct machine *m, unsigned int index, void **dev, char 
 			size_t why_len)
 {
 	const struct vsock_config *v = &m->cfg->vsock_cfg;
-	int ret = virtio_vsock_create(&m->vm.mem, &m->vm.loop, v, (struct virtio_vsock **)dev);
+	char reason[256] = "";
+	int ret = virtio_vsock_create(&m->vm.mem, &m->vm.loop, v, (struct virtio_vsock **)dev,
+				      reason, sizeof(reason));
 
 	(void)index;
 	if (ret)
-		snprintf(why, why_len, "vsock (%s): %s", v->path, strerror(-ret));
+		snprintf(why, why_len, "vsock (%s): %s", v->path, *reason ? reason : strerror(-ret));
 	return ret;
 }
 

@@ -69,9 +69,10 @@ static const struct virtio_dev_ops blk_ops = {
 
 /*
  * Open the image at (path), read-only if (ro), and size it in sectors into (*sectors).
- * Returns the fd, or -errno after logging why, each line starting with (who).
+ * Returns the fd, or -errno with the reason in (why, why_len).
  */
-static int blk_image_open(const char *who, const char *path, bool ro, uint64_t *sectors)
+static int blk_image_open(const char *path, bool ro, uint64_t *sectors, char *why,
+			  size_t why_len)
 {
 	uint64_t size;
 	struct stat st;
@@ -80,25 +81,25 @@ static int blk_image_open(const char *who, const char *path, bool ro, uint64_t *
 	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
-		log_err("%s %s: %s", who, path, strerror(-ret));
+		snprintf(why, why_len, "%s", strerror(-ret));
 		goto err;
 	}
 	if (S_ISBLK(st.st_mode)) {
 		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
 			ret = -errno;
-			log_err("%s %s: cannot get the device size: %s", who, path, strerror(-ret));
+			snprintf(why, why_len, "cannot get the device size: %s", strerror(-ret));
 			goto err;
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		size = st.st_size;
 	} else {
-		log_err("%s %s: not a regular file or a block device", who, path);
+		snprintf(why, why_len, "not a regular file or a block device");
 		ret = -EINVAL;
 		goto err;
 	}
 	if (size % BLK_SECTOR_SIZE)
-		log_warnx("%s %s: the last %llu bytes do not fill a sector and are not "
-			  "addressable", who, path, (unsigned long long)(size % BLK_SECTOR_SIZE));
+		log_warnx("virtio-blk %s: the last %llu bytes do not fill a sector and are not "
+			  "addressable", path, (unsigned long long)(size % BLK_SECTOR_SIZE));
 	*sectors = size >> BLK_SECTOR_SHIFT;
 	return fd;
 err:
@@ -124,7 +125,8 @@ static void blk_resume(struct virtio_dev *vd)
 }
 
 int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out)
+		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out,
+		      char *why, size_t why_len)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	unsigned int i;
@@ -138,7 +140,7 @@ int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
 	ret = throttle_init(&blk->throttle, &cfg->limit, loop, &blk->vd, blk_resume);
 	if (ret)
 		goto err;
-	ret = blk_image_open("--disk", cfg->path, cfg->ro, &blk->capacity);
+	ret = blk_image_open(cfg->path, cfg->ro, &blk->capacity, why, why_len);
 	if (ret < 0)
 		goto err;
 	blk->fd = ret;
@@ -180,6 +182,7 @@ err:
 int virtio_blk_update(struct virtio_blk *blk, const char *path,
 		      const struct throttle_config *limit)
 {
+	char reason[256];
 	uint64_t sectors = 0;
 	int fd = -1, ret;
 
@@ -199,8 +202,10 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path,
 			goto fail;
 		}
 		/* Before anything changes: a file that cannot be opened leaves the old one. */
-		fd = blk_image_open("virtio-blk: new image", path, blk->cfg->ro, &sectors);
+		fd = blk_image_open(path, blk->cfg->ro, &sectors, reason, sizeof(reason));
 		if (fd < 0) {
+			log_warnx("virtio-blk %s: new image %s: %s; nothing changed", blk->cfg->path,
+				  path, reason);
 			ret = fd;
 			goto fail;
 		}

@@ -48,12 +48,13 @@ struct blk_metrics {
 /*
  * Open the image of (cfg), which must outlive the device, and create a virtio-blk device
  * for it over (mem), served on (loop); (index) numbers the disk for its default serial.
- * Logs the reason and returns -errno on failure, else 0 and sets (*out). The device writes
- * cfg->path and cfg->limit when virtio_blk_update changes them, so (cfg) always says what
- * is in force.
+ * 0 and (*out), or -errno with the reason in (why, why_len) when it is the image's. The
+ * device writes cfg->path and cfg->limit when virtio_blk_update changes them, so (cfg)
+ * always says what is in force.
  */
 int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out);
+		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out,
+		      char *why, size_t why_len);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *blk);

@@ -298,7 +298,7 @@ static const struct virtio_dev_ops net_ops = {
 };
 
 int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct net_config *cfg, struct virtio_net **out)
+		      struct net_config *cfg, struct virtio_net **out, char *why, size_t why_len)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	int ret;
@@ -318,7 +318,7 @@ int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
 	net->tap_fd = tap_open(cfg->tap);
 	if (net->tap_fd < 0) {
 		ret = net->tap_fd;
-		log_err("--net %s: cannot open the TAP device: %s", cfg->tap, strerror(-ret));
+		snprintf(why, why_len, "cannot open the TAP device: %s", strerror(-ret));
 		goto err;
 	}
 	net->tap_src = (struct event_source){ net->tap_fd, net_tap_event, net };

@@ -24,11 +24,12 @@ struct net_stats {
 
 /*
  * Open the TAP of (cfg), which must outlive the device, and create the device over (mem),
- * served on (loop). 0 or -errno (logged). The device writes cfg->rx_limit and tx_limit when
- * virtio_net_update_limits changes them, so (cfg) always says what is in force.
+ * served on (loop). 0, or -errno with the reason in (why, why_len) when it is the TAP's.
+ * The device writes cfg->rx_limit and tx_limit when virtio_net_update_limits changes them,
+ * so (cfg) always says what is in force.
  */
 int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct net_config *cfg, struct virtio_net **out);
+		      struct net_config *cfg, struct virtio_net **out, char *why, size_t why_len);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_net_dev(struct virtio_net *net);

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -330,7 +331,7 @@ static const struct virtio_dev_ops vsock_ops = {
 	.reset = vsock_reset,
 };
 
-static int vsock_listen(struct virtio_vsock *v)
+static int vsock_listen(struct virtio_vsock *v, char *why, size_t why_len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -340,7 +341,7 @@ static int vsock_listen(struct virtio_vsock *v)
 	/* A socket left by an earlier run is stale; anything else is not ours to delete. */
 	if (!lstat(v->cfg->path, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
-			log_err("--vsock: %s exists and is not a socket", v->cfg->path);
+			snprintf(why, why_len, "exists and is not a socket");
 			return -EEXIST;
 		}
 		unlink(v->cfg->path);
@@ -348,13 +349,13 @@ static int vsock_listen(struct virtio_vsock *v)
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (v->listen_fd < 0 || bind(v->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		ret = -errno;
-		log_err("--vsock: cannot listen on %s: %s", v->cfg->path, strerror(-ret));
+		snprintf(why, why_len, "cannot listen: %s", strerror(-ret));
 		return ret;
 	}
 	v->path_bound = true;
 	if (listen(v->listen_fd, VSOCK_LISTEN_BACKLOG) < 0) {
 		ret = -errno;
-		log_err("--vsock: cannot listen on %s: %s", v->cfg->path, strerror(-ret));
+		snprintf(why, why_len, "cannot listen: %s", strerror(-ret));
 		return ret;
 	}
 	v->listen_src = (struct event_source){ v->listen_fd, vsock_on_listen, v };
@@ -401,7 +402,8 @@ static void vsock_release(struct virtio_vsock *v)
 }
 
 int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
-			const struct vsock_config *cfg, struct virtio_vsock **out)
+			const struct vsock_config *cfg, struct virtio_vsock **out, char *why,
+			size_t why_len)
 {
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
 	int ret;
@@ -420,7 +422,7 @@ int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
 	ret = vsock_timer_init(v);
 	if (ret)
 		goto err;
-	ret = vsock_listen(v);
+	ret = vsock_listen(v, why, why_len);
 	if (ret)
 		goto err;
 	virtio_dev_init(&v->vd, &vsock_ops, v, mem);

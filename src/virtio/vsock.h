@@ -22,10 +22,12 @@ struct virtio_vsock;
 
 /*
  * Listen on cfg->path and create the device over (mem), served on (loop); (cfg) must
- * outlive the device. 0 or -errno (logged).
+ * outlive the device. 0, or -errno with the reason in (why, why_len) when it is the
+ * socket's.
  */
 int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
-			const struct vsock_config *cfg, struct virtio_vsock **out);
+			const struct vsock_config *cfg, struct virtio_vsock **out, char *why,
+			size_t why_len);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *v);

@@ -54,7 +54,7 @@ expect rng-unknown-limit 2 'expected bw=' -- --kernel "$guests/reset.elf" --rng=
 head -c 4096 /dev/zero >"$tmp/disk.img"
 expect disk-bad-limit 2 'a token bucket is SIZE:REFILL_MS' -- --kernel "$guests/reset.elf" \
 	--disk "$tmp/junk,bw=1"
-expect disk-missing 1 "disk $tmp/nonexistent: No such file" -- --kernel "$guests/reset.elf" \
+expect disk-missing 1 "drive 'disk0' \($tmp/nonexistent\): No such file" -- --kernel "$guests/reset.elf" \
 	--disk "$tmp/nonexistent"
 expect disk-directory 1 'not a regular file or a block device' -- --kernel "$guests/reset.elf" \
 	--disk "$tmp,ro"

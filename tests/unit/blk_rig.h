@@ -97,6 +97,7 @@ static inline int blk_rig_setup(struct blk_rig **out, bool sync)
 	const struct mem_region layout = { .gpa = 0, .size = 1 * MiB };
 	struct blk_rig *r = calloc(1, sizeof(*r));
 	struct virtio_dev *vd;
+	char why[256];
 	int ret;
 
 	if (!r || guest_mem_init(&r->mem, &layout, 1) || event_loop_init(&r->loop) ||
@@ -111,7 +112,7 @@ static inline int blk_rig_setup(struct blk_rig **out, bool sync)
 		setenv("EMBER_BLK_SYNC", "1", 1);
 	else
 		unsetenv("EMBER_BLK_SYNC");
-	ret = virtio_blk_create(&r->mem, &r->loop, &r->cfg, 0, &r->blk);
+	ret = virtio_blk_create(&r->mem, &r->loop, &r->cfg, 0, &r->blk, why, sizeof(why));
 	unsetenv("EMBER_BLK_SYNC");
 	if (ret)
 		return -1;

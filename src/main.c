@@ -211,6 +211,7 @@ struct options {
 	const char *id;
 	const char *metadata;
 	const char *log_path;
+	enum log_level level; /* --level: applied once the instance, and its logger, exist */
 	bool no_api, show_level, show_origin;
 	uint64_t max_payload;
 	uint64_t mmds_limit;
@@ -296,7 +297,6 @@ static void parse_vm_option(int opt, struct vm_config *cfg)
 
 static void parse_args(int argc, char **argv, struct vm_config *cfg, struct options *o)
 {
-	enum log_level level;
 	char why[256];
 	int opt, idx;
 
@@ -361,9 +361,8 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 			arch_option(cfg, opt == OPT_GIC ? "gic" : "irqchip", optarg);
 			break;
 		case OPT_LEVEL:
-			if (parse_level(optarg, &level))
+			if (parse_level(optarg, &o->level))
 				bad_arg("--level %s: must be error, warn, info or debug", optarg);
-			log_max_level = level;
 			break;
 		case OPT_VERSION:
 			printf("ember v%s (%s)\n", EMBER_VERSION, ARCH_NAME);
@@ -411,7 +410,8 @@ int main(int argc, char **argv)
 {
 	uint64_t start_us = now_us();
 	struct options o = { .max_payload = API_DEFAULT_MAX_PAYLOAD,
-			     .mmds_limit = MMDS_DEFAULT_LIMIT };
+			     .mmds_limit = MMDS_DEFAULT_LIMIT,
+			     .level = LOG_WARN };
 	struct vm_config cfg;
 	struct instance in;
 	char why[512];
@@ -422,15 +422,16 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &cfg, &o);
 	boot_now = cfg.kernel_path != NULL;
 	instance_init(&in, o.id, &cfg, start_us);
+	log_set_level(&in.log, o.level);
 	in.mmds_limit = o.mmds_limit;
 	if (o.metadata)
 		load_metadata(&in, o.metadata);
 	if (o.log_path || in.cfg.logger.set) {
 		const struct logger_config *l = &in.cfg.logger;
-		int ret = o.log_path ? log_open(o.log_path, log_max_level, o.show_level,
+		int ret = o.log_path ? log_open(&in.log, o.log_path, o.level, o.show_level,
 						o.show_origin, in.id)
-				     : log_open(l->path, l->level, l->show_level, l->show_origin,
-						in.id);
+				     : log_open(&in.log, l->path, l->level, l->show_level,
+						l->show_origin, in.id);
 
 		if (ret)
 			bad_arg("cannot open the log file %s: %s", o.log_path ?: l->path,
@@ -440,14 +441,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (vcpu_signal_setup())
 		die("cannot install the vCPU kick handler");
-	arch_host_check();
+	arch_host_check(&in.log);
 	if (o.api_sock && instance_open_api(&in, o.api_sock, o.max_payload, why, sizeof(why))) {
 		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
 		instance_destroy(&in);
 		return 1;
 	}
 	if (o.api_sock)
-		log_info("API socket accepting: process CPU %llu us",
+		log_info(&in.log, "API socket accepting: process CPU %llu us",
 			 (unsigned long long)cpu_us());
 	status = instance_run(&in, boot_now);
 	instance_destroy(&in);

@@ -181,7 +181,7 @@ int h_put_logger(struct api_call *c)
 
 	if (cfg_logger(&c->cf, c->body, &l) || api_ready(c))
 		return -EINVAL;
-	err = log_open(l.path, l.level, l.show_level, l.show_origin, c->in->id);
+	err = log_open(&c->in->log, l.path, l.level, l.show_level, l.show_origin, c->in->id);
 	if (err)
 		return api_fail(c, "logger.log_path: cannot open '%s': %s", l.path,
 				strerror(-err));

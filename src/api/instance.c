@@ -19,6 +19,7 @@ void instance_init(struct instance *in, const char *id, struct vm_config *cfg, u
 {
 	memset(in, 0, sizeof(*in));
 	snprintf(in->id, sizeof(in->id), "%s", id ? id : INSTANCE_DEFAULT_ID);
+	logger_init(&in->log);
 	in->cfg = *cfg;
 	vm_config_init(cfg); /* the instance owns the strings now */
 	in->start_us = start_us;
@@ -47,7 +48,7 @@ static void instance_on_signal(void *opaque, uint32_t events)
 
 	(void)events;
 	if (read(in->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-		log_info("signal %u before InstanceStart: exiting", si.ssi_signo);
+		log_info(&in->log, "signal %u before InstanceStart: exiting", si.ssi_signo);
 		in->quit = true;
 	}
 }
@@ -70,7 +71,8 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 			goto fail;
 		}
 	}
-	ret = machine_build(&in->machine, &in->cfg, in->start_us, reason, sizeof(reason));
+	ret = machine_build(&in->machine, &in->cfg, &in->log, in->start_us, reason,
+			    sizeof(reason));
 	if (ret) {
 		snprintf(why, why_len, "Failed to start microVM: %s",
 			 *reason ? reason : strerror(-ret));
@@ -91,12 +93,12 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 			event_loop_del(&in->preboot_loop, &in->api_src);
 	}
 	if (in->metrics.fd >= 0 && metrics_start_timer(in, &in->machine.vm.loop))
-		log_warn("cannot start the periodic metrics timer");
+		log_warn(&in->log, "cannot start the periodic metrics timer");
 	in->state = INSTANCE_RUNNING;
 	return 0;
 fail:
 	/* Logged here, whoever asked: the API's 400 alone would leave no trace in the log. */
-	log_err("%s", why);
+	log_err(&in->log, "%s", why);
 	return ret;
 }
 
@@ -115,7 +117,7 @@ int instance_pause(struct instance *in, char *why, size_t why_len)
 		return ret;
 	}
 	in->state = INSTANCE_PAUSED;
-	log_info("microVM paused");
+	log_info(&in->log, "microVM paused");
 	return 0;
 }
 
@@ -128,7 +130,7 @@ int instance_resume(struct instance *in, char *why, size_t why_len)
 	if (in->state == INSTANCE_PAUSED) {
 		vm_resume(&in->machine.vm);
 		in->metrics.resume_vm_us = now_us() - t0;
-		log_info("microVM resumed");
+		log_info(&in->log, "microVM resumed");
 	}
 	in->state = INSTANCE_RUNNING;
 	return 0;
@@ -162,7 +164,7 @@ int instance_open_api(struct instance *in, const char *sock_path, size_t max_pay
 		snprintf(why, why_len, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
-	ret = api_server_start(sock_path, max_payload, &in->api, why, why_len);
+	ret = api_server_start(sock_path, max_payload, &in->log, &in->api, why, why_len);
 	in->metrics.startup_us = now_us() - in->start_us;
 	in->metrics.startup_cpu_us = cpu_us();
 	return ret;
@@ -182,7 +184,7 @@ int instance_run(struct instance *in, bool boot_now)
 	} else {
 		ret = instance_wait_for_start(in);
 		if (ret) {
-			log_err("API event loop: %s", strerror(-ret));
+			log_err(&in->log, "API event loop: %s", strerror(-ret));
 			return 1;
 		}
 		if (in->quit)
@@ -223,4 +225,5 @@ void instance_destroy(struct instance *in)
 	json_decref(in->mmds);
 	in->mmds = NULL;
 	vm_config_free(&in->cfg);
+	logger_destroy(&in->log); /* last: everything above may still log */
 }

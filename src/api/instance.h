@@ -16,6 +16,7 @@
 #include "../config/vm_config.h"
 #include "../machine/machine.h"
 #include "../util/eventloop.h"
+#include "../util/log.h"
 
 #define EMBER_VERSION	      "0.1.0"
 #define INSTANCE_DEFAULT_ID   "anonymous-instance"
@@ -29,6 +30,7 @@ enum instance_state {
 
 struct instance {
 	char id[CONFIG_ID_MAX + 1];
+	struct logger log; /* every line of this instance, its VM and its API goes here */
 	uint64_t start_us; /* when the process started, for the boot timer and metrics */
 	struct vm_config cfg; /* the one live configuration: the machine works on it too */
 	enum instance_state state;

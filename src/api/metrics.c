@@ -237,7 +237,7 @@ static json_t *metrics_line(struct instance *in)
 	json_object_set_new(
 	    root, "logger",
 	    json_pack("{s:I, s:I}", "missed_log_count",
-		      metrics_delta(log_missed_lines(), &m->prev_log_missed),
+		      metrics_delta(log_missed_lines(&in->log), &m->prev_log_missed),
 		      "missed_metrics_count", metrics_delta(m->missed_lines, &m->prev_missed_lines)));
 	return root;
 }

@@ -157,8 +157,8 @@ static int route_call(struct api_call *c, const struct api_request *req)
 	ret = r->handle(c);
 	if (!ret && c->state_fault) {
 		/* A handler that forgot api_ready(): say so loudly; the request still fails. */
-		log_err("API %s %s: handler did not check the VM state", req->method_name,
-			req->path);
+		log_err(&c->in->log, "API %s %s: handler did not check the VM state",
+			req->method_name, req->path);
 		return api_fail(c, "%s", c->state_fault);
 	}
 	return ret;
@@ -204,11 +204,11 @@ void api_route(struct instance *in, struct api_request *req)
 		status = 400;
 		if (c.route >= 0)
 			in->metrics.route_fails[c.route]++;
-		log_info("API %s %s: 400: %s", req->method_name, req->path, c.fault);
+		log_info(&in->log, "API %s %s: 400: %s", req->method_name, req->path, c.fault);
 	} else {
 		/* A handler that built a body answers 200, one that did not 204. */
 		status = c.reply ? 200 : 204;
-		log_debug("API %s %s: %d", req->method_name, req->path, status);
+		log_debug(&in->log, "API %s %s: %d", req->method_name, req->path, status);
 	}
 	if (c.reply)
 		body = json_dumps(c.reply, JSON_COMPACT);

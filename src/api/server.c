@@ -61,6 +61,7 @@ struct api_conn {
 struct api_server {
 	char *sock_path;
 	size_t max_payload;
+	struct logger *log;
 	int listen_fd, request_fd, reply_fd, stop_fd;
 	pthread_t thread;
 	bool thread_started;
@@ -192,8 +193,8 @@ static bool api_conn_flush(struct api_conn *c)
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			return true;
 		} else {
-			log_debug("API connection %llu: send: %s", (unsigned long long)c->id,
-				  strerror(errno));
+			log_debug(c->srv->log, "API connection %llu: send: %s",
+				  (unsigned long long)c->id, strerror(errno));
 			api_conn_close(c);
 			return false;
 		}
@@ -230,7 +231,7 @@ static void api_conn_decode(struct api_conn *c)
 				      &req, &keep_alive);
 		c->in_off += used;
 		if (ret < 0) {
-			log_info("API connection %llu: %s", (unsigned long long)c->id,
+			log_info(c->srv->log, "API connection %llu: %s", (unsigned long long)c->id,
 				 c->codec.error_msg);
 			http_format_error(&c->out, c->codec.keep_alive, c->codec.error_msg);
 			c->closing = true;
@@ -292,16 +293,17 @@ static void api_conn_open(struct api_server *s, int fd)
 	struct api_conn *c;
 
 	if (s->nr_conns >= API_MAX_CONNS) {
-		log_warnx("API: %u connections already open, refusing one more", s->nr_conns);
+		log_warnx(s->log, "API: %u connections already open, refusing one more",
+			  s->nr_conns);
 		if (send(fd, HTTP_SERVER_FULL_RESPONSE, sizeof(HTTP_SERVER_FULL_RESPONSE) - 1,
 			 MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			log_debug("API: send: %s", strerror(errno));
+			log_debug(s->log, "API: send: %s", strerror(errno));
 		close(fd);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		log_warnx("API: out of memory for a connection");
+		log_warnx(s->log, "API: out of memory for a connection");
 		close(fd);
 		return;
 	}
@@ -311,7 +313,7 @@ static void api_conn_open(struct api_server *s, int fd)
 	http_codec_init(&c->codec, s->max_payload);
 	c->events = EPOLLIN | EPOLLRDHUP;
 	if (event_loop_add(&s->loop, &c->src, c->events)) {
-		log_warn("API: cannot watch a connection");
+		log_warn(s->log, "API: cannot watch a connection");
 		http_codec_destroy(&c->codec);
 		free(c);
 		close(fd);
@@ -342,7 +344,7 @@ static void api_on_listen(void *opaque, uint32_t events)
 		 * Out of fds or memory: the listening socket would stay readable and spin the
 		 * loop, so stop accepting until a connection closes.
 		 */
-		log_warn("API: accept");
+		log_warn(s->log, "API: accept");
 		if (!event_loop_modify(&s->loop, &s->listen_src, 0))
 			s->accept_paused = true;
 		return;
@@ -374,14 +376,15 @@ static void api_on_replies(void *opaque, uint32_t events)
 			if (http_format_response(&c->out, r->status, c->in_flight_keep_alive,
 						 r->body, r->body_len) ||
 			    http_buf_pending(&c->out) > API_OUT_MAX) {
-				log_warnx("API connection %llu: output over %d bytes, closing",
+				log_warnx(s->log,
+					  "API connection %llu: output over %d bytes, closing",
 					  (unsigned long long)c->id, API_OUT_MAX);
 				api_conn_close(c);
 			} else {
 				api_conn_progress(c);
 			}
 		} else {
-			log_debug("API: reply to closed connection %llu dropped",
+			log_debug(s->log, "API: reply to closed connection %llu dropped",
 				  (unsigned long long)r->conn_id);
 		}
 		free(r);
@@ -405,7 +408,7 @@ static void *api_thread(void *opaque)
 		ret = event_loop_run_once(&s->loop, -1);
 		api_conns_reap(s);
 		if (ret) {
-			log_err("API event loop: %s", strerror(-ret));
+			log_err(s->log, "API event loop: %s", strerror(-ret));
 			break;
 		}
 	}
@@ -506,8 +509,8 @@ static int api_server_loop_init(struct api_server *s)
 	       event_loop_add(&s->loop, &s->stop_src, EPOLLIN);
 }
 
-int api_server_start(const char *sock_path, size_t max_payload, struct api_server **out, char *err,
-		     size_t err_len)
+int api_server_start(const char *sock_path, size_t max_payload, struct logger *log,
+		     struct api_server **out, char *err, size_t err_len)
 {
 	struct api_server *s;
 	sigset_t all, old;
@@ -521,6 +524,7 @@ int api_server_start(const char *sock_path, size_t max_payload, struct api_serve
 		return -ENOMEM;
 	}
 	s->max_payload = max_payload;
+	s->log = log;
 	s->listen_fd = s->request_fd = s->reply_fd = s->stop_fd = -1;
 	s->loop.epoll_fd = -1;
 	s->requests_tail = &s->requests;
@@ -548,7 +552,7 @@ int api_server_start(const char *sock_path, size_t max_payload, struct api_serve
 		goto fail;
 	}
 	s->thread_started = true;
-	log_info("API server listening on %s", sock_path);
+	log_info(s->log, "API server listening on %s", sock_path);
 	*out = s;
 	return 0;
 fail:
@@ -587,7 +591,8 @@ void api_server_reply(struct api_server *s, struct api_request *req, int status,
 
 	if (!r) {
 		/* The client waits until it gives up; nothing else can be done without memory. */
-		log_err("API: out of memory for a reply to %s %s", req->method_name, req->path);
+		log_err(s->log, "API: out of memory for a reply to %s %s", req->method_name,
+			req->path);
 		http_request_free(req);
 		return;
 	}

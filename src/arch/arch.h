@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "arch_defs.h"
+#include "../util/log.h"
 #include "../vmm/boot.h"
 #include "../vmm/memory.h"
 
@@ -27,8 +28,8 @@ struct vcpu;
 int arch_config_option(struct arch_config *cfg, const char *name, const char *value, char *why,
 		       size_t why_len);
 
-/* Warn once if the host CPU lacks hardware virtualization flags. Never refuses to run. */
-void arch_host_check(void);
+/* Warn to (log) if the host CPU lacks hardware virtualization flags. Never refuses to run. */
+void arch_host_check(struct logger *log);
 
 /* Split (ram_size) bytes of RAM into guest regions around the arch's MMIO holes. */
 int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr);
@@ -46,9 +47,11 @@ void arch_vm_destroy(struct vm *vm);
  * kernel) or -EINVAL / -E2BIG / -ENOMEM (bad or too big for RAM) with the reason in
  * (why, why_len) for the caller to report, once. (why) is left untouched when the loader
  * has no words of its own (a failed copy into RAM): the caller then names the errno.
+ * What is worth knowing about a good image (an old header format) goes to (log).
  */
 int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-		     enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len);
+		     enum boot_protocol proto, struct boot_info *bi, struct logger *log, char *why,
+		     size_t why_len);
 
 /*
  * Append to the command line at (buf), (size) bytes of room, whatever the guest needs to

@@ -43,9 +43,11 @@ struct i8042 {
 	uint8_t outq[OUTQ_LEN];
 	unsigned int out_head, out_count;
 	struct i8042_metrics metrics;
+	struct logger *log;
 };
 
-struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx)
+struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx,
+			   struct logger *log)
 {
 	struct i8042 *dev = calloc(1, sizeof(*dev));
 
@@ -55,6 +57,7 @@ struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), vo
 	dev->irq = kbd_irq;
 	dev->reset = reset;
 	dev->reset_ctx = ctx;
+	dev->log = log;
 	dev->status = STATUS_SYS;
 	/* As a PC firmware leaves it: translation on, so the guest reads set 1 codes. */
 	dev->ctr = CTR_SYS | CTR_XLATE;
@@ -186,7 +189,7 @@ static void i8042_command_write(void *opaque, uint64_t off, const void *data, un
 		do_reset = 1;
 		break;
 	default:
-		log_debug("i8042: ignoring command 0x%02x", cmd);
+		log_debug(dev->log, "i8042: ignoring command 0x%02x", cmd);
 		break;
 	}
 	pthread_mutex_unlock(&dev->lock);

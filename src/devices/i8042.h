@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "irq.h"
+#include "../util/log.h"
 #include "../vmm/bus.h"
 
 #define I8042_DATA_PORT	   0x60
@@ -16,8 +17,12 @@ struct i8042;
 extern const struct bus_dev_ops i8042_data_ops;
 extern const struct bus_dev_ops i8042_command_ops;
 
-/* (reset) is called, from a vCPU thread, when the guest pulses the CPU reset line. */
-struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx);
+/*
+ * (reset) is called, from a vCPU thread, when the guest pulses the CPU reset line. (log)
+ * must outlive the controller.
+ */
+struct i8042 *i8042_create(struct irq_line kbd_irq, void (*reset)(void *ctx), void *ctx,
+			   struct logger *log);
 void i8042_destroy(struct i8042 *dev);
 
 /* Firecracker's i8042 metrics, counted since creation. */

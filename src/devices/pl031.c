@@ -29,9 +29,13 @@ static uint32_t pl031_now(const struct pl031 *rtc)
 	return (uint32_t)(time(NULL) + rtc->offset);
 }
 
-struct pl031 *pl031_create(void)
+struct pl031 *pl031_create(struct logger *log)
 {
-	return calloc(1, sizeof(struct pl031));
+	struct pl031 *rtc = calloc(1, sizeof(*rtc));
+
+	if (rtc)
+		rtc->log = log;
+	return rtc;
 }
 
 void pl031_destroy(struct pl031 *rtc)
@@ -80,7 +84,8 @@ static void pl031_write(void *opaque, uint64_t off, const void *data, unsigned i
 	uint32_t v = 0;
 
 	if (len != 4 || off % 4) {
-		log_debug("pl031: ignored %u-byte write at 0x%llx", len, (unsigned long long)off);
+		log_debug(rtc->log, "pl031: ignored %u-byte write at 0x%llx", len,
+			  (unsigned long long)off);
 		return;
 	}
 	memcpy(&v, data, 4);

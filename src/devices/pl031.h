@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "../util/log.h"
 #include "../vmm/bus.h"
 
 #define PL031_SPAN 0x1000
@@ -16,10 +17,11 @@ struct pl031 {
 	uint32_t match;
 	uint32_t irq_mask;
 	uint32_t irq_raw;
+	struct logger *log;
 };
 
-/* A clock reading the host's wall time, or NULL without memory. */
-struct pl031 *pl031_create(void);
+/* A clock reading the host's wall time, logging to (log), or NULL without memory. */
+struct pl031 *pl031_create(struct logger *log);
 void pl031_destroy(struct pl031 *rtc);
 
 extern const struct bus_dev_ops pl031_ops;

@@ -47,6 +47,7 @@ struct plic {
 	plic_line_fn line;
 	void *opaque;
 	unsigned int nr_contexts;
+	struct logger *log;
 	uint8_t priority[PLIC_NR_SOURCES];
 	uint64_t pending;
 	uint64_t in_service;   /* claimed and not yet completed */
@@ -60,7 +61,8 @@ static bool plic_source_valid(uint64_t source)
 	return source >= 1 && source < PLIC_NR_SOURCES;
 }
 
-struct plic *plic_create(unsigned int nr_contexts, plic_line_fn line, void *opaque)
+struct plic *plic_create(unsigned int nr_contexts, plic_line_fn line, void *opaque,
+			 struct logger *log)
 {
 	struct plic *plic;
 	int err;
@@ -80,6 +82,7 @@ struct plic *plic_create(unsigned int nr_contexts, plic_line_fn line, void *opaq
 	}
 	plic->line = line;
 	plic->opaque = opaque;
+	plic->log = log;
 	plic->nr_contexts = nr_contexts;
 	return plic;
 }
@@ -135,7 +138,7 @@ void plic_set_level(struct plic *plic, unsigned int source, int level)
 	uint64_t bit;
 
 	if (!plic_source_valid(source)) {
-		log_debug("plic: level %d on invalid source %u", level, source);
+		log_debug(plic->log, "plic: level %d on invalid source %u", level, source);
 		return;
 	}
 	bit = 1ULL << source;
@@ -158,7 +161,7 @@ void plic_trigger(struct plic *plic, unsigned int source)
 	uint64_t bit;
 
 	if (!plic_source_valid(source)) {
-		log_debug("plic: edge on invalid source %u", source);
+		log_debug(plic->log, "plic: edge on invalid source %u", source);
 		return;
 	}
 	bit = 1ULL << source;
@@ -189,7 +192,7 @@ static void plic_complete(struct plic *plic, struct plic_context *ctx, uint32_t 
 
 	/* The spec ignores a completion for a source the context has not enabled. */
 	if (!plic_source_valid(source) || !(ctx->enabled & (1ULL << source))) {
-		log_debug("plic: ignored completion of source %u", source);
+		log_debug(plic->log, "plic: ignored completion of source %u", source);
 		return;
 	}
 	bit = 1ULL << source;
@@ -284,7 +287,8 @@ static void plic_read(void *opaque, uint64_t off, void *data, unsigned int len)
 		pthread_mutex_unlock(&plic->lock);
 	}
 	if (!handled) {
-		log_debug("plic: ignored %u-byte read at 0x%llx", len, (unsigned long long)off);
+		log_debug(plic->log, "plic: ignored %u-byte read at 0x%llx", len,
+			  (unsigned long long)off);
 		return;
 	}
 	memcpy(data, &val, 4);
@@ -303,7 +307,8 @@ static void plic_write(void *opaque, uint64_t off, const void *data, unsigned in
 		pthread_mutex_unlock(&plic->lock);
 	}
 	if (!handled)
-		log_debug("plic: ignored %u-byte write at 0x%llx", len, (unsigned long long)off);
+		log_debug(plic->log, "plic: ignored %u-byte write at 0x%llx", len,
+			  (unsigned long long)off);
 }
 
 const struct bus_dev_ops plic_ops = {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../util/log.h"
 #include "../vmm/bus.h"
 
 #define PLIC_NR_SOURCES	  64 /* sources 1..63; source 0 means "none" */
@@ -28,8 +29,12 @@ struct plic;
  */
 typedef void (*plic_line_fn)(void *opaque, unsigned int context, bool level);
 
-/* A PLIC with (nr_contexts) contexts (1..PLIC_MAX_CONTEXTS), or NULL (errno set). */
-struct plic *plic_create(unsigned int nr_contexts, plic_line_fn line, void *opaque);
+/*
+ * A PLIC with (nr_contexts) contexts (1..PLIC_MAX_CONTEXTS), logging to (log), or NULL
+ * (errno set).
+ */
+struct plic *plic_create(unsigned int nr_contexts, plic_line_fn line, void *opaque,
+			 struct logger *log);
 void plic_destroy(struct plic *plic);
 
 /*

@@ -14,7 +14,7 @@ static void console_watch(struct console *con, bool on)
 	if (!con->registered)
 		return;
 	if (event_loop_modify(con->loop, &con->src, on ? EPOLLIN : 0))
-		log_warn("console: cannot change input watch");
+		log_warn(con->log, "console: cannot change input watch");
 }
 
 static void console_feed(struct console *con)
@@ -50,7 +50,8 @@ static void console_readable(void *opaque, uint32_t events)
 	}
 }
 
-int console_start(struct console *con, int in_fd, struct serial *serial, struct event_loop *loop)
+int console_start(struct console *con, int in_fd, struct serial *serial, struct event_loop *loop,
+		  struct logger *log)
 {
 	struct termios raw;
 	int ret;
@@ -58,6 +59,7 @@ int console_start(struct console *con, int in_fd, struct serial *serial, struct 
 	con->in_fd = in_fd;
 	con->serial = serial;
 	con->loop = loop;
+	con->log = log;
 	con->off = con->len = 0;
 	if (in_fd < 0 || !serial)
 		return 0;

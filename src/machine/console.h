@@ -8,6 +8,7 @@
 #include <termios.h>
 
 #include "../util/eventloop.h"
+#include "../util/log.h"
 
 struct serial;
 
@@ -15,6 +16,7 @@ struct console {
 	int in_fd;		/* -1: no input */
 	struct serial *serial;
 	struct event_loop *loop;
+	struct logger *log;
 	struct event_source src;
 	bool registered;
 	bool open;		/* input has not reached EOF */
@@ -25,8 +27,12 @@ struct console {
 	struct termios term_saved;
 };
 
-/* Put a terminal (in_fd) in raw mode and start feeding it to (serial) from (loop). 0/-errno. */
-int console_start(struct console *con, int in_fd, struct serial *serial, struct event_loop *loop);
+/*
+ * Put a terminal (in_fd) in raw mode and start feeding it to (serial) from (loop), logging
+ * to (log). 0/-errno.
+ */
+int console_start(struct console *con, int in_fd, struct serial *serial, struct event_loop *loop,
+		  struct logger *log);
 
 /* Stop reading and restore the terminal. Safe to call more than once. */
 void console_stop(struct console *con);

@@ -119,7 +119,7 @@ static int i8042_kind_create(struct machine *m, unsigned int index, void **dev, 
 			     size_t why_len)
 {
 	struct irq_line irq = { vm_irq_set, &m->vm, ARCH_I8042_IRQ };
-	struct i8042 *kbd = i8042_create(irq, i8042_reset_request, &m->vm);
+	struct i8042 *kbd = i8042_create(irq, i8042_reset_request, &m->vm, m->vm.log);
 	int ret;
 
 	(void)index;
@@ -161,7 +161,7 @@ static unsigned int rtc_count(const struct vm_config *cfg)
 static int rtc_create(struct machine *m, unsigned int index, void **dev, char *why,
 		      size_t why_len)
 {
-	struct pl031 *rtc = pl031_create();
+	struct pl031 *rtc = pl031_create(m->vm.log);
 	int ret;
 
 	(void)index;
@@ -198,7 +198,7 @@ static unsigned int rng_count(const struct vm_config *cfg)
 static int rng_kind_create(struct machine *m, unsigned int index, void **dev, char *why,
 			   size_t why_len)
 {
-	int ret = virtio_rng_create(&m->vm.mem, &m->vm.loop, &m->cfg->rng_limit,
+	int ret = virtio_rng_create(&m->vm.mem, &m->vm.loop, m->vm.log, &m->cfg->rng_limit,
 				    (struct virtio_rng **)dev);
 
 	(void)index;
@@ -240,8 +240,8 @@ static int disk_create(struct machine *m, unsigned int index, void **dev, char *
 {
 	struct disk_config *d = &m->cfg->disks[index];
 	char reason[256] = "";
-	int ret = virtio_blk_create(&m->vm.mem, &m->vm.loop, d, index, (struct virtio_blk **)dev,
-				    reason, sizeof(reason));
+	int ret = virtio_blk_create(&m->vm.mem, &m->vm.loop, m->vm.log, d, index,
+				    (struct virtio_blk **)dev, reason, sizeof(reason));
 
 	if (ret)
 		snprintf(why, why_len, "drive '%s' (%s): %s", d->id, d->path,
@@ -285,8 +285,8 @@ static int net_create(struct machine *m, unsigned int index, void **dev, char *w
 {
 	struct net_config *n = &m->cfg->nets[index];
 	char reason[256] = "";
-	int ret = virtio_net_create(&m->vm.mem, &m->vm.loop, n, (struct virtio_net **)dev, reason,
-				    sizeof(reason));
+	int ret = virtio_net_create(&m->vm.mem, &m->vm.loop, m->vm.log, n,
+				    (struct virtio_net **)dev, reason, sizeof(reason));
 
 	if (ret)
 		snprintf(why, why_len, "network interface '%s' (TAP %s): %s", n->id, n->tap,
@@ -323,7 +323,7 @@ static unsigned int balloon_count(const struct vm_config *cfg)
 static int balloon_create(struct machine *m, unsigned int index, void **dev, char *why,
 			  size_t why_len)
 {
-	int ret = virtio_balloon_create(&m->vm.mem, &m->vm.loop, &m->cfg->balloon_cfg,
+	int ret = virtio_balloon_create(&m->vm.mem, &m->vm.loop, m->vm.log, &m->cfg->balloon_cfg,
 					(struct virtio_balloon **)dev);
 
 	(void)index;
@@ -360,8 +360,8 @@ static int vsock_create(struct machine *m, unsigned int index, void **dev, char 
 {
 	const struct vsock_config *v = &m->cfg->vsock_cfg;
 	char reason[256] = "";
-	int ret = virtio_vsock_create(&m->vm.mem, &m->vm.loop, v, (struct virtio_vsock **)dev,
-				      reason, sizeof(reason));
+	int ret = virtio_vsock_create(&m->vm.mem, &m->vm.loop, m->vm.log, v,
+				      (struct virtio_vsock **)dev, reason, sizeof(reason));
 
 	(void)index;
 	if (ret)

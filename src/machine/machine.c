@@ -78,17 +78,18 @@ void machine_remove_devices(struct machine *m)
 		machine_device_destroy(&m->devs[--m->nr_devs]);
 }
 
-int machine_build(struct machine *m, struct vm_config *cfg, uint64_t start_us, char *why,
-		  size_t why_len)
+int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, uint64_t start_us,
+		  char *why, size_t why_len)
 {
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
+	m->log = log;
 	m->start_us = start_us;
 	m->console.in_fd = -1;
 	m->vm_built = true; /* from here on vm_destroy undoes whatever vm_create did */
-	ret = vm_create(&m->vm, cfg, why, why_len);
+	ret = vm_create(&m->vm, cfg, log, why, why_len);
 	if (!ret)
 		ret = machine_add_devices(m, machine_device_kinds, machine_nr_device_kinds, why,
 					  why_len);
@@ -108,23 +109,23 @@ int machine_run(struct machine *m)
 	ret = vm_watch_stops(vm);
 	if (!ret)
 		ret = console_start(&m->console, m->cfg->console_in,
-				    machine_find(m, &device_kind_serial, NULL), &vm->loop);
+				    machine_find(m, &device_kind_serial, NULL), &vm->loop, vm->log);
 	if (ret) {
-		log_err("cannot start the event loop: %s", strerror(-ret));
+		log_err(vm->log, "cannot start the event loop: %s", strerror(-ret));
 		return 1;
 	}
 	vm_start_vcpus(vm);
 	while (!vm_stopping(vm)) {
 		ret = event_loop_run_once(&vm->loop, console_retry(&m->console));
 		if (ret) {
-			log_err("event loop: %s", strerror(-ret));
+			log_err(vm->log, "event loop: %s", strerror(-ret));
 			vm_request_stop(vm, VM_STOP_ERROR);
 		}
 	}
 	status = vm_join(vm);
 	console_stop(&m->console);
 	/* Every device backend runs on this thread: its CPU time is the device model's cost. */
-	log_info("event loop thread CPU: %llu us", (unsigned long long)thread_cpu_us());
+	log_info(vm->log, "event loop thread CPU: %llu us", (unsigned long long)thread_cpu_us());
 	return status;
 }
 

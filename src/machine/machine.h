@@ -60,6 +60,7 @@ struct machine {
 	struct vm vm;
 	bool vm_built;		 /* vm_create ran: vm_destroy must run */
 	struct vm_config *cfg;	 /* the one live configuration: the caller's */
+	struct logger *log;	 /* the caller's; the VM and every device log to it */
 	uint64_t start_us;	 /* when the process started, for the boot timer */
 	struct machine_device devs[MACHINE_MAX_DEVICES];
 	unsigned int nr_devs;	 /* built so far, in build order */
@@ -82,12 +83,12 @@ extern const struct device_kind device_kind_balloon;
 extern const struct device_kind device_kind_vsock;
 
 /*
- * Build the machine (cfg) describes. (cfg) stays the caller's and must outlive the machine;
- * runtime updates (PATCH) change it in place, so it always says what is in force. 0, or
- * -errno with the reason in (why, why_len) and nothing left built.
+ * Build the machine (cfg) describes, logging to (log). Both stay the caller's and must
+ * outlive the machine; runtime updates (PATCH) change (cfg) in place, so it always says
+ * what is in force. 0, or -errno with the reason in (why, why_len) and nothing left built.
  */
-int machine_build(struct machine *m, struct vm_config *cfg, uint64_t start_us, char *why,
-		  size_t why_len);
+int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, uint64_t start_us,
+		  char *why, size_t why_len);
 
 /*
  * Add the devices of (kinds), in order, each kind as many times as m->cfg asks. On a

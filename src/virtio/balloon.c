@@ -54,11 +54,11 @@ static void balloon_release(struct virtio_balloon *b, const struct virtq_elem *e
 		virtq_elem_read(e, off, &pfn, sizeof(pfn));
 		hva = gpa_to_hva(b->vd.mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
 		if (!hva) {
-			log_debug("virtio-balloon: pfn 0x%x is not guest RAM", pfn);
+			log_debug(b->vd.log, "virtio-balloon: pfn 0x%x is not guest RAM", pfn);
 			continue;
 		}
 		if (madvise(hva, BALLOON_PAGE, MADV_DONTNEED))
-			log_warn("virtio-balloon: madvise");
+			log_warn(b->vd.log, "virtio-balloon: madvise");
 		b->stats.inflated_pages++;
 	}
 }
@@ -210,7 +210,8 @@ static int balloon_timer_start(struct virtio_balloon *b)
 }
 
 int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
-			  struct balloon_config *cfg, struct virtio_balloon **out)
+			  struct logger *log, struct balloon_config *cfg,
+			  struct virtio_balloon **out)
 {
 	struct virtio_balloon *b = calloc(1, sizeof(*b));
 	int ret;
@@ -221,7 +222,7 @@ int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
 	b->cfg = cfg;
 	b->timer_fd = -1;
 	b->num_pages = cfg->target_mib * MiB / BALLOON_PAGE;
-	virtio_dev_init(&b->vd, &balloon_ops, b, mem);
+	virtio_dev_init(&b->vd, &balloon_ops, b, mem, log);
 	if (cfg->stats_period) {
 		ret = balloon_timer_start(b);
 		if (ret)
@@ -257,7 +258,8 @@ int virtio_balloon_set_target(struct virtio_balloon *b, uint64_t mib)
 
 	/* num_pages is 32 bits; guest RAM is far below that, so one check covers both. */
 	if (mib > ram_mib || mib > BALLOON_MAX_MIB) {
-		log_warnx("virtio-balloon: target %llu MiB is more than the guest's %llu MiB",
+		log_warnx(b->vd.log,
+			  "virtio-balloon: target %llu MiB is more than the guest's %llu MiB",
 			  (unsigned long long)mib, (unsigned long long)ram_mib);
 		return -EINVAL;
 	}
@@ -328,7 +330,8 @@ int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int secon
 
 	if (ret <= 0) {
 		if (ret)
-			log_warnx("virtio-balloon: statistics were %s at boot and cannot be turned "
+			log_warnx(b->vd.log,
+				  "virtio-balloon: statistics were %s at boot and cannot be turned "
 				  "%s", b->cfg->stats_period ? "enabled" : "disabled",
 				  seconds ? "on" : "off");
 		return ret;
@@ -336,7 +339,7 @@ int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int secon
 	pthread_mutex_lock(&b->vd.lock);
 	if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0) {
 		ret = -errno;
-		log_warn("virtio-balloon: timerfd_settime");
+		log_warn(b->vd.log, "virtio-balloon: timerfd_settime");
 	} else {
 		b->cfg->stats_period = seconds;
 		/* The first poll at the new pace is now, as Firecracker does. */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "../config/devices.h"
+#include "../util/log.h"
 
 struct event_loop;
 struct guest_mem;
@@ -71,7 +72,8 @@ int balloon_stats_period_check(unsigned int cur, unsigned int want);
  * virtio_balloon_set_target and virtio_balloon_set_stats_period change them.
  */
 int virtio_balloon_create(const struct guest_mem *mem, struct event_loop *loop,
-			  struct balloon_config *cfg, struct virtio_balloon **out);
+			  struct logger *log, struct balloon_config *cfg,
+			  struct virtio_balloon **out);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b);

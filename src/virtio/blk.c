@@ -68,11 +68,12 @@ static const struct virtio_dev_ops blk_ops = {
 };
 
 /*
- * Open the image at (path), read-only if (ro), and size it in sectors into (*sectors).
- * Returns the fd, or -errno with the reason in (why, why_len).
+ * Open the image at (path), read-only if (ro), and size it in sectors into (*sectors); a
+ * tail that is no whole sector is logged to (log). Returns the fd, or -errno with the
+ * reason in (why, why_len).
  */
-static int blk_image_open(const char *path, bool ro, uint64_t *sectors, char *why,
-			  size_t why_len)
+static int blk_image_open(const char *path, bool ro, uint64_t *sectors, struct logger *log,
+			  char *why, size_t why_len)
 {
 	uint64_t size;
 	struct stat st;
@@ -98,7 +99,8 @@ static int blk_image_open(const char *path, bool ro, uint64_t *sectors, char *wh
 		goto err;
 	}
 	if (size % BLK_SECTOR_SIZE)
-		log_warnx("virtio-blk %s: the last %llu bytes do not fill a sector and are not "
+		log_warnx(log,
+			  "virtio-blk %s: the last %llu bytes do not fill a sector and are not "
 			  "addressable", path, (unsigned long long)(size % BLK_SECTOR_SIZE));
 	*sectors = size >> BLK_SECTOR_SHIFT;
 	return fd;
@@ -125,8 +127,8 @@ static void blk_resume(struct virtio_dev *vd)
 }
 
 int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out,
-		      char *why, size_t why_len)
+		      struct logger *log, struct disk_config *cfg, unsigned int index,
+		      struct virtio_blk **out, char *why, size_t why_len)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	unsigned int i;
@@ -134,13 +136,13 @@ int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
 
 	if (!blk)
 		return -ENOMEM;
-	virtio_dev_init(&blk->vd, &blk_ops, blk, mem);
+	virtio_dev_init(&blk->vd, &blk_ops, blk, mem, log);
 	blk->cfg = cfg;
 	blk->fd = blk->throttle.timer_fd = -1;
 	ret = throttle_init(&blk->throttle, &cfg->limit, loop, &blk->vd, blk_resume);
 	if (ret)
 		goto err;
-	ret = blk_image_open(cfg->path, cfg->ro, &blk->capacity, why, why_len);
+	ret = blk_image_open(cfg->path, cfg->ro, &blk->capacity, log, why, why_len);
 	if (ret < 0)
 		goto err;
 	blk->fd = ret;
@@ -165,7 +167,7 @@ int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
 	ret = blk_io_init(blk, loop);
 	if (ret)
 		goto err;
-	log_info("virtio-blk %s: %llu sectors%s, cache=%s, %s", cfg->path,
+	log_info(blk->vd.log, "virtio-blk %s: %llu sectors%s, cache=%s, %s", cfg->path,
 		 (unsigned long long)blk->capacity, cfg->ro ? ", read-only" : "",
 		 cfg->cache == BLK_CACHE_WRITEBACK ? "writeback" : "unsafe",
 		 blk->io.uring ? "io_uring" : "synchronous I/O");
@@ -189,23 +191,25 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path,
 	if (!path && !limit)
 		return 0;
 	if (limit && throttle_config_validate(limit)) {
-		log_warnx("virtio-blk %s: rate limiter out of range; nothing changed",
+		log_warnx(blk->vd.log, "virtio-blk %s: rate limiter out of range; nothing changed",
 			  blk->cfg->path);
 		ret = -EINVAL;
 		goto fail;
 	}
 	if (path) {
 		if (strlen(path) >= sizeof(blk->cfg->path)) {
-			log_warnx("virtio-blk %s: new image path too long; nothing changed",
+			log_warnx(blk->vd.log,
+				  "virtio-blk %s: new image path too long; nothing changed",
 				  blk->cfg->path);
 			ret = -ENAMETOOLONG;
 			goto fail;
 		}
 		/* Before anything changes: a file that cannot be opened leaves the old one. */
-		fd = blk_image_open(path, blk->cfg->ro, &sectors, reason, sizeof(reason));
+		fd = blk_image_open(path, blk->cfg->ro, &sectors, blk->vd.log, reason,
+				    sizeof(reason));
 		if (fd < 0) {
-			log_warnx("virtio-blk %s: new image %s: %s; nothing changed", blk->cfg->path,
-				  path, reason);
+			log_warnx(blk->vd.log, "virtio-blk %s: new image %s: %s; nothing changed",
+				  blk->cfg->path, path, reason);
 			ret = fd;
 			goto fail;
 		}
@@ -216,12 +220,13 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path,
 		ret = blk_io_quiesce(blk, BLK_UPDATE_DRAIN_MS);
 		if (ret) {
 			if (ret == -ETIMEDOUT)
-				log_warnx("virtio-blk %s: %u request(s) still in flight after %u "
+				log_warnx(blk->vd.log,
+					  "virtio-blk %s: %u request(s) still in flight after %u "
 					  "ms; image not changed to %s", blk->cfg->path,
 					  blk->io.in_flight, BLK_UPDATE_DRAIN_MS, path);
 			else
-				log_warnx("virtio-blk %s: image not changed to %s", blk->cfg->path,
-					  path);
+				log_warnx(blk->vd.log, "virtio-blk %s: image not changed to %s",
+					  blk->cfg->path, path);
 			goto unlock;
 		}
 	}
@@ -240,7 +245,7 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path,
 		memmove(blk->cfg->path, path, strlen(path) + 1);
 		blk->io_error_logged = false;
 		blk_set_capacity(blk, sectors);
-		log_info("virtio-blk: now on %s, %llu sectors", blk->cfg->path,
+		log_info(blk->vd.log, "virtio-blk: now on %s, %llu sectors", blk->cfg->path,
 			 (unsigned long long)sectors);
 	}
 	ret = 0;

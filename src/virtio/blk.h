@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "throttle.h"
+#include "../util/log.h"
 #include "../config/devices.h"
 
 
@@ -53,8 +54,8 @@ struct blk_metrics {
  * always says what is in force.
  */
 int virtio_blk_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct disk_config *cfg, unsigned int index, struct virtio_blk **out,
-		      char *why, size_t why_len);
+		      struct logger *log, struct disk_config *cfg, unsigned int index,
+		      struct virtio_blk **out, char *why, size_t why_len);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *blk);

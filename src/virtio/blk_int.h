@@ -125,8 +125,10 @@ struct virtio_blk {
  * (ro): find the status byte and the data buffers and set req's fields. Returns -EINVAL
  * when the chain has no writable byte for a status (the device must fail), else 0 with
  * (*status) VIRTIO_BLK_S_OK if the request should run, or the status to answer with now.
+ * A refused request is logged to (log) at debug level.
  */
-int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *status);
+int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, struct logger *log,
+		  uint8_t *status);
 
 /* Take an idle request from (blk)'s pool, or NULL if all are in flight. */
 struct blk_req *blk_req_get(struct virtio_blk *blk);

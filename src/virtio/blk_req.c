@@ -29,7 +29,8 @@ static void iov_skip(struct iovec **iov, unsigned int *nr, uint64_t n)
 	}
 }
 
-int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *status)
+int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, struct logger *log,
+		  uint8_t *status)
 {
 	struct virtq_elem *e = &req->elem;
 	struct blk_req_hdr hdr;
@@ -54,7 +55,7 @@ int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *stat
 
 	*status = VIRTIO_BLK_S_IOERR;
 	if (virtq_elem_read(e, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
-		log_debug("virtio-blk: request header shorter than %zu bytes", sizeof(hdr));
+		log_debug(log, "virtio-blk: request header shorter than %zu bytes", sizeof(hdr));
 		return 0;
 	}
 	req->type = hdr.type;
@@ -68,7 +69,7 @@ int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *stat
 		break;
 	case VIRTIO_BLK_T_OUT:
 		if (ro) {
-			log_debug("virtio-blk: write to a read-only disk refused");
+			log_debug(log, "virtio-blk: write to a read-only disk refused");
 			return 0;
 		}
 		req->io.type = IO_OP_WRITE;
@@ -88,7 +89,7 @@ int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *stat
 		*status = VIRTIO_BLK_S_OK;
 		return 0;
 	default:
-		log_debug("virtio-blk: request type %u unsupported", hdr.type);
+		log_debug(log, "virtio-blk: request type %u unsupported", hdr.type);
 		*status = VIRTIO_BLK_S_UNSUPP;
 		return 0;
 	}
@@ -96,7 +97,8 @@ int blk_req_parse(struct blk_req *req, uint64_t capacity, bool ro, uint8_t *stat
 	if (req->io.len % BLK_SECTOR_SIZE ||
 	    __builtin_mul_overflow(hdr.sector, BLK_SECTOR_SIZE, &off) ||
 	    __builtin_add_overflow(off, req->io.len, &end) || end > capacity << BLK_SECTOR_SHIFT) {
-		log_debug("virtio-blk: %s of %llu bytes at sector %llu refused (capacity %llu)",
+		log_debug(log,
+			  "virtio-blk: %s of %llu bytes at sector %llu refused (capacity %llu)",
 			  hdr.type == VIRTIO_BLK_T_IN ? "read" : "write",
 			  (unsigned long long)req->io.len, (unsigned long long)hdr.sector,
 			  (unsigned long long)capacity);
@@ -174,10 +176,10 @@ static uint8_t blk_io_failed(struct virtio_blk *blk, const struct blk_req *req, 
 
 	blk->metrics.execute_fails++;
 	if (!blk->io_error_logged)
-		log_warnx("virtio-blk %s: %s at byte %llu: %s", blk->cfg->path, what,
+		log_warnx(blk->vd.log, "virtio-blk %s: %s at byte %llu: %s", blk->cfg->path, what,
 			  (unsigned long long)req->io.offset, why);
 	else
-		log_debug("virtio-blk %s: %s at byte %llu: %s", blk->cfg->path, what,
+		log_debug(blk->vd.log, "virtio-blk %s: %s at byte %llu: %s", blk->cfg->path, what,
 			  (unsigned long long)req->io.offset, why);
 	blk->io_error_logged = true;
 	return VIRTIO_BLK_S_IOERR;
@@ -195,7 +197,7 @@ static int blk_req_start(struct virtio_blk *blk, struct blk_req *req)
 	uint8_t status;
 	int ret;
 
-	if (blk_req_parse(req, blk->capacity, blk->cfg->ro, &status)) {
+	if (blk_req_parse(req, blk->capacity, blk->cfg->ro, blk->vd.log, &status)) {
 		blk->metrics.invalid_reqs_count++;
 		blk_req_put(blk, req);
 		virtio_dev_fail(&blk->vd, "request without a status byte");
@@ -341,10 +343,12 @@ int blk_io_init(struct virtio_blk *blk, struct event_loop *loop)
 		.opaque = blk,
 		.log_prefix = "virtio-blk",
 		.log_name = blk->cfg->path, /* virtio_blk_update rewrites it in place */
+		.log = blk->vd.log,
 	};
 
 	if (cfg.sync)
-		log_info("virtio-blk %s: synchronous I/O (EMBER_BLK_SYNC=1)", blk->cfg->path);
+		log_info(blk->vd.log, "virtio-blk %s: synchronous I/O (EMBER_BLK_SYNC=1)",
+			 blk->cfg->path);
 	return io_engine_init(&blk->io, &cfg);
 }
 

@@ -104,7 +104,7 @@ void io_engine_submit(struct io_engine *io)
 	while (ret == -EINTR);
 	/* What the kernel did not take stays queued for the next submit. */
 	if (ret < 0)
-		log_warnx("%s %s: io_uring submit: %s", io->log_prefix, io->log_name,
+		log_warnx(io->log, "%s %s: io_uring submit: %s", io->log_prefix, io->log_name,
 			  strerror(-ret));
 }
 
@@ -174,7 +174,7 @@ static void io_engine_on_eventfd(void *opaque, uint32_t events)
 
 	(void)events;
 	if (read(io->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		log_warn("%s %s: completion eventfd", io->log_prefix, io->log_name);
+		log_warn(io->log, "%s %s: completion eventfd", io->log_prefix, io->log_name);
 	io->ops->ready(io->opaque);
 }
 
@@ -193,7 +193,7 @@ int io_engine_wait(struct io_engine *io, uint64_t deadline_us)
 	if (ret == -ETIME)
 		return -ETIMEDOUT;
 	if (ret && ret != -EINTR && ret != -EAGAIN) {
-		log_warnx("%s %s: waiting for requests in flight: %s", io->log_prefix,
+		log_warnx(io->log, "%s %s: waiting for requests in flight: %s", io->log_prefix,
 			  io->log_name, strerror(-ret));
 		return ret;
 	}
@@ -209,7 +209,7 @@ void io_engine_drain(struct io_engine *io)
 	if (!io->uring)
 		return;
 	if (io->in_flight)
-		log_debug("%s %s: waiting for %u requests in flight", io->log_prefix,
+		log_debug(io->log, "%s %s: waiting for %u requests in flight", io->log_prefix,
 			  io->log_name, io->in_flight);
 	/* Anything still queued must reach the kernel, or we would wait for it forever. */
 	io_engine_submit(io);
@@ -219,8 +219,8 @@ void io_engine_drain(struct io_engine *io)
 		if (ret == -EINTR || ret == -EAGAIN)
 			continue;
 		if (ret) {
-			log_warnx("%s %s: waiting for requests in flight: %s", io->log_prefix,
-				  io->log_name, strerror(-ret));
+			log_warnx(io->log, "%s %s: waiting for requests in flight: %s",
+				  io->log_prefix, io->log_name, strerror(-ret));
 			return;
 		}
 		op = io_uring_cqe_get_data(cqe);
@@ -240,6 +240,7 @@ int io_engine_init(struct io_engine *io, const struct io_engine_config *cfg)
 		.opaque = cfg->opaque,
 		.log_prefix = cfg->log_prefix,
 		.log_name = cfg->log_name,
+		.log = cfg->log,
 		.event_fd = -1,
 		.loop = cfg->loop,
 	};
@@ -248,14 +249,14 @@ int io_engine_init(struct io_engine *io, const struct io_engine_config *cfg)
 	/* One submission slot per operation in flight: an operation always has room. */
 	ret = io_uring_queue_init(cfg->depth, &io->ring, 0);
 	if (ret) {
-		log_info("%s %s: io_uring unavailable (%s); synchronous I/O", io->log_prefix,
-			 io->log_name, strerror(-ret));
+		log_info(io->log, "%s %s: io_uring unavailable (%s); synchronous I/O",
+			 io->log_prefix, io->log_name, strerror(-ret));
 		return 0;
 	}
 	io->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (io->event_fd < 0) {
 		ret = -errno;
-		log_warn("%s %s: eventfd", io->log_prefix, io->log_name);
+		log_warn(io->log, "%s %s: eventfd", io->log_prefix, io->log_name);
 		goto err;
 	}
 	/*
@@ -265,8 +266,8 @@ int io_engine_init(struct io_engine *io, const struct io_engine_config *cfg)
 	 */
 	ret = io_uring_register_eventfd(&io->ring, io->event_fd);
 	if (ret) {
-		log_info("%s %s: io_uring eventfd refused (%s); synchronous I/O", io->log_prefix,
-			 io->log_name, strerror(-ret));
+		log_info(io->log, "%s %s: io_uring eventfd refused (%s); synchronous I/O",
+			 io->log_prefix, io->log_name, strerror(-ret));
 		close(io->event_fd);
 		io->event_fd = -1;
 		io_uring_queue_exit(&io->ring);

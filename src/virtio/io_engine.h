@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 
 #include "../util/eventloop.h"
+#include "../util/log.h"
 
 enum io_op_type {
 	IO_OP_READ,
@@ -75,12 +76,14 @@ struct io_engine_config {
 	 * its owner may rewrite the string (a disk's new image path).
 	 */
 	const char *log_prefix, *log_name;
+	struct logger *log; /* the owner's, which outlives the engine */
 };
 
 struct io_engine {
 	const struct io_engine_ops *ops;
 	void *opaque;
 	const char *log_prefix, *log_name;
+	struct logger *log;
 	bool uring;	      /* false: the synchronous engine */
 	unsigned int in_flight; /* operations started and not yet back (io_uring only) */
 	uint64_t ring_full;   /* times an operation found no free submission slot */

@@ -69,7 +69,7 @@ static void mmio_interrupt(struct virtio_dev *vd, uint32_t why)
 
 	__atomic_or_fetch(&mmio->interrupt_status, why, __ATOMIC_SEQ_CST);
 	if (write(mmio->irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("virtio-%s: irqfd", vd->ops->name);
+		log_warn(vd->log, "virtio-%s: irqfd", vd->ops->name);
 }
 
 /* A write to the queue's own notify eventfd: the loop comes back to it after other events. */
@@ -79,7 +79,7 @@ static void mmio_requeue(struct virtio_dev *vd, unsigned int q)
 	uint64_t one = 1;
 
 	if (write(mmio->notify[q].fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("virtio-%s: requeue", vd->ops->name);
+		log_warn(vd->log, "virtio-%s: requeue", vd->ops->name);
 }
 
 static const struct virtio_transport_ops mmio_transport_ops = {
@@ -123,7 +123,7 @@ static uint32_t mmio_read_reg(struct virtio_mmio *mmio, uint64_t off)
 	case REG_CONFIG_GENERATION:
 		return vd->config_generation;
 	default:
-		log_debug("virtio-%s: read of register 0x%llx", vd->ops->name,
+		log_debug(mmio->vd->log, "virtio-%s: read of register 0x%llx", vd->ops->name,
 			  (unsigned long long)off);
 		return 0;
 	}
@@ -152,13 +152,13 @@ static void mmio_write_status(struct virtio_mmio *mmio, uint32_t v)
 	v = (v & 0xff) | old;
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
 	    !mmio_features_acceptable(mmio)) {
-		log_warnx("virtio-%s: driver features 0x%llx refused", vd->ops->name,
+		log_warnx(mmio->vd->log, "virtio-%s: driver features 0x%llx refused", vd->ops->name,
 			  (unsigned long long)vd->driver_features);
 		v &= ~VIRTIO_STATUS_FEATURES_OK;
 	}
 	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
 	    !(v & VIRTIO_STATUS_FEATURES_OK)) {
-		log_warnx("virtio-%s: DRIVER_OK without FEATURES_OK", vd->ops->name);
+		log_warnx(mmio->vd->log, "virtio-%s: DRIVER_OK without FEATURES_OK", vd->ops->name);
 		v &= ~VIRTIO_STATUS_DRIVER_OK;
 	}
 	vd->status = v;
@@ -180,7 +180,8 @@ static void mmio_write_queue_ready(struct virtio_mmio *mmio, struct virtq *q, ui
 	q->event_idx = virtio_dev_has_feature(vd, VIRTIO_F_RING_EVENT_IDX);
 	q->indirect = virtio_dev_has_feature(vd, VIRTIO_F_RING_INDIRECT_DESC);
 	if (virtq_enable(q, vd->mem))
-		log_warnx("virtio-%s: queue %u: size %u or ring addresses invalid; not enabled",
+		log_warnx(mmio->vd->log,
+			  "virtio-%s: queue %u: size %u or ring addresses invalid; not enabled",
 			  vd->ops->name, mmio->queue_sel, q->size);
 }
 
@@ -214,7 +215,7 @@ static void mmio_write_reg(struct virtio_mmio *mmio, uint64_t off, uint32_t v)
 		/* Normally KVM's ioeventfd takes this write; pass it on if one got through. */
 		if (v < vd->ops->num_queues &&
 		    write(mmio->notify[v].fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_warn("virtio-%s: notify eventfd", vd->ops->name);
+			log_warn(mmio->vd->log, "virtio-%s: notify eventfd", vd->ops->name);
 		return;
 	case REG_INTERRUPT_ACK:
 		__atomic_and_fetch(&mmio->interrupt_status, ~v, __ATOMIC_SEQ_CST);
@@ -227,8 +228,8 @@ static void mmio_write_reg(struct virtio_mmio *mmio, uint64_t off, uint32_t v)
 	}
 	/* Queue registers: only for an existing queue that is not running. */
 	if (!q || (q->enabled && off != REG_QUEUE_READY)) {
-		log_debug("virtio-%s: write 0x%x to register 0x%llx ignored", vd->ops->name, v,
-			  (unsigned long long)off);
+		log_debug(mmio->vd->log, "virtio-%s: write 0x%x to register 0x%llx ignored",
+			  vd->ops->name, v, (unsigned long long)off);
 		return;
 	}
 	switch (off) {
@@ -251,7 +252,7 @@ static void mmio_write_reg(struct virtio_mmio *mmio, uint64_t off, uint32_t v)
 		set_half(&q->used_gpa, v, off == REG_QUEUE_DEVICE_HIGH);
 		break;
 	default:
-		log_debug("virtio-%s: write to register 0x%llx", vd->ops->name,
+		log_debug(mmio->vd->log, "virtio-%s: write to register 0x%llx", vd->ops->name,
 			  (unsigned long long)off);
 		break;
 	}
@@ -291,7 +292,8 @@ static void mmio_bus_write(void *opaque, uint64_t off, const void *data, unsigne
 		memcpy(&v, data, 4);
 		mmio_write_reg(mmio, off, v);
 	} else {
-		log_debug("virtio-%s: %u-byte register write ignored", vd->ops->name, len);
+		log_debug(mmio->vd->log, "virtio-%s: %u-byte register write ignored", vd->ops->name,
+			  len);
 	}
 	pthread_mutex_unlock(&vd->lock);
 }
@@ -373,12 +375,12 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, struct virtio_mmio 
 			   vd->ops->name);
 	if (ret)
 		goto err;
-	log_info("virtio-%s at 0x%llx, irq %u", vd->ops->name, (unsigned long long)mmio->base,
-		 mmio->irq);
+	log_info(vd->log, "virtio-%s at 0x%llx, irq %u", vd->ops->name,
+		 (unsigned long long)mmio->base, mmio->irq);
 	*out = mmio;
 	return 0;
 err:
-	log_err("virtio-%s: cannot set up the MMIO transport: %s", vd->ops->name,
+	log_err(vd->log, "virtio-%s: cannot set up the MMIO transport: %s", vd->ops->name,
 		strerror(-ret));
 	virtio_mmio_destroy(mmio);
 	return ret;

@@ -133,7 +133,7 @@ static void net_rx(struct virtio_net *net)
 			ssize_t n = read(net->tap_fd, net->rx_frame, NET_FRAME_MAX);
 
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				log_warn("virtio-net %s: read", net->cfg->tap);
+				log_warn(net->vd.log, "virtio-net %s: read", net->cfg->tap);
 			if (n <= 0)
 				break;
 			if ((size_t)n <= TAP_VNET_HDR_LEN) {
@@ -188,7 +188,8 @@ static void net_tx(struct virtio_net *net)
 				net->tx_blocked = true;
 				break;
 			}
-			log_info("virtio-net %s: frame dropped: %s", net->cfg->tap, strerror(errno));
+			log_info(net->vd.log, "virtio-net %s: frame dropped: %s", net->cfg->tap,
+				 strerror(errno));
 			net->stats.tx_dropped++;
 		} else {
 			net->stats.tx_frames++;
@@ -271,7 +272,7 @@ static int net_activate(struct virtio_dev *vd)
 			offloads |= TAP_OFFLOAD_UFO;
 	}
 	if (tap_set_offload(net->tap_fd, offloads))
-		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x", net->cfg->tap, offloads);
+		log_warn(net->vd.log, "virtio-net %s: TUNSETOFFLOAD 0x%x", net->cfg->tap, offloads);
 	net_watch_tap(net);
 	return 0;
 }
@@ -298,7 +299,8 @@ static const struct virtio_dev_ops net_ops = {
 };
 
 int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct net_config *cfg, struct virtio_net **out, char *why, size_t why_len)
+		      struct logger *log, struct net_config *cfg, struct virtio_net **out,
+		      char *why, size_t why_len)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	int ret;
@@ -326,7 +328,7 @@ int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
 	if (ret)
 		goto err;
 	net->tap_registered = true;
-	virtio_dev_init(&net->vd, &net_ops, net, mem);
+	virtio_dev_init(&net->vd, &net_ops, net, mem, log);
 	ret = throttle_init(&net->rx_throttle, &cfg->rx_limit, net->loop, &net->vd, net_rx_resume);
 	if (!ret)
 		ret = throttle_init(&net->tx_throttle, &cfg->tx_limit, net->loop, &net->vd,
@@ -359,7 +361,8 @@ void virtio_net_destroy(struct virtio_net *net)
 {
 	if (!net)
 		return;
-	log_info("virtio-net %s: rx %llu frames %llu bytes %llu dropped, tx %llu frames %llu bytes "
+	log_info(net->vd.log,
+		 "virtio-net %s: rx %llu frames %llu bytes %llu dropped, tx %llu frames %llu bytes "
 		 "%llu dropped", net->cfg->tap, (unsigned long long)net->stats.rx_frames,
 		 (unsigned long long)net->stats.rx_bytes, (unsigned long long)net->stats.rx_dropped,
 		 (unsigned long long)net->stats.tx_frames, (unsigned long long)net->stats.tx_bytes,
@@ -389,7 +392,7 @@ int virtio_net_update_limits(struct virtio_net *net, const struct throttle_confi
 	int ret = 0;
 
 	if ((rx && throttle_config_validate(rx)) || (tx && throttle_config_validate(tx))) {
-		log_warnx("virtio-net %s: rate limiter out of range; nothing changed",
+		log_warnx(net->vd.log, "virtio-net %s: rate limiter out of range; nothing changed",
 			  net->cfg->tap);
 		return -EINVAL;
 	}

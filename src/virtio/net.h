@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "throttle.h"
+#include "../util/log.h"
 #include "../config/devices.h"
 
 struct guest_mem;
@@ -29,7 +30,8 @@ struct net_stats {
  * so (cfg) always says what is in force.
  */
 int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
-		      struct net_config *cfg, struct virtio_net **out, char *why, size_t why_len);
+		      struct logger *log, struct net_config *cfg, struct virtio_net **out,
+		      char *why, size_t why_len);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_net_dev(struct virtio_net *net);

@@ -74,14 +74,15 @@ static const struct virtio_dev_ops rng_ops = {
 };
 
 int virtio_rng_create(const struct guest_mem *mem, struct event_loop *loop,
-		      const struct throttle_config *limit, struct virtio_rng **out)
+		      struct logger *log, const struct throttle_config *limit,
+		      struct virtio_rng **out)
 {
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
 	int ret;
 
 	if (!rng)
 		return -ENOMEM;
-	virtio_dev_init(&rng->vd, &rng_ops, rng, mem);
+	virtio_dev_init(&rng->vd, &rng_ops, rng, mem, log);
 	ret = throttle_init(&rng->throttle, limit, loop, &rng->vd, rng_resume);
 	if (ret) {
 		throttle_destroy(&rng->throttle);

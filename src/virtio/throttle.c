@@ -78,7 +78,7 @@ bool throttle_allow(struct throttle *t, uint64_t bytes)
 	its.it_value.tv_sec = wait / 1000000000ULL;
 	its.it_value.tv_nsec = wait % 1000000000ULL;
 	if (timerfd_settime(t->timer_fd, 0, &its, NULL) < 0)
-		log_warn("throttle: timerfd_settime");
+		log_warn(t->vd->log, "throttle: timerfd_settime");
 	t->waiting = true;
 	t->throttled++;
 	return false;
@@ -107,6 +107,6 @@ int throttle_update(struct throttle *t, const struct throttle_config *cfg)
 		return ret;
 	t->cfg = *cfg;
 	if (t->waiting && t->timer_fd >= 0 && timerfd_settime(t->timer_fd, 0, &now, NULL) < 0)
-		log_warn("throttle: timerfd_settime");
+		log_warn(t->vd->log, "throttle: timerfd_settime");
 	return 0;
 }

@@ -6,12 +6,13 @@
 #define VIRTIO_FAILURES_LOGGED 3
 
 void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, void *priv,
-		     const struct guest_mem *mem)
+		     const struct guest_mem *mem, struct logger *log)
 {
 	memset(vd, 0, sizeof(*vd));
 	vd->ops = ops;
 	vd->priv = priv;
 	vd->mem = mem;
+	vd->log = log;
 	pthread_mutex_init(&vd->lock, NULL);
 }
 
@@ -99,11 +100,11 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why)
 		return;
 	/* A guest that breaks and resets a device in a loop must not flood the host's log. */
 	if (vd->failures++ < VIRTIO_FAILURES_LOGGED)
-		log_warnx("virtio-%s: %s; device needs reset%s", vd->ops->name, why,
+		log_warnx(vd->log, "virtio-%s: %s; device needs reset%s", vd->ops->name, why,
 			  vd->failures == VIRTIO_FAILURES_LOGGED ? " (further ones at debug level)" :
 								   "");
 	else
-		log_debug("virtio-%s: %s; device needs reset", vd->ops->name, why);
+		log_debug(vd->log, "virtio-%s: %s; device needs reset", vd->ops->name, why);
 	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
 		vd->transport->interrupt(vd, VIRTIO_INT_CONFIG);

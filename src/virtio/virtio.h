@@ -12,6 +12,7 @@
 
 #include "queue.h"
 #include "../vmm/memory.h"
+#include "../util/log.h"
 
 #define VIRTIO_MAX_QUEUES 4
 #define VIRTIO_QUEUE_BUDGET 256 /* chains a queue may take before other events get a turn */
@@ -73,6 +74,7 @@ struct virtio_dev {
 	const struct virtio_dev_ops *ops;
 	void *priv; /* the model's own state */
 	const struct guest_mem *mem;
+	struct logger *log; /* the machine's, for the model, its transport and its helpers */
 	/*
 	 * Held by vCPU threads during register accesses and by the event loop while a model
 	 * works on a queue, so a reset never races a request.
@@ -88,9 +90,9 @@ struct virtio_dev {
 	void *transport_priv;
 };
 
-/* Set up (vd) for model (ops, priv) over guest memory (mem). */
+/* Set up (vd) for model (ops, priv) over guest memory (mem), logging to (log). */
 void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, void *priv,
-		     const struct guest_mem *mem);
+		     const struct guest_mem *mem, struct logger *log);
 void virtio_dev_destroy(struct virtio_dev *vd);
 
 /* Every feature the device offers: the model's plus VERSION_1 and the ring features. */

@@ -135,22 +135,22 @@ static void vsock_tx_packet(struct virtio_vsock *v, const struct virtq_elem *e)
 	struct vsock_hdr h;
 
 	if (e->out_len < sizeof(h)) {
-		log_debug("vsock: %llu-byte packet, shorter than a header",
+		log_debug(v->vd.log, "vsock: %llu-byte packet, shorter than a header",
 			  (unsigned long long)e->out_len);
 		return;
 	}
 	virtq_elem_read(e, 0, &h, sizeof(h));
 	/* Not from our guest, or not for the host: nobody to answer. */
 	if (h.src_cid != v->cfg->cid || h.dst_cid != VSOCK_CID_HOST) {
-		log_debug("vsock: dropping a packet from CID %llu to CID %llu",
+		log_debug(v->vd.log, "vsock: dropping a packet from CID %llu to CID %llu",
 			  (unsigned long long)h.src_cid, (unsigned long long)h.dst_cid);
 		return;
 	}
 	c = vsock_conn_find(&v->conns, h.src_port, h.dst_port);
 	if (h.type != VSOCK_TYPE_STREAM || h.len > VSOCK_MAX_PAYLOAD ||
 	    h.len > e->out_len - sizeof(h)) {
-		log_debug("vsock: %u->%u: bad type %u or length %u", h.src_port, h.dst_port, h.type,
-			  h.len);
+		log_debug(v->vd.log, "vsock: %u->%u: bad type %u or length %u", h.src_port,
+			  h.dst_port, h.type, h.len);
 		if (c)
 			vsock_conn_reset(c);
 		else if (h.op != VSOCK_OP_RST)
@@ -225,7 +225,7 @@ static void vsock_on_timer(void *opaque, uint32_t events)
 
 	(void)events;
 	if (read(v->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_debug("vsock: timerfd read: %s", strerror(errno));
+		log_debug(v->vd.log, "vsock: timerfd read: %s", strerror(errno));
 	pthread_mutex_lock(&v->vd.lock);
 	now = now_us();
 	for (i = 0; i < VSOCK_MAX_CONNS; i++)
@@ -260,12 +260,12 @@ static void vsock_on_listen(void *opaque, uint32_t events)
 			continue;
 		if (fd < 0) {
 			if (errno != EAGAIN)
-				log_warn("vsock: accept on %s", v->cfg->path);
+				log_warn(v->vd.log, "vsock: accept on %s", v->cfg->path);
 			break;
 		}
 		c = vsock_conn_alloc(&v->conns);
 		if (!c) {
-			log_debug("vsock: %u connections open; closing a host client",
+			log_debug(v->vd.log, "vsock: %u connections open; closing a host client",
 				  VSOCK_MAX_CONNS);
 			close(fd);
 			continue;
@@ -402,8 +402,8 @@ static void vsock_release(struct virtio_vsock *v)
 }
 
 int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
-			const struct vsock_config *cfg, struct virtio_vsock **out, char *why,
-			size_t why_len)
+			struct logger *log, const struct vsock_config *cfg,
+			struct virtio_vsock **out, char *why, size_t why_len)
 {
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
 	int ret;
@@ -413,7 +413,8 @@ int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
 	v->cfg = cfg;
 	v->loop = loop;
 	v->listen_fd = v->timer_fd = -1;
-	vsock_conns_init(&v->conns, v->loop, v->cfg->cid, v->cfg->path, vsock_on_conn_socket, v);
+	vsock_conns_init(&v->conns, v->loop, log, v->cfg->cid, v->cfg->path, vsock_on_conn_socket,
+			 v);
 	v->elem = calloc(1, sizeof(*v->elem));
 	if (!v->elem) {
 		ret = -ENOMEM;
@@ -425,7 +426,7 @@ int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
 	ret = vsock_listen(v, why, why_len);
 	if (ret)
 		goto err;
-	virtio_dev_init(&v->vd, &vsock_ops, v, mem);
+	virtio_dev_init(&v->vd, &vsock_ops, v, mem, log);
 	*out = v;
 	return 0;
 err:

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "../config/devices.h"
+#include "../util/log.h"
 
 struct event_loop;
 struct guest_mem;
@@ -26,8 +27,8 @@ struct virtio_vsock;
  * socket's.
  */
 int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
-			const struct vsock_config *cfg, struct virtio_vsock **out, char *why,
-			size_t why_len);
+			struct logger *log, const struct vsock_config *cfg,
+			struct virtio_vsock **out, char *why, size_t why_len);
 
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *v);

@@ -164,8 +164,8 @@ static void conn_flush(struct vsock_conn *c)
 		iov[nr++] = (struct iovec){ c->buf, c->buf_len - first };
 	n = conn_send(c, iov, nr);
 	if (n < 0) {
-		log_debug("vsock %u->%u: host write: %s", c->guest_port, c->host_port,
-			  strerror(errno));
+		log_debug(c->table->log, "vsock %u->%u: host write: %s", c->guest_port,
+			  c->host_port, strerror(errno));
 		vsock_conn_reset(c);
 		return;
 	}
@@ -192,7 +192,8 @@ static void conn_data_from_guest(struct vsock_conn *c, const struct virtq_elem *
 
 	/* Within credit the data always fits; a guest that overruns it is cut off. */
 	if (len > VSOCK_BUF_ALLOC - c->buf_len) {
-		log_debug("vsock %u->%u: guest exceeded its credit", c->guest_port, c->host_port);
+		log_debug(c->table->log, "vsock %u->%u: guest exceeded its credit", c->guest_port,
+			  c->host_port);
 		vsock_conn_reset(c);
 		return;
 	}
@@ -202,8 +203,8 @@ static void conn_data_from_guest(struct vsock_conn *c, const struct virtq_elem *
 		ssize_t n = conn_send(c, iov, nr);
 
 		if (n < 0) {
-			log_debug("vsock %u->%u: host write: %s", c->guest_port, c->host_port,
-				  strerror(errno));
+			log_debug(c->table->log, "vsock %u->%u: host write: %s", c->guest_port,
+				  c->host_port, strerror(errno));
 			vsock_conn_reset(c);
 			return;
 		}
@@ -214,7 +215,8 @@ static void conn_data_from_guest(struct vsock_conn *c, const struct virtq_elem *
 	if (!len)
 		return;
 	if (!c->buf_len)
-		log_debug("vsock %u->%u: host socket full, buffering", c->guest_port, c->host_port);
+		log_debug(c->table->log, "vsock %u->%u: host socket full, buffering", c->guest_port,
+			  c->host_port);
 	if (!c->buf && !(c->buf = malloc(VSOCK_BUF_ALLOC))) {
 		vsock_conn_reset(c);
 		return;
@@ -323,7 +325,7 @@ int vsock_conn_from_guest_request(struct vsock_conns *t, const struct vsock_hdr 
 	int fd, ret;
 
 	if (!c) {
-		log_debug("vsock: %u connections open; refusing port %u", VSOCK_MAX_CONNS,
+		log_debug(t->log, "vsock: %u connections open; refusing port %u", VSOCK_MAX_CONNS,
 			  h->dst_port);
 		return -ENOSPC;
 	}
@@ -332,7 +334,7 @@ int vsock_conn_from_guest_request(struct vsock_conns *t, const struct vsock_hdr 
 	/* A Unix stream connect never pends: it succeeds or fails (EAGAIN: backlog full). */
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		ret = -errno;
-		log_debug("vsock: guest port %u -> %s: %s", h->src_port, addr.sun_path,
+		log_debug(t->log, "vsock: guest port %u -> %s: %s", h->src_port, addr.sun_path,
 			  strerror(-ret));
 		if (fd >= 0)
 			close(fd);
@@ -386,7 +388,7 @@ static void conn_read_line(struct vsock_conn *c)
 		ret = vsock_parse_connect(c->line, c->line_len, &port);
 	}
 	if (ret <= 0) {
-		log_debug("vsock: host client sent a malformed CONNECT line");
+		log_debug(c->table->log, "vsock: host client sent a malformed CONNECT line");
 		vsock_conn_free(c);
 		return;
 	}
@@ -472,7 +474,7 @@ static int conn_read_for_guest(struct vsock_conn *c, const struct virtq_elem *e)
 		return -EAGAIN;
 	}
 	if (n < 0) {
-		log_debug("vsock %u->%u: host read: %s", c->guest_port, c->host_port,
+		log_debug(c->table->log, "vsock %u->%u: host read: %s", c->guest_port, c->host_port,
 			  strerror(errno));
 		vsock_conn_reset(c);
 		return 0;
@@ -566,20 +568,21 @@ uint32_t vsock_conn_rx(struct vsock_conn *c, const struct virtq_elem *e)
 void vsock_conn_expire(struct vsock_conn *c, uint64_t now)
 {
 	if (c->deadline_us && now >= c->deadline_us) {
-		log_debug("vsock: %s timed out",
+		log_debug(c->table->log, "vsock: %s timed out",
 			  c->state == CONN_LINE ? "a CONNECT line" : "the guest's answer");
 		vsock_conn_reset(c);
 	}
 }
 
-void vsock_conns_init(struct vsock_conns *t, struct event_loop *loop, uint64_t guest_cid,
-		      const char *uds_path,
+void vsock_conns_init(struct vsock_conns *t, struct event_loop *loop, struct logger *log,
+		      uint64_t guest_cid, const char *uds_path,
 		      void (*on_socket)(void *owner, struct vsock_conn *c, uint32_t events),
 		      void *owner)
 {
 	unsigned int i;
 
 	t->loop = loop;
+	t->log = log;
 	t->guest_cid = guest_cid;
 	t->uds_path = uds_path;
 	t->next_port = VSOCK_LOCAL_PORT_BASE;

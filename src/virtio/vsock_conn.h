@@ -17,6 +17,7 @@
 #include "queue.h"
 #include "vsock_packet.h"
 #include "../util/eventloop.h"
+#include "../util/log.h"
 
 #define VSOCK_MAX_CONNS	      256
 #define VSOCK_TIMEOUT_US      2000000	 /* for a CONNECT line, then for the guest's answer */
@@ -82,6 +83,7 @@ struct vsock_conn {
 /* One device's connections and what they share. */
 struct vsock_conns {
 	struct event_loop *loop; /* watches every connection's host socket */
+	struct logger *log;	 /* the device's */
 	uint64_t guest_cid;
 	const char *uds_path; /* guest connections to host port P reach "<uds_path>_<P>" */
 	uint32_t next_port;   /* the next local port to try for a host-initiated connection */
@@ -98,10 +100,11 @@ struct vsock_conns {
 
 /*
  * Set up (t), every slot free, for the guest (guest_cid) with host sockets named after
- * (uds_path), which must outlive (t); socket events go to (on_socket)(owner, ...).
+ * (uds_path), which must outlive (t), as must (log); socket events go to
+ * (on_socket)(owner, ...).
  */
-void vsock_conns_init(struct vsock_conns *t, struct event_loop *loop, uint64_t guest_cid,
-		      const char *uds_path,
+void vsock_conns_init(struct vsock_conns *t, struct event_loop *loop, struct logger *log,
+		      uint64_t guest_cid, const char *uds_path,
 		      void (*on_socket)(void *owner, struct vsock_conn *c, uint32_t events),
 		      void *owner);
 

@@ -106,9 +106,11 @@ int boot_write_fdt(struct vm *vm, uint64_t addr, const uint8_t *blob, size_t len
 	int ret = guest_mem_write(&vm->mem, addr, blob, len);
 
 	if (ret)
-		log_err("no guest RAM for the device tree at 0x%llx", (unsigned long long)addr);
+		log_err(vm->log, "no guest RAM for the device tree at 0x%llx",
+			(unsigned long long)addr);
 	else
-		log_info("device tree: %zu bytes at 0x%llx", len, (unsigned long long)addr);
+		log_info(vm->log, "device tree: %zu bytes at 0x%llx", len,
+			 (unsigned long long)addr);
 	return ret;
 }
 
@@ -178,8 +180,8 @@ int boot_load_kernel(struct vm *vm, char *why, size_t why_len)
 		snprintf(why, why_len, "kernel %s: %s", path, file_error(ret));
 		return ret;
 	}
-	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg->boot_proto, &vm->boot, reason,
-			       sizeof(reason));
+	ret = arch_kernel_load(&vm->mem, img, size, vm->cfg->boot_proto, &vm->boot, vm->log,
+			       reason, sizeof(reason));
 	free(img);
 	if (ret)
 		snprintf(why, why_len, "kernel %s: %s", path,

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "bus.h"
-#include "../util/log.h"
 
 void bus_init(struct bus *bus, const char *name)
 {
@@ -79,8 +78,6 @@ bool bus_access(const struct bus *bus, uint64_t addr, void *data, unsigned int l
 	const struct bus_range *r = bus_find(bus, addr, len);
 
 	if (!r || (is_write && !r->ops->write) || (!is_write && !r->ops->read)) {
-		log_debug("%s: unhandled %s of %u bytes at 0x%llx", bus->name,
-			  is_write ? "write" : "read", len, (unsigned long long)addr);
 		if (!is_write)
 			memset(data, 0xff, len);
 		return false;

@@ -43,8 +43,8 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
 const struct bus_range *bus_find(const struct bus *bus, uint64_t addr, unsigned int len);
 
 /*
- * Dispatch one access. An access no device claims is logged at debug level; a read of
- * it returns all-ones. Returns true if a device handled it.
+ * Dispatch one access. A read no device claims returns all-ones. Returns true if a device
+ * handled it; the caller, which has a logger, says so when none did.
  */
 bool bus_access(const struct bus *bus, uint64_t addr, void *data, unsigned int len,
 		bool is_write);

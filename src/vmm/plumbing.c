@@ -20,7 +20,7 @@ void vm_irq_set(void *opaque, unsigned int gsi, int level)
 		return;
 	}
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
-		log_warn("KVM_IRQ_LINE %u", gsi);
+		log_warn(vm->log, "KVM_IRQ_LINE %u", gsi);
 }
 
 int vm_alloc_mmio_slot(struct vm *vm, uint64_t size, uint64_t *addr, unsigned int *irq)
@@ -54,7 +54,7 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datama
 	};
 
 	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
-		log_warn("KVM_IOEVENTFD at 0x%llx", (unsigned long long)addr);
+		log_warn(vm->log, "KVM_IOEVENTFD at 0x%llx", (unsigned long long)addr);
 		return -errno;
 	}
 	return 0;
@@ -157,7 +157,7 @@ int vm_irqfd(struct vm *vm, unsigned int gsi, int fd, bool assign)
 	if (!arch_irqfd_ready(vm))
 		return vm_irqfd_defer(&vm->plumbing, gsi, fd, assign);
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		log_warn("KVM_IRQFD gsi %u", gsi);
+		log_warn(vm->log, "KVM_IRQFD gsi %u", gsi);
 		return -errno;
 	}
 	return 0;

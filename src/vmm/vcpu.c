@@ -41,13 +41,13 @@ int vcpu_create(struct vm *vm, unsigned int id, struct vcpu *vcpu)
 	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (vcpu->fd < 0) {
 		ret = -errno;
-		log_warn("KVM_CREATE_VCPU %u", id);
+		log_warn(vm->log, "KVM_CREATE_VCPU %u", id);
 		return ret;
 	}
 	run = mmap(NULL, vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (run == MAP_FAILED) {
 		ret = -errno;
-		log_warn("mmap of vCPU %u run area", id);
+		log_warn(vm->log, "mmap of vCPU %u run area", id);
 		goto err_close;
 	}
 	vcpu->run = run;
@@ -81,8 +81,8 @@ static int vcpu_one_reg(struct vcpu *vcpu, unsigned long req, uint64_t id, const
 	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)val };
 
 	if (ioctl(vcpu->fd, req, &reg) < 0) {
-		log_warn("vCPU %u: %s %s", vcpu->id, req == KVM_GET_ONE_REG ? "reading" : "setting",
-			 name);
+		log_warn(vcpu->vm->log, "vCPU %u: %s %s", vcpu->id,
+			 req == KVM_GET_ONE_REG ? "reading" : "setting", name);
 		return -errno;
 	}
 	return 0;
@@ -98,6 +98,15 @@ int vcpu_reg_set(struct vcpu *vcpu, uint64_t id, const void *val, const char *na
 	return vcpu_one_reg(vcpu, KVM_SET_ONE_REG, id, val, name);
 }
 
+/* A bus access from (vcpu); the bus has no logger, so an unhandled one is logged here. */
+static void vcpu_bus_access(struct vcpu *vcpu, const struct bus *bus, uint64_t addr, void *data,
+			    unsigned int len, bool is_write)
+{
+	if (!bus_access(bus, addr, data, len, is_write))
+		log_debug(vcpu->vm->log, "%s: unhandled %s of %u bytes at 0x%llx", bus->name,
+			  is_write ? "write" : "read", len, (unsigned long long)addr);
+}
+
 static void vcpu_handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -107,25 +116,26 @@ static void vcpu_handle_io(struct vcpu *vcpu)
 
 	/* A string instruction (rep outsb...) arrives as (count) accesses of (size). */
 	for (i = 0; i < run->io.count; i++, data += run->io.size)
-		bus_access(&vcpu->vm->pio_bus, run->io.port, data, run->io.size, is_write);
+		vcpu_bus_access(vcpu, &vcpu->vm->pio_bus, run->io.port, data, run->io.size,
+				is_write);
 }
 
 static int vcpu_handle_system_event(struct vcpu *vcpu)
 {
 	switch (vcpu->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		log_info("vCPU %u: guest powered off", vcpu->id);
+		log_info(vcpu->vm->log, "vCPU %u: guest powered off", vcpu->id);
 		vm_request_stop(vcpu->vm, VM_STOP_SHUTDOWN);
 		return 0;
 	case KVM_SYSTEM_EVENT_RESET:
-		log_info("vCPU %u: guest reset", vcpu->id);
+		log_info(vcpu->vm->log, "vCPU %u: guest reset", vcpu->id);
 		vm_request_stop(vcpu->vm, VM_STOP_RESET);
 		return 0;
 	case KVM_SYSTEM_EVENT_CRASH:
-		log_err("vCPU %u: guest reported a crash", vcpu->id);
+		log_err(vcpu->vm->log, "vCPU %u: guest reported a crash", vcpu->id);
 		return -EFAULT;
 	default:
-		log_err("vCPU %u: unknown system event %u", vcpu->id,
+		log_err(vcpu->vm->log, "vCPU %u: unknown system event %u", vcpu->id,
 			vcpu->run->system_event.type);
 		return -EINVAL;
 	}
@@ -147,24 +157,26 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 		__atomic_fetch_add(run->mmio.is_write ? &vcpu->metrics.exit_mmio_write
 						      : &vcpu->metrics.exit_mmio_read,
 				   1, __ATOMIC_RELAXED);
-		bus_access(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data,
-			   run->mmio.len <= 8 ? run->mmio.len : 8, run->mmio.is_write);
+		vcpu_bus_access(vcpu, &vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data,
+				run->mmio.len <= 8 ? run->mmio.len : 8, run->mmio.is_write);
 		return 0;
 	case KVM_EXIT_INTR:
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
 		/* On x86 a triple fault resets the machine; a reset ends ember. */
-		log_info("vCPU %u: shutdown exit (triple fault), treating as reset", vcpu->id);
+		log_info(vcpu->vm->log, "vCPU %u: shutdown exit (triple fault), treating as reset",
+			 vcpu->id);
 		vm_request_stop(vcpu->vm, VM_STOP_RESET);
 		return 0;
 	case KVM_EXIT_SYSTEM_EVENT:
 		return vcpu_handle_system_event(vcpu);
 	case KVM_EXIT_FAIL_ENTRY:
-		log_err("vCPU %u: KVM entry failed, hardware reason 0x%llx", vcpu->id,
+		log_err(vcpu->vm->log, "vCPU %u: KVM entry failed, hardware reason 0x%llx",
+			vcpu->id,
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return -EIO;
 	case KVM_EXIT_INTERNAL_ERROR:
-		log_err("vCPU %u: KVM internal error, suberror %u", vcpu->id,
+		log_err(vcpu->vm->log, "vCPU %u: KVM internal error, suberror %u", vcpu->id,
 			run->internal.suberror);
 		return -EIO;
 	default:
@@ -182,7 +194,7 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	if (vcpu->id == 0)
-		log_info("first KVM_RUN: monotonic %llu us, CPU %llu us",
+		log_info(vcpu->vm->log, "first KVM_RUN: monotonic %llu us, CPU %llu us",
 			 (unsigned long long)now_us(), (unsigned long long)cpu_us());
 
 	while (!vm_stopping(vm)) {
@@ -192,7 +204,7 @@ static void *vcpu_thread(void *arg)
 				vcpu->run->immediate_exit = 0;
 				continue;
 			}
-			log_warn("vCPU %u: KVM_RUN", vcpu->id);
+			log_warn(vcpu->vm->log, "vCPU %u: KVM_RUN", vcpu->id);
 			vm_request_stop(vm, VM_STOP_ERROR);
 			break;
 		}

@@ -25,11 +25,11 @@ static int kvm_open(struct vm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		ret = -errno;
-		log_warn("cannot open /dev/kvm");
+		log_warn(vm->log, "cannot open /dev/kvm");
 		return ret;
 	}
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		log_err("unsupported KVM API version");
+		log_err(vm->log, "unsupported KVM API version");
 		return -ENOTSUP;
 	}
 	do
@@ -37,12 +37,12 @@ static int kvm_open(struct vm *vm)
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0) {
 		ret = -errno;
-		log_warn("KVM_CREATE_VM");
+		log_warn(vm->log, "KVM_CREATE_VM");
 		return ret;
 	}
 	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
-		log_err("bad KVM_GET_VCPU_MMAP_SIZE");
+		log_err(vm->log, "bad KVM_GET_VCPU_MMAP_SIZE");
 		return -EINVAL;
 	}
 	return 0;
@@ -80,7 +80,7 @@ static int vm_memory_register(struct vm *vm)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
-			log_warn("KVM_SET_USER_MEMORY_REGION slot %u", i);
+			log_warn(vm->log, "KVM_SET_USER_MEMORY_REGION slot %u", i);
 			return -errno;
 		}
 	}
@@ -125,13 +125,15 @@ static int vm_fail(char *why, size_t why_len, int err, const char *what)
 	return err;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, char *why, size_t why_len)
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, char *why,
+	      size_t why_len)
 {
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
 	*why = '\0';
 	vm->cfg = cfg;
+	vm->log = log;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = vm->loop.epoll_fd = -1;
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
@@ -193,7 +195,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 	pthread_cond_broadcast(&vm->pause_cond); /* parked vCPUs must see the stop */
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("cannot signal stop");
+		log_warn(vm->log, "cannot signal stop");
 }
 
 #define VM_PAUSE_TIMEOUT_S 2
@@ -279,7 +281,7 @@ static void vm_on_signal(void *opaque, uint32_t events)
 
 	(void)events;
 	if (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-		log_info("signal %u: stopping the VM", si.ssi_signo);
+		log_info(vm->log, "signal %u: stopping the VM", si.ssi_signo);
 		vm_request_stop(vm, VM_STOP_SIGNAL);
 	}
 }
@@ -291,7 +293,7 @@ static void vm_on_stop(void *opaque, uint32_t events)
 
 	(void)events;
 	if (read(vm->stop_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_warn("stop eventfd");
+		log_warn(vm->log, "stop eventfd");
 }
 
 int vm_watch_stops(struct vm *vm)
@@ -300,7 +302,7 @@ int vm_watch_stops(struct vm *vm)
 
 	vm->signal_fd = vm_stop_signals_fd();
 	if (vm->signal_fd < 0) {
-		log_warn("signalfd");
+		log_warn(vm->log, "signalfd");
 		return -errno;
 	}
 	vm->signal_src = (struct event_source){ vm->signal_fd, vm_on_signal, vm };
@@ -319,7 +321,7 @@ void vm_start_vcpus(struct vm *vm)
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {
-			log_err("cannot start vCPU %u thread: %s", i, strerror(-ret));
+			log_err(vm->log, "cannot start vCPU %u thread: %s", i, strerror(-ret));
 			vm_request_stop(vm, VM_STOP_ERROR);
 			break;
 		}
@@ -343,7 +345,8 @@ int vm_join(struct vm *vm)
 void vm_destroy_vcpus(struct vm *vm)
 {
 	if (vm->nr_vcpus)
-		log_info("guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
+		log_info(vm->log,
+			 "guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
 			 (unsigned long long)(guest_mem_resident(&vm->mem) / 1024),
 			 (unsigned long long)peak_rss_kib());
 	while (vm->nr_vcpus)

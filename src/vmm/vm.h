@@ -17,6 +17,7 @@
 #include "../arch/arch.h"
 #include "../config/vm_config.h"
 #include "../util/eventloop.h"
+#include "../util/log.h"
 
 struct vcpu;
 
@@ -30,6 +31,7 @@ enum vm_stop_reason {
 
 struct vm {
 	const struct vm_config *cfg; /* the caller's, which outlives the VM */
+	struct logger *log;	     /* the owner's, which outlives the VM */
 	int kvm_fd;
 	int vm_fd;
 	int vcpu_mmap_size;
@@ -60,10 +62,11 @@ struct vm {
 
 /*
  * The first half of a build, before any device: memory, the kernel, KVM and its irqchip
- * for (cfg), which must outlive the VM. 0, or -errno with the reason in (why, why_len); on
- * failure vm_destroy undoes what was built.
+ * for (cfg), logging to (log); both must outlive the VM. 0, or -errno with the reason in
+ * (why, why_len); on failure vm_destroy undoes what was built.
  */
-int vm_create(struct vm *vm, const struct vm_config *cfg, char *why, size_t why_len);
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, char *why,
+	      size_t why_len);
 
 /*
  * The second half, with every device in place: the boot structures (which announce the

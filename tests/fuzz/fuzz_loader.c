@@ -16,13 +16,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
 	struct guest_mem mem;
 	struct boot_info bi;
+	struct logger log;
 	char why[256];
 	unsigned int nr, i;
 
 	if (arch_mem_layout(32 << 20, layout, &nr) || guest_mem_init(&mem, layout, nr))
 		return 0;
+	logger_init(&log);
+	log_set_level(&log, LOG_ERROR); /* a fuzzer's images are no news */
 	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-		arch_kernel_load(&mem, data, size, protos[i], &bi, why, sizeof(why));
+		arch_kernel_load(&mem, data, size, protos[i], &bi, &log, why, sizeof(why));
+	logger_destroy(&log);
 	guest_mem_destroy(&mem);
 	return 0;
 }

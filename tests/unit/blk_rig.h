@@ -24,6 +24,7 @@
 struct blk_rig {
 	struct guest_mem mem;	/* 1 MiB at gpa 0, for rings and buffers */
 	struct event_loop loop;
+	struct logger log;
 	struct disk_config cfg; /* the disk's own: the device reads and updates it */
 	char dir[64];		/* scratch directory for image files */
 	char first[PATH_MAX];	/* the image the disk was created on */
@@ -100,6 +101,8 @@ static inline int blk_rig_setup(struct blk_rig **out, bool sync)
 	char why[256];
 	int ret;
 
+	if (r)
+		logger_init(&r->log);
 	if (!r || guest_mem_init(&r->mem, &layout, 1) || event_loop_init(&r->loop) ||
 	    pipe2(r->pipe, O_CLOEXEC))
 		return -1;
@@ -112,7 +115,8 @@ static inline int blk_rig_setup(struct blk_rig **out, bool sync)
 		setenv("EMBER_BLK_SYNC", "1", 1);
 	else
 		unsetenv("EMBER_BLK_SYNC");
-	ret = virtio_blk_create(&r->mem, &r->loop, &r->cfg, 0, &r->blk, why, sizeof(why));
+	ret = virtio_blk_create(&r->mem, &r->loop, &r->log, &r->cfg, 0, &r->blk, why,
+				sizeof(why));
 	unsetenv("EMBER_BLK_SYNC");
 	if (ret)
 		return -1;
@@ -136,6 +140,7 @@ static inline void blk_rig_teardown(struct blk_rig *r)
 	close(r->pipe[1]);
 	event_loop_destroy(&r->loop);
 	guest_mem_destroy(&r->mem);
+	logger_destroy(&r->log);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
 	if (system(cmd))
 		fprintf(stderr, "cannot remove %s\n", r->dir);

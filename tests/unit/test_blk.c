@@ -80,6 +80,7 @@ struct fake {
 	struct blk_req_hdr hdr;
 	uint8_t data[2048];
 	uint8_t status;
+	struct logger log; /* where refusals are logged (it holds no file) */
 };
 
 static struct fake *fake_new(uint32_t type, uint64_t sector)
@@ -87,6 +88,7 @@ static struct fake *fake_new(uint32_t type, uint64_t sector)
 	struct fake *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
+	logger_init(&f->log);
 	f->hdr.type = type;
 	f->hdr.sector = sector;
 	f->status = 0xee;
@@ -124,7 +126,7 @@ static uint8_t parse(struct fake *f, uint64_t capacity, bool ro)
 {
 	uint8_t status = 0xaa;
 
-	assert_int_equal(blk_req_parse(&f->req, capacity, ro, &status), 0);
+	assert_int_equal(blk_req_parse(&f->req, capacity, ro, &f->log, &status), 0);
 	assert_ptr_equal(f->req.status, &f->status);
 	return status;
 }
@@ -154,7 +156,7 @@ static void test_req_read_shared_status(void **state)
 	add(f, (uint8_t *)&f->hdr + 8, 8, false);
 	add(f, f->data, 100, true);
 	add(f, f->data + 100, 413, true);
-	assert_int_equal(blk_req_parse(&f->req, CAPACITY, false, &(uint8_t){ 0 }), 0);
+	assert_int_equal(blk_req_parse(&f->req, CAPACITY, false, &f->log, &(uint8_t){ 0 }), 0);
 	assert_ptr_equal(f->req.status, f->data + 512);
 	assert_int_equal(f->req.io.len, 512);
 	assert_int_equal(f->req.io.nr_iov, 2);
@@ -242,7 +244,7 @@ static void test_req_malformed(void **state)
 	/* No writable byte at all: nowhere to say what went wrong. */
 	add(f, &f->hdr, sizeof(f->hdr), false);
 	add(f, f->data, 512, false);
-	assert_int_equal(blk_req_parse(&f->req, CAPACITY, false, &status), -EINVAL);
+	assert_int_equal(blk_req_parse(&f->req, CAPACITY, false, &f->log, &status), -EINVAL);
 	free(f);
 	/* A header cut short: answered IOERR. */
 	f = fake_new(VIRTIO_BLK_T_IN, 0);

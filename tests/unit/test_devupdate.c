@@ -23,6 +23,7 @@ struct fake_dev {
 	struct virtio_dev vd;
 	unsigned int irqs[4]; /* by reason: VIRTIO_INT_VRING, VIRTIO_INT_CONFIG */
 	unsigned int resumed;
+	struct logger log; /* the device's (it holds no file: nothing to destroy) */
 };
 
 static void fake_interrupt(struct virtio_dev *vd, uint32_t why)
@@ -41,7 +42,8 @@ static void test_config_changed(void **state)
 	struct fake_dev f = { 0 };
 
 	(void)state;
-	virtio_dev_init(&f.vd, &fake_ops, &f, NULL);
+	logger_init(&f.log);
+	virtio_dev_init(&f.vd, &fake_ops, &f, NULL, &f.log);
 	f.vd.transport = &fake_transport;
 	/* Before DRIVER_OK the driver reads the config when it gets there: no interrupt. */
 	f.vd.status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
@@ -92,7 +94,8 @@ static void test_throttle_update_resumes(void **state)
 
 	(void)state;
 	assert_int_equal(event_loop_init(&loop), 0);
-	virtio_dev_init(&f.vd, &fake_ops, &f, NULL);
+	logger_init(&f.log);
+	virtio_dev_init(&f.vd, &fake_ops, &f, NULL, &f.log);
 	f.vd.status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
 	assert_int_equal(throttle_init(&t, &one_per_hour, &loop, &f.vd, fake_resume), 0);
 	assert_true(throttle_allow(&t, 100));
@@ -127,7 +130,8 @@ static void test_throttle_update_keeps_same(void **state)
 
 	(void)state;
 	assert_int_equal(event_loop_init(&loop), 0);
-	virtio_dev_init(&f.vd, &fake_ops, &f, NULL);
+	logger_init(&f.log);
+	virtio_dev_init(&f.vd, &fake_ops, &f, NULL, &f.log);
 	f.vd.status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
 	assert_int_equal(throttle_init(&t, &cfg, &loop, &f.vd, fake_resume), 0);
 	assert_true(throttle_allow(&t, 1));

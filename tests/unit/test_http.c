@@ -372,6 +372,7 @@ static void test_response_bytes(void **state)
 struct fixture {
 	char dir[32];
 	char path[64];
+	struct logger log;
 	struct api_server *s;
 };
 
@@ -382,12 +383,15 @@ static void server_up(struct fixture *f, size_t max_payload)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/ember-api-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/api.sock", f->dir);
-	assert_int_equal(api_server_start(f->path, max_payload, &f->s, err, sizeof(err)), 0);
+	logger_init(&f->log);
+	assert_int_equal(api_server_start(f->path, max_payload, &f->log, &f->s, err, sizeof(err)),
+			 0);
 }
 
 static void server_down(struct fixture *f)
 {
 	api_server_stop(f->s);
+	logger_destroy(&f->log);
 	/* The socket is gone with the server. */
 	assert_int_equal(access(f->path, F_OK), -1);
 	assert_int_equal(errno, ENOENT);
@@ -715,7 +719,8 @@ static void test_server_limits(void **state)
 	(void)state;
 	server_up(&f, API_DEFAULT_MAX_PAYLOAD);
 	/* Like Firecracker, an existing socket path is refused, not replaced. */
-	assert_int_equal(api_server_start(f.path, 100, &other, err, sizeof(err)), -EADDRINUSE);
+	assert_int_equal(api_server_start(f.path, 100, &f.log, &other, err, sizeof(err)),
+			 -EADDRINUSE);
 	assert_non_null(strstr(err, "Check that it is not already used"));
 	assert_null(other);
 

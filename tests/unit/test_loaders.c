@@ -65,11 +65,15 @@ static int load_why(const uint8_t *img, size_t size, enum boot_protocol proto,
 		    struct boot_info *bi, char *why, size_t why_len)
 {
 	struct guest_mem mem;
+	struct logger log;
 	int ret;
 
 	unit_mem_init(&mem, 64);
+	logger_init(&log);
+	log_set_level(&log, LOG_ERROR);
 	why[0] = '\0';
-	ret = arch_kernel_load(&mem, img, size, proto, bi, why, why_len);
+	ret = arch_kernel_load(&mem, img, size, proto, bi, &log, why, why_len);
+	logger_destroy(&log);
 	/* Every x86 refusal has words of its own: none may leave the caller a bare errno. */
 	if (ret && !why[0])
 		fail_msg("refused with %d but no reason", ret);
@@ -331,6 +335,5 @@ int main(void)
 		cmocka_unit_test(test_bzimage_malformed),
 	};
 
-	log_max_level = LOG_ERROR;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

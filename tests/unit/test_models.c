@@ -23,6 +23,7 @@
 struct rig {
 	struct guest_mem mem;
 	struct event_loop loop;
+	struct logger log;
 	unsigned int interrupts[3]; /* by reason: [VIRTIO_INT_VRING], [VIRTIO_INT_CONFIG] */
 	unsigned int requeues;
 	uint16_t avail_idx;
@@ -64,6 +65,7 @@ static int rig_setup(void **state)
 	if (!r)
 		return -1;
 	unit_mem_init(&r->mem, 16);
+	logger_init(&r->log);
 	if (event_loop_init(&r->loop))
 		return -1;
 	*state = r;
@@ -76,6 +78,7 @@ static int rig_teardown(void **state)
 
 	event_loop_destroy(&r->loop);
 	guest_mem_destroy(&r->mem);
+	logger_destroy(&r->log);
 	free(r);
 	return 0;
 }
@@ -144,7 +147,7 @@ static void test_rng_without_a_vm(void **state)
 	struct virtio_dev *vd;
 	static const uint8_t zero[64];
 
-	assert_int_equal(virtio_rng_create(&r->mem, &r->loop, &unlimited, &rng), 0);
+	assert_int_equal(virtio_rng_create(&r->mem, &r->loop, &r->log, &unlimited, &rng), 0);
 	vd = virtio_rng_dev(rng);
 	assert_int_equal(vd->ops->device_id, VIRTIO_ID_RNG);
 	assert_null(vd->transport); /* nothing put it on a bus */
@@ -167,7 +170,7 @@ static void test_rng_throttled_waits_for_the_loop(void **state)
 	struct virtio_rng *rng;
 	struct virtio_dev *vd;
 
-	assert_int_equal(virtio_rng_create(&r->mem, &r->loop, &limit, &rng), 0);
+	assert_int_equal(virtio_rng_create(&r->mem, &r->loop, &r->log, &limit, &rng), 0);
 	vd = virtio_rng_dev(rng);
 	rig_drive(r, vd, 0);
 	rig_post_writable(r, 16);
@@ -189,7 +192,7 @@ static void test_balloon_without_a_vm(void **state)
 	struct virtio_dev *vd;
 	uint32_t pages;
 
-	assert_int_equal(virtio_balloon_create(&r->mem, &r->loop, &cfg, &b), 0);
+	assert_int_equal(virtio_balloon_create(&r->mem, &r->loop, &r->log, &cfg, &b), 0);
 	vd = virtio_balloon_dev(b);
 	assert_int_equal(vd->ops->device_id, VIRTIO_ID_BALLOON);
 	assert_int_equal(virtio_balloon_stats_period(b), 0);
@@ -217,7 +220,7 @@ static void test_balloon_stats_timer_on_the_loop(void **state)
 	struct balloon_config cfg = { .target_mib = 0, .stats_period = 1 };
 	struct virtio_balloon *b;
 
-	assert_int_equal(virtio_balloon_create(&r->mem, &r->loop, &cfg, &b), 0);
+	assert_int_equal(virtio_balloon_create(&r->mem, &r->loop, &r->log, &cfg, &b), 0);
 	assert_int_equal(virtio_balloon_stats_period(b), 1);
 	assert_int_equal(virtio_balloon_set_stats_period(b, 2), 0);
 	assert_int_equal(virtio_balloon_stats_period(b), 2);

@@ -16,6 +16,7 @@ struct lines {
 	bool level[PLIC_MAX_CONTEXTS];
 	unsigned int total;
 	unsigned int repeats; /* calls that did not change the level */
+	struct logger log;    /* the PLIC's (it holds no file: nothing to destroy) */
 };
 
 static void record_line(void *opaque, unsigned int context, bool level)
@@ -54,7 +55,8 @@ static struct plic *make(unsigned int nr_contexts, struct lines *l)
 	struct plic *plic;
 
 	memset(l, 0, sizeof(*l));
-	plic = plic_create(nr_contexts, record_line, l);
+	logger_init(&l->log);
+	plic = plic_create(nr_contexts, record_line, l, &l->log);
 	assert_non_null(plic);
 	return plic;
 }
@@ -71,16 +73,20 @@ static void setup_source(struct plic *plic, unsigned int context, unsigned int s
 
 static void test_create_limits(void **state)
 {
+	struct logger log;
+
 	(void)state;
+	logger_init(&log);
 	errno = 0;
-	assert_null(plic_create(0, NULL, NULL));
+	assert_null(plic_create(0, NULL, NULL, &log));
 	assert_int_equal(errno, EINVAL);
 	errno = 0;
-	assert_null(plic_create(PLIC_MAX_CONTEXTS + 1, NULL, NULL));
+	assert_null(plic_create(PLIC_MAX_CONTEXTS + 1, NULL, NULL, &log));
 	assert_int_equal(errno, EINVAL);
-	plic_destroy(plic_create(1, NULL, NULL));
-	plic_destroy(plic_create(PLIC_MAX_CONTEXTS, NULL, NULL));
+	plic_destroy(plic_create(1, NULL, NULL, &log));
+	plic_destroy(plic_create(PLIC_MAX_CONTEXTS, NULL, NULL, &log));
 	plic_destroy(NULL);
+	logger_destroy(&log);
 }
 
 static void test_priority_zero_never(void **state)
@@ -510,7 +516,8 @@ static void test_threads(void **state)
 
 	(void)state;
 	assert_non_null(s);
-	s->plic = plic_create(2, record_line, &s->lines);
+	logger_init(&s->lines.log);
+	s->plic = plic_create(2, record_line, &s->lines, &s->lines.log);
 	assert_non_null(s->plic);
 	for (i = 1; i < PLIC_NR_SOURCES; i++) {
 		for (c = 0; c < 2; c++)

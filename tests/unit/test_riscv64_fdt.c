@@ -101,8 +101,9 @@ static void params_aia(struct riscv_fdt_params *p)
 static uint8_t *build_checked(const struct riscv_fdt_params *p, size_t *len)
 {
 	uint8_t *blob = NULL;
+	char why[256] = "";
 
-	assert_int_equal(riscv_fdt_build(p, BLOB_MAX, &blob, len), 0);
+	assert_int_equal(riscv_fdt_build(p, BLOB_MAX, &blob, len, why, sizeof(why)), 0);
 	assert_non_null(blob);
 	assert_int_equal(fdt_totalsize(blob), *len);
 	assert_int_equal(fdt_check_full(blob, *len), 0);
@@ -399,10 +400,12 @@ static void test_dtc_aia(void **state)
 static void expect_refusal(const struct riscv_fdt_params *p, size_t max, int err)
 {
 	uint8_t *blob = NULL;
+	char why[256] = "";
 	size_t len = 0;
 
-	assert_int_equal(riscv_fdt_build(p, max, &blob, &len), err);
+	assert_int_equal(riscv_fdt_build(p, max, &blob, &len, why, sizeof(why)), err);
 	assert_null(blob);
+	assert_true(why[0] != '\0'); /* a refusal says why */
 }
 
 static void test_refusals(void **state)

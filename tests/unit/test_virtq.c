@@ -293,10 +293,12 @@ static void test_dev_pop_budget(void **state)
 	struct ring *r = *state;
 	struct virtio_dev vd;
 	struct virtq_elem elem;
+	struct logger log;
 	unsigned int i;
 
 	ring_start(r, VIRTQ_MAX_SIZE, false, false);
-	virtio_dev_init(&vd, &ops, NULL, &r->mem);
+	logger_init(&log);
+	virtio_dev_init(&vd, &ops, NULL, &r->mem, &log);
 	vd.transport = &fake;
 	vd.queues[0] = r->q;
 	set_desc(r, 0, BUF_GPA, 8, 0, 0);
@@ -314,6 +316,7 @@ static void test_dev_pop_budget(void **state)
 	/* Its next turn starts a fresh budget. */
 	assert_int_equal(virtio_dev_pop(&vd, 0, &elem, "bad"), 1);
 	virtio_dev_destroy(&vd);
+	logger_destroy(&log);
 	ring_start(r, QSIZE, true, false);
 }
 

@@ -17,9 +17,10 @@
 #include "../../vmm/vcpu.h"
 #include "../../vmm/vm.h"
 
-void arch_host_check(void)
+void arch_host_check(struct logger *log)
 {
 	/* KVM on arm64 says what it lacks through its ioctls; nothing to guess here. */
+	(void)log;
 }
 
 int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr)
@@ -56,7 +57,7 @@ int arch_vm_init(struct vm *vm, char *why, size_t why_len)
 
 	/* The host's preferred vCPU model, used for every vCPU: KVM emulates no other. */
 	if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &target) < 0) {
-		log_warn("KVM_ARM_PREFERRED_TARGET");
+		log_warn(vm->log, "KVM_ARM_PREFERRED_TARGET");
 		return -errno;
 	}
 	vm->arch.kvm_target = target.target;
@@ -115,6 +116,7 @@ int arch_vm_finalize(struct vm *vm)
 {
 	struct arm_fdt_params *p;
 	uint8_t *blob;
+	char reason[160];
 	size_t len;
 	int ret;
 
@@ -126,10 +128,10 @@ int arch_vm_finalize(struct vm *vm)
 	if (!p)
 		return -ENOMEM;
 	arm_describe(vm, p);
-	ret = arm_fdt_build(p, ARM_FDT_MAX_SIZE, &blob, &len);
+	ret = arm_fdt_build(p, ARM_FDT_MAX_SIZE, &blob, &len, reason, sizeof(reason));
 	free(p);
 	if (ret) {
-		log_err("building the device tree: %s", strerror(-ret));
+		log_err(vm->log, "building the device tree: %s", reason);
 		return ret;
 	}
 	ret = boot_write_fdt(vm, vm->boot.arch.fdt_addr, blob, len);
@@ -139,6 +141,6 @@ int arch_vm_finalize(struct vm *vm)
 
 int arch_handle_exit(struct vcpu *vcpu)
 {
-	log_err("vCPU %u: unhandled KVM exit %u", vcpu->id, vcpu->run->exit_reason);
+	log_err(vcpu->vm->log, "vCPU %u: unhandled KVM exit %u", vcpu->id, vcpu->run->exit_reason);
 	return -EINVAL;
 }

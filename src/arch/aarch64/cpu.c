@@ -33,7 +33,8 @@ int arch_vcpu_init(struct vcpu *vcpu)
 	if (vcpu->id)
 		init.features[0] |= 1U << KVM_ARM_VCPU_POWER_OFF;
 	if (ioctl(vcpu->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
-		log_warn("vCPU %u: KVM_ARM_VCPU_INIT (target %u)", vcpu->id, init.target);
+		log_warn(vcpu->vm->log, "vCPU %u: KVM_ARM_VCPU_INIT (target %u)", vcpu->id,
+			 init.target);
 		return -errno;
 	}
 	ret = vcpu_reg_get(vcpu, REG_MPIDR_EL1, &vcpu->arch.mpidr, "MPIDR_EL1");

@@ -7,10 +7,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fdt_tree.h"
 #include "../../util/fdt.h"
-#include "../../util/log.h"
 
 /* The GIC's three interrupt cells: type, number, flags (dt-bindings/interrupt-controller). */
 #define GIC_SPI 0
@@ -59,27 +59,28 @@ static uint32_t ppi_flags(const struct arm_fdt_params *p, uint32_t type)
 	return type | ((1U << p->nr_cpus) - 1) << GICV2_PPI_CPU_MASK_SHIFT;
 }
 
-static int check_params(const struct arm_fdt_params *p)
+static int check_params(const struct arm_fdt_params *p, char *why, size_t why_len)
 {
 	if (!p->nr_cpus || p->nr_cpus > ARCH_MAX_VCPUS) {
-		log_err("fdt: %u vCPUs, want 1 to %d", p->nr_cpus, ARCH_MAX_VCPUS);
+		snprintf(why, why_len, "fdt: %u vCPUs, want 1 to %d", p->nr_cpus, ARCH_MAX_VCPUS);
 		return -EINVAL;
 	}
 	if (p->gic != ARM_GIC_V2 && p->gic != ARM_GIC_V3) {
-		log_err("fdt: unknown GIC version %d", (int)p->gic);
+		snprintf(why, why_len, "fdt: unknown GIC version %d", (int)p->gic);
 		return -EINVAL;
 	}
 	if (p->gic == ARM_GIC_V2 && p->nr_cpus > ARM_GICV2_MAX_VCPUS) {
-		log_err("fdt: %u vCPUs, but a GICv2 has only %d CPU interfaces", p->nr_cpus,
-			ARM_GICV2_MAX_VCPUS);
+		snprintf(why, why_len, "fdt: %u vCPUs, but a GICv2 has only %d CPU interfaces",
+			 p->nr_cpus, ARM_GICV2_MAX_VCPUS);
 		return -EINVAL;
 	}
 	if (p->nr_virtio > ARM_FDT_MAX_VIRTIO) {
-		log_err("fdt: %u virtio devices, at most %d", p->nr_virtio, ARM_FDT_MAX_VIRTIO);
+		snprintf(why, why_len, "fdt: %u virtio devices, at most %d", p->nr_virtio,
+			 ARM_FDT_MAX_VIRTIO);
 		return -EINVAL;
 	}
 	if (!p->ram_size) {
-		log_err("fdt: no RAM");
+		snprintf(why, why_len, "fdt: no RAM");
 		return -EINVAL;
 	}
 	return 0;
@@ -246,12 +247,13 @@ static void fdt_virtio(struct fdt_writer *f, const struct arm_fdt_params *p)
 	}
 }
 
-int arm_fdt_build(const struct arm_fdt_params *p, size_t max, uint8_t **out, size_t *len)
+int arm_fdt_build(const struct arm_fdt_params *p, size_t max, uint8_t **out, size_t *len,
+		  char *why, size_t why_len)
 {
 	struct fdt_writer f;
 	int ret;
 
-	ret = check_params(p);
+	ret = check_params(p, why, why_len);
 	if (ret)
 		return ret;
 	fdtw_init(&f);
@@ -268,5 +270,8 @@ int arm_fdt_build(const struct arm_fdt_params *p, size_t max, uint8_t **out, siz
 	fdt_rtc(&f, p);
 	fdt_virtio(&f, p);
 	fdtw_end_node(&f);
-	return fdtw_finish(&f, max, out, len);
+	ret = fdtw_finish(&f, max, out, len);
+	if (ret)
+		snprintf(why, why_len, "fdt: %s", strerror(-ret));
+	return ret;
 }

@@ -39,8 +39,10 @@ struct arm_fdt_params {
 /*
  * Build the blob for (p): at most (max) bytes, malloc'd into (*out) (the caller frees it),
  * its size in (*len). 0 or -errno (-EINVAL for a description that cannot be right, such
- * as no CPUs or a GICv2 with more than 8; -E2BIG over (max)).
+ * as no CPUs or a GICv2 with more than 8; -E2BIG over (max)) with the reason in
+ * (why, why_len).
  */
-int arm_fdt_build(const struct arm_fdt_params *p, size_t max, uint8_t **out, size_t *len);
+int arm_fdt_build(const struct arm_fdt_params *p, size_t max, uint8_t **out, size_t *len,
+		  char *why, size_t why_len);
 
 #endif

@@ -22,7 +22,8 @@ struct gic_ops {
 	const char *name;
 	uint32_t kvm_type;
 	unsigned int max_vcpus;
-	int (*set_layout)(int fd, unsigned int nr_vcpus);
+	/* Place the regions; a refusal says why in (why, why_len). */
+	int (*set_layout)(int fd, unsigned int nr_vcpus, char *why, size_t why_len);
 	void (*describe)(unsigned int nr_vcpus, struct arm_fdt_params *p);
 };
 
@@ -37,25 +38,27 @@ static int gic_set_attr(int fd, uint32_t group, uint64_t attr, const void *val)
 	return ioctl(fd, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
 }
 
-static int gic_set_addr(int fd, uint64_t type, uint64_t addr, const char *what)
+static int gic_set_addr(int fd, uint64_t type, uint64_t addr, const char *what, char *why,
+			size_t why_len)
 {
 	int ret = gic_set_attr(fd, KVM_DEV_ARM_VGIC_GRP_ADDR, type, &addr);
 
 	if (ret)
-		log_err("vgic: setting the %s address 0x%llx: %s", what, (unsigned long long)addr,
-			strerror(-ret));
+		snprintf(why, why_len, "vgic: setting the %s address 0x%llx: %s", what,
+			 (unsigned long long)addr, strerror(-ret));
 	return ret;
 }
 
-static int gic_v2_set_layout(int fd, unsigned int nr_vcpus)
+static int gic_v2_set_layout(int fd, unsigned int nr_vcpus, char *why, size_t why_len)
 {
 	int ret;
 
 	(void)nr_vcpus;
-	ret = gic_set_addr(fd, KVM_VGIC_V2_ADDR_TYPE_DIST, ARM_GIC_DIST_ADDR, "distributor");
+	ret = gic_set_addr(fd, KVM_VGIC_V2_ADDR_TYPE_DIST, ARM_GIC_DIST_ADDR, "distributor", why,
+			   why_len);
 	if (!ret)
 		ret = gic_set_addr(fd, KVM_VGIC_V2_ADDR_TYPE_CPU, ARM_GIC_CPU_ADDR,
-				   "CPU interface");
+				   "CPU interface", why, why_len);
 	return ret;
 }
 
@@ -66,15 +69,16 @@ static void gic_v2_describe(unsigned int nr_vcpus, struct arm_fdt_params *p)
 	p->gic_cpu_size = ARM_GIC_CPU_SIZE;
 }
 
-static int gic_v3_set_layout(int fd, unsigned int nr_vcpus)
+static int gic_v3_set_layout(int fd, unsigned int nr_vcpus, char *why, size_t why_len)
 {
 	int ret;
 
 	(void)nr_vcpus; /* KVM sizes the redistributor region by the vCPUs at CTRL_INIT */
-	ret = gic_set_addr(fd, KVM_VGIC_V3_ADDR_TYPE_DIST, ARM_GIC_DIST_ADDR, "distributor");
+	ret = gic_set_addr(fd, KVM_VGIC_V3_ADDR_TYPE_DIST, ARM_GIC_DIST_ADDR, "distributor", why,
+			   why_len);
 	if (!ret)
 		ret = gic_set_addr(fd, KVM_VGIC_V3_ADDR_TYPE_REDIST, ARM_GIC_REDIST_ADDR,
-				   "redistributor");
+				   "redistributor", why, why_len);
 	return ret;
 }
 
@@ -152,8 +156,8 @@ int gic_create(struct vm *vm, char *why, size_t why_len)
 			 ops->name, ops->max_vcpus);
 		return -EINVAL;
 	}
-	log_info("interrupt controller: %s", ops->name);
-	return ops->set_layout(vm->arch.gic_fd, vm->cfg->vcpus);
+	log_info(vm->log, "interrupt controller: %s", ops->name);
+	return ops->set_layout(vm->arch.gic_fd, vm->cfg->vcpus, why, why_len);
 }
 
 int gic_finalize(struct vm *vm)
@@ -163,13 +167,14 @@ int gic_finalize(struct vm *vm)
 
 	ret = gic_set_attr(vm->arch.gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs);
 	if (ret) {
-		log_err("vgic: setting %u interrupts: %s", nr_irqs, strerror(-ret));
+		log_err(vm->log, "vgic: setting %u interrupts: %s", nr_irqs, strerror(-ret));
 		return ret;
 	}
 	ret = gic_set_attr(vm->arch.gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT,
 			   NULL);
 	if (ret)
-		log_err("vgic: initialising the %s: %s", gic_ops_of(vm)->name, strerror(-ret));
+		log_err(vm->log, "vgic: initialising the %s: %s", gic_ops_of(vm)->name,
+			strerror(-ret));
 	return ret;
 }
 

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "image.h"
-#include "../../util/log.h"
 #include "../../util/util.h"
 
 #define HDR_TEXT_OFFSET 8
@@ -52,8 +51,6 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out, 
 	}
 	if (!image_size) {
 		/* Before 3.17 the header left these zero and the kernel assumed 0x80000; bss unknown. */
-		log_info("kernel: legacy Image header (image_size 0): text_offset 0x%llx",
-			 ARM64_LEGACY_TEXT_OFF);
 		text_offset = ARM64_LEGACY_TEXT_OFF;
 		image_size = size + ARM64_LEGACY_BSS_ROOM;
 	}
@@ -69,5 +66,6 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *out, 
 	out->text_offset = text_offset;
 	out->image_size = image_size;
 	out->flags = flags;
+	out->legacy = !get_le64(img + HDR_IMAGE_SIZE);
 	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef EMBER_ARCH_AARCH64_IMAGE_H
 #define EMBER_ARCH_AARCH64_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@ struct arm64_image {
 	uint64_t text_offset; /* from a 2 MiB-aligned base */
 	uint64_t image_size;  /* bytes the kernel uses from its start, bss included */
 	uint64_t flags;
+	bool legacy; /* a pre-3.17 header (image_size 0): text_offset and size were guessed */
 };
 
 /*

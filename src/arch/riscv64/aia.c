@@ -50,7 +50,7 @@ static int aia_set(struct vm *vm, uint32_t group, uint64_t attr, void *val, cons
 	int ret = aia_attr(vm, KVM_SET_DEVICE_ATTR, group, attr, val);
 
 	if (ret)
-		log_err("AIA: setting %s: %s", what, strerror(-ret));
+		log_err(vm->log, "AIA: setting %s: %s", what, strerror(-ret));
 	return ret;
 }
 
@@ -60,7 +60,7 @@ static void aia_line_set(void *opaque, unsigned int line, int level)
 	struct kvm_irq_level irq = { .irq = line, .level = level };
 
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
-		log_warn("AIA: KVM_IRQ_LINE %u", line);
+		log_warn(vm->log, "AIA: KVM_IRQ_LINE %u", line);
 }
 
 /* An edge for an irqfd write: up, then down, so that the next write is an edge too. */
@@ -86,14 +86,14 @@ int aia_create(struct vm *vm)
 		/* Older KVM knows no such device type; a host without Ssaia refuses it. */
 		if (ret == -ENODEV || ret == -ENXIO || ret == -EINVAL)
 			return -ENODEV;
-		log_err("AIA: KVM_CREATE_DEVICE: %s", strerror(-ret));
+		log_err(vm->log, "AIA: KVM_CREATE_DEVICE: %s", strerror(-ret));
 		return ret;
 	}
 	vm->arch.aia_fd = dev.fd;
 	ret = aia_attr(vm, KVM_GET_DEVICE_ATTR, KVM_DEV_RISCV_AIA_GRP_CONFIG,
 		       KVM_DEV_RISCV_AIA_CONFIG_IDS, &nr_ids);
 	if (ret) {
-		log_err("AIA: reading the number of IMSIC identities: %s", strerror(-ret));
+		log_err(vm->log, "AIA: reading the number of IMSIC identities: %s", strerror(-ret));
 		close(dev.fd);
 		return ret;
 	}

@@ -19,9 +19,10 @@
 #include "../../vmm/vcpu.h"
 #include "../../vmm/vm.h"
 
-void arch_host_check(void)
+void arch_host_check(struct logger *log)
 {
 	/* KVM on riscv64 says what it lacks through its ioctls; nothing to guess here. */
+	(void)log;
 }
 
 int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr)
@@ -46,7 +47,7 @@ static void plic_line_to_hart(void *opaque, unsigned int context, bool level)
 	if (context >= vm->nr_vcpus)
 		return; /* no hart yet: nothing runs that could have raised it */
 	if (ioctl(vm->vcpus[context].fd, KVM_INTERRUPT, &irq) < 0)
-		log_warn("vCPU %u: KVM_INTERRUPT", context);
+		log_warn(vm->log, "vCPU %u: KVM_INTERRUPT", context);
 }
 
 static void plic_irq_set_level(void *chip, unsigned int line, int level)
@@ -73,7 +74,7 @@ static int plic_setup(struct vm *vm, char *why, size_t why_len)
 			 vm->cfg->vcpus, PLIC_MAX_CONTEXTS);
 		return -EINVAL;
 	}
-	vm->arch.plic = plic_create(vm->cfg->vcpus, plic_line_to_hart, vm);
+	vm->arch.plic = plic_create(vm->cfg->vcpus, plic_line_to_hart, vm, vm->log);
 	if (!vm->arch.plic)
 		return -errno;
 	ret = bus_register(&vm->mmio_bus, RISCV_PLIC_ADDR, PLIC_SPAN(vm->cfg->vcpus), &plic_ops,
@@ -126,7 +127,7 @@ int arch_vm_init(struct vm *vm, char *why, size_t why_len)
 	ret = plic_setup(vm, why, why_len);
 out:
 	if (!ret)
-		log_info("interrupt controller: %s",
+		log_info(vm->log, "interrupt controller: %s",
 			 vm->arch.irqchip == RISCV_IRQCHIP_AIA ? "AIA (KVM's APLIC + IMSIC)"
 							       : "PLIC (emulated)");
 	return ret;
@@ -197,6 +198,7 @@ int arch_vm_finalize(struct vm *vm)
 {
 	struct riscv_fdt_params *p;
 	uint8_t *blob;
+	char reason[160];
 	size_t len;
 	int ret;
 
@@ -206,20 +208,20 @@ int arch_vm_finalize(struct vm *vm)
 			return ret;
 	}
 	if (vm->arch.timebase_hz > UINT32_MAX) {
-		log_err("KVM's timebase, %llu Hz, does not fit the device tree's 32 bits",
+		log_err(vm->log, "KVM's timebase, %llu Hz, does not fit the device tree's 32 bits",
 			(unsigned long long)vm->arch.timebase_hz);
 		return -ERANGE;
 	}
-	log_info("%u harts \"%s\", timebase %llu Hz", vm->nr_vcpus, vm->arch.isa,
+	log_info(vm->log, "%u harts \"%s\", timebase %llu Hz", vm->nr_vcpus, vm->arch.isa,
 		 (unsigned long long)vm->arch.timebase_hz);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	riscv_describe(vm, p);
-	ret = riscv_fdt_build(p, RISCV_FDT_MAX_SIZE, &blob, &len);
+	ret = riscv_fdt_build(p, RISCV_FDT_MAX_SIZE, &blob, &len, reason, sizeof(reason));
 	free(p);
 	if (ret) {
-		log_err("building the device tree: %s", strerror(-ret));
+		log_err(vm->log, "building the device tree: %s", reason);
 		return ret;
 	}
 	ret = boot_write_fdt(vm, vm->boot.arch.fdt_addr, blob, len);

@@ -136,10 +136,12 @@ int arch_vcpu_init(struct vcpu *vcpu)
 	 * kernels built without the legacy SBI extension. Older KVM has no switch: no DBCN.
 	 */
 	if (reg_set_quiet(vcpu, SBI_EXT_REG(KVM_SBI_EXT_DBCN), 1))
-		log_debug("vCPU %u: KVM has no SBI debug console to forward", vcpu->id);
+		log_debug(vcpu->vm->log, "vCPU %u: KVM has no SBI debug console to forward",
+			  vcpu->id);
 	if (vcpu->id) {
 		if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &stopped) < 0) {
-			log_warn("vCPU %u: stopping it until SBI hart_start", vcpu->id);
+			log_warn(vcpu->vm->log, "vCPU %u: stopping it until SBI hart_start",
+				 vcpu->id);
 			return -errno;
 		}
 		return 0;
@@ -226,8 +228,8 @@ static int riscv_handle_sbi(struct vcpu *vcpu)
 		run->riscv_sbi.ret[0] = (unsigned long)-1L;
 		return 0;
 	default:
-		log_debug("vCPU %u: SBI extension 0x%lx function %lu not supported", vcpu->id,
-			  ext, run->riscv_sbi.function_id);
+		log_debug(vcpu->vm->log, "vCPU %u: SBI extension 0x%lx function %lu not supported",
+			  vcpu->id, ext, run->riscv_sbi.function_id);
 		run->riscv_sbi.ret[0] = (unsigned long)SBI_ERR_NOT_SUPPORTED;
 		run->riscv_sbi.ret[1] = 0;
 		return 0;
@@ -238,6 +240,6 @@ int arch_handle_exit(struct vcpu *vcpu)
 {
 	if (vcpu->run->exit_reason == KVM_EXIT_RISCV_SBI)
 		return riscv_handle_sbi(vcpu);
-	log_err("vCPU %u: unhandled KVM exit %u", vcpu->id, vcpu->run->exit_reason);
+	log_err(vcpu->vm->log, "vCPU %u: unhandled KVM exit %u", vcpu->id, vcpu->run->exit_reason);
 	return -EINVAL;
 }

@@ -16,7 +16,6 @@
 
 #include "fdt_tree.h"
 #include "../../util/fdt.h"
-#include "../../util/log.h"
 
 /* Local interrupt 9 on each hart's intc: the supervisor external interrupt. */
 #define HART_IRQ_S_EXT 9
@@ -95,80 +94,88 @@ static unsigned int max_source(const struct riscv_fdt_params *p)
 	return p->plic_nr_sources - 1; /* plic_nr_sources counts source 0, "none" */
 }
 
-static int check_irqchip(const struct riscv_fdt_params *p)
+static int check_irqchip(const struct riscv_fdt_params *p, char *why, size_t why_len)
 {
 	switch (p->irqchip) {
 	case RISCV_IRQCHIP_PLIC:
 		if (p->plic_nr_sources < 2 || p->plic_nr_sources - 1 > PLIC_MAX_NDEV) {
-			log_err("fdt: %u PLIC sources (source 0 included), want 2 to %d",
-				p->plic_nr_sources, PLIC_MAX_NDEV + 1);
+			snprintf(why, why_len,
+				 "fdt: %u PLIC sources (source 0 included), want 2 to %d",
+				 p->plic_nr_sources, PLIC_MAX_NDEV + 1);
 			return -EINVAL;
 		}
 		return 0;
 	case RISCV_IRQCHIP_AIA:
 		if (!p->aia_nr_sources || p->aia_nr_sources > APLIC_MAX_SOURCES) {
-			log_err("fdt: %u APLIC sources, want 1 to %d", p->aia_nr_sources,
-				APLIC_MAX_SOURCES);
+			snprintf(why, why_len, "fdt: %u APLIC sources, want 1 to %d",
+				 p->aia_nr_sources, APLIC_MAX_SOURCES);
 			return -EINVAL;
 		}
 		if (p->aia_nr_ids < IMSIC_MIN_IDS || p->aia_nr_ids > IMSIC_MAX_IDS ||
 		    p->aia_nr_ids % 64 != 63) {
-			log_err("fdt: %u IMSIC identities, want 64 * n - 1 from %d to %d",
-				p->aia_nr_ids, IMSIC_MIN_IDS, IMSIC_MAX_IDS);
+			snprintf(why, why_len,
+				 "fdt: %u IMSIC identities, want 64 * n - 1 from %d to %d",
+				 p->aia_nr_ids, IMSIC_MIN_IDS, IMSIC_MAX_IDS);
 			return -EINVAL;
 		}
 		if (p->imsic_size < p->nr_cpus * IMSIC_FILE_SIZE) {
-			log_err("fdt: IMSIC region 0x%" PRIx64 " bytes, too small for %u harts",
-				p->imsic_size, p->nr_cpus);
+			snprintf(why, why_len,
+				 "fdt: IMSIC region 0x%" PRIx64 " bytes, too small for %u harts",
+				 p->imsic_size, p->nr_cpus);
 			return -EINVAL;
 		}
 		return 0;
 	}
-	log_err("fdt: unknown irqchip %d", (int)p->irqchip);
+	snprintf(why, why_len, "fdt: unknown irqchip %d", (int)p->irqchip);
 	return -EINVAL;
 }
 
-static int check_irq(const struct riscv_fdt_params *p, const char *what, unsigned int irq)
+static int check_irq(const struct riscv_fdt_params *p, const char *what, unsigned int irq,
+		     char *why, size_t why_len)
 {
 	if (!irq || irq > max_source(p)) {
-		log_err("fdt: %s on source %u, want 1 to %u", what, irq, max_source(p));
+		snprintf(why, why_len, "fdt: %s on source %u, want 1 to %u", what, irq,
+			 max_source(p));
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int check_params(const struct riscv_fdt_params *p)
+static int check_params(const struct riscv_fdt_params *p, char *why, size_t why_len)
 {
 	unsigned int i;
 	int ret;
 
 	if (!p->nr_cpus || p->nr_cpus > RISCV_FDT_MAX_CPUS) {
-		log_err("fdt: %u harts, want 1 to %d", p->nr_cpus, RISCV_FDT_MAX_CPUS);
+		snprintf(why, why_len, "fdt: %u harts, want 1 to %d", p->nr_cpus,
+			 RISCV_FDT_MAX_CPUS);
 		return -EINVAL;
 	}
 	/* Linux ignores a hart whose riscv,isa does not begin so (any case). */
 	if (!p->isa || strncasecmp(p->isa, "rv64ima", 7)) {
-		log_err("fdt: ISA \"%s\" does not begin with rv64ima", p->isa ? p->isa : "(none)");
+		snprintf(why, why_len, "fdt: ISA \"%s\" does not begin with rv64ima",
+			 p->isa ? p->isa : "(none)");
 		return -EINVAL;
 	}
 	if (!p->timebase_hz) {
-		log_err("fdt: timebase frequency 0");
+		snprintf(why, why_len, "fdt: timebase frequency 0");
 		return -EINVAL;
 	}
 	if (!p->ram_size) {
-		log_err("fdt: no RAM");
+		snprintf(why, why_len, "fdt: no RAM");
 		return -EINVAL;
 	}
 	if (p->nr_virtio > RISCV_FDT_MAX_VIRTIO) {
-		log_err("fdt: %u virtio devices, at most %d", p->nr_virtio, RISCV_FDT_MAX_VIRTIO);
+		snprintf(why, why_len, "fdt: %u virtio devices, at most %d", p->nr_virtio,
+			 RISCV_FDT_MAX_VIRTIO);
 		return -EINVAL;
 	}
-	ret = check_irqchip(p);
+	ret = check_irqchip(p, why, why_len);
 	if (ret)
 		return ret;
-	ret = check_irq(p, "the UART", p->uart.irq);
+	ret = check_irq(p, "the UART", p->uart.irq, why, why_len);
 	for (i = 0; !ret && i < p->nr_virtio; i++)
-		ret = check_irq(p, "a virtio device", p->virtio[i].irq);
+		ret = check_irq(p, "a virtio device", p->virtio[i].irq, why, why_len);
 	return ret;
 }
 
@@ -336,12 +343,13 @@ static void fdt_soc(struct fdt_writer *f, const struct riscv_fdt_params *p)
 	fdtw_end_node(f);
 }
 
-int riscv_fdt_build(const struct riscv_fdt_params *p, size_t max, uint8_t **out, size_t *len)
+int riscv_fdt_build(const struct riscv_fdt_params *p, size_t max, uint8_t **out, size_t *len,
+		    char *why, size_t why_len)
 {
 	struct fdt_writer f;
 	int ret;
 
-	ret = check_params(p);
+	ret = check_params(p, why, why_len);
 	if (ret)
 		return ret;
 	fdtw_init(&f);
@@ -352,5 +360,8 @@ int riscv_fdt_build(const struct riscv_fdt_params *p, size_t max, uint8_t **out,
 	fdt_chosen(&f, p);
 	fdt_soc(&f, p);
 	fdtw_end_node(&f);
-	return fdtw_finish(&f, max, out, len);
+	ret = fdtw_finish(&f, max, out, len);
+	if (ret)
+		snprintf(why, why_len, "fdt: %s", strerror(-ret));
+	return ret;
 }

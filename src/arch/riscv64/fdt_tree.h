@@ -46,8 +46,9 @@ struct riscv_fdt_params {
 /*
  * Build the blob for (p): at most (max) bytes, malloc'd into (*out) (the caller frees it),
  * its size in (*len). 0 or -errno (-EINVAL for a description that cannot be right; -E2BIG
- * over (max)).
+ * over (max)), with the reason in (why, why_len).
  */
-int riscv_fdt_build(const struct riscv_fdt_params *p, size_t max, uint8_t **out, size_t *len);
+int riscv_fdt_build(const struct riscv_fdt_params *p, size_t max, uint8_t **out, size_t *len,
+		    char *why, size_t why_len);
 
 #endif

@@ -10,11 +10,13 @@
 #include "../../util/util.h"
 
 int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-		     enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len)
+		     enum boot_protocol proto, struct boot_info *bi, struct logger *log, char *why,
+		     size_t why_len)
 {
 	struct riscv_image hdr;
 	int ret;
 
+	(void)log; /* a RISC-V Image has nothing worth a note */
 	if (proto == BOOT_PROTO_PVH) {
 		snprintf(why, why_len, "--boot-protocol pvh: PVH is an x86 boot protocol");
 		return -EINVAL;

@@ -11,7 +11,7 @@
 #include "../../vmm/vcpu.h"
 #include "../../vmm/vm.h"
 
-void arch_host_check(void)
+void arch_host_check(struct logger *log)
 {
 	char line[4096];
 	FILE *f = fopen("/proc/cpuinfo", "r");
@@ -24,8 +24,8 @@ void arch_host_check(void)
 			found = strstr(line, " vmx") || strstr(line, " svm") ? 1 : -1;
 	fclose(f);
 	if (found < 0)
-		log_warnx("this CPU shows no vmx/svm flag: /dev/kvm may be emulated, and guest code "
-			  "may run slowly");
+		log_warnx(log, "this CPU shows no vmx/svm flag: /dev/kvm may be emulated, and "
+			  "guest code may run slowly");
 }
 
 int arch_mem_layout(uint64_t ram_size, struct mem_region *regions, unsigned int *nr)
@@ -62,19 +62,19 @@ int arch_vm_init(struct vm *vm, char *why, size_t why_len)
 	(void)why;
 	(void)why_len; /* nothing here is the user's to fix: the caller names the step */
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0) {
-		log_warn("KVM_SET_TSS_ADDR");
+		log_warn(vm->log, "KVM_SET_TSS_ADDR");
 		return -errno;
 	}
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0) {
-		log_warn("KVM_SET_IDENTITY_MAP_ADDR");
+		log_warn(vm->log, "KVM_SET_IDENTITY_MAP_ADDR");
 		return -errno;
 	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		log_warn("KVM_CREATE_IRQCHIP");
+		log_warn(vm->log, "KVM_CREATE_IRQCHIP");
 		return -errno;
 	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		log_warn("KVM_CREATE_PIT2");
+		log_warn(vm->log, "KVM_CREATE_PIT2");
 		return -errno;
 	}
 	vm->arch.have_pit = 1;
@@ -125,10 +125,11 @@ int arch_handle_exit(struct vcpu *vcpu)
 	switch (run->exit_reason) {
 	case KVM_EXIT_HLT:
 		/* With an in-kernel LAPIC KVM handles HLT; seeing one means interrupts are dead. */
-		log_err("vCPU %u: halted with no way to wake", vcpu->id);
+		log_err(vcpu->vm->log, "vCPU %u: halted with no way to wake", vcpu->id);
 		return -EINVAL;
 	default:
-		log_err("vCPU %u: unhandled KVM exit %u", vcpu->id, run->exit_reason);
+		log_err(vcpu->vm->log, "vCPU %u: unhandled KVM exit %u", vcpu->id,
+			run->exit_reason);
 		return -EINVAL;
 	}
 }

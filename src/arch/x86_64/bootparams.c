@@ -99,7 +99,7 @@ int arch_boot_setup(struct vm *vm)
 	int ret;
 
 	if (guest_mem_write(&vm->mem, ARCH_CMDLINE_ADDR, bi->cmdline, bi->cmdline_size)) {
-		log_err("no guest RAM for the command line");
+		log_err(vm->log, "no guest RAM for the command line");
 		return -ENOMEM;
 	}
 	bi->cmdline_addr = ARCH_CMDLINE_ADDR;

@@ -206,14 +206,14 @@ static int x86_set_cpuid(struct vcpu *vcpu)
 	cpuid->nent = CPUID_MAX_ENTRIES;
 	if (ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
 		ret = -errno;
-		log_warn("KVM_GET_SUPPORTED_CPUID");
+		log_warn(vcpu->vm->log, "KVM_GET_SUPPORTED_CPUID");
 		goto out;
 	}
 	x86_cpuid_normalize(cpuid->entries, &cpuid->nent, CPUID_MAX_ENTRIES, vcpu->id,
 			    vcpu->vm->cfg->vcpus);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;
-		log_warn("KVM_SET_CPUID2");
+		log_warn(vcpu->vm->log, "KVM_SET_CPUID2");
 	}
 out:
 	free(cpuid);
@@ -253,12 +253,13 @@ static int x86_set_msrs(struct vcpu *vcpu)
 	}
 	n = ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
 	if (n < 0) {
-		log_warn("KVM_SET_MSRS");
+		log_warn(vcpu->vm->log, "KVM_SET_MSRS");
 		return -errno;
 	}
 	/* KVM stops at the first MSR it refuses; the guest can live without the rest. */
 	if ((unsigned int)n < ARRAY_SIZE(boot_msrs))
-		log_debug("vCPU %u: KVM refused MSR 0x%x", vcpu->id, boot_msrs[n].index);
+		log_debug(vcpu->vm->log, "vCPU %u: KVM refused MSR 0x%x", vcpu->id,
+			  boot_msrs[n].index);
 	return 0;
 }
 
@@ -269,14 +270,14 @@ static int x86_set_lapic(struct vcpu *vcpu)
 	uint32_t *lint1 = (uint32_t *)&lapic.regs[APIC_LVT_LINT1];
 
 	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0) {
-		log_warn("KVM_GET_LAPIC");
+		log_warn(vcpu->vm->log, "KVM_GET_LAPIC");
 		return -errno;
 	}
 	/* The 8259 reaches the CPU through LINT0; NMIs through LINT1. */
 	*lint0 = (*lint0 & ~APIC_MODE_MASK) | APIC_MODE_EXTINT;
 	*lint1 = (*lint1 & ~APIC_MODE_MASK) | APIC_MODE_NMI;
 	if (ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic) < 0) {
-		log_warn("KVM_SET_LAPIC");
+		log_warn(vcpu->vm->log, "KVM_SET_LAPIC");
 		return -errno;
 	}
 	return 0;
@@ -289,7 +290,7 @@ static int x86_set_sregs(struct vcpu *vcpu)
 	struct kvm_sregs sregs;
 
 	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
-		log_warn("KVM_GET_SREGS");
+		log_warn(vcpu->vm->log, "KVM_GET_SREGS");
 		return -errno;
 	}
 	x86_boot_gdt(proto, gdt);
@@ -311,7 +312,7 @@ static int x86_set_sregs(struct vcpu *vcpu)
 		sregs.efer = EFER_LME | EFER_LMA;
 	}
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0) {
-		log_warn("KVM_SET_SREGS");
+		log_warn(vcpu->vm->log, "KVM_SET_SREGS");
 		return -errno;
 	}
 	return 0;
@@ -330,11 +331,11 @@ static int x86_set_regs(struct vcpu *vcpu)
 		regs.rsi = X86_ZERO_PAGE_ADDR;
 	}
 	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0) {
-		log_warn("KVM_SET_REGS");
+		log_warn(vcpu->vm->log, "KVM_SET_REGS");
 		return -errno;
 	}
 	if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0) {
-		log_warn("KVM_SET_FPU");
+		log_warn(vcpu->vm->log, "KVM_SET_FPU");
 		return -errno;
 	}
 	return 0;

@@ -142,8 +142,10 @@ static int x86_elf_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 }
 
 int arch_kernel_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-		     enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len)
+		     enum boot_protocol proto, struct boot_info *bi, struct logger *log, char *why,
+		     size_t why_len)
 {
+	(void)log; /* the x86 formats have nothing worth a note */
 	memset(bi, 0, sizeof(*bi));
 	if (elf_is_elf(img, size))
 		return x86_elf_load(mem, img, size, proto, bi, why, why_len);

@@ -26,14 +26,6 @@ static unsigned int one(const struct vm_config *cfg)
 	return 1;
 }
 
-/* A failed constructor's reason for the caller: the model has logged the details. */
-static int device_fail(char *why, size_t why_len, int err, const char *what, const char *id)
-{
-	snprintf(why, why_len, "%s%s%s%s: %s", what, id ? " '" : "", id ? id : "", id ? "'" : "",
-		 strerror(-err));
-	return err;
-}
-
 /* --- the boot timer: slot 0 of ember's MMIO range, as in Firecracker's layout --- */
 
 static unsigned int boot_timer_count(const struct vm_config *cfg)
@@ -48,21 +40,23 @@ static int boot_timer_create(struct machine *m, unsigned int index, void **dev, 
 	int ret;
 
 	(void)index;
+	(void)why;
+	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
 	if (!bt)
-		return device_fail(why, why_len, -ENOMEM, "boot timer", NULL);
+		return -ENOMEM;
 	bt->start_us = m->start_us;
 	ret = bus_register(&m->vm.mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops, bt,
 			   "boot-timer");
 	if (ret) {
 		free(bt);
-		return device_fail(why, why_len, ret, "boot timer", NULL);
+		return ret;
 	}
 	*dev = bt;
 	return 0;
 }
 
 const struct device_kind device_kind_boot_timer = {
-	.name = "boot-timer",
+	.name = "boot timer",
 	.count = boot_timer_count,
 	.create = boot_timer_create,
 	.destroy = free,
@@ -79,12 +73,14 @@ static int serial_kind_create(struct machine *m, unsigned int index, void **dev,
 	int ret;
 
 	(void)index;
+	(void)why;
+	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
 	if (!s)
-		return device_fail(why, why_len, -ENOMEM, "serial port", NULL);
+		return -ENOMEM;
 	ret = bus_register(bus, ARCH_SERIAL_ADDR, SERIAL_REG_SPAN, &serial_bus_ops, s, "serial");
 	if (ret) {
 		serial_destroy(s);
-		return device_fail(why, why_len, ret, "serial port", NULL);
+		return ret;
 	}
 	*dev = s;
 	return 0;
@@ -96,7 +92,7 @@ static void serial_kind_destroy(void *dev)
 }
 
 const struct device_kind device_kind_serial = {
-	.name = "serial",
+	.name = "serial port",
 	.count = one,
 	.create = serial_kind_create,
 	.destroy = serial_kind_destroy,
@@ -123,8 +119,10 @@ static int i8042_kind_create(struct machine *m, unsigned int index, void **dev, 
 	int ret;
 
 	(void)index;
+	(void)why;
+	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
 	if (!kbd)
-		return device_fail(why, why_len, -ENOMEM, "i8042", NULL);
+		return -ENOMEM;
 	ret = bus_register(&m->vm.pio_bus, I8042_DATA_PORT, 1, &i8042_data_ops, kbd,
 			   "i8042-data");
 	if (!ret)
@@ -132,7 +130,7 @@ static int i8042_kind_create(struct machine *m, unsigned int index, void **dev, 
 				   "i8042-command");
 	if (ret) {
 		i8042_destroy(kbd);
-		return device_fail(why, why_len, ret, "i8042", NULL);
+		return ret;
 	}
 	*dev = kbd;
 	return 0;
@@ -165,12 +163,14 @@ static int rtc_create(struct machine *m, unsigned int index, void **dev, char *w
 	int ret;
 
 	(void)index;
+	(void)why;
+	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
 	if (!rtc)
-		return device_fail(why, why_len, -ENOMEM, "rtc", NULL);
+		return -ENOMEM;
 	ret = bus_register(&m->vm.mmio_bus, ARCH_RTC_ADDR, PL031_SPAN, &pl031_ops, rtc, "pl031");
 	if (ret) {
 		pl031_destroy(rtc);
-		return device_fail(why, why_len, ret, "rtc", NULL);
+		return ret;
 	}
 	*dev = rtc;
 	return 0;
@@ -202,7 +202,9 @@ static int rng_kind_create(struct machine *m, unsigned int index, void **dev, ch
 				    (struct virtio_rng **)dev);
 
 	(void)index;
-	return ret ? device_fail(why, why_len, ret, "entropy device", NULL) : 0;
+	(void)why;
+	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
+	return ret;
 }
 
 static void rng_kind_destroy(void *dev)
@@ -216,7 +218,7 @@ static struct virtio_dev *rng_virtio(void *dev)
 }
 
 const struct device_kind device_kind_rng = {
-	.name = "rng",
+	.name = "entropy device",
 	.count = rng_count,
 	.create = rng_kind_create,
 	.destroy = rng_kind_destroy,
@@ -327,7 +329,9 @@ static int balloon_create(struct machine *m, unsigned int index, void **dev, cha
 					(struct virtio_balloon **)dev);
 
 	(void)index;
-	return ret ? device_fail(why, why_len, ret, "balloon", NULL) : 0;
+	(void)why;
+	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
+	return ret;
 }
 
 static void balloon_destroy(void *dev)

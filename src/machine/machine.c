@@ -44,11 +44,8 @@ static int machine_add_kind(struct machine *m, const struct device_kind *kind, c
 				kind->destroy(d->dev);
 			}
 		}
-		if (ret) {
-			if (!*why)
-				snprintf(why, why_len, "%s: %s", kind->name, strerror(-ret));
-			return ret;
-		}
+		if (ret)
+			return why_default(why, why_len, ret, kind->name);
 		m->nr_devs++;
 	}
 	return 0;
@@ -85,7 +82,6 @@ int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, 
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
-	m->log = log;
 	m->start_us = start_us;
 	m->console.in_fd = -1;
 	m->vm_built = true; /* from here on vm_destroy undoes whatever vm_create did */

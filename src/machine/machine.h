@@ -31,7 +31,10 @@ struct device_kind {
 	unsigned int (*count)(const struct vm_config *cfg);
 	/* The API id of the (index)th one (drive_id, iface_id), or NULL for a kind without. */
 	const char *(*id)(const struct vm_config *cfg, unsigned int index);
-	/* Build the (index)th one on (m). 0 and (*dev), or -errno with the reason in (why). */
+	/*
+	 * Build the (index)th one on (m). 0 and (*dev), or -errno, with the reason in (why)
+	 * when there is more to say than "<name>: <strerror>", which the machine writes.
+	 */
 	int (*create)(struct machine *m, unsigned int index, void **dev, char *why,
 		      size_t why_len);
 	/* Free (dev): its vCPUs are gone, so nothing can reach it any more. */
@@ -60,7 +63,6 @@ struct machine {
 	struct vm vm;
 	bool vm_built;		 /* vm_create ran: vm_destroy must run */
 	struct vm_config *cfg;	 /* the one live configuration: the caller's */
-	struct logger *log;	 /* the caller's; the VM and every device log to it */
 	uint64_t start_us;	 /* when the process started, for the boot timer */
 	struct machine_device devs[MACHINE_MAX_DEVICES];
 	unsigned int nr_devs;	 /* built so far, in build order */

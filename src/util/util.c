@@ -77,6 +77,13 @@ out_close:
 	return ret;
 }
 
+int why_default(char *why, size_t why_len, int err, const char *what)
+{
+	if (!*why)
+		snprintf(why, why_len, "%s: %s", what, strerror(-err));
+	return err;
+}
+
 int image_size_check(uint64_t image_size, size_t file_size, char *why, size_t why_len)
 {
 	if (image_size < file_size) {

@@ -80,6 +80,12 @@ int read_file_fd(int fd, size_t max, uint8_t **buf, size_t *len);
  */
 int image_size_check(uint64_t image_size, size_t file_size, char *why, size_t why_len);
 
+/*
+ * A failed step's reason for its caller: "(what): strerror(err)" into (why, why_len),
+ * unless a deeper step already wrote one there (it knows more). Returns (err).
+ */
+int why_default(char *why, size_t why_len, int err, const char *what);
+
 /* Parse a decimal unsigned integer in [min, max]. Returns 0 or -EINVAL / -ERANGE. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -117,14 +117,6 @@ static int vm_cond_init(pthread_cond_t *cond)
 	return -ret;
 }
 
-/* The reason a step failed, unless a deeper step already gave one: the caller's message. */
-static int vm_fail(char *why, size_t why_len, int err, const char *what)
-{
-	if (!*why)
-		snprintf(why, why_len, "%s: %s", what, strerror(-err));
-	return err;
-}
-
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, char *why,
 	      size_t why_len)
 {
@@ -140,13 +132,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, ch
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	ret = vm_cond_init(&vm->pause_cond);
 	if (ret)
-		return vm_fail(why, why_len, ret, "pthread_cond_init");
+		return why_default(why, why_len, ret, "pthread_cond_init");
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
-		return vm_fail(why, why_len, -errno, "eventfd");
+		return why_default(why, why_len, -errno, "eventfd");
 	ret = event_loop_init(&vm->loop);
 	if (ret)
-		return vm_fail(why, why_len, ret, "the event loop");
+		return why_default(why, why_len, ret, "the event loop");
 	/* Files first: a bad kernel is reported the same with or without /dev/kvm. */
 	ret = vm_memory_alloc(vm, why, why_len);
 	if (ret)
@@ -156,13 +148,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, ch
 		return ret;
 	ret = kvm_open(vm);
 	if (ret)
-		return vm_fail(why, why_len, ret, "KVM");
+		return why_default(why, why_len, ret, "KVM");
 	ret = vm_memory_register(vm);
 	if (ret)
-		return vm_fail(why, why_len, ret, "KVM_SET_USER_MEMORY_REGION");
+		return why_default(why, why_len, ret, "KVM_SET_USER_MEMORY_REGION");
 	ret = arch_vm_init(vm, why, why_len);
 	if (ret)
-		return vm_fail(why, why_len, ret, "the interrupt controller");
+		return why_default(why, why_len, ret, "the interrupt controller");
 	return 0;
 }
 
@@ -172,16 +164,16 @@ int vm_finish(struct vm *vm, char *why, size_t why_len)
 
 	ret = boot_finish(vm, why, why_len);
 	if (ret)
-		return vm_fail(why, why_len, ret, "the boot structures");
+		return why_default(why, why_len, ret, "the boot structures");
 	ret = vm_vcpus_create(vm);
 	if (ret)
-		return vm_fail(why, why_len, ret, "the vCPUs");
+		return why_default(why, why_len, ret, "the vCPUs");
 	ret = arch_vm_finalize(vm);
 	if (ret)
-		return vm_fail(why, why_len, ret, "the machine's last step");
+		return why_default(why, why_len, ret, "the machine's last step");
 	ret = vm_irqfds_flush(vm);
 	if (ret)
-		return vm_fail(why, why_len, ret, "KVM_IRQFD");
+		return why_default(why, why_len, ret, "KVM_IRQFD");
 	return 0;
 }
 

@@ -30,7 +30,7 @@ CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH) $(CROSS_INC)
-LDLIBS	+= -ljansson -lhttp_parser -luring -lpthread
+LDLIBS	+= -ljansson -lhttp_parser -luring -lseccomp -lpthread
 
 ifeq ($(ASAN),1)
 VARIANT	:= asan
@@ -51,7 +51,7 @@ EMBER	:= build/ember
 endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
-SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/machine/*.c \
+SRCS	:= $(wildcard src/util/*.c src/seccomp/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/machine/*.c \
 	   src/config/*.c src/api/*.c \
 	   src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
@@ -126,7 +126,7 @@ bench: all guests
 # FUZZ_SECONDS each.
 # -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.
 FUZZ_SECONDS ?= 30
-FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/machine/*.c \
+FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/seccomp/*.c src/vmm/*.c src/virtio/*.c src/machine/*.c \
 	     src/devices/*.c src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c))
 fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c
 	@mkdir -p build/fuzz

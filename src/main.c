@@ -1,6 +1,7 @@
 /* ember: a microVM monitor. main() parses the command line, builds one VM and runs it. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "api/instance.h"
 #include "arch/arch.h"
 #include "config/config_file.h"
+#include "seccomp/confine.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
@@ -66,6 +68,13 @@ static const char usage[] =
 	"  --log-path PATH        write the log there, in Firecracker's format\n"
 	"  --show-level           with --log-path: put the level on each line\n"
 	"  --show-log-origin      with --log-path: put the source file and line on each line\n"
+	"  --no-seccomp           run without seccomp filters (not recommended)\n"
+	"  --seccomp-filter FILE  replace the built-in seccomp filters with FILE, a policy in\n"
+	"                         Firecracker's seccompiler JSON (keys vmm, api, vcpu)\n"
+	"  --start-time-us N      the monotonic time (us) the process was started by its\n"
+	"                         jailer, for the startup metrics (set by ember-jailer)\n"
+	"  --start-time-cpu-us N  the process CPU time (us) at that moment (likewise)\n"
+	"  --parent-cpu-time-us N the jailer's own CPU time (us) (likewise)\n"
 	"  --level L              log level: error, warn (default), info, debug; also\n"
 	"                         Firecracker's Error, Warning, Info, Debug, Trace, Off\n"
 	"  --version              print the version and exit\n"
@@ -100,6 +109,11 @@ enum {
 	OPT_LOG_PATH,
 	OPT_SHOW_LEVEL,
 	OPT_SHOW_ORIGIN,
+	OPT_NO_SECCOMP,
+	OPT_SECCOMP_FILTER,
+	OPT_START_TIME,
+	OPT_START_CPU,
+	OPT_PARENT_CPU,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -130,6 +144,11 @@ static const struct option long_options[] = {
 	{ "log-path", required_argument, NULL, OPT_LOG_PATH },
 	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
 	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
+	{ "start-time-us", required_argument, NULL, OPT_START_TIME },
+	{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU },
+	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -213,6 +232,11 @@ struct options {
 	const char *log_path;
 	enum log_level level; /* --level: applied once the instance, and its logger, exist */
 	bool no_api, show_level, show_origin;
+	bool no_seccomp;
+	const char *seccomp_filter;
+	/* From a jailer: when it started (monotonic), its CPU time then, and its own CPU time. */
+	bool start_time_set, start_cpu_set;
+	uint64_t start_time_us, start_cpu_us, parent_cpu_us;
 	uint64_t max_payload;
 	uint64_t mmds_limit;
 	const char *vm_option; /* the first option that describes the VM, for messages */
@@ -364,6 +388,26 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 			if (parse_level(optarg, &o->level))
 				bad_arg("--level %s: must be error, warn, info or debug", optarg);
 			break;
+		case OPT_NO_SECCOMP:
+			o->no_seccomp = true;
+			break;
+		case OPT_SECCOMP_FILTER:
+			o->seccomp_filter = optarg;
+			break;
+		case OPT_START_TIME:
+		case OPT_START_CPU:
+		case OPT_PARENT_CPU: {
+			uint64_t *v = opt == OPT_START_TIME  ? &o->start_time_us
+				      : opt == OPT_START_CPU ? &o->start_cpu_us
+							     : &o->parent_cpu_us;
+
+			if (parse_uint(optarg, 0, UINT64_MAX, v))
+				bad_arg("--%s %s: must be a number of microseconds",
+					long_options[idx].name, optarg);
+			o->start_time_set |= opt == OPT_START_TIME;
+			o->start_cpu_set |= opt == OPT_START_CPU;
+			break;
+		}
 		case OPT_VERSION:
 			printf("ember v%s (%s)\n", EMBER_VERSION, ARCH_NAME);
 			exit(0);
@@ -382,6 +426,8 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		bad_arg("--no-api cannot be combined with --api-sock");
 	if (o->no_api && !o->config_file)
 		bad_arg("--no-api needs --config-file");
+	if (o->no_seccomp && o->seccomp_filter)
+		bad_arg("--no-seccomp cannot be combined with --seccomp-filter");
 	if (o->config_file && config_file_load(o->config_file, cfg, why, sizeof(why)))
 		bad_arg("--config-file %s: %s", o->config_file, why);
 	if (o->vm_option && (!cfg->kernel_path || !*cfg->kernel_path))
@@ -406,6 +452,45 @@ static void load_metadata(struct instance *in, const char *path)
 			in->mmds_limit);
 }
 
+/*
+ * The filters every thread will install: the built-in allow-lists, or --seccomp-filter's
+ * policy (whose syscall names must all exist on this arch), compiled now so that a thread
+ * only has to load its program. A policy that does not compile is a bad argument.
+ */
+static void setup_seccomp(struct instance *in, const struct options *o)
+{
+	struct seccomp_policy policy = { 0 };
+	char why[512];
+	int ret;
+
+	if (o->no_seccomp) {
+		log_info(&in->log, "seccomp filters off (--no-seccomp)");
+		return;
+	}
+	/*
+	 * Files some libraries open at first use, which no filter allows: jansson seeds its
+	 * hash tables from /dev/urandom, and glibc reads /proc/sys/vm/overcommit_memory the
+	 * first time it shrinks a thread's arena. So: the seed now, and one arena for every
+	 * thread (they allocate little; the main arena shrinks with brk alone).
+	 */
+	json_object_seed(0);
+	mallopt(M_ARENA_MAX, 1);
+	if (o->seccomp_filter &&
+	    seccomp_policy_load(o->seccomp_filter, &policy, why, sizeof(why)))
+		bad_arg("--seccomp-filter %s: %s", o->seccomp_filter, why);
+	if (!o->seccomp_filter)
+		seccomp_policy_builtin(&policy);
+	ret = seccomp_filters_build(&in->seccomp, &policy, o->seccomp_filter != NULL, why,
+				    sizeof(why));
+	seccomp_policy_free(&policy);
+	if (ret && o->seccomp_filter)
+		bad_arg("--seccomp-filter %s: %s", o->seccomp_filter, why);
+	if (ret)
+		die("the built-in seccomp policy: %s", why);
+	if (seccomp_signal_setup())
+		die("cannot install the SIGSYS handler");
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t start_us = now_us();
@@ -421,7 +506,14 @@ int main(int argc, char **argv)
 	vm_config_init(&cfg);
 	parse_args(argc, argv, &cfg, &o);
 	boot_now = cfg.kernel_path != NULL;
+	if (o.start_time_set && o.start_time_us > start_us)
+		bad_arg("--start-time-us %llu: later than now (%llu), so not this boot's monotonic "
+			"clock", (unsigned long long)o.start_time_us, (unsigned long long)start_us);
+	if (o.start_time_set)
+		start_us = o.start_time_us;
 	instance_init(&in, o.id, &cfg, start_us);
+	in.start_cpu_us = o.start_cpu_us;
+	in.parent_cpu_us = o.parent_cpu_us;
 	log_set_level(&in.log, o.level);
 	in.mmds_limit = o.mmds_limit;
 	if (o.metadata)
@@ -442,6 +534,7 @@ int main(int argc, char **argv)
 	if (vcpu_signal_setup())
 		die("cannot install the vCPU kick handler");
 	arch_host_check(&in.log);
+	setup_seccomp(&in, &o);
 	if (o.api_sock && instance_open_api(&in, o.api_sock, o.max_payload, why, sizeof(why))) {
 		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
 		instance_destroy(&in);

@@ -28,6 +28,7 @@ void instance_init(struct instance *in, const char *id, struct vm_config *cfg, u
 	in->mmds_limit = MMDS_DEFAULT_LIMIT;
 	metrics_init(&in->metrics);
 	api_routes_name_metrics(&in->metrics);
+	seccomp_filters_init(&in->seccomp, &in->log, &in->metrics.fd);
 }
 
 /* Every waiting API request, answered on this (the device) thread. */
@@ -157,6 +158,7 @@ int instance_open_api(struct instance *in, const char *sock_path, size_t max_pay
 	 * Blocked before the API thread exists (it inherits the mask) and before the socket
 	 * does: a SIGTERM from a client that saw the socket still ends in a clean exit.
 	 */
+	uint64_t cpu;
 	int ret;
 
 	in->signal_fd = vm_stop_signals_fd();
@@ -164,9 +166,13 @@ int instance_open_api(struct instance *in, const char *sock_path, size_t max_pay
 		snprintf(why, why_len, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
-	ret = api_server_start(sock_path, max_payload, &in->log, &in->api, why, why_len);
+	ret = api_server_start(sock_path, max_payload, &in->log, &in->seccomp, &in->api, why,
+			       why_len);
+	/* As Firecracker's: from the (jailer's) start, with the jailer's CPU time added. */
 	in->metrics.startup_us = now_us() - in->start_us;
-	in->metrics.startup_cpu_us = cpu_us();
+	cpu = cpu_us();
+	in->metrics.startup_cpu_us = (cpu > in->start_cpu_us ? cpu - in->start_cpu_us : cpu) +
+				     in->parent_cpu_us;
 	return ret;
 }
 
@@ -190,7 +196,7 @@ int instance_run(struct instance *in, bool boot_now)
 		if (in->quit)
 			return 0;
 	}
-	return machine_run(&in->machine);
+	return machine_run(&in->machine, &in->seccomp);
 }
 
 int instance_set_mmds(struct instance *in, json_t *store, size_t *len)
@@ -225,5 +231,6 @@ void instance_destroy(struct instance *in)
 	json_decref(in->mmds);
 	in->mmds = NULL;
 	vm_config_free(&in->cfg);
+	seccomp_filters_free(&in->seccomp); /* every confined thread but this one has ended */
 	logger_destroy(&in->log); /* last: everything above may still log */
 }

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "../config/vm_config.h"
 #include "../machine/machine.h"
+#include "../seccomp/confine.h"
 #include "../util/eventloop.h"
 #include "../util/log.h"
 
@@ -31,7 +32,11 @@ enum instance_state {
 struct instance {
 	char id[CONFIG_ID_MAX + 1];
 	struct logger log; /* every line of this instance, its VM and its API goes here */
-	uint64_t start_us; /* when the process started, for the boot timer and metrics */
+	uint64_t start_us; /* when the process (or its jailer) started, monotonic */
+	/* For the startup CPU metric: the process CPU time at start_us, and the jailer's. */
+	uint64_t start_cpu_us, parent_cpu_us;
+	/* Each thread's filter and the fault report's destinations; off with --no-seccomp. */
+	struct seccomp_filters seccomp;
 	struct vm_config cfg; /* the one live configuration: the machine works on it too */
 	enum instance_state state;
 	struct machine machine; /* built by InstanceStart */

@@ -23,6 +23,7 @@
 
 #include "http.h"
 #include "server.h"
+#include "../seccomp/confine.h"
 #include "../util/eventloop.h"
 #include "../util/log.h"
 #include "../util/util.h"
@@ -65,6 +66,10 @@ struct api_server {
 	int listen_fd, request_fd, reply_fd, stop_fd;
 	pthread_t thread;
 	bool thread_started;
+	/* The thread confines itself first and says how that went: 1 pending, else 0 or -errno. */
+	struct seccomp_filters *seccomp;
+	int confined;
+	pthread_cond_t confined_cond;
 
 	/* The API thread's alone once it runs. */
 	struct event_loop loop;
@@ -402,8 +407,14 @@ static void api_on_stop(void *opaque, uint32_t events)
 static void *api_thread(void *opaque)
 {
 	struct api_server *s = opaque;
-	int ret;
+	int ret = seccomp_thread_enter(s->seccomp, SECCOMP_API, "ember_api");
 
+	pthread_mutex_lock(&s->lock);
+	s->confined = ret;
+	pthread_cond_signal(&s->confined_cond);
+	pthread_mutex_unlock(&s->lock);
+	if (ret)
+		return NULL;
 	while (!s->stopping) {
 		ret = event_loop_run_once(&s->loop, -1);
 		api_conns_reap(s);
@@ -444,6 +455,7 @@ static void api_server_free(struct api_server *s)
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->confined_cond);
 	free(s->sock_path);
 	free(s);
 }
@@ -510,7 +522,8 @@ static int api_server_loop_init(struct api_server *s)
 }
 
 int api_server_start(const char *sock_path, size_t max_payload, struct logger *log,
-		     struct api_server **out, char *err, size_t err_len)
+		     struct seccomp_filters *seccomp, struct api_server **out, char *err,
+		     size_t err_len)
 {
 	struct api_server *s;
 	sigset_t all, old;
@@ -525,6 +538,9 @@ int api_server_start(const char *sock_path, size_t max_payload, struct logger *l
 	}
 	s->max_payload = max_payload;
 	s->log = log;
+	s->seccomp = seccomp;
+	s->confined = 1;
+	pthread_cond_init(&s->confined_cond, NULL);
 	s->listen_fd = s->request_fd = s->reply_fd = s->stop_fd = -1;
 	s->loop.epoll_fd = -1;
 	s->requests_tail = &s->requests;
@@ -552,6 +568,17 @@ int api_server_start(const char *sock_path, size_t max_payload, struct logger *l
 		goto fail;
 	}
 	s->thread_started = true;
+	pthread_mutex_lock(&s->lock);
+	while (s->confined == 1)
+		pthread_cond_wait(&s->confined_cond, &s->lock);
+	ret = s->confined;
+	pthread_mutex_unlock(&s->lock);
+	if (ret) {
+		pthread_join(s->thread, NULL);
+		s->thread_started = false;
+		snprintf(err, err_len, "API server thread: seccomp filter: %s", strerror(-ret));
+		goto fail;
+	}
 	log_info(s->log, "API server listening on %s", sock_path);
 	*out = s;
 	return 0;

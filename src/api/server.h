@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../seccomp/confine.h"
 #include "../util/log.h"
 
 #define API_DEFAULT_MAX_PAYLOAD 51200 /* --http-api-max-payload-size, as Firecracker */
@@ -42,10 +43,12 @@ struct api_server;
 /*
  * Bind (sock_path) (it must not exist), listen, and start the API thread. Bodies over
  * (max_payload) bytes are refused. The thread logs to (log), which must outlive the
- * server. (*out) is the server. 0, or -errno with one line in (err, err_len).
+ * server. The thread installs the API filter of (seccomp) on itself before it reads a
+ * byte (NULL: none), and the server starts only if it could. (*out) is the server. 0, or -errno with one line in (err, err_len).
  */
 int api_server_start(const char *sock_path, size_t max_payload, struct logger *log,
-		     struct api_server **out, char *err, size_t err_len);
+		     struct seccomp_filters *seccomp, struct api_server **out, char *err,
+		     size_t err_len);
 
 /* An fd that polls readable while requests wait for api_server_take(). */
 int api_server_request_fd(struct api_server *s);

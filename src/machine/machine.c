@@ -96,7 +96,7 @@ int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, 
 	return ret;
 }
 
-int machine_run(struct machine *m)
+int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 {
 	struct vm *vm = &m->vm;
 	int ret, status;
@@ -110,7 +110,18 @@ int machine_run(struct machine *m)
 		log_err(vm->log, "cannot start the event loop: %s", strerror(-ret));
 		return 1;
 	}
+	/*
+	 * Each vCPU confines itself as it starts. This thread confines itself after starting
+	 * them (a filter is inherited, and theirs must not include this one) and before its
+	 * loop reads the first guest request.
+	 */
+	vm->seccomp = seccomp;
 	vm_start_vcpus(vm);
+	ret = seccomp_thread_enter(seccomp, SECCOMP_VMM, NULL);
+	if (ret) {
+		log_err(vm->log, "seccomp filter of the VMM thread: %s", strerror(-ret));
+		vm_request_stop(vm, VM_STOP_ERROR);
+	}
 	while (!vm_stopping(vm)) {
 		ret = event_loop_run_once(&vm->loop, console_retry(&m->console));
 		if (ret) {

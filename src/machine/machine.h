@@ -105,8 +105,11 @@ int machine_add_devices(struct machine *m, const struct device_kind *const *kind
 /* Destroy every device, newest first. */
 void machine_remove_devices(struct machine *m);
 
-/* Run the guest until it or a signal stops it. Returns the process exit status. */
-int machine_run(struct machine *m);
+/*
+ * Run the guest until it or a signal stops it, each thread confined by its filter of
+ * (seccomp) (NULL: unconfined). Returns the process exit status.
+ */
+int machine_run(struct machine *m, struct seccomp_filters *seccomp);
 
 /* Everything machine_build built, in reverse: vCPUs, devices, the VM. */
 void machine_destroy(struct machine *m);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sigsafe.h"
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "ERROR",
@@ -25,6 +26,8 @@ static const char *const level_names[] = {
 
 void logger_init(struct logger *lg)
 {
+	/* The time zone is read now: a confined thread could not open it at its first line. */
+	tzset();
 	pthread_mutex_init(&lg->lock, NULL);
 	lg->level = LOG_WARN;
 	lg->fd = -1;
@@ -134,4 +137,63 @@ void log_msg(struct logger *lg, enum log_level level, const char *file, int line
 		fprintf(stderr, "ember: %s: %s: %s\n", level_names[level], func, msg);
 	pthread_mutex_unlock(&lg->lock);
 	errno = saved_errno;
+}
+
+/* The UTC civil date of (days) since 1970-01-01 (the inverse of days-from-civil). */
+static void utc_date(long long days, long long *y, unsigned int *m, unsigned int *d)
+{
+	long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned long long doe = (unsigned long long)(z - era * 146097);
+	unsigned long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned long long mp = (5 * doy + 2) / 153;
+
+	*d = (unsigned int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
+void log_error_from_signal(struct logger *lg, const char *thread, const char *msg)
+{
+	int fd = __atomic_load_n(&lg->fd, __ATOMIC_RELAXED);
+	char text[512];
+	struct sigsafe_buf b = { text, sizeof(text), 0 };
+
+	if (fd < 0) {
+		sigsafe_str(&b, "ember: ERROR: ");
+		fd = STDERR_FILENO;
+	} else {
+		struct timespec ts;
+		unsigned long long secs;
+		unsigned int mon, day;
+		long long y;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		secs = (unsigned long long)ts.tv_sec;
+		utc_date((long long)(secs / 86400), &y, &mon, &day);
+		sigsafe_dec(&b, (unsigned long long)y, 4);
+		sigsafe_str(&b, "-");
+		sigsafe_dec(&b, mon, 2);
+		sigsafe_str(&b, "-");
+		sigsafe_dec(&b, day, 2);
+		sigsafe_str(&b, "T");
+		sigsafe_dec(&b, secs % 86400 / 3600, 2);
+		sigsafe_str(&b, ":");
+		sigsafe_dec(&b, secs % 3600 / 60, 2);
+		sigsafe_str(&b, ":");
+		sigsafe_dec(&b, secs % 60, 2);
+		sigsafe_str(&b, ".");
+		sigsafe_dec(&b, (unsigned long long)ts.tv_nsec, 9);
+		sigsafe_str(&b, " [");
+		sigsafe_str(&b, lg->id);
+		sigsafe_str(&b, ":");
+		sigsafe_str(&b, thread);
+		sigsafe_str(&b, lg->show_level ? ":ERROR] " : "] ");
+	}
+	sigsafe_str(&b, msg);
+	if (b.len + 1 >= b.size)
+		b.len = b.size - 2;
+	b.p[b.len++] = '\n';
+	if (write(fd, b.p, b.len) != (ssize_t)b.len)
+		__atomic_fetch_add(&lg->missed, 1, __ATOMIC_RELAXED);
 }

@@ -43,6 +43,13 @@ void log_set_level(struct logger *lg, enum log_level level);
 unsigned long long log_missed_lines(struct logger *lg);
 
 /*
+ * Log (msg) as an ERROR line from a signal handler: no lock, no allocation, no stdio, no
+ * time zone (the timestamp is UTC), so it is safe whatever the interrupted thread held.
+ * (thread) names the thread in the file format.
+ */
+void log_error_from_signal(struct logger *lg, const char *thread, const char *msg);
+
+/*
  * Log (fmt) to (lg) at (level) from (file):(line) in (func); (with_errno) appends
  * strerror(errno). errno is preserved.
  */

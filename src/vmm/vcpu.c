@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -188,8 +189,18 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	char name[16];
 	sigset_t set;
+	int ret;
 
+	/* Confined before its first KVM_RUN, the first moment guest input can reach it. */
+	snprintf(name, sizeof(name), "ember_vcpu %u", vcpu->id);
+	ret = seccomp_thread_enter(vm->seccomp, SECCOMP_VCPU, name);
+	if (ret) {
+		log_err(vm->log, "vCPU %u: seccomp filter: %s", vcpu->id, strerror(-ret));
+		vm_request_stop(vm, VM_STOP_ERROR);
+		return NULL;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

@@ -16,6 +16,7 @@
 #include "plumbing.h"
 #include "../arch/arch.h"
 #include "../config/vm_config.h"
+#include "../seccomp/confine.h"
 #include "../util/eventloop.h"
 #include "../util/log.h"
 
@@ -32,6 +33,8 @@ enum vm_stop_reason {
 struct vm {
 	const struct vm_config *cfg; /* the caller's, which outlives the VM */
 	struct logger *log;	     /* the owner's, which outlives the VM */
+	/* The owner's filters, which each vCPU thread installs on itself; NULL: unconfined. */
+	struct seccomp_filters *seccomp;
 	int kvm_fd;
 	int vm_fd;
 	int vcpu_mmap_size;

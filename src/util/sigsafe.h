@@ -1,0 +1,21 @@
+/*
+ * Text built inside a signal handler: no allocation, no locale, no stdio. Appends stop at
+ * the buffer's end and keep it NUL-terminated.
+ */
+#ifndef EMBER_UTIL_SIGSAFE_H
+#define EMBER_UTIL_SIGSAFE_H
+
+#include <stddef.h>
+
+struct sigsafe_buf {
+	char *p;
+	size_t size; /* > 0 */
+	size_t len;
+};
+
+void sigsafe_str(struct sigsafe_buf *b, const char *s);
+
+/* (v) in decimal, zero-padded to (width) digits. */
+void sigsafe_dec(struct sigsafe_buf *b, unsigned long long v, int width);
+
+#endif

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* The thread kinds, in the order of the JSON keys "vmm", "api", "vcpu". */
 enum seccomp_thread { SECCOMP_VMM, SECCOMP_API, SECCOMP_VCPU, SECCOMP_THREADS };
 
@@ -99,5 +101,8 @@ void seccomp_policy_free(struct seccomp_policy *p);
 
 /* ember's own allow-lists (builtin.c): default "trap", filter "allow". */
 void seccomp_policy_builtin(struct seccomp_policy *p);
+
+/* (p) in the JSON seccomp_policy_parse() reads, comments and all (policy_print.c). */
+json_t *seccomp_policy_json(const struct seccomp_policy *p);
 
 #endif

@@ -22,7 +22,8 @@ CC	:= $(CROSS)gcc
 AR	:= $(CROSS)ar
 STATIC	:= 1
 CROSS_LIBS := build/cross-riscv64/lib
-CROSS_DEPS := $(CROSS_LIBS)/libjansson.a
+# libseccomp.a came last: a build dir made before it has the others and is topped up.
+CROSS_DEPS := $(CROSS_LIBS)/libjansson.a $(CROSS_LIBS)/libseccomp.a
 CROSS_INC := -Ibuild/cross-riscv64/include
 LDFLAGS	+= -L$(CROSS_LIBS)
 endif
@@ -30,7 +31,7 @@ CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH) $(CROSS_INC)
-LDLIBS	+= -ljansson -lhttp_parser -luring -lpthread
+LDLIBS	+= -ljansson -lhttp_parser -luring -lseccomp -lpthread
 
 ifeq ($(ASAN),1)
 VARIANT	:= asan
@@ -77,7 +78,8 @@ $(EMBER): $(OBJDIR)/src/main.o $(LIB) | $(CROSS_DEPS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ifneq ($(CROSS_DEPS),)
-$(CROSS_DEPS):
+# One script makes them all: a grouped target (&:), so make -j runs it once, not per file.
+$(CROSS_DEPS) &:
 	tools/cross-libs.sh $(ARCH) build/cross-$(ARCH)
 endif
 

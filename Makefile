@@ -53,8 +53,8 @@ endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
 SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/machine/*.c \
-	   src/config/*.c src/api/*.c \
-	   src/arch/$(ARCH)/*.c)
+	   src/seccomp/*.c \
+	   src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The folders of src/ are layers, and an include may only point down:
-#   util  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api  <  main.c
+#   util  <  seccomp  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api
+#   <  main.c
 # (arch/arch.h and arch_defs.h are the arch's interface, which vmm and config may use;
 # arch_defs.h is a leaf). One PASS/FAIL line per rule; the offending lines go to stderr.
 set -u
@@ -20,7 +21,8 @@ check() {
 	fi
 }
 
-check util-is-the-floor src/util '(config|vmm|virtio|devices|arch|machine|api)/'
+check util-is-the-floor src/util '(seccomp|config|vmm|virtio|devices|arch|machine|api)/'
+check seccomp-above-util src/seccomp '(config|vmm|virtio|devices|arch|machine|api)/'
 check config-below-vmm src/config '(vmm|virtio|devices|machine|api)/|arch/arch\.h|/arch\.h'
 check vmm-is-the-core src/vmm '(virtio|devices|machine|api)/|arch/(x86_64|aarch64|riscv64)/'
 check devices-below-machine src/devices '(virtio|machine|api)/|arch/'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make check`: builds everything, runs every tier, prints one PASS/FAIL line per test
 # and ends with "N passed, N failed". Exit status 0 only if nothing failed.
-#   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders and the
-#   virtqueue walker, command line, tiny guests on /dev/kvm
+#   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders, the
+#   virtqueue walker, the HTTP codec and the seccomp policy parser, command line, tiny
+#   guests on /dev/kvm
 #   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), the API, nested
 #   real Linux on x86_64 and on arm64 (GICv2 and GICv3 L1s), and (without QEMU) the nested
 #   tier's test-bed stall classifier.
@@ -59,9 +60,9 @@ fuzz_short() {
 	local t
 	make -s fuzz FUZZ_SECONDS=10 >build/check-fuzz-run.log 2>&1
 	local rc=$?
-	for t in loader virtq http; do
+	for t in loader virtq http seccomp_policy; do
 		if [ -x "build/fuzz/fuzz_$t" ] && [ $rc -eq 0 ]; then
-			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of 3 done)"
+			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of 4 done)"
 		else
 			echo "FAIL: fuzz/$t (see build/check-fuzz-run.log)"
 		fi

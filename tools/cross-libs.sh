@@ -2,9 +2,10 @@
 # The target-architecture libraries a cross build links that Debian cannot install beside
 # the host's, made from Debian packages under DIR (DIR/lib, DIR/include):
 #   aarch64: libhttp-parser-dev:arm64 is not Multi-Arch: same, so its package is unpacked
-#            (jansson and liburing come through multiarch, see tools/deps.sh);
-#   riscv64: Debian 12 has no riscv64 port, so jansson, http-parser and liburing are built
-#            with riscv64-linux-gnu-gcc from their Debian source packages (deb-src needed).
+#            (jansson, liburing and libseccomp come through multiarch, see tools/deps.sh);
+#   riscv64: Debian 12 has no riscv64 port, so jansson, http-parser, liburing and libseccomp
+#            are built with riscv64-linux-gnu-gcc from their Debian source packages (deb-src
+#            needed).
 # usage: tools/cross-libs.sh ARCH DIR
 set -eu
 arch=$1
@@ -31,10 +32,10 @@ aarch64_libs() {
 riscv64_libs() {
 	local cc=riscv64-linux-gnu-gcc src=$dir/src out=$dir/lib inc=$dir/include
 	[ -f "$out/libjansson.a" ] && [ -f "$out/libhttp_parser.a" ] && [ -f "$out/liburing.a" ] &&
-		return 0
+		[ -f "$out/libseccomp.a" ] && return 0
 	command -v "$cc" >/dev/null || die "no $cc (apt-get install gcc-riscv64-linux-gnu)"
 	rm -rf "$src" && mkdir -p "$src" "$out" "$inc"
-	(cd "$src" && apt_quiet source --download-only jansson http-parser liburing) ||
+	(cd "$src" && apt_quiet source --download-only jansson http-parser liburing libseccomp) ||
 		die "apt-get source failed: Debian's deb-src lines are needed (tools/deps.sh adds them)"
 	# (apt checked the files against Debian's signed index; dpkg-source, without the
 	# uploaders' keys, can only warn that it cannot check the .dsc signatures.)
@@ -57,6 +58,16 @@ riscv64_libs() {
 	make -s -C "$src/jansson-build" jansson >/dev/null
 	cp "$src/jansson-build/lib/libjansson.a" "$out/"
 	cp "$src"/jansson-build/include/*.h "$inc/"
+
+	# libseccomp: autoconf, static only. Debian patches syscalls.csv, so make regenerates the
+	# syscall name table from it with gperf (named: it runs on the build host). configure's
+	# stderr is dropped for libtool's harmless warning about the host's unprefixed mt(1).
+	(cd "$src"/libseccomp-*/ && ./configure --host=riscv64-linux-gnu CC="$cc" CFLAGS=-O2 \
+		GPERF=gperf --enable-static --disable-shared --disable-python >/dev/null 2>&1 &&
+		make -s -C src libseccomp.la >/dev/null 2>&1) ||
+		die "libseccomp build failed (see config.log under $src)"
+	cp "$src"/libseccomp-*/src/.libs/libseccomp.a "$out/"
+	cp "$src"/libseccomp-*/include/seccomp.h "$src"/libseccomp-*/include/seccomp-syscalls.h "$inc/"
 }
 
 case $arch in

@@ -10,12 +10,14 @@ pkgs=(
 	liburing-dev                            # virtio-blk I/O (liburing.a for the static build)
 	libjansson-dev                          # --config-file JSON (libjansson.a for the static build)
 	libhttp-parser-dev                      # the API server's HTTP/1.1 parser
+	libseccomp-dev                          # seccomp filters (libseccomp.a for the static build)
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
 	qemu-system-arm                         # the arm64 nested tier's L1 (TCG, virtualization=on)
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # make ARCH=aarch64 (static arm64 ember)
 	qemu-system-misc opensbi                # the riscv64 nested tier's L1 (TCG, h=true)
 	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross  # make ARCH=riscv64 (static riscv64 ember)
 	dpkg-dev cmake                          # tools/cross-libs.sh builds its riscv64 libraries
+	gperf                                   # ... and libseccomp's syscall table with it
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
 	e2fsprogs iproute2                      # ext4 disk images; network namespaces and TAPs
 	ca-certificates                         # apt-get download of the L1 kernel
@@ -25,7 +27,7 @@ pkgs=(
 )
 # The static arm64 build links these arm64 libraries, installed beside the host's through
 # multiarch. (libhttp-parser-dev cannot be: tools/cross-libs.sh unpacks its arm64 package.)
-arm64_pkgs=(libjansson-dev liburing-dev)
+arm64_pkgs=(libjansson-dev liburing-dev libseccomp-dev)
 
 native=$(dpkg --print-architecture)
 # Whether package $1 is installed for an architecture matching the pattern $2.

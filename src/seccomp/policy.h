@@ -85,9 +85,11 @@ struct seccomp_policy {
  *                   "op": "eq"|"ne"|"lt"|"le"|"gt"|"ge"|{"masked_eq": MASK},
  *                   "val": N, "comment": S } ], "comment": S } ] }
  * with A one of "allow", "trap", "kill_process", "kill_thread", "log", {"errno": N},
- * {"trace": N}. ("kill" is taken as "kill_process".) Unknown keys are refused.
- * 0, or -EINVAL with (why) naming the JSON path at fault, e.g.
+ * {"trace": N}. ("kill" is taken as "kill_process".) Unknown keys are refused. A "val" or
+ * MASK above 2^63-1 (more than jansson's integers hold) is written as a string, "0x..."
+ * or decimal. 0, or -EINVAL with (why) naming the JSON path at fault, e.g.
  * "vmm.filter[3].args[0].op: must be eq, ne, lt, le, gt, ge or {"masked_eq": MASK}".
+ * (*p) is overwritten; after a failure it owns nothing.
  * Syscall names are checked later, by the compiler, for the arch that runs them.
  */
 int seccomp_policy_parse(const char *text, size_t len, struct seccomp_policy *p, char *why,

@@ -83,6 +83,7 @@ asan_guests() {
 	return "$rc"
 }
 step asan-guest asan_guests
+step seccomp tests/seccomp/run.sh build/ember build/guest
 step api tests/api/run.sh build/ember
 # The API under ASan+UBSan too: every request path through a sanitized server.
 asan_api() {

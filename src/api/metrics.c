@@ -239,6 +239,11 @@ static json_t *metrics_line(struct instance *in)
 	    json_pack("{s:I, s:I}", "missed_log_count",
 		      metrics_delta(log_missed_lines(&in->log), &m->prev_log_missed),
 		      "missed_metrics_count", metrics_delta(m->missed_lines, &m->prev_missed_lines)));
+	/* A store metric, as Firecracker's: a fault ends the process, so it is 0 until the last line. */
+	json_object_set_new(root, "seccomp",
+			    json_pack("{s:I}", "num_faults",
+				      (json_int_t)__atomic_load_n(&in->seccomp.num_faults,
+								  __ATOMIC_RELAXED)));
 	return root;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -407,7 +408,10 @@ static void api_on_stop(void *opaque, uint32_t events)
 static void *api_thread(void *opaque)
 {
 	struct api_server *s = opaque;
-	int ret = seccomp_thread_enter(s->seccomp, SECCOMP_API, "ember_api");
+	int ret;
+
+	prctl(PR_SET_NAME, "ember_api", 0, 0, 0);
+	ret = seccomp_thread_enter(s->seccomp, SECCOMP_API);
 
 	pthread_mutex_lock(&s->lock);
 	s->confined = ret;

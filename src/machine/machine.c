@@ -117,7 +117,7 @@ int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 	 */
 	vm->seccomp = seccomp;
 	vm_start_vcpus(vm);
-	ret = seccomp_thread_enter(seccomp, SECCOMP_VMM, NULL);
+	ret = seccomp_thread_enter(seccomp, SECCOMP_VMM);
 	if (ret) {
 		log_err(vm->log, "seccomp filter of the VMM thread: %s", strerror(-ret));
 		vm_request_stop(vm, VM_STOP_ERROR);

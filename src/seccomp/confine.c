@@ -54,7 +54,7 @@ int seccomp_filters_build(struct seccomp_filters *f, const struct seccomp_policy
 }
 
 /* The metrics file's last line: only what the fault changed, built without the allocator. */
-static void report_metrics(struct seccomp_filters *f, uint64_t faults)
+static void report_metrics(struct seccomp_filters *f, uint64_t faults, bool via_writev)
 {
 	int fd = f->metrics_fd ? __atomic_load_n(f->metrics_fd, __ATOMIC_RELAXED) : -1;
 	char text[128];
@@ -69,13 +69,14 @@ static void report_metrics(struct seccomp_filters *f, uint64_t faults)
 	sigsafe_str(&b, ",\"seccomp\":{\"num_faults\":");
 	sigsafe_dec(&b, faults, 0);
 	sigsafe_str(&b, "}}\n");
-	if (write(fd, b.p, b.len) < 0)
-		return; /* nothing more to do: the process is on its way out */
+	sigsafe_write(fd, &b, via_writev); /* a failure changes nothing: the process is ending */
 }
 
 static void report_fault(struct seccomp_thread_slot *slot, int nr)
 {
 	struct seccomp_filters *f = slot->owner;
+	/* If write was the forbidden call, the report goes out through writev. */
+	bool via_writev = nr == SYS_write;
 	uint64_t faults = __atomic_add_fetch(&f->num_faults, 1, __ATOMIC_SEQ_CST);
 	char text[256];
 	struct sigsafe_buf b = { text, sizeof(text), 0 };
@@ -89,8 +90,8 @@ static void report_fault(struct seccomp_thread_slot *slot, int nr)
 	sigsafe_dec(&b, (unsigned long long)nr, 0);
 	sigsafe_str(&b, ") in thread ");
 	sigsafe_str(&b, slot->name);
-	log_error_from_signal(f->log, slot->name, b.p);
-	report_metrics(f, faults);
+	log_error_from_signal(f->log, slot->name, b.p, via_writev);
+	report_metrics(f, faults, via_writev);
 }
 
 static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
@@ -127,7 +128,7 @@ int seccomp_signal_setup(void)
 }
 
 /* A slot and signal stack for the calling thread, kept in (f) so they can be freed. */
-static struct seccomp_thread_slot *slot_new(struct seccomp_filters *f, const char *name)
+static struct seccomp_thread_slot *slot_new(struct seccomp_filters *f)
 {
 	unsigned int i = __atomic_fetch_add(&f->nr_slots, 1, __ATOMIC_SEQ_CST);
 	struct seccomp_thread_slot *slot;
@@ -140,15 +141,12 @@ static struct seccomp_thread_slot *slot_new(struct seccomp_filters *f, const cha
 		return NULL;
 	slot->magic = SLOT_MAGIC;
 	slot->owner = f;
-	if (name)
-		snprintf(slot->name, sizeof(slot->name), "%s", name);
-	else
-		prctl(PR_GET_NAME, slot->name, 0, 0, 0);
+	prctl(PR_GET_NAME, slot->name, 0, 0, 0);
 	f->slots[i] = slot;
 	return slot;
 }
 
-int seccomp_thread_enter(struct seccomp_filters *f, enum seccomp_thread kind, const char *name)
+int seccomp_thread_enter(struct seccomp_filters *f, enum seccomp_thread kind)
 {
 	struct seccomp_thread_slot *slot;
 	sigset_t sys;
@@ -156,7 +154,7 @@ int seccomp_thread_enter(struct seccomp_filters *f, enum seccomp_thread kind, co
 
 	if (!f || !f->enabled)
 		return 0;
-	slot = slot_new(f, name);
+	slot = slot_new(f);
 	if (!slot)
 		return -ENOMEM;
 	/* The handler's stack frame grows down from the top, away from the slot. */
@@ -169,8 +167,6 @@ int seccomp_thread_enter(struct seccomp_filters *f, enum seccomp_thread kind, co
 	sigemptyset(&sys);
 	sigaddset(&sys, SIGSYS);
 	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
-	if (name)
-		prctl(PR_SET_NAME, slot->name, 0, 0, 0);
 	/* Without privilege, the kernel takes a filter only from a thread that cannot gain any. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;

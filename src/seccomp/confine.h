@@ -56,11 +56,10 @@ int seccomp_filters_build(struct seccomp_filters *f, const struct seccomp_policy
 int seccomp_signal_setup(void);
 
 /*
- * Confine the calling thread as (kind), named (name) in fault messages (at most 15
- * characters; it also becomes the thread's name; NULL: keep the thread's name). Sets no_new_privs, the alternate signal
+ * Confine the calling thread as (kind); fault messages give the thread's name. Sets no_new_privs, the alternate signal
  * stack and unblocks SIGSYS first. 0 or -errno (the thread must not go on to guest input).
  */
-int seccomp_thread_enter(struct seccomp_filters *f, enum seccomp_thread kind, const char *name);
+int seccomp_thread_enter(struct seccomp_filters *f, enum seccomp_thread kind);
 
 /* Free the programs and the threads' signal stacks; every confined thread but the caller must have ended. */
 void seccomp_filters_free(struct seccomp_filters *f);

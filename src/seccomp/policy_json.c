@@ -230,20 +230,41 @@ static int pj_string(struct pj *pj, json_t *obj, const char *at, const char *key
 static const char actions_list[] = "\"allow\", \"trap\", \"kill_process\", \"kill_thread\", "
 				   "\"log\", {\"errno\": N} or {\"trace\": N}";
 
+static const struct {
+	const char *name;
+	enum seccomp_action_kind kind;
+} action_names[] = {
+    {"allow", SECCOMP_ACT_ALLOW},
+    {"trap", SECCOMP_ACT_TRAP},
+    {"kill_process", SECCOMP_ACT_KILL_PROCESS},
+    {"kill", SECCOMP_ACT_KILL_PROCESS}, /* the older name */
+    {"kill_thread", SECCOMP_ACT_KILL_THREAD},
+    {"log", SECCOMP_ACT_LOG},
+};
+
+static const char *const op_names[] = {
+    [SECCOMP_OP_EQ] = "eq", [SECCOMP_OP_NE] = "ne", [SECCOMP_OP_LT] = "lt",
+    [SECCOMP_OP_LE] = "le", [SECCOMP_OP_GT] = "gt", [SECCOMP_OP_GE] = "ge",
+};
+
+const char *seccomp_action_name(enum seccomp_action_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(action_names); i++)
+		if (action_names[i].kind == kind)
+			return action_names[i].name;
+	return NULL;
+}
+
+const char *seccomp_op_name(enum seccomp_op op)
+{
+	return (size_t)op < ARRAY_SIZE(op_names) ? op_names[op] : NULL;
+}
+
 static int pj_action(struct pj *pj, json_t *obj, const char *at, const char *key,
 		     struct seccomp_action *act)
 {
-	static const struct {
-		const char *name;
-		enum seccomp_action_kind kind;
-	} simple[] = {
-	    {"allow", SECCOMP_ACT_ALLOW},
-	    {"trap", SECCOMP_ACT_TRAP},
-	    {"kill_process", SECCOMP_ACT_KILL_PROCESS},
-	    {"kill", SECCOMP_ACT_KILL_PROCESS}, /* the older name */
-	    {"kill_thread", SECCOMP_ACT_KILL_THREAD},
-	    {"log", SECCOMP_ACT_LOG},
-	};
 	char path[PATH_MAX_LEN], inner[PATH_MAX_LEN];
 	const char *name;
 	uint64_t n = 0;
@@ -255,9 +276,9 @@ static int pj_action(struct pj *pj, json_t *obj, const char *at, const char *key
 	if (err)
 		return err;
 	if (json_is_string(v)) {
-		for (i = 0; i < ARRAY_SIZE(simple); i++)
-			if (!strcmp(json_string_value(v), simple[i].name)) {
-				*act = (struct seccomp_action){.kind = simple[i].kind};
+		for (i = 0; i < ARRAY_SIZE(action_names); i++)
+			if (!strcmp(json_string_value(v), action_names[i].name)) {
+				*act = (struct seccomp_action){.kind = action_names[i].kind};
 				return 0;
 			}
 		return pj_fail(pj, "%s: unknown action \"%s\", must be %s", path,
@@ -283,10 +304,6 @@ static int pj_action(struct pj *pj, json_t *obj, const char *at, const char *key
 
 static int pj_op(struct pj *pj, json_t *arg, const char *at, struct seccomp_arg *a)
 {
-	static const char *const ops[] = {
-	    [SECCOMP_OP_EQ] = "eq", [SECCOMP_OP_NE] = "ne", [SECCOMP_OP_LT] = "lt",
-	    [SECCOMP_OP_LE] = "le", [SECCOMP_OP_GT] = "gt", [SECCOMP_OP_GE] = "ge",
-	};
 	char path[PATH_MAX_LEN], inner[PATH_MAX_LEN];
 	json_t *v, *mask;
 	size_t i;
@@ -296,8 +313,8 @@ static int pj_op(struct pj *pj, json_t *arg, const char *at, struct seccomp_arg 
 	if (err)
 		return err;
 	if (json_is_string(v)) {
-		for (i = 0; i < ARRAY_SIZE(ops); i++)
-			if (!strcmp(json_string_value(v), ops[i])) {
+		for (i = 0; i < ARRAY_SIZE(op_names); i++)
+			if (!strcmp(json_string_value(v), op_names[i])) {
 				a->op = i;
 				return 0;
 			}

@@ -153,7 +153,8 @@ static void utc_date(long long days, long long *y, unsigned int *m, unsigned int
 	*y = (long long)yoe + era * 400 + (*m <= 2);
 }
 
-void log_error_from_signal(struct logger *lg, const char *thread, const char *msg)
+void log_error_from_signal(struct logger *lg, const char *thread, const char *msg,
+			   bool via_writev)
 {
 	int fd = __atomic_load_n(&lg->fd, __ATOMIC_RELAXED);
 	char text[512];
@@ -194,6 +195,6 @@ void log_error_from_signal(struct logger *lg, const char *thread, const char *ms
 	if (b.len + 1 >= b.size)
 		b.len = b.size - 2;
 	b.p[b.len++] = '\n';
-	if (write(fd, b.p, b.len) != (ssize_t)b.len)
+	if (sigsafe_write(fd, &b, via_writev))
 		__atomic_fetch_add(&lg->missed, 1, __ATOMIC_RELAXED);
 }

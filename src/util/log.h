@@ -45,9 +45,11 @@ unsigned long long log_missed_lines(struct logger *lg);
 /*
  * Log (msg) as an ERROR line from a signal handler: no lock, no allocation, no stdio, no
  * time zone (the timestamp is UTC), so it is safe whatever the interrupted thread held.
- * (thread) names the thread in the file format.
+ * (thread) names the thread in the file format. (via_writev): write it with writev(2), for
+ * a handler whose trouble was write(2) itself.
  */
-void log_error_from_signal(struct logger *lg, const char *thread, const char *msg);
+void log_error_from_signal(struct logger *lg, const char *thread, const char *msg,
+			   bool via_writev);
 
 /*
  * Log (fmt) to (lg) at (level) from (file):(line) in (func); (with_errno) appends

@@ -1,4 +1,15 @@
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include "sigsafe.h"
+
+int sigsafe_write(int fd, const struct sigsafe_buf *b, bool via_writev)
+{
+	struct iovec iov = { b->p, b->len };
+	ssize_t n = via_writev ? writev(fd, &iov, 1) : write(fd, b->p, b->len);
+
+	return n == (ssize_t)b->len ? 0 : -1;
+}
 
 void sigsafe_str(struct sigsafe_buf *b, const char *s)
 {

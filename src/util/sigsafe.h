@@ -5,6 +5,7 @@
 #ifndef EMBER_UTIL_SIGSAFE_H
 #define EMBER_UTIL_SIGSAFE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct sigsafe_buf {
@@ -14,6 +15,12 @@ struct sigsafe_buf {
 };
 
 void sigsafe_str(struct sigsafe_buf *b, const char *s);
+
+/*
+ * Write (b) to (fd) in one call: write(2), or writev(2) if (via_writev), for a handler
+ * whose trouble was write itself. 0, or -1 if not all of it went.
+ */
+int sigsafe_write(int fd, const struct sigsafe_buf *b, bool via_writev);
 
 /* (v) in decimal, zero-padded to (width) digits. */
 void sigsafe_dec(struct sigsafe_buf *b, unsigned long long v, int width);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "vcpu.h"
@@ -193,9 +194,10 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 	int ret;
 
-	/* Confined before its first KVM_RUN, the first moment guest input can reach it. */
+	/* Named for ps, logs and fault reports; confined before its first KVM_RUN. */
 	snprintf(name, sizeof(name), "ember_vcpu %u", vcpu->id);
-	ret = seccomp_thread_enter(vm->seccomp, SECCOMP_VCPU, name);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	ret = seccomp_thread_enter(vm->seccomp, SECCOMP_VCPU);
 	if (ret) {
 		log_err(vm->log, "vCPU %u: seccomp filter: %s", vcpu->id, strerror(-ret));
 		vm_request_stop(vm, VM_STOP_ERROR);

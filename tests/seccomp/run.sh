@@ -89,7 +89,7 @@ if "$ember" --print-seccomp-filter >"$tmp/builtin.json" &&
 else
 	flunk print-builtin-policy "not a seccompiler policy: $(head -c 200 "$tmp/builtin.json")"
 fi
-if boot file --seccomp-filter "$tmp/builtin.json"; then
+if boot file --seccomp-filter "$tmp/builtin.json" --api-sock "$tmp/api.sock"; then
 	threads_say policy-file-filtered 2
 	stop
 else

@@ -384,7 +384,8 @@ static void server_up(struct fixture *f, size_t max_payload)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/api.sock", f->dir);
 	logger_init(&f->log);
-	assert_int_equal(api_server_start(f->path, max_payload, &f->log, &f->s, err, sizeof(err)),
+	assert_int_equal(api_server_start(f->path, max_payload, &f->log, NULL, &f->s, err,
+					  sizeof(err)),
 			 0);
 }
 
@@ -719,7 +720,7 @@ static void test_server_limits(void **state)
 	(void)state;
 	server_up(&f, API_DEFAULT_MAX_PAYLOAD);
 	/* Like Firecracker, an existing socket path is refused, not replaced. */
-	assert_int_equal(api_server_start(f.path, 100, &f.log, &other, err, sizeof(err)),
+	assert_int_equal(api_server_start(f.path, 100, &f.log, NULL, &other, err, sizeof(err)),
 			 -EADDRINUSE);
 	assert_non_null(strstr(err, "Check that it is not already used"));
 	assert_null(other);

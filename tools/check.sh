@@ -52,6 +52,7 @@ start=$(date +%s)
 step build build_all
 step lint tools/check-arch-ifdefs.sh
 step lint-layers tools/check-layers.sh
+step lint-seccomp-table tools/seccomp-table.py build/ember --check README.md
 # The nested tier's stall classifier and redo logic, on saved consoles: no QEMU needed.
 step nested-classifier tests/nested/test-classifier.sh
 step unit make -s unit

@@ -30,7 +30,8 @@
 	  .args = { { .index = (i), .dword = true, .op = SECCOMP_OP_MASKED_EQ, .mask = (bits),     \
 		      .val = 0 } },                                                                \
 	  .reason = (why) }
-#define IOCTL(req, why) ALLOW_EQ("ioctl", 1, (req), why)
+/* An ioctl request, named in its reason. */
+#define IOCTL(req, why) ALLOW_EQ("ioctl", 1, (req), #req ": " why)
 
 /* What every thread does whatever its job: memory, locks, logging, signals, exiting. */
 #define COMMON_RULES                                                                               \

@@ -102,6 +102,7 @@ enum {
 	OPT_SHOW_ORIGIN,
 	OPT_VERSION,
 	OPT_HELP,
+	OPT_JAILER_TIME, /* TEMP: until the lead's --start-time-us and friends land */
 };
 
 static const struct option long_options[] = {
@@ -132,6 +133,10 @@ static const struct option long_options[] = {
 	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
+	/* TEMP: what ember-jailer passes, accepted and ignored until the real ones land. */
+	{ "start-time-us", required_argument, NULL, OPT_JAILER_TIME },
+	{ "start-time-cpu-us", required_argument, NULL, OPT_JAILER_TIME },
+	{ "parent-cpu-time-us", required_argument, NULL, OPT_JAILER_TIME },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -370,6 +375,8 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		case OPT_HELP:
 			fputs(usage, stdout);
 			exit(0);
+		case OPT_JAILER_TIME:
+			break;
 		default:
 			bad_arg("unknown or incomplete option");
 		}

@@ -141,6 +141,7 @@ asan:
 bench: all guests
 	@bench/startup
 	@bench/api
+	@bench/jailer
 
 # libFuzzer (clang) on the image loaders, the virtqueue walker and the API's HTTP codec,
 # FUZZ_SECONDS each.

@@ -436,6 +436,7 @@ static int write_pid(const int *fds, unsigned int count, char *why, size_t why_l
 
 int cgroup_join(struct jailer *j, char *why, size_t why_len)
 {
+	j->cgroups_joined = true;
 	return write_pid(j->cgroup_join_fd, j->cfg.nr_hierarchies, why, why_len);
 }
 
@@ -443,5 +444,8 @@ void cgroup_leave(struct jailer *j)
 {
 	char ignored[8];
 
+	/* Not before: the jailer would leave the cgroups it was started in for nothing. */
+	if (!j->cgroups_joined)
+		return;
 	write_pid(j->cgroup_leave_fd, j->cfg.nr_hierarchies, ignored, sizeof(ignored));
 }

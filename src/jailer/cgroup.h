@@ -34,7 +34,10 @@ int cgroup_create(struct jailer *j, char *why, size_t why_len);
 /* Move this process into every cgroup cgroup_create prepared. 0 or -errno. */
 int cgroup_join(struct jailer *j, char *why, size_t why_len);
 
-/* Move this process back to each hierarchy's root, so the cgroups made can be removed. */
+/*
+ * Once cgroup_join has begun: move this process to each hierarchy's root, so that the
+ * cgroups made can be removed.
+ */
 void cgroup_leave(struct jailer *j);
 
 #endif

@@ -86,6 +86,7 @@ struct jailer {
 	int dev_null_fd; /* /dev/null, opened before the pivot for --daemonize */
 	int cgroup_join_fd[JAIL_MAX_HIERARCHIES];  /* tasks / cgroup.procs of <parent>/<id> */
 	int cgroup_leave_fd[JAIL_MAX_HIERARCHIES]; /* the same file at the hierarchy's root */
+	bool cgroups_joined;			   /* from the first write to a cgroup_join_fd on */
 	/* The process that was started does every undo; a fork that fails only reports. */
 	bool original;
 	int report_fd;	 /* in a fork: the pipe the original reads failures from */

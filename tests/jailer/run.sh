@@ -227,6 +227,16 @@ refuse exec-fails-after-forks 1 'exec /not-runnable in the jail: Exec format err
 	--id x "${args[@]}" --exec-file "$tmp/bin/not-runnable" --new-pid-ns --daemonize \
 	--cgroup pids.max=10
 rm -f "$tmp/bin/not-runnable"
+# A jail root made beforehand (its kernel put there first, as Firecracker users do) keeps
+# what it held when a later step fails: only what the jailer made goes.
+mkdir -p "$base/ember/pre/root"
+cp "$ticker" "$base/ember/pre/root/guest.elf"
+"$jailer" --id pre "${common[@]}" --cgroup pids.max=abc </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+left=$(cd "$base" && find . -mindepth 1 | sort | tr '\n' ' ')
+check undo-keeps-what-was-there "exit $rc, left: $left, cgroups: $(cgroup_dirs)" \
+	test "$rc:$left:$(cgroup_dirs)" = "1:./ember ./ember/pre ./ember/pre/root ./ember/pre/root/guest.elf :"
+rm -rf "${base:?}"/*
 
 # --- a tiny guest, jailed with cgroups v1, a netns, a PID namespace, --daemonize ------------
 # wait_for PATH: up to 10 s for PATH to exist.

@@ -61,9 +61,29 @@ LIB	:= $(OBJDIR)/libember.a
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(OBJDIR)/tests/%)
 
+# ember-jailer: its own program, linked with libc alone and statically (like Firecracker's
+# jailer), built with its own flags whatever the variant: the sanitizers are for ember.
+ifeq ($(ARCH),x86_64)
+JAILER	:= build/ember-jailer
+else
+JAILER	:= build/ember-jailer-$(ARCH)
+endif
+JAILER_OBJDIR := build/obj-$(ARCH)-jailer
+JAILER_SRCS := $(wildcard src/jailer/*.c) src/util/util.c
+JAILER_OBJS := $(JAILER_SRCS:%.c=$(JAILER_OBJDIR)/%.o)
+JAILER_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wshadow \
+	-Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
+
 .PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz
 
-all: $(EMBER)
+all: $(EMBER) $(JAILER)
+
+$(JAILER_OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(JAILER_CFLAGS) -c -o $@ $<
+
+$(JAILER): $(JAILER_OBJS)
+	$(CC) -static -o $@ $^
 
 $(OBJDIR)/%.o: %.c | $(CROSS_DEPS)
 	@mkdir -p $(dir $@)
@@ -123,6 +143,7 @@ asan:
 bench: all guests
 	@bench/startup
 	@bench/api
+	@bench/jailer
 
 # libFuzzer (clang) on the image loaders, the virtqueue walker, the API's HTTP codec and
 # the --seccomp-filter parser, FUZZ_SECONDS each.
@@ -156,4 +177,4 @@ format:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d)
+-include $(OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d) $(JAILER_OBJS:.o=.d)

@@ -4,7 +4,8 @@
 #   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders, the
 #   virtqueue walker, the HTTP codec and the seccomp policy parser, command line, tiny
 #   guests on /dev/kvm
-#   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), the API, nested
+#   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), the API, seccomp,
+#   the jailer, nested
 #   real Linux on x86_64 and on arm64 (GICv2 and GICv3 L1s), and (without QEMU) the nested
 #   tier's test-bed stall classifier.
 # Set EMBER_SKIP_NESTED=1 to leave out the nested tier (it needs ~5 minutes of QEMU TCG).
@@ -86,6 +87,9 @@ asan_guests() {
 step asan-guest asan_guests
 step seccomp tests/seccomp/run.sh build/ember build/guest
 step api tests/api/run.sh build/ember
+# ember started through ember-jailer (as root; the jail needs the static build, which the
+# test takes as build/ember-static).
+step jailer tests/jailer/run.sh build/ember-jailer build/ember build/guest
 # The API under ASan+UBSan too: every request path through a sanitized server.
 asan_api() {
 	local rc

@@ -135,8 +135,10 @@ static const struct seccomp_rule vcpu_rules[] = {
 	EVENT_LOOP_RULES,
 	IRQ_RULES,
 	IOCTL(KVM_RUN, "running the guest"),
-	ALLOW("readv", "virtio-net receive, when a device starts"),
-	ALLOW("writev", "virtio-net transmit, when a device starts"),
+	/* A driver starting or resetting a device runs its activation here, on the MMIO write. */
+	ALLOW("readv", "virtio-vsock: host data that waited for the driver"),
+	ALLOW("sendmsg", "virtio-vsock: answers owed to host programs when the driver starts"),
+	ALLOW("shutdown", "virtio-vsock: host connections closed by a device reset"),
 };
 
 static struct seccomp_filter builtin_filter(const struct seccomp_rule *rules, size_t n)

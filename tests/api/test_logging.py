@@ -63,3 +63,23 @@ def test_full_metrics_fifo_counts_lost_lines(spawn, scratch):
     os.close(fd)
     lines = [x for x in data.split(b"\n") if x]
     assert lines and all("utc_timestamp_ms" in json.loads(x) for x in lines)
+
+
+def test_jailer_start_times_feed_the_startup_metrics(spawn, scratch):
+    """--start-time-us and friends, as ember-jailer passes them: the startup metrics count from
+    the jailer's start and add its CPU time, as Firecracker's do; a seccomp group is there."""
+    started = time.monotonic_ns() // 1000 - 2_000_000  # as if a jailer had started 2 s ago
+    vm = spawn(["--start-time-us", str(started), "--start-time-cpu-us", "0",
+                "--parent-cpu-time-us", "500000"])
+    api = vm.api
+    metrics = os.path.join(scratch, "metrics.json")
+    api.ok("PUT", "/metrics", {"metrics_path": metrics})
+    embervm.configure_ticker(api)
+    embervm.start(vm)
+    api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+    with open(metrics) as f:
+        line = json.loads(f.readlines()[-1])
+    assert line["api_server"]["process_startup_time_us"] >= 2_000_000, line["api_server"]
+    assert line["api_server"]["process_startup_time_us"] < 60_000_000, line["api_server"]
+    assert line["api_server"]["process_startup_time_cpu_us"] >= 500_000, line["api_server"]
+    assert line["seccomp"] == {"num_faults": 0}

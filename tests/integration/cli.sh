@@ -123,6 +123,12 @@ expect config-file-unknown-field 2 "drives\[0\]: unknown field 'foo'" -- \
 printf '{\n  "boot-source": {,}\n}' >"$tmp/syntax.json"
 expect config-file-bad-json 2 'line 2, column' -- --config-file "$tmp/syntax.json"
 expect config-file-missing 2 'No such file' -- --config-file "$tmp/none.json"
+expect start-time-not-a-number 2 'number of microseconds' -- \
+	--kernel "$guests/reset.elf" --start-time-us soon
+expect start-time-in-the-future 2 'later than now' -- \
+	--kernel "$guests/reset.elf" --start-time-us 18446744073709551615
+expect no-seccomp-with-filter 2 'cannot be combined with --seccomp-filter' -- \
+	--kernel "$guests/reset.elf" --no-seccomp --seccomp-filter "$tmp/none.json"
 expect config-file-with-kernel 2 'cannot be combined with --config-file' -- \
 	--config-file "$tmp/reset.json" --kernel "$guests/reset.elf"
 

@@ -126,6 +126,10 @@ static void test_fault_exits_148_naming_the_call(void **state)
 	pid_t pid;
 
 	(void)state;
+#ifdef __SANITIZE_ADDRESS__
+	/* The sanitizers' runtime makes calls no allow-list names (ember runs unfiltered there). */
+	skip();
+#endif
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);

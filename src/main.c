@@ -253,7 +253,7 @@ struct options {
 	bool no_seccomp;
 	const char *seccomp_filter;
 	/* From a jailer: when it started (monotonic), its CPU time then, and its own CPU time. */
-	bool start_time_set, start_cpu_set;
+	bool start_time_set;
 	uint64_t start_time_us, start_cpu_us, parent_cpu_us;
 	uint64_t max_payload;
 	uint64_t mmds_limit;
@@ -425,7 +425,6 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 				bad_arg("--%s %s: must be a number of microseconds",
 					long_options[idx].name, optarg);
 			o->start_time_set |= opt == OPT_START_TIME;
-			o->start_cpu_set |= opt == OPT_START_CPU;
 			break;
 		}
 		case OPT_VERSION:

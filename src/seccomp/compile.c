@@ -123,6 +123,21 @@ static bool named_before(const struct seccomp_filter *filter, size_t i, int nr_s
 	return false;
 }
 
+/* Whether (filter) names what the SIGSYS handler needs to report a fault and exit. */
+static bool reportable(const struct seccomp_filter *filter)
+{
+	bool exit_group = false, write = false;
+	size_t i;
+
+	for (i = 0; i < filter->nr_rules; i++) {
+		const char *s = filter->rules[i].syscall;
+
+		exit_group |= !strcmp(s, "exit_group");
+		write |= !strcmp(s, "write") || !strcmp(s, "writev");
+	}
+	return exit_group && write;
+}
+
 static bool same_action(struct seccomp_action a, struct seccomp_action b)
 {
 	return a.kind == b.kind && a.data == b.data;
@@ -142,10 +157,24 @@ int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kin
 			 name);
 		return -EINVAL;
 	}
+	if (filter->default_action.kind == SECCOMP_ACT_TRAP && !reportable(filter)) {
+		snprintf(why, why_len,
+			 "%s: a filter that traps must allow exit_group, and write or writev: "
+			 "ember's fault report uses them",
+			 name);
+		return -EINVAL;
+	}
 	ctx = seccomp_init(scmp_action(filter->default_action));
 	if (!ctx) {
 		snprintf(why, why_len, "%s: libseccomp could not start a filter", name);
 		return -ENOMEM;
+	}
+	/* Another arch's syscall (x86's int 0x80) is a fault like any other, never a lone dead thread. */
+	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
+	if (ret) {
+		snprintf(why, why_len, "%s: libseccomp: %s", name, strerror(-ret));
+		seccomp_release(ctx);
+		return ret;
 	}
 	for (i = 0; i < filter->nr_rules; i++) {
 		const struct seccomp_rule *r = &filter->rules[i];
@@ -162,8 +191,26 @@ int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kin
 			ret = -EINVAL;
 			break;
 		}
-		for (a = 0; a < r->nr_args && a < SECCOMP_MAX_ARGS; a++)
-			cmps[a] = scmp_arg(&r->args[a]);
+		for (a = 0; a < r->nr_args && a < SECCOMP_MAX_ARGS; a++) {
+			const struct seccomp_arg *arg = &r->args[a];
+
+			/*
+			 * The kernel leaves a 32-bit argument's upper half undefined, and an
+			 * ordered or unequal compare of all 64 bits could be passed by setting
+			 * it: only the low word's eq and masked_eq are safe.
+			 */
+			if (arg->dword && arg->op != SECCOMP_OP_EQ &&
+			    arg->op != SECCOMP_OP_MASKED_EQ) {
+				snprintf(why, why_len,
+					 "%s.filter[%zu].args[%u].op: a dword takes only eq or masked_eq",
+					 name, i, a);
+				ret = -EINVAL;
+				break;
+			}
+			cmps[a] = scmp_arg(arg);
+		}
+		if (ret)
+			break;
 		ret = seccomp_rule_add_array(ctx, act, nr_sys, a, cmps);
 		if (ret) {
 			snprintf(why, why_len, "%s.filter[%zu]: libseccomp refused the rule for '%s': %s",
@@ -182,6 +229,11 @@ int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kin
 	if (!ret && nr_syscalls)
 		*nr_syscalls = nr;
 	return ret;
+}
+
+uint32_t seccomp_native_arch(void)
+{
+	return seccomp_arch_native();
 }
 
 void seccomp_syscall_names(char **names, size_t n)

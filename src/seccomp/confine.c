@@ -20,13 +20,19 @@
 #define SYS_SECCOMP 1
 #endif
 
-/* The alternate signal stack of a confined thread; the slot sits at its lowest address. */
-#define SLOT_STACK_BYTES (64 * 1024)
+/*
+ * The alternate signal stack of a confined thread, aligned to its own size, with the slot
+ * at its lowest address: the handler, running on it, finds the slot by rounding down the
+ * address of one of its locals, without a syscall its thread's filter might not allow.
+ * 256 KiB: above what any arch's signal frame needs (arm64's SME state included).
+ */
+#define SLOT_STACK_BYTES (256 * 1024)
 #define SLOT_MAGIC	 0x656d626572736363ull /* "embersc" */
 
 struct seccomp_thread_slot {
 	uint64_t magic;
 	struct seccomp_filters *owner;
+	pid_t tid; /* the thread whose signal stack this is */
 	char name[16];
 };
 
@@ -49,6 +55,7 @@ int seccomp_filters_build(struct seccomp_filters *f, const struct seccomp_policy
 			return ret;
 	}
 	seccomp_syscall_names(f->names, SECCOMP_NAMED_SYSCALLS);
+	f->native_arch = seccomp_native_arch();
 	f->enabled = true;
 	return 0;
 }
@@ -72,17 +79,19 @@ static void report_metrics(struct seccomp_filters *f, uint64_t faults, bool via_
 	sigsafe_write(fd, &b, via_writev); /* a failure changes nothing: the process is ending */
 }
 
-static void report_fault(struct seccomp_thread_slot *slot, int nr)
+static void report_fault(struct seccomp_thread_slot *slot, int nr, uint32_t arch)
 {
 	struct seccomp_filters *f = slot->owner;
 	/* If write was the forbidden call, the report goes out through writev. */
-	bool via_writev = nr == SYS_write;
+	bool via_writev = arch == f->native_arch && nr == SYS_write;
 	uint64_t faults = __atomic_add_fetch(&f->num_faults, 1, __ATOMIC_SEQ_CST);
 	char text[256];
 	struct sigsafe_buf b = { text, sizeof(text), 0 };
 
 	sigsafe_str(&b, "Shutting down VM after intercepting a bad syscall: ");
-	if (nr >= 0 && nr < SECCOMP_NAMED_SYSCALLS && f->names[nr])
+	if (arch != f->native_arch)
+		sigsafe_str(&b, "another arch's syscall");
+	else if (nr >= 0 && nr < SECCOMP_NAMED_SYSCALLS && f->names[nr])
 		sigsafe_str(&b, f->names[nr]);
 	else
 		sigsafe_str(&b, "?");
@@ -96,21 +105,22 @@ static void report_fault(struct seccomp_thread_slot *slot, int nr)
 
 static void on_sigsys(int sig, siginfo_t *si, void *ucontext)
 {
-	struct seccomp_thread_slot *slot = NULL;
-	stack_t ss;
+	static const char not_seccomp[] = "ember: ERROR: SIGSYS not raised by a seccomp filter\n";
+	struct seccomp_thread_slot *slot;
+	char here;
 
 	(void)sig;
 	(void)ucontext;
-	if (!sigaltstack(NULL, &ss) && (ss.ss_flags & SS_ONSTACK) && ss.ss_sp)
-		slot = ss.ss_sp;
-	if (slot && slot->magic == SLOT_MAGIC && si->si_code == SYS_SECCOMP) {
-		report_fault(slot, si->si_syscall);
-	} else {
-		static const char msg[] = "ember: ERROR: bad syscall in an unconfined thread\n";
-
-		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-			_exit(SECCOMP_EXIT_BAD_SYSCALL);
+	/* Only a filter's SIGSYS is known to run on a confined thread's stack. */
+	if (si->si_code != SYS_SECCOMP) {
+		if (write(STDERR_FILENO, not_seccomp, sizeof(not_seccomp) - 1) < 0) {
+			/* nothing more to say */
+		}
+		_exit(SECCOMP_EXIT_BAD_SYSCALL);
 	}
+	slot = (struct seccomp_thread_slot *)((uintptr_t)&here & ~(uintptr_t)(SLOT_STACK_BYTES - 1));
+	if (slot->magic == SLOT_MAGIC)
+		report_fault(slot, si->si_syscall, si->si_arch);
 	_exit(SECCOMP_EXIT_BAD_SYSCALL);
 }
 
@@ -132,15 +142,27 @@ static struct seccomp_thread_slot *slot_new(struct seccomp_filters *f)
 {
 	unsigned int i = __atomic_fetch_add(&f->nr_slots, 1, __ATOMIC_SEQ_CST);
 	struct seccomp_thread_slot *slot;
+	uintptr_t start, aligned;
+	void *map;
 
 	if (i >= SECCOMP_MAX_THREADS)
 		return NULL;
-	slot = mmap(NULL, SLOT_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
-	if (slot == MAP_FAILED)
+	/* Twice the size, to find an aligned stack inside; the rest goes back at once. */
+	map = mmap(NULL, 2 * SLOT_STACK_BYTES, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
 		return NULL;
+	start = (uintptr_t)map;
+	aligned = (start + SLOT_STACK_BYTES - 1) & ~(uintptr_t)(SLOT_STACK_BYTES - 1);
+	if (aligned > start)
+		munmap(map, aligned - start);
+	if (aligned + SLOT_STACK_BYTES < start + 2 * SLOT_STACK_BYTES)
+		munmap((void *)(aligned + SLOT_STACK_BYTES),
+		       start + 2 * SLOT_STACK_BYTES - aligned - SLOT_STACK_BYTES);
+	slot = (struct seccomp_thread_slot *)aligned;
 	slot->magic = SLOT_MAGIC;
 	slot->owner = f;
+	slot->tid = (pid_t)syscall(SYS_gettid);
 	prctl(PR_GET_NAME, slot->name, 0, 0, 0);
 	f->slots[i] = slot;
 	return slot;
@@ -178,20 +200,15 @@ int seccomp_thread_enter(struct seccomp_filters *f, enum seccomp_thread kind)
 void seccomp_filters_free(struct seccomp_filters *f)
 {
 	unsigned int i, n = f->nr_slots < SECCOMP_MAX_THREADS ? f->nr_slots : SECCOMP_MAX_THREADS;
-	stack_t ss;
+	pid_t self = (pid_t)syscall(SYS_gettid);
 	int t;
 
-	/* The caller's own stack is one of these: it stops being its signal stack first. */
-	if (!sigaltstack(NULL, &ss) && !(ss.ss_flags & SS_DISABLE)) {
-		for (i = 0; i < n; i++)
-			if (ss.ss_sp == (void *)f->slots[i]) {
-				ss.ss_flags = SS_DISABLE;
-				sigaltstack(&ss, NULL);
-				break;
-			}
-	}
+	/*
+	 * The caller's own signal stack stays: it is still confined, and could not switch
+	 * that stack off without a syscall its filter may not allow. It goes with the process.
+	 */
 	for (i = 0; i < n; i++)
-		if (f->slots[i])
+		if (f->slots[i] && f->slots[i]->tid != self)
 			munmap(f->slots[i], SLOT_STACK_BYTES);
 	for (t = 0; t < SECCOMP_THREADS; t++)
 		free(f->progs[t].filter);

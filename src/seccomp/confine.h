@@ -37,6 +37,7 @@ struct seccomp_filters {
 	uint64_t num_faults; /* seccomp.num_faults: at most 1, as a fault ends the process */
 	/* Names by number, looked up before any filter so the SIGSYS handler needs no library. */
 	char *names[SECCOMP_NAMED_SYSCALLS];
+	uint32_t native_arch; /* a fault from another arch's syscall table is said to be so */
 	struct seccomp_thread_slot *slots[SECCOMP_MAX_THREADS];
 	unsigned int nr_slots;
 };
@@ -67,6 +68,9 @@ void seccomp_filters_free(struct seccomp_filters *f);
 /* The BPF of one filter, compiled for this arch (compile.c). 0 or -errno with (why). */
 int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kind, bool strict,
 		    struct sock_fprog *out, size_t *nr_syscalls, char *why, size_t why_len);
+
+/* The AUDIT_ARCH_* value of the arch ember was built for (as a SIGSYS's si_arch says it). */
+uint32_t seccomp_native_arch(void);
 
 /* Fill (names)[nr] with this arch's name of syscall nr (malloc'd), NULL where none. */
 void seccomp_syscall_names(char **names, size_t n);

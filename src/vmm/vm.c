@@ -18,6 +18,9 @@
 #include "../util/log.h"
 #include "../util/util.h"
 
+/* A slot per confined thread: every vCPU, the API thread and the VMM thread. */
+_Static_assert(SECCOMP_MAX_THREADS >= ARCH_MAX_VCPUS + 2, "seccomp slots for every thread");
+
 static int kvm_open(struct vm *vm)
 {
 	int ret;

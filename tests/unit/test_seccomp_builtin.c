@@ -94,6 +94,11 @@ static void test_builtin_compiles(void **state)
 }
 
 static const struct seccomp_rule read_only[] = { { .syscall = "read", .reason = "test" } };
+static const struct seccomp_rule dword_gt = {
+	.syscall = "dup",
+	.nr_args = 1,
+	.args = { { .index = 0, .dword = true, .op = SECCOMP_OP_GT, .val = 1 } },
+};
 
 static void test_refusals(void **state)
 {
@@ -107,10 +112,24 @@ static void test_refusals(void **state)
 			 -EINVAL);
 	assert_non_null(strstr(why, "api: filter_action is the default_action"));
 	f.filter_action.kind = SECCOMP_ACT_ALLOW;
+	f.default_action.kind = SECCOMP_ACT_KILL_PROCESS;
 	f.rules = &bogus;
 	assert_int_equal(seccomp_compile(&f, SECCOMP_VCPU, true, &prog, NULL, why, sizeof(why)),
 			 -EINVAL);
 	assert_non_null(strstr(why, "vcpu.filter[0].syscall: 'no_such_call'"));
+	/* A trapping filter the fault report could not run under. */
+	f.default_action.kind = SECCOMP_ACT_TRAP;
+	f.rules = read_only;
+	assert_int_equal(seccomp_compile(&f, SECCOMP_VMM, false, &prog, NULL, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "vmm: a filter that traps must allow exit_group"));
+	f.default_action.kind = SECCOMP_ACT_KILL_PROCESS;
+	/* A dword compared otherwise than eq or masked_eq could be passed via its upper half. */
+	f.rules = &dword_gt;
+	assert_int_equal(seccomp_compile(&f, SECCOMP_API, true, &prog, NULL, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "api.filter[0].args[0].op: a dword takes only eq or masked_eq"));
+	f.rules = &bogus;
 	/* Not strict (the built-in table): skipped, and the filter is just empty. */
 	assert_int_equal(seccomp_compile(&f, SECCOMP_VCPU, false, &prog, NULL, why, sizeof(why)),
 			 0);

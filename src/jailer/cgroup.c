@@ -260,22 +260,37 @@ int cgroup_resolve(struct jail_config *cfg, char *why, size_t why_len)
 	return 0;
 }
 
-/* v2: let the cgroups below (dirfd) use every controller the settings name. */
-static int v2_enable_controllers(const struct jail_config *cfg, int dirfd, const char *dir,
-				 char *why, size_t why_len)
+/*
+ * v2: let the cgroups below (dirfd) use every controller the settings name. Only the
+ * controllers that were not enabled there are written, and each goes on j->undo: a failed
+ * run disables them again, leaving <parent>'s ancestors as they were. After a successful
+ * run they stay enabled, as the jail's cgroup uses them.
+ */
+static int v2_enable_controllers(struct jailer *j, int dirfd, const char *dir, char *why,
+				 size_t why_len)
 {
-	char controller[CONTROLLER_MAX], change[CONTROLLER_MAX + 1];
+	char controller[CONTROLLER_MAX], change[CONTROLLER_MAX + 1], enabled[1024];
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < cfg->nr_cgroups; i++) {
-		controller_of(cfg->cgroups[i].file, controller);
+	for (i = 0; i < j->cfg.nr_cgroups; i++) {
+		controller_of(j->cfg.cgroups[i].file, controller);
+		ret = read_small(dirfd, "cgroup.subtree_control", enabled, sizeof(enabled));
+		if (!ret && list_has(enabled, controller, " "))
+			continue;
 		snprintf(change, sizeof(change), "+%s", controller);
-		ret = write_small(dirfd, "cgroup.subtree_control", change);
+		if (!ret)
+			ret = write_small(dirfd, "cgroup.subtree_control", change);
 		if (ret) {
 			snprintf(why, why_len, "enabling %s in %s/cgroup.subtree_control: %s",
 				 controller, dir, strerror(-ret));
 			return ret;
+		}
+		ret = undo_push(&j->undo, dirfd, controller, UNDO_SUBTREE_CONTROL);
+		if (ret) {
+			*change = '-';
+			write_small(dirfd, "cgroup.subtree_control", change);
+			return why_default(why, why_len, ret, dir);
 		}
 	}
 	return 0;
@@ -366,7 +381,7 @@ static int create_in(struct jailer *j, unsigned int h, char *why, size_t why_len
 	snprintf(parent, sizeof(parent), "%s", cfg->parent_cgroup);
 	for (name = strtok_r(parent, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
 		if (cfg->cgroup_version == 2) {
-			ret = v2_enable_controllers(cfg, dirfd, dir, why, why_len);
+			ret = v2_enable_controllers(j, dirfd, dir, why, why_len);
 			if (ret)
 				return ret;
 		}
@@ -378,7 +393,7 @@ static int create_in(struct jailer *j, unsigned int h, char *why, size_t why_len
 	}
 	ret = look_late(j, h, dirfd, dir, why, why_len);
 	if (!ret && cfg->cgroup_version == 2)
-		ret = v2_enable_controllers(cfg, dirfd, dir, why, why_len);
+		ret = v2_enable_controllers(j, dirfd, dir, why, why_len);
 	if (ret)
 		return ret;
 	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", cfg->id);

@@ -76,6 +76,14 @@ static int copy_contents(int src, int dst)
 	return n < 0 ? -errno : 0;
 }
 
+/* Whether (st) is the regular file validate_exec_file checked, not changed since. */
+static bool is_checked_exec(const struct jail_config *cfg, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_dev == cfg->exec_dev && st->st_ino == cfg->exec_ino &&
+	       st->st_ctim.tv_sec == cfg->exec_ctime.tv_sec &&
+	       st->st_ctim.tv_nsec == cfg->exec_ctime.tv_nsec;
+}
+
 /* The executable into the jail root, as jail_make_root says. */
 static int copy_exec(struct jailer *j, char *why, size_t why_len)
 {
@@ -83,10 +91,20 @@ static int copy_exec(struct jailer *j, char *why, size_t why_len)
 	int src = -1, dst = -1, ret;
 	struct stat st;
 
-	src = open(cfg->exec_path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put in the file's place would block the open; the checks below
+	 * then refuse it, as anything but the file validate_exec_file read. */
+	src = open(cfg->exec_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (src < 0 || fstat(src, &st)) {
 		ret = -errno;
 		goto out;
+	}
+	if (!is_checked_exec(cfg, &st)) {
+		ret = -ESTALE;
+		snprintf(why, why_len,
+			 "copying %s into %s: not the file that was checked (replaced or "
+			 "changed since)",
+			 cfg->exec_path, cfg->jail_root);
+		goto out_quiet;
 	}
 	dst = openat(j->root_fd, cfg->exec_name,
 		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
@@ -100,12 +118,25 @@ static int copy_exec(struct jailer *j, char *why, size_t why_len)
 		goto out;
 	}
 	ret = copy_contents(src, dst);
-	if (!ret && (fchown(dst, cfg->uid, cfg->gid) || fchmod(dst, (st.st_mode & 0755) | 0500)))
+	/* A write while it was copied changes the change time too. */
+	if (!ret && (fstat(src, &st) || !is_checked_exec(cfg, &st))) {
+		ret = -ESTALE;
+		snprintf(why, why_len, "copying %s into %s: the file changed while it was copied",
+			 cfg->exec_path, cfg->jail_root);
+		goto out_quiet;
+	}
+	/*
+	 * root's, and read-only for all: ember runs as uid:gid, so a compromised ember cannot
+	 * rewrite the binary it runs from (nor can anyone else in uid:gid). Set-id bits are
+	 * not carried over; chown clears them anyway, and the mode is set after it.
+	 */
+	if (!ret && (fchown(dst, 0, 0) || fchmod(dst, 0555)))
 		ret = -errno;
 out:
 	if (ret)
 		snprintf(why, why_len, "copying %s into %s: %s", cfg->exec_path, cfg->jail_root,
 			 strerror(-ret));
+out_quiet:
 	if (dst >= 0)
 		close(dst);
 	if (src >= 0)
@@ -279,5 +310,39 @@ int jail_write_pid_file(struct jailer *j, pid_t pid, char *why, size_t why_len)
 		ret = -errno;
 	if (ret)
 		snprintf(why, why_len, "writing /%s in the jail: %s", name, strerror(-ret));
+	return ret;
+}
+
+int jail_read_pid_file(struct jailer *j, pid_t *pid)
+{
+	char name[NAME_MAX + 8], text[24];
+	struct stat st;
+	uint64_t value;
+	ssize_t n;
+	int fd, ret = 0;
+
+	pid_file_name(&j->cfg, name, sizeof(name));
+	/* ember, as uid:gid, could have put something else there: neither follow a link nor
+	 * wait on a FIFO, and take only a regular file of ours (a jailer process wrote it
+	 * before the privileges went; ember could only make one of its uid). */
+	fd = openat(j->root_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		ret = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		ret = -EPERM;
+	if (!ret) {
+		n = read(fd, text, sizeof(text) - 1);
+		if (n < 0)
+			ret = -errno;
+		else
+			text[n] = '\0';
+	}
+	close(fd);
+	if (!ret && parse_uint(text, 1, INT32_MAX, &value))
+		ret = -EINVAL;
+	if (!ret)
+		*pid = (pid_t)value;
 	return ret;
 }

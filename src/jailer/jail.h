@@ -19,8 +19,10 @@ int jail_find_devices(struct host_devices *devs, char *why, size_t why_len);
 
 /*
  * Make the jail root (the directories that did not exist go on j->undo), open it as
- * j->root_fd, and copy the executable into it: owned by uid:gid, its mode kept but for
- * set-id bits, and always readable and executable by its owner. 0 or -errno.
+ * j->root_fd, and copy the executable into it, owned by root with mode 0555: uid:gid may
+ * run it but not change it. The file copied must still be the regular file that
+ * validate_exec_file checked (cfg->exec_dev, cfg->exec_ino, cfg->exec_ctime), unchanged
+ * until the copy is made. 0 or -errno.
  */
 int jail_make_root(struct jailer *j, char *why, size_t why_len);
 
@@ -44,5 +46,8 @@ int jail_make_devices(struct jailer *j, char *why, size_t why_len);
  */
 int jail_claim_pid_file(struct jailer *j, char *why, size_t why_len);
 int jail_write_pid_file(struct jailer *j, pid_t pid, char *why, size_t why_len);
+
+/* The pid in the jail's pid file, if a jailer process wrote it: 0, -ENOENT or -errno. */
+int jail_read_pid_file(struct jailer *j, pid_t *pid);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "undo.h"
 
@@ -42,6 +43,11 @@ struct jail_config {
 	const char *id;
 	char exec_path[PATH_MAX]; /* canonical */
 	const char *exec_name;	  /* its last component (points into exec_path) */
+	/* The file that was checked, as the copy must find it: the change time too, as an
+	 * inode number is reused once its file is removed, and a write changes it. */
+	dev_t exec_dev;
+	ino_t exec_ino;
+	struct timespec exec_ctime;
 	uid_t uid;
 	gid_t gid;
 	char base[PATH_MAX];	  /* --chroot-base-dir, canonical; must exist */
@@ -84,6 +90,7 @@ struct jailer {
 	struct undo undo;
 	int root_fd;	 /* the jail root, open (O_RDONLY) from its creation; valid after pivot */
 	int dev_null_fd; /* /dev/null, opened before the pivot for --daemonize */
+	int proc_fd;	 /* the host's /proc, opened before the pivot when the jailer forks */
 	int cgroup_join_fd[JAIL_MAX_HIERARCHIES];  /* tasks / cgroup.procs of <parent>/<id> */
 	int cgroup_leave_fd[JAIL_MAX_HIERARCHIES]; /* the same file at the hierarchy's root */
 	bool cgroups_joined;			   /* from the first write to a cgroup_join_fd on */

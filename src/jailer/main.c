@@ -4,6 +4,7 @@
  * host changes, then runs the steps in one visible order; a step that fails has everything
  * made so far taken back.
  */
+#define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -228,11 +229,17 @@ static int build_jail(struct jailer *j, int *exit_status, char *why, size_t why_
 		return ret;
 	if (j->cfg.netns && (ret = process_join_netns(j->cfg.netns, why, why_len)))
 		return ret;
-	/* Opened while the host's /dev is still in view. */
+	/* Opened while the host's /dev and /proc are still in view. */
 	if (j->cfg.daemonize) {
 		j->dev_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (j->dev_null_fd < 0)
 			return why_default(why, why_len, -errno, "/dev/null");
+	}
+	/* With forks, the original looks there to see whether ember's process was exec'd. */
+	if (j->cfg.daemonize || j->cfg.new_pid_ns) {
+		j->proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (j->proc_fd < 0)
+			return why_default(why, why_len, -errno, "/proc");
 	}
 	if ((ret = jail_pivot(j, why, why_len)) || (ret = jail_make_devices(j, why, why_len)) ||
 	    (ret = process_set_rlimits(&j->cfg, why, why_len)) ||
@@ -271,7 +278,7 @@ int main(int argc, char **argv)
 	j->clock.start_us = now_us();
 	j->clock.own_cpu_base_us = cpu_us();
 	j->cfg.no_file = JAIL_DEFAULT_NO_FILE;
-	j->root_fd = j->dev_null_fd = j->report_fd = -1;
+	j->root_fd = j->dev_null_fd = j->proc_fd = j->report_fd = -1;
 	for (h = 0; h < JAIL_MAX_HIERARCHIES; h++)
 		j->cgroup_join_fd[h] = j->cgroup_leave_fd[h] = -1;
 	j->original = true;

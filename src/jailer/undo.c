@@ -41,6 +41,23 @@ static int remove_cgroup(int dirfd, const char *name)
 	return -EBUSY;
 }
 
+/* Disable the v2 controller (name) for the children of the cgroup (dirfd). */
+static int disable_controller(int dirfd, const char *name)
+{
+	char change[NAME_MAX + 17]; /* "-" and an undo_entry name */
+	int fd = openat(dirfd, "cgroup.subtree_control", O_WRONLY | O_CLOEXEC), ret = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(change, sizeof(change), "-%s", name);
+	n = write(fd, change, strlen(change));
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int undo_all(struct undo *u, char *why, size_t why_len)
 {
 	int first_err = 0;
@@ -51,12 +68,18 @@ int undo_all(struct undo *u, char *why, size_t why_len)
 
 		if (e->kind == UNDO_CGROUP)
 			ret = remove_cgroup(e->dirfd, e->name);
+		else if (e->kind == UNDO_SUBTREE_CONTROL)
+			ret = disable_controller(e->dirfd, e->name);
 		else
 			ret = unlinkat(e->dirfd, e->name, e->kind == UNDO_DIR ? AT_REMOVEDIR : 0)
 				  ? -errno
 				  : 0;
 		if (ret && ret != -ENOENT && !first_err) {
-			snprintf(why, why_len, "could not remove %s: %s", e->name, strerror(-ret));
+			const char *what =
+			    e->kind == UNDO_SUBTREE_CONTROL ? "disable the controller" : "remove";
+
+			snprintf(why, why_len, "could not %s %s: %s", what, e->name,
+				 strerror(-ret));
 			first_err = ret;
 		}
 	}

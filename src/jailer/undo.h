@@ -1,7 +1,7 @@
 /*
- * What a jailer run made on the host, in order, so that a failure can take it back: each
- * entry names a directory (by an fd, which still works once the jail hides the host's
- * paths) and a name inside it.
+ * What a jailer run made or changed on the host, in order, so that a failure can take it
+ * back: each entry names a directory (by an fd, which still works once the jail hides the
+ * host's paths) and a name inside it.
  */
 #ifndef EMBER_JAILER_UNDO_H
 #define EMBER_JAILER_UNDO_H
@@ -9,12 +9,13 @@
 #include <limits.h>
 #include <stddef.h>
 
-#define UNDO_MAX 48
+#define UNDO_MAX 64
 
 enum undo_kind {
-	UNDO_FILE,   /* unlink */
-	UNDO_DIR,    /* rmdir */
-	UNDO_CGROUP, /* rmdir, waiting for a process that is still leaving it */
+	UNDO_FILE,	      /* unlink */
+	UNDO_DIR,	      /* rmdir */
+	UNDO_CGROUP,	      /* rmdir, waiting for a process that is still leaving it */
+	UNDO_SUBTREE_CONTROL, /* (name) is a v2 controller: "-name" to cgroup.subtree_control */
 };
 
 struct undo_entry {

@@ -83,7 +83,7 @@ truncated:
 
 int validate_exec_file(const char *path, struct jail_config *cfg, char *why, size_t why_len)
 {
-	struct stat st;
+	struct stat st, opened;
 	bool needs_interp;
 	int fd, ret;
 
@@ -92,6 +92,7 @@ int validate_exec_file(const char *path, struct jail_config *cfg, char *why, siz
 		snprintf(why, why_len, "%s", strerror(errno));
 		return ret;
 	}
+	/* Looked at before it is opened: opening a device or a FIFO does something (blocks). */
 	if (stat(cfg->exec_path, &st)) {
 		ret = -errno;
 		snprintf(why, why_len, "%s", strerror(errno));
@@ -106,12 +107,24 @@ int validate_exec_file(const char *path, struct jail_config *cfg, char *why, siz
 		return -EACCES;
 	}
 	cfg->exec_name = strrchr(cfg->exec_path, '/') + 1;
-	fd = open(cfg->exec_path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: should a FIFO have taken the file's place since the stat, the open
+	 * returns and the identity check below refuses it. */
+	fd = open(cfg->exec_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(why, why_len, "%s", strerror(errno));
 		return ret;
 	}
+	if (fstat(fd, &opened) || !S_ISREG(opened.st_mode) || opened.st_dev != st.st_dev ||
+	    opened.st_ino != st.st_ino) {
+		close(fd);
+		snprintf(why, why_len, "replaced while it was being checked");
+		return -EAGAIN;
+	}
+	/* What was read here is what jail_make_root copies: it checks these. */
+	cfg->exec_dev = opened.st_dev;
+	cfg->exec_ino = opened.st_ino;
+	cfg->exec_ctime = opened.st_ctim;
 	ret = elf_needs_interpreter(fd, &needs_interp, why, why_len);
 	close(fd);
 	if (!ret && needs_interp) {

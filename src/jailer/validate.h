@@ -17,7 +17,8 @@ int validate_id(const char *id, char *why, size_t why_len);
 /*
  * --exec-file: an existing regular, executable, statically linked ELF file (the jail holds
  * nothing else, so a program that needs a loader or libraries could not start there).
- * Fills cfg->exec_path (canonical) and cfg->exec_name.
+ * Fills cfg->exec_path (canonical), cfg->exec_name and the identity of the file checked
+ * (cfg->exec_dev, cfg->exec_ino, cfg->exec_ctime).
  */
 int validate_exec_file(const char *path, struct jail_config *cfg, char *why, size_t why_len);
 

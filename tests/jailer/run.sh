@@ -3,7 +3,9 @@
 # nothing on the host; a tiny guest boots through the jailer with cgroups v1, a network
 # namespace, a new PID namespace and --daemonize, and the jailed ember is checked from the
 # host (ids, capabilities, no_new_privs, seccomp, root, cgroups, netns, rlimits, API); a
-# cgroup v2 run; a failure after the forks is undone.
+# cgroup v2 run; a failure after the forks is undone, and so is a jailer process killed
+# before ember's exec; an exec file swapped after its checks is refused; fsize=1 is set
+# only at the exec; the umask and the signals ember is started with.
 # usage: tests/jailer/run.sh JAILER EMBER GUEST_DIR      one PASS:/FAIL: line per check
 # EMBER must be statically linked (the jail holds nothing else); given a dynamic one, its
 # static sibling EMBER-static (make STATIC=1) is used instead.
@@ -131,13 +133,15 @@ but() {
 }
 
 # refuse NAME STATUS PATTERN -- ARGS...: the jailer exits STATUS with one stderr line
-# matching PATTERN, and leaves nothing under the chroot base or in the cgroups.
+# matching PATTERN, and leaves nothing under the chroot base or in the cgroups. The jailer
+# is started through the command in the array (wrap), if any.
 n=0
+wrap=()
 refuse() {
 	local name=$1 want=$2 pattern=$3 rc lines left
 	shift 4
 	n=$((n + 1))
-	timeout 20 "$jailer" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	timeout 20 ${wrap[@]+"${wrap[@]}"} "$jailer" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	lines=$(wc -l <"$tmp/err")
 	left=$(find "$base" -mindepth 1 | head -3; cgroup_dirs)
@@ -227,6 +231,46 @@ refuse exec-fails-after-forks 1 'exec /not-runnable in the jail: Exec format err
 	--id x "${args[@]}" --exec-file "$tmp/bin/not-runnable" --new-pid-ns --daemonize \
 	--cgroup pids.max=10
 rm -f "$tmp/bin/not-runnable"
+# A jailer process killed before ember's exec (as by the OOM killer) closes the report pipe
+# with nothing in it, as the exec does: the original finds that the process was not
+# exec'd, removes everything and exits 1. strace kills it as it enters a system call that
+# only the process that is to exec ember makes (setresuid), or only the first fork of
+# --daemonize (setsid), where there is no pid file yet.
+if command -v strace >/dev/null; then
+	kill_at() {
+		wrap=(strace -f -qq -o /dev/null -e trace="$1" -e inject="$1":signal=KILL)
+	}
+	kill_at setresuid
+	refuse killed-before-exec 1 "ember's process \(pid [0-9]+\) ended before its exec, without a report: killed by signal 9" -- \
+		--id x "${common[@]}" --new-pid-ns --daemonize --cgroup pids.max=10
+	refuse killed-before-exec-pid-ns 1 "ember's process \(pid [0-9]+\) ended before its exec.*signal 9" -- \
+		--id x "${common[@]}" --new-pid-ns --cgroup pids.max=10
+	kill_at setsid
+	refuse killed-before-pid-file 1 "a jailer process ended before ember's exec, without a report \(no pid file: .*\): killed by signal 9" -- \
+		--id x "${common[@]}" --daemonize --cgroup pids.max=10
+	# The exec file is replaced between its checks and its copy (strace holds the jailer
+	# up at its first mkdir, which is the jail's): a FIFO would block the copy, another
+	# file (which may well get the removed one's inode number) would be copied unchecked.
+	swap() { # swap SECONDS KIND: after SECONDS, $tmp/bin/swap becomes a KIND (fifo|file)
+		sleep "$1"
+		rm -f "$tmp/bin/swap"
+		if [ "$2" = fifo ]; then mkfifo "$tmp/bin/swap"; else cp "$exe" "$tmp/bin/swap"; fi
+	}
+	wrap=(strace -f -qq -o /dev/null -e trace=mkdirat -e inject=mkdirat:delay_enter=1000000:when=1)
+	for kind in fifo file; do
+		rm -f "$tmp/bin/swap"
+		cp "$exe" "$tmp/bin/swap"
+		swap 0.4 "$kind" &
+		but --exec-file
+		refuse "exec-swapped-for-$kind" 1 'not the file that was checked' -- --id x "${args[@]}" \
+			--exec-file "$tmp/bin/swap"
+		wait
+	done
+	rm -f "$tmp/bin/swap"
+	wrap=()
+else
+	echo "SKIP: jailer/killed-before-exec, exec-swapped (no strace)"
+fi
 # A jail root made beforehand (its kernel put there first, as Firecracker users do) keeps
 # what it held when a later step fails: only what the jailer made goes.
 mkdir -p "$base/ember/pre/root"
@@ -315,8 +359,8 @@ else
 			devices_ok=false
 	done
 	check v1/devices "$(ls -ln "$jail/dev" "$jail/dev/net" | tr '\n' ' ')" $devices_ok
-	check v1/exec-copy "$(stat -c '%u:%g %a' "$jail/ember")" \
-		test "$(stat -c '%u:%g' "$jail/ember")" = "$uid:$gid"
+	check v1/exec-copy "owner and mode $(stat -c '%u:%g %a' "$jail/ember"), expected 0:0 555" \
+		test "$(stat -c '%u:%g %a' "$jail/ember")" = "0:0 555"
 	check v1/no-mount-on-host "the host sees $(grep -c "$jail" /proc/self/mountinfo) mounts in the jail" \
 		bash -c "! grep -q '$jail' /proc/self/mountinfo"
 	check v1/ember-args "cmdline: $(tr '\0' ' ' <"/proc/$pid/cmdline")" \
@@ -334,6 +378,56 @@ else
 	done
 	check v1/cleaned-up "left: $(cgroup_dirs)" test -z "$(cgroup_dirs)"
 fi
+
+# --- fsize=1, a blocked and an ignored signal, umask 0 ---------------------------------------
+# RLIMIT_FSIZE is set just before the exec: the jailer's own writes (the pid file, here by a
+# parent) are not cut off by it. ember runs with --no-seccomp here: its seccomp set-up
+# writes the compiled filters to a memfd, a file RLIMIT_FSIZE covers, and with fsize=1 it
+# refuses to start. The jailer is started with SIGUSR1 blocked, SIGUSR2 ignored and umask
+# 0, and ember has none of them (umask 0077).
+id=fsize-$$
+jail=$base/ember/$id/root
+launch=(bash -c 'trap "" USR2; umask 0; exec "$@"' launch)
+if command -v python3 >/dev/null; then
+	launch=(python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+os.umask(0)
+os.execv(sys.argv[1], sys.argv[1:])')
+fi
+"${launch[@]}" "$jailer" --id "$id" "${common[@]}" --new-pid-ns --daemonize \
+	--resource-limit fsize=1 -- --api-sock /api.sock --no-seccomp </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] || ! [ -s "$jail/ember.pid" ]; then
+	fail fsize/start "exit $rc, $(head -c 300 "$tmp/err")"
+else
+	pass fsize/start
+	pid=$(cat "$jail/ember.pid")
+	check fsize/limit "$(grep 'file size' "/proc/$pid/limits" | tr -s ' ')" \
+		grep -qE '^Max file size +1 +1 ' "/proc/$pid/limits"
+	check fsize/api-socket "no $jail/api.sock" wait_for "$jail/api.sock"
+	cp "$ticker" "$jail/guest.elf"
+	api "$jail/api.sock" PUT /boot-source '{"kernel_image_path": "/guest.elf"}' >/dev/null
+	api "$jail/api.sock" PUT /actions '{"action_type": "InstanceStart"}' >/dev/null
+	info=$(api "$jail/api.sock" GET /)
+	check fsize/boots-guest "GET / $info" grep -q '"state": *"Running"' <<<"$info"
+	check exec/umask "$(grep ^Umask "/proc/$pid/status")" status_is "$pid" Umask 0077
+	# ember blocks SIGTERM and the like itself, and ignores SIGPIPE.
+	blocked=$(awk '$1 == "SigBlk:" { print $2 }' "/proc/$pid/status")
+	ignored=$(awk '$1 == "SigIgn:" { print $2 }' "/proc/$pid/status")
+	check exec/signals-ignored "SigIgn $ignored (SIGUSR2 is 0x800)" test $((0x$ignored & 0x800)) -eq 0
+	if [ "${launch[0]}" = python3 ]; then
+		check exec/signals-blocked "SigBlk $blocked (SIGUSR1 is 0x200)" test $((0x$blocked & 0x200)) -eq 0
+	else
+		echo "SKIP: jailer/exec/signals-blocked (no python3 to start the jailer with a signal blocked)"
+	fi
+	kill -TERM "$pid"
+	for i in $(seq 100); do
+		[ -e "/proc/$pid" ] || break
+		sleep 0.1
+	done
+fi
+rm -rf "${base:?}"/*
 
 # --- cgroup v2, without forks: the jailer itself becomes ember ------------------------------
 # A hugetlb file of the first page size the host has, e.g. hugetlb.2MB.max.
@@ -355,6 +449,14 @@ file=$(hugetlb_file)
 if [ -z "$cg2" ] || [ -z "$file" ] || ! grep -qw hugetlb "$cg2/cgroup.controllers"; then
 	echo "SKIP: jailer/v2 (no cgroup2 mount with hugetlb)"
 else
+	# The controllers the jailer enabled in cgroup.subtree_control on the way down to
+	# <parent>/<id> (at the hierarchy's root too) are disabled again when a step fails:
+	# after this refusal and the v2 ones above, the root has what it had at the start.
+	but --parent-cgroup
+	refuse v2/value-refused 1 "--cgroup $file=abc: writing .*: Invalid argument" -- --id x \
+		"${args[@]}" --parent-cgroup "$parent/sub" --cgroup-version 2 --cgroup "$file=abc"
+	check v2/subtree-control-undone "the root's cgroup.subtree_control was '$subtree_before', is '$(cat "$cg2/cgroup.subtree_control")'" \
+		test "$(cat "$cg2/cgroup.subtree_control")" = "$subtree_before"
 	id=boot-v2-$$
 	jail=$base/ember/$id/root
 	"$jailer" --id "$id" "${common[@]}" --cgroup-version 2 --cgroup "$file=0" \

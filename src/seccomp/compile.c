@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* memfd_create */
+#define _GNU_SOURCE /* pipe2 */
 /*
  * A filter to BPF with libseccomp, for the arch ember was built for: names resolve to this
  * arch's numbers, and the program starts with libseccomp's arch check.
@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "confine.h"
@@ -81,37 +80,38 @@ static struct scmp_arg_cmp scmp_arg(const struct seccomp_arg *a)
 	return c;
 }
 
-/* The exported program, read back from a memfd (libseccomp 2.5 exports only to an fd). */
+/*
+ * The exported program, read back through a pipe (libseccomp 2.5 exports only to an fd).
+ * Not a file: RLIMIT_FSIZE (a jailer's --resource-limit fsize) would cut a file short. The
+ * pipe does not block: a program larger than it holds (64 KiB, twice the kernel's limit of
+ * 4096 instructions) fails the export instead of waiting forever for a reader.
+ */
 static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out)
 {
-	int fd = memfd_create("ember-seccomp", MFD_CLOEXEC), ret;
-	struct sock_filter *insns = NULL;
-	off_t size;
+	struct sock_filter *insns;
+	size_t size = 0;
+	int fds[2], ret;
+	ssize_t n;
 
-	if (fd < 0)
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
-	ret = seccomp_export_bpf(ctx, fd);
-	if (ret)
-		goto out;
-	size = lseek(fd, 0, SEEK_END);
-	ret = -EFBIG;
-	if (size <= 0 || (size_t)size > SECCOMP_MAX_PROG_BYTES || size % sizeof(*insns))
-		goto out;
-	ret = -ENOMEM;
-	insns = malloc(size);
-	if (!insns)
-		goto out;
-	ret = -EIO;
-	if (pread(fd, insns, size, 0) != size)
-		goto out;
+	ret = seccomp_export_bpf(ctx, fds[1]);
+	close(fds[1]);
+	insns = malloc(SECCOMP_MAX_PROG_BYTES + 1);
+	if (!ret && !insns)
+		ret = -ENOMEM;
+	while (!ret && (n = read(fds[0], (char *)insns + size, SECCOMP_MAX_PROG_BYTES + 1 - size)) > 0)
+		size += n;
+	close(fds[0]);
+	if (!ret && (size == 0 || size > SECCOMP_MAX_PROG_BYTES || size % sizeof(*insns)))
+		ret = -EFBIG;
+	if (ret) {
+		free(insns);
+		return ret;
+	}
 	out->filter = insns;
 	out->len = (unsigned short)(size / sizeof(*insns));
-	insns = NULL;
-	ret = 0;
-out:
-	free(insns);
-	close(fd);
-	return ret;
+	return 0;
 }
 
 /* Whether a rule before (i) names syscall (nr_sys) too: the count is of distinct syscalls. */

@@ -381,9 +381,8 @@ fi
 
 # --- fsize=1, a blocked and an ignored signal, umask 0 ---------------------------------------
 # RLIMIT_FSIZE is set just before the exec: the jailer's own writes (the pid file, here by a
-# parent) are not cut off by it. ember runs with --no-seccomp here: its seccomp set-up
-# writes the compiled filters to a memfd, a file RLIMIT_FSIZE covers, and with fsize=1 it
-# refuses to start. The jailer is started with SIGUSR1 blocked, SIGUSR2 ignored and umask
+# parent) are not cut off by it, nor is ember's seccomp set-up (it compiles its filters
+# through a pipe, which RLIMIT_FSIZE does not cover). The jailer is started with SIGUSR1 blocked, SIGUSR2 ignored and umask
 # 0, and ember has none of them (umask 0077).
 id=fsize-$$
 jail=$base/ember/$id/root
@@ -396,7 +395,7 @@ os.umask(0)
 os.execv(sys.argv[1], sys.argv[1:])')
 fi
 "${launch[@]}" "$jailer" --id "$id" "${common[@]}" --new-pid-ns --daemonize \
-	--resource-limit fsize=1 -- --api-sock /api.sock --no-seccomp </dev/null >"$tmp/out" 2>"$tmp/err"
+	--resource-limit fsize=1 -- --api-sock /api.sock </dev/null >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -ne 0 ] || ! [ -s "$jail/ember.pid" ]; then
 	fail fsize/start "exit $rc, $(head -c 300 "$tmp/err")"

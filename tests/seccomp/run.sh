@@ -37,6 +37,10 @@ boot() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
+	# Not running as it should: never leave it behind.
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=
 	return 1
 }
 

@@ -9,7 +9,6 @@
 # usage: tests/jailer/run.sh JAILER EMBER GUEST_DIR      one PASS:/FAIL: line per check
 # EMBER must be statically linked (the jail holds nothing else); given a dynamic one, its
 # static sibling EMBER-static (make STATIC=1) is used instead.
-# The Seccomp check fails until ember installs its seccomp filters.
 set -u
 if [ $# -ne 3 ]; then
 	echo "usage: $0 JAILER EMBER GUEST_DIR" >&2
@@ -330,8 +329,10 @@ else
 		check "v1/$c" "$(grep "^$c" /proc/$pid/status)" status_is "$pid" "$c" 0000000000000000
 	done
 	check v1/no-new-privs "$(grep ^NoNewPrivs /proc/$pid/status)" status_is "$pid" NoNewPrivs 1
-	check v1/seccomp "$(grep '^Seccomp:' /proc/$pid/status) (ember's seccomp filters are not in this tree)" \
-		status_is "$pid" Seccomp 2
+	# Every thread of the booted VM: the VMM thread, the API thread and the vCPU.
+	check v1/seccomp "$(grep -H '^Seccomp:' /proc/$pid/task/*/status | tr '\n\t' '  ')" \
+		bash -c "[ \$(ls /proc/$pid/task | wc -l) -ge 3 ] &&
+			 ! grep -L -P '^Seccomp:\t2\$' /proc/$pid/task/*/status | grep -q ."
 	check v1/root "/proc/$pid/root is $(stat -L -c %d:%i /proc/$pid/root), the jail $(stat -c %d:%i "$jail")" \
 		test "$(stat -L -c %d:%i "/proc/$pid/root")" = "$(stat -c %d:%i "$jail")"
 	check v1/env "environment: $(tr '\0' ' ' <"/proc/$pid/environ")" test ! -s "/proc/$pid/environ"

@@ -259,6 +259,7 @@ void io_engine_drain(struct io_engine *io)
 /* io_uring needs a recent kernel and may be refused (seccomp, sysctl): say which engine runs. */
 int io_engine_init(struct io_engine *io, const struct io_engine_config *cfg)
 {
+	const char *refusal;
 	int ret;
 
 	*io = (struct io_engine){
@@ -295,27 +296,26 @@ int io_engine_init(struct io_engine *io, const struct io_engine_config *cfg)
 	 */
 	ret = io_uring_register_eventfd(&io->ring, io->event_fd);
 	if (ret) {
-		log_info(io->log, "%s %s: io_uring eventfd refused (%s); synchronous I/O",
-			 io->log_prefix, io->log_name, strerror(-ret));
-		close(io->event_fd);
-		io->event_fd = -1;
-		io_uring_queue_exit(&io->ring);
-		return 0;
+		refusal = "io_uring eventfd refused";
+		goto synchronous;
 	}
 	ret = io_engine_restrict(io);
 	if (ret) {
-		log_info(io->log, "%s %s: io_uring cannot be restricted (%s); synchronous I/O",
-			 io->log_prefix, io->log_name, strerror(-ret));
-		close(io->event_fd);
-		io->event_fd = -1;
-		io_uring_queue_exit(&io->ring);
-		return 0;
+		refusal = "io_uring cannot be restricted";
+		goto synchronous;
 	}
 	io->event_src = (struct event_source){ io->event_fd, io_engine_on_eventfd, io };
 	ret = event_loop_add(io->loop, &io->event_src, EPOLLIN);
 	if (ret)
 		goto err;
 	io->uring = true;
+	return 0;
+synchronous:
+	log_info(io->log, "%s %s: %s (%s); synchronous I/O", io->log_prefix, io->log_name,
+		 refusal, strerror(-ret));
+	close(io->event_fd);
+	io->event_fd = -1;
+	io_uring_queue_exit(&io->ring);
 	return 0;
 err:
 	if (io->event_fd >= 0)

@@ -114,15 +114,6 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out)
 	return 0;
 }
 
-/* Whether a rule before (i) names syscall (nr_sys) too: the count is of distinct syscalls. */
-static bool named_before(const struct seccomp_filter *filter, size_t i, int nr_sys)
-{
-	while (i--)
-		if (seccomp_syscall_resolve_name(filter->rules[i].syscall) == nr_sys)
-			return true;
-	return false;
-}
-
 /* Whether (filter) names what the SIGSYS handler needs to report a fault and exit. */
 static bool reportable(const struct seccomp_filter *filter)
 {
@@ -144,12 +135,12 @@ static bool same_action(struct seccomp_action a, struct seccomp_action b)
 }
 
 int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kind, bool strict,
-		    struct sock_fprog *out, size_t *nr_syscalls, char *why, size_t why_len)
+		    struct sock_fprog *out, char *why, size_t why_len)
 {
 	const char *name = seccomp_thread_name(kind);
 	uint32_t act = scmp_action(filter->filter_action);
 	scmp_filter_ctx ctx;
-	size_t i, nr = 0;
+	size_t i;
 	int ret = 0;
 
 	if (same_action(filter->default_action, filter->filter_action)) {
@@ -217,8 +208,6 @@ int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kin
 				 name, i, r->syscall, strerror(-ret));
 			break;
 		}
-		if (!named_before(filter, i, nr_sys))
-			nr++;
 	}
 	if (!ret) {
 		ret = export_bpf(ctx, out);
@@ -226,8 +215,6 @@ int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kin
 			snprintf(why, why_len, "%s: exporting the BPF program: %s", name, strerror(-ret));
 	}
 	seccomp_release(ctx);
-	if (!ret && nr_syscalls)
-		*nr_syscalls = nr;
 	return ret;
 }
 

@@ -49,8 +49,7 @@ int seccomp_filters_build(struct seccomp_filters *f, const struct seccomp_policy
 	int t, ret;
 
 	for (t = 0; t < SECCOMP_THREADS; t++) {
-		ret = seccomp_compile(&p->filters[t], t, strict, &f->progs[t], &f->nr_syscalls[t], why,
-				      why_len);
+		ret = seccomp_compile(&p->filters[t], t, strict, &f->progs[t], why, why_len);
 		if (ret)
 			return ret;
 	}

@@ -30,7 +30,6 @@ struct seccomp_thread_slot;
 struct seccomp_filters {
 	bool enabled; /* false: --no-seccomp; every call below is a no-op */
 	struct sock_fprog progs[SECCOMP_THREADS];
-	size_t nr_syscalls[SECCOMP_THREADS]; /* distinct syscalls each filter names */
 	/* Where a fault is reported: the instance's logger and metrics file (fd, or -1). */
 	struct logger *log;
 	const int *metrics_fd;
@@ -67,7 +66,7 @@ void seccomp_filters_free(struct seccomp_filters *f);
 
 /* The BPF of one filter, compiled for this arch (compile.c). 0 or -errno with (why). */
 int seccomp_compile(const struct seccomp_filter *filter, enum seccomp_thread kind, bool strict,
-		    struct sock_fprog *out, size_t *nr_syscalls, char *why, size_t why_len);
+		    struct sock_fprog *out, char *why, size_t why_len);
 
 /* The AUDIT_ARCH_* value of the arch ember was built for (as a SIGSYS's si_arch says it). */
 uint32_t seccomp_native_arch(void);

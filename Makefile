@@ -22,8 +22,8 @@ CC	:= $(CROSS)gcc
 AR	:= $(CROSS)ar
 STATIC	:= 1
 CROSS_LIBS := build/cross-riscv64/lib
-# libseccomp.a came last: a build dir made before it has the others and is topped up.
-CROSS_DEPS := $(CROSS_LIBS)/libjansson.a $(CROSS_LIBS)/libseccomp.a
+# liblzma.a came last: a build dir made before it has the others and is topped up.
+CROSS_DEPS := $(CROSS_LIBS)/libjansson.a $(CROSS_LIBS)/libseccomp.a $(CROSS_LIBS)/liblzma.a
 CROSS_INC := -Ibuild/cross-riscv64/include
 LDFLAGS	+= -L$(CROSS_LIBS)
 endif
@@ -31,7 +31,7 @@ CC	?= gcc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	   -fno-strict-aliasing -MMD -MP -Isrc/arch/$(ARCH) $(CROSS_INC)
-LDLIBS	+= -ljansson -lhttp_parser -luring -lseccomp -lpthread
+LDLIBS	+= -ljansson -lhttp_parser -luring -lseccomp -llzma -lpthread
 
 ifeq ($(ASAN),1)
 VARIANT	:= asan
@@ -53,7 +53,7 @@ endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
 SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/machine/*.c \
-	   src/seccomp/*.c \
+	   src/seccomp/*.c src/snapshot/*.c \
 	   src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a
@@ -153,7 +153,7 @@ bench: all guests
 # past a library it cannot see into (jansson is not instrumented).
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/machine/*.c \
-	     src/devices/*.c src/seccomp/*.c src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c))
+	     src/devices/*.c src/seccomp/*.c src/snapshot/*.c src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c))
 fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c \
       tests/fuzz/fuzz_seccomp_policy.c
 	@mkdir -p build/fuzz

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The folders of src/ are layers, and an include may only point down:
-#   util  <  seccomp  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api
+#   util  <  seccomp, snapshot  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api
 #   <  main.c
 # src/jailer is a program of its own (ember-jailer, libc only): it may use util and nothing
 # of ember's VM layers, and nothing else uses it.
@@ -23,15 +23,16 @@ check() {
 	fi
 }
 
-check util-is-the-floor src/util '(seccomp|config|vmm|virtio|devices|arch|machine|api)/'
-check seccomp-above-util src/seccomp '(config|vmm|virtio|devices|arch|machine|api)/'
+check util-is-the-floor src/util '(seccomp|snapshot|config|vmm|virtio|devices|arch|machine|api)/'
+check seccomp-above-util src/seccomp '(snapshot|config|vmm|virtio|devices|arch|machine|api)/'
+check snapshot-above-util src/snapshot '(seccomp|config|vmm|virtio|devices|arch|machine|api)/'
 check config-below-vmm src/config '(vmm|virtio|devices|machine|api)/|arch/arch\.h|/arch\.h'
 check vmm-is-the-core src/vmm '(virtio|devices|machine|api)/|arch/(x86_64|aarch64|riscv64)/'
 check devices-below-machine src/devices '(virtio|machine|api)/|arch/'
 check virtio-below-machine src/virtio '(devices|machine|api)/|arch/'
 check arch-below-machine src/arch '(machine|api)/'
 check machine-below-api src/machine 'api/'
-check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|api|seccomp)/'
+check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot)/'
 
 # Nothing outside src/jailer includes it.
 hits=$(grep -rnE --exclude-dir=jailer '^#\s*include\s+"[^"]*jailer/' src 2>/dev/null)

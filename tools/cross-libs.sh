@@ -4,7 +4,7 @@
 #   aarch64: libhttp-parser-dev:arm64 is not Multi-Arch: same, so its package is unpacked
 #            (jansson, liburing and libseccomp come through multiarch, see tools/deps.sh);
 #   riscv64: Debian 12 has no riscv64 port, so jansson, http-parser, liburing and libseccomp
-#            are built with riscv64-linux-gnu-gcc from their Debian source packages (deb-src
+#            (and xz-utils' liblzma) are built with riscv64-linux-gnu-gcc from their Debian source packages (deb-src
 #            needed).
 # usage: tools/cross-libs.sh ARCH DIR
 set -eu
@@ -32,10 +32,10 @@ aarch64_libs() {
 riscv64_libs() {
 	local cc=riscv64-linux-gnu-gcc src=$dir/src out=$dir/lib inc=$dir/include
 	[ -f "$out/libjansson.a" ] && [ -f "$out/libhttp_parser.a" ] && [ -f "$out/liburing.a" ] &&
-		[ -f "$out/libseccomp.a" ] && return 0
+		[ -f "$out/libseccomp.a" ] && [ -f "$out/liblzma.a" ] && return 0
 	command -v "$cc" >/dev/null || die "no $cc (apt-get install gcc-riscv64-linux-gnu)"
 	rm -rf "$src" && mkdir -p "$src" "$out" "$inc"
-	(cd "$src" && apt_quiet source --download-only jansson http-parser liburing libseccomp) ||
+	(cd "$src" && apt_quiet source --download-only jansson http-parser liburing libseccomp xz-utils) ||
 		die "apt-get source failed: Debian's deb-src lines are needed (tools/deps.sh adds them)"
 	# (apt checked the files against Debian's signed index; dpkg-source, without the
 	# uploaders' keys, can only warn that it cannot check the .dsc signatures.)
@@ -68,6 +68,16 @@ riscv64_libs() {
 		die "libseccomp build failed (see config.log under $src)"
 	cp "$src"/libseccomp-*/src/.libs/libseccomp.a "$out/"
 	cp "$src"/libseccomp-*/include/seccomp.h "$src"/libseccomp-*/include/seccomp-syscalls.h "$inc/"
+
+	# liblzma (xz-utils), for its CRC64 alone: autoconf, static, the library only.
+	(cd "$src"/xz-utils-*/ && ./configure --host=riscv64-linux-gnu CC="$cc" CFLAGS=-O2 \
+		--enable-static --disable-shared --disable-xz --disable-xzdec --disable-lzmadec \
+		--disable-lzmainfo --disable-lzma-links --disable-scripts --disable-doc \
+		--disable-nls >/dev/null 2>&1 &&
+		make -s -C src/liblzma liblzma.la >/dev/null 2>&1) ||
+		die "liblzma build failed (see config.log under $src)"
+	cp "$src"/xz-utils-*/src/liblzma/.libs/liblzma.a "$out/"
+	cp -r "$src"/xz-utils-*/src/liblzma/api/. "$inc/"
 }
 
 case $arch in

@@ -11,6 +11,7 @@ pkgs=(
 	libjansson-dev                          # --config-file JSON (libjansson.a for the static build)
 	libhttp-parser-dev                      # the API server's HTTP/1.1 parser
 	libseccomp-dev                          # seccomp filters (libseccomp.a for the static build)
+	liblzma-dev                             # the snapshot state file's CRC64 (lzma_crc64)
 	qemu-system-x86                         # the nested tier's L1 (TCG) and the peer VMM
 	qemu-system-arm                         # the arm64 nested tier's L1 (TCG, virtualization=on)
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # make ARCH=aarch64 (static arm64 ember)
@@ -27,7 +28,7 @@ pkgs=(
 )
 # The static arm64 build links these arm64 libraries, installed beside the host's through
 # multiarch. (libhttp-parser-dev cannot be: tools/cross-libs.sh unpacks its arm64 package.)
-arm64_pkgs=(libjansson-dev liburing-dev libseccomp-dev)
+arm64_pkgs=(libjansson-dev liburing-dev libseccomp-dev liblzma-dev)
 
 native=$(dpkg --print-architecture)
 # Whether package $1 is installed for an architecture matching the pattern $2.

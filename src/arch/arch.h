@@ -19,6 +19,9 @@ struct arch_config;
 
 struct vm;
 struct vcpu;
+struct snap_writer;
+struct snap_file;
+struct snap_cursor;
 
 /*
  * A command-line option the arch may own (--gic on arm64, --irqchip on riscv64): (name)
@@ -77,6 +80,42 @@ bool arch_irqfd_ready(const struct vm *vm);
 
 /* Create-time vCPU setup: CPUID, registers, MSRs, LAPIC, entry state for (vm->boot). */
 int arch_vcpu_init(struct vcpu *vcpu);
+
+/*
+ * Snapshots (docs/snapshot.md). The arch owns every section of the state file that holds
+ * KVM's view of the machine: each vCPU and the VM-wide state (x86: the in-kernel irqchip,
+ * the PIT, the clock; arm64: the vGIC; riscv64: whatever KVM holds), under tags of its own.
+ * The section layouts are part of the state file format: changing one bumps
+ * SNAP_FORMAT_VERSION.
+ *
+ * arch_snapshot_save: with every vCPU parked outside KVM_RUN, write those sections into
+ * (w). 0, or -errno with the reason in (why, why_len), e.g. a KVM that cannot save a state
+ * ember would need (then no file is written).
+ */
+int arch_snapshot_save(struct vm *vm, struct snap_writer *w, char *why, size_t why_len);
+
+/*
+ * The arch's own configuration (--gic, --irqchip) as fields of a section the caller has
+ * opened; load reads them back into (cfg), marking (c) bad (snap_cursor_fail) for a value
+ * this arch does not know.
+ */
+void arch_config_save(const struct arch_config *cfg, struct snap_writer *w);
+void arch_config_load(struct arch_config *cfg, struct snap_cursor *c);
+
+/*
+ * Before anything is built: whether (f) holds well-formed arch sections for (nr_vcpus)
+ * vCPUs, reading them as untrusted (every length, count and enum checked) without KVM.
+ * 0, or -EINVAL with which section is wrong and how in (why, why_len).
+ */
+int arch_snapshot_check(const struct snap_file *f, unsigned int nr_vcpus, char *why,
+			size_t why_len);
+
+/*
+ * On a VM built with vm->restoring (every vCPU created, arch_vm_finalize done, no vCPU
+ * run yet), put the state of (f), which arch_snapshot_check accepted, back into KVM in the
+ * order the arch needs. 0, or -errno with (why).
+ */
+int arch_snapshot_restore(struct vm *vm, const struct snap_file *f, char *why, size_t why_len);
 
 /*
  * Handle a KVM exit that generic code does not know. Returns 0 to continue running,

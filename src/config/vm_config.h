@@ -58,6 +58,8 @@ struct vm_config {
 	int kernel_fd, initrd_fd;
 	unsigned int vcpus;
 	uint64_t mem_mib;
+	/* KVM logs the guest's writes and ember marks its own, for Diff snapshots. */
+	bool track_dirty_pages;
 	bool boot_timer;
 	bool rng;
 	struct throttle_config rng_limit;

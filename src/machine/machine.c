@@ -85,7 +85,7 @@ int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, 
 	m->start_us = start_us;
 	m->console.in_fd = -1;
 	m->vm_built = true; /* from here on vm_destroy undoes whatever vm_create did */
-	ret = vm_create(&m->vm, cfg, log, why, why_len);
+	ret = vm_create(&m->vm, cfg, log, NULL, why, why_len);
 	if (!ret)
 		ret = machine_add_devices(m, machine_device_kinds, machine_nr_device_kinds, why,
 					  why_len);

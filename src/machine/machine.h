@@ -21,8 +21,8 @@
 struct machine;
 struct virtio_dev;
 struct virtio_mmio;
-struct snapshot_writer; /* the snapshot stream (issue 14); no kind writes one yet */
-struct snapshot_reader;
+struct snap_writer;
+struct snap_cursor;
 
 /* What the machine knows about one kind of device: the same small ops for every kind. */
 struct device_kind {
@@ -44,9 +44,17 @@ struct device_kind {
 	 * virtio-mmio slot after create and takes it off before destroy. NULL: not virtio.
 	 */
 	struct virtio_dev *(*virtio)(void *dev);
-	/* Snapshot hooks: NULL for a kind that cannot save its state yet. 0 or -errno. */
-	int (*save)(void *dev, struct snapshot_writer *out);
-	int (*restore)(void *dev, struct snapshot_reader *in);
+	/*
+	 * Snapshot hooks (docs/snapshot.md). save: the device's own state as fields of the
+	 * section the machine has opened in (w); a virtio device's transport and queues are
+	 * the machine's to save, not the kind's. restore: into a device just built from the
+	 * snapshot's configuration, read the same fields from (c), treating them as untrusted
+	 * (the machine calls snap_cursor_end after it); it runs before the virtio transport
+	 * is restored and before any vCPU runs. 0, or -errno with the reason in (why).
+	 * NULL: the kind has no state beyond its configuration.
+	 */
+	int (*save)(void *dev, struct snap_writer *w);
+	int (*restore)(void *dev, struct snap_cursor *c, char *why, size_t why_len);
 };
 
 /* One device the machine holds: its kind, its place among its kind, and itself. */

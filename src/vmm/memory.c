@@ -7,8 +7,10 @@
 #include "memory.h"
 #include "../util/util.h"
 
-int guest_mem_init(struct guest_mem *mem, const struct mem_region *layout, unsigned int nr)
+static int guest_mem_map(struct guest_mem *mem, const struct mem_region *layout, unsigned int nr,
+			 int fd)
 {
+	uint64_t offset = 0;
 	unsigned int i;
 
 	memset(mem, 0, sizeof(*mem));
@@ -26,8 +28,13 @@ int guest_mem_init(struct guest_mem *mem, const struct mem_region *layout, unsig
 			return -EINVAL;
 		}
 		/* NORESERVE: only what the guest touches costs host memory. */
-		p = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (fd < 0)
+			p = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		else
+			p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+				 fd, (off_t)offset);
+		offset += r->size;
 		if (p == MAP_FAILED) {
 			int err = -errno;
 
@@ -41,13 +48,90 @@ int guest_mem_init(struct guest_mem *mem, const struct mem_region *layout, unsig
 	return 0;
 }
 
+int guest_mem_init(struct guest_mem *mem, const struct mem_region *layout, unsigned int nr)
+{
+	return guest_mem_map(mem, layout, nr, -1);
+}
+
+int guest_mem_init_file(struct guest_mem *mem, const struct mem_region *layout, unsigned int nr,
+			int fd)
+{
+	return fd < 0 ? -EBADF : guest_mem_map(mem, layout, nr, fd);
+}
+
 void guest_mem_destroy(struct guest_mem *mem)
 {
 	unsigned int i;
 
-	for (i = 0; i < mem->nr_regions; i++)
+	for (i = 0; i < mem->nr_regions; i++) {
 		munmap(mem->regions[i].hva, mem->regions[i].size);
+		free(mem->dirty[i]);
+	}
 	memset(mem, 0, sizeof(*mem));
+}
+
+uint64_t guest_mem_file_offset(const struct guest_mem *mem, unsigned int i)
+{
+	uint64_t offset = 0;
+
+	while (i--)
+		offset += mem->regions[i].size;
+	return offset;
+}
+
+static uint64_t dirty_words(const struct mem_region *r)
+{
+	return (r->size / GUEST_PAGE_SIZE + 63) / 64;
+}
+
+int guest_mem_track_dirty(struct guest_mem *mem)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++) {
+		if (mem->dirty[i])
+			continue;
+		mem->dirty[i] = calloc(dirty_words(&mem->regions[i]), sizeof(uint64_t));
+		if (!mem->dirty[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint64_t end, page, last;
+	unsigned int i;
+
+	if (!len || !mem->dirty[0] || __builtin_add_overflow(gpa, len - 1, &end))
+		return;
+	for (i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+
+		if (gpa < r->gpa || gpa >= r->gpa + r->size)
+			continue;
+		last = (MIN(end, r->gpa + r->size - 1) - r->gpa) / GUEST_PAGE_SIZE;
+		for (page = (gpa - r->gpa) / GUEST_PAGE_SIZE; page <= last; page++)
+			__atomic_fetch_or(&mem->dirty[i][page / 64], 1ULL << (page % 64),
+					  __ATOMIC_RELAXED);
+		return;
+	}
+}
+
+int guest_mem_page_dirty(const struct guest_mem *mem, unsigned int i, uint64_t page)
+{
+	if (!mem->dirty[i])
+		return 0;
+	return (__atomic_load_n(&mem->dirty[i][page / 64], __ATOMIC_RELAXED) >> (page % 64)) & 1;
+}
+
+void guest_mem_clear_dirty(struct guest_mem *mem)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++)
+		if (mem->dirty[i])
+			memset(mem->dirty[i], 0, dirty_words(&mem->regions[i]) * sizeof(uint64_t));
 }
 
 void *gpa_to_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
@@ -73,6 +157,7 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 	if (!dst)
 		return -EFAULT;
 	memcpy(dst, src, len);
+	guest_mem_mark_dirty(mem, gpa, len);
 	return 0;
 }
 

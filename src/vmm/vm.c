@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uffd.h"
 #include "vm.h"
 #include "vcpu.h"
 #include "../util/log.h"
@@ -51,7 +52,8 @@ static int kvm_open(struct vm *vm)
 	return 0;
 }
 
-static int vm_memory_alloc(struct vm *vm, char *why, size_t why_len)
+static int vm_memory_alloc(struct vm *vm, const struct vm_restore *from, char *why,
+			   size_t why_len)
 {
 	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr = 0;
@@ -62,11 +64,23 @@ static int vm_memory_alloc(struct vm *vm, char *why, size_t why_len)
 		snprintf(why, why_len, "--memory %llu: too small", (unsigned long long)vm->cfg->mem_mib);
 		return ret;
 	}
-	ret = guest_mem_init(&vm->mem, layout, nr);
-	if (ret)
+	if (from && from->mem_fd >= 0)
+		ret = guest_mem_init_file(&vm->mem, layout, nr, from->mem_fd);
+	else
+		ret = guest_mem_init(&vm->mem, layout, nr);
+	if (ret) {
 		snprintf(why, why_len, "cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)vm->cfg->mem_mib, strerror(-ret));
-	return ret;
+		return ret;
+	}
+	if (vm->cfg->track_dirty_pages) {
+		ret = guest_mem_track_dirty(&vm->mem);
+		if (ret)
+			return why_default(why, why_len, ret, "the dirty page bitmaps");
+	}
+	if (from && from->mem_fd < 0)
+		return uffd_handoff(&vm->mem, from->uffd_socket, &vm->uffd, why, why_len);
+	return 0;
 }
 
 static int vm_memory_register(struct vm *vm)
@@ -80,6 +94,7 @@ static int vm_memory_register(struct vm *vm)
 			.guest_phys_addr = r->gpa,
 			.memory_size = r->size,
 			.userspace_addr = (uintptr_t)r->hva,
+			.flags = vm->cfg->track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
@@ -120,8 +135,8 @@ static int vm_cond_init(pthread_cond_t *cond)
 	return -ret;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, char *why,
-	      size_t why_len)
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log,
+	      const struct vm_restore *from, char *why, size_t why_len)
 {
 	int ret;
 
@@ -129,7 +144,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, ch
 	*why = '\0';
 	vm->cfg = cfg;
 	vm->log = log;
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = vm->loop.epoll_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = vm->loop.epoll_fd = vm->uffd = -1;
+	vm->restoring = from != NULL;
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
 	pthread_mutex_init(&vm->stop_lock, NULL);
@@ -143,10 +159,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, ch
 	if (ret)
 		return why_default(why, why_len, ret, "the event loop");
 	/* Files first: a bad kernel is reported the same with or without /dev/kvm. */
-	ret = vm_memory_alloc(vm, why, why_len);
+	ret = vm_memory_alloc(vm, from, why, why_len);
 	if (ret)
 		return ret;
-	ret = boot_load_kernel(vm, why, why_len);
+	ret = vm->restoring ? 0 : boot_load_kernel(vm, why, why_len);
 	if (ret)
 		return ret;
 	ret = kvm_open(vm);
@@ -165,7 +181,7 @@ int vm_finish(struct vm *vm, char *why, size_t why_len)
 {
 	int ret;
 
-	ret = boot_finish(vm, why, why_len);
+	ret = vm->restoring ? 0 : boot_finish(vm, why, why_len);
 	if (ret)
 		return why_default(why, why_len, ret, "the boot structures");
 	ret = vm_vcpus_create(vm);
@@ -242,6 +258,15 @@ void vm_vcpu_park(struct vm *vm)
 		vm->vcpus_parked--;
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+int vm_dirty_log_take(struct vm *vm, unsigned int i, uint64_t *kvm_bitmap)
+{
+	struct kvm_dirty_log log = { .slot = i, .dirty_bitmap = kvm_bitmap };
+
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return -errno;
+	return 0;
 }
 
 bool vm_stopping(struct vm *vm)
@@ -355,6 +380,9 @@ void vm_destroy(struct vm *vm)
 	vm_destroy_vcpus(vm);
 	arch_vm_destroy(vm);
 	guest_mem_destroy(&vm->mem);
+	if (vm->uffd >= 0)
+		close(vm->uffd);
+	vm->uffd = -1;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

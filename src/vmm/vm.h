@@ -30,6 +30,20 @@ enum vm_stop_reason {
 	VM_STOP_ERROR,	  /* a VMM or KVM error */
 };
 
+/*
+ * A VM restored from a snapshot rather than booted: no kernel is loaded and no boot
+ * structure written, and its RAM comes from the snapshot's memory file.
+ */
+struct vm_restore {
+	/* File backend: the memory file, mapped MAP_PRIVATE (the VM keeps no descriptor). */
+	int mem_fd;
+	/*
+	 * Uffd backend (mem_fd -1): RAM is anonymous and registered with a userfaultfd, which
+	 * goes with the regions' mappings to the page-fault handler listening on this socket.
+	 */
+	const char *uffd_socket;
+};
+
 struct vm {
 	const struct vm_config *cfg; /* the caller's, which outlives the VM */
 	struct logger *log;	     /* the owner's, which outlives the VM */
@@ -44,6 +58,8 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus; /* created so far */
 	struct boot_info boot;
+	bool restoring; /* built by vm_create from a struct vm_restore: nothing to boot */
+	int uffd;	/* the Uffd backend's userfaultfd, or -1 */
 	struct arch_vm arch;
 	struct vm_plumbing plumbing;
 
@@ -65,15 +81,18 @@ struct vm {
 
 /*
  * The first half of a build, before any device: memory, the kernel, KVM and its irqchip
- * for (cfg), logging to (log); both must outlive the VM. 0, or -errno with the reason in
+ * for (cfg), logging to (log); both must outlive the VM. With (from), the memory comes
+ * from a snapshot instead and no kernel is loaded. With cfg->track_dirty_pages, KVM logs
+ * the guest's writes and guest memory marks ember's. 0, or -errno with the reason in
  * (why, why_len); on failure vm_destroy undoes what was built.
  */
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log, char *why,
-	      size_t why_len);
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log,
+	      const struct vm_restore *from, char *why, size_t why_len);
 
 /*
  * The second half, with every device in place: the boot structures (which announce the
- * devices), the vCPUs, the arch's last step and the irqfds kept until then. As above.
+ * devices; not when restoring), the vCPUs, the arch's last step and the irqfds kept until
+ * then. As above.
  */
 int vm_finish(struct vm *vm, char *why, size_t why_len);
 
@@ -115,6 +134,14 @@ void vm_vcpu_park(struct vm *vm);
  * thread and the threads it creates later; a signalfd that reads them, or -1 (errno).
  */
 int vm_stop_signals_fd(void);
+
+/*
+ * With dirty tracking on: KVM's log of the pages the guest wrote in memory region (i) since
+ * the last call, one bit per page, into (kvm_bitmap) (zeroed 64-bit words enough for the
+ * region), and the log starts again. ember's own writes are in guest memory's bitmaps
+ * (guest_mem_page_dirty). 0 or -errno.
+ */
+int vm_dirty_log_take(struct vm *vm, unsigned int i, uint64_t *kvm_bitmap);
 
 /* Whether a stop has been requested. */
 bool vm_stopping(struct vm *vm);

@@ -443,19 +443,32 @@ uint64_t snap_get_u64(struct snap_cursor *c)
 	return le64toh(v);
 }
 
+const void *snap_get_span(struct snap_cursor *c, size_t n)
+{
+	const void *p;
+
+	if (c->bad || n > c->s->len - c->off) {
+		c->bad = true;
+		return NULL;
+	}
+	p = c->s->data + c->off;
+	c->off += n;
+	return p;
+}
+
 const void *snap_get_blob(struct snap_cursor *c, size_t max, uint32_t *len)
 {
 	uint32_t n = snap_get_u32(c);
 	const void *p;
 
 	*len = 0;
-	if (c->bad || n > max || n > c->s->len - c->off) {
+	if (!c->bad && n > max) {
 		c->bad = true;
 		return NULL;
 	}
-	p = c->s->data + c->off;
-	c->off += n;
-	*len = n;
+	p = snap_get_span(c, n);
+	if (p)
+		*len = n;
 	return p;
 }
 

@@ -138,6 +138,8 @@ uint64_t snap_get_u64(struct snap_cursor *c);
 void snap_get_bytes(struct snap_cursor *c, void *dst, size_t n);
 /* A blob of at most (max) bytes, in place: its address and (*len), or NULL (cursor bad). */
 const void *snap_get_blob(struct snap_cursor *c, size_t max, uint32_t *len);
+/* (n) bytes in place: their address, or NULL (cursor bad) when the section ends first. */
+const void *snap_get_span(struct snap_cursor *c, size_t n);
 /* A string blob into (dst) of (size) bytes, NUL-terminated; bad if it does not fit or has a NUL. */
 void snap_get_str(struct snap_cursor *c, char *dst, size_t size);
 /* Mark the cursor bad: a field read well but holds a value the reader refuses (what). */

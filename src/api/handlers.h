@@ -66,4 +66,8 @@ int h_get_mmds(struct api_call *c);
 int h_put_mmds(struct api_call *c);
 int h_patch_mmds(struct api_call *c);
 
+/* handlers_snapshot.c: creating and loading snapshots. */
+int h_put_snapshot_create(struct api_call *c);
+int h_put_snapshot_load(struct api_call *c);
+
 #endif

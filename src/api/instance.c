@@ -54,6 +54,38 @@ static void instance_on_signal(void *opaque, uint32_t events)
 	}
 }
 
+int instance_open_metrics(struct instance *in, char *why, size_t why_len)
+{
+	int ret = 0;
+
+	if (in->cfg.metrics.set && in->metrics.fd < 0) {
+		ret = metrics_open(in);
+		if (ret)
+			snprintf(why, why_len, "metrics.metrics_path: cannot open '%s': %s",
+				 in->cfg.metrics.path, strerror(-ret));
+	}
+	return ret;
+}
+
+int instance_take_over(struct instance *in, const char *what, char *why, size_t why_len)
+{
+	int ret;
+
+	if (in->api) {
+		ret = event_loop_add(&in->machine.vm.loop, &in->api_src, EPOLLIN);
+		if (ret) {
+			snprintf(why, why_len, "%s: cannot watch the API", what);
+			machine_destroy(&in->machine);
+			return ret;
+		}
+		if (in->preboot_loop.epoll_fd >= 0)
+			event_loop_del(&in->preboot_loop, &in->api_src);
+	}
+	if (in->metrics.fd >= 0 && metrics_start_timer(in, &in->machine.vm.loop))
+		log_warn(&in->log, "cannot start the periodic metrics timer");
+	return 0;
+}
+
 int instance_start(struct instance *in, char *why, size_t why_len)
 {
 	char reason[400];
@@ -64,14 +96,9 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 		ret = -EINVAL;
 		goto fail;
 	}
-	if (in->cfg.metrics.set && in->metrics.fd < 0) {
-		ret = metrics_open(in);
-		if (ret) {
-			snprintf(why, why_len, "metrics.metrics_path: cannot open '%s': %s",
-				 in->cfg.metrics.path, strerror(-ret));
-			goto fail;
-		}
-	}
+	ret = instance_open_metrics(in, why, why_len);
+	if (ret)
+		goto fail;
 	ret = machine_build(&in->machine, &in->cfg, &in->log, in->start_us, reason,
 			    sizeof(reason));
 	if (ret) {
@@ -79,22 +106,9 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 			 *reason ? reason : strerror(-ret));
 		goto fail;
 	}
-	/*
-	 * From now on the API is served by the VM's loop, beside the devices. Watched there
-	 * before it leaves the pre-boot loop, so a failure leaves the API answering.
-	 */
-	if (in->api) {
-		ret = event_loop_add(&in->machine.vm.loop, &in->api_src, EPOLLIN);
-		if (ret) {
-			snprintf(why, why_len, "Failed to start microVM: cannot watch the API");
-			machine_destroy(&in->machine);
-			goto fail;
-		}
-		if (in->preboot_loop.epoll_fd >= 0)
-			event_loop_del(&in->preboot_loop, &in->api_src);
-	}
-	if (in->metrics.fd >= 0 && metrics_start_timer(in, &in->machine.vm.loop))
-		log_warn(&in->log, "cannot start the periodic metrics timer");
+	ret = instance_take_over(in, "Failed to start microVM", why, why_len);
+	if (ret)
+		goto fail;
 	in->state = INSTANCE_RUNNING;
 	return 0;
 fail:

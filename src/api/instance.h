@@ -15,6 +15,7 @@
 #include "server.h"
 #include "../config/vm_config.h"
 #include "../machine/machine.h"
+#include "../machine/snapshot.h"
 #include "../seccomp/confine.h"
 #include "../util/eventloop.h"
 #include "../util/log.h"
@@ -39,7 +40,9 @@ struct instance {
 	struct seccomp_filters seccomp;
 	struct vm_config cfg; /* the one live configuration: the machine works on it too */
 	enum instance_state state;
-	struct machine machine; /* built by InstanceStart */
+	/* A boot-specific resource was configured: a snapshot can no longer be loaded. */
+	bool configured;
+	struct machine machine; /* built by InstanceStart or a snapshot load */
 
 	struct api_server *api; /* NULL with --no-api */
 	struct event_source api_src;
@@ -71,6 +74,42 @@ int instance_open_api(struct instance *in, const char *sock_path, size_t max_pay
  * InstanceStart or a signal. Then run the VM to its end. Returns the process exit status.
  */
 int instance_run(struct instance *in, bool boot_now);
+
+/* What PUT /snapshot/load (or --restore) asks for. */
+struct instance_restore {
+	const char *state_path;
+	const char *mem_path; /* File backend: the memory file; or NULL */
+	const char *uffd_path; /* Uffd backend: the page-fault handler's socket; or NULL */
+	bool track_dirty_pages;
+	bool resume;
+	struct {
+		const char *iface_id, *tap;
+	} net_overrides[VM_MAX_NETS];
+	unsigned int nr_net_overrides;
+	const char *vsock_uds; /* a new vsock socket path, or NULL */
+};
+
+/*
+ * Build the VM from a snapshot instead of booting it: Paused, or Running with (resume).
+ * 0, or -errno with the reason in (why, why_len) and the instance as it was (Not started,
+ * its configuration unchanged).
+ */
+int instance_restore(struct instance *in, const struct instance_restore *r, char *why,
+		     size_t why_len);
+
+/* For the two ways to build the machine (instance.c, instance_snapshot.c). */
+/* Open the metrics file if the configuration asks for one. 0 or -errno with (why). */
+int instance_open_metrics(struct instance *in, char *why, size_t why_len);
+/*
+ * The machine is built: from now on the API is served by the VM's loop, beside the
+ * devices. Watched there before it leaves the pre-boot loop, so a failure leaves the API
+ * answering. 0, or -errno with the machine destroyed again and (why) starting with (what).
+ */
+int instance_take_over(struct instance *in, const char *what, char *why, size_t why_len);
+
+/* PUT /snapshot/create, on a Paused VM. 0, or -errno with (why). */
+int instance_snapshot(struct instance *in, enum snapshot_type type, const char *state_path,
+		      const char *mem_path, char *why, size_t why_len);
 
 /* PATCH /vm: "Paused" or "Resumed". 0 or -errno with (why). */
 int instance_pause(struct instance *in, char *why, size_t why_len);

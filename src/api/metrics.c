@@ -222,14 +222,18 @@ static json_t *metrics_line(struct instance *in)
 	if (in->cfg.metrics.properties)
 		json_object_set_new(root, "properties",
 				    json_loads(in->cfg.metrics.properties, 0, NULL));
-	/* Store metrics, written as they are: start-up costs and the last pause and resume. */
+	/* Store metrics, written as they are: start-up costs, the last pause, resume, snapshots. */
 	json_object_set_new(root, "api_server",
 			    json_pack("{s:I, s:I}", "process_startup_time_us",
 				      (json_int_t)m->startup_us, "process_startup_time_cpu_us",
 				      (json_int_t)m->startup_cpu_us));
 	json_object_set_new(root, "latencies_us",
-			    json_pack("{s:I, s:I}", "pause_vm", (json_int_t)m->pause_vm_us,
-				      "resume_vm", (json_int_t)m->resume_vm_us));
+			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "pause_vm",
+				      (json_int_t)m->pause_vm_us, "resume_vm",
+				      (json_int_t)m->resume_vm_us, "full_create_snapshot",
+				      (json_int_t)m->full_create_snapshot_us, "diff_create_snapshot",
+				      (json_int_t)m->diff_create_snapshot_us, "load_snapshot",
+				      (json_int_t)m->load_snapshot_us));
 	routes_json(m, root);
 	cpu_and_legacy_json(in, root);
 	json_object_set_new(root, "block", block_json(in));

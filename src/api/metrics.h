@@ -47,9 +47,11 @@ struct metrics {
 	struct vcpu_metrics prev_vcpu;
 	struct serial_metrics prev_uart;
 	struct i8042_metrics prev_i8042;
-	/* Stored as measured: exec to API socket (wall, CPU), the last pause and resume. */
+	/* Stored as measured: exec to API socket (wall, CPU), the last pause and resume,
+	 * the last snapshot of each type and the snapshot load. */
 	uint64_t startup_us, startup_cpu_us;
 	uint64_t pause_vm_us, resume_vm_us;
+	uint64_t full_create_snapshot_us, diff_create_snapshot_us, load_snapshot_us;
 	uint64_t prev_log_missed;
 	uint64_t prev_missed_lines;
 };

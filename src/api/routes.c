@@ -59,6 +59,8 @@ static const struct route routes[] = {
 	{"/mmds/config", API_PUT, PRE_BOOT, true, h_put_mmds_config, "mmds_config"},
 	{"/actions", API_PUT, ANY_TIME, true, h_put_action, "actions"},
 	{"/vm", API_PATCH, POST_BOOT, true, h_patch_vm, "vm"},
+	{"/snapshot/create", API_PUT, POST_BOOT, true, h_put_snapshot_create, NULL},
+	{"/snapshot/load", API_PUT, PRE_BOOT, true, h_put_snapshot_load, NULL},
 	/* Firecracker features ember does not have: a clear 400, never a 404. */
 	{"/cpu-config", API_PUT, ANY_TIME, false, h_unsupported, NULL},
 	{"/pmem/", API_PUT, ANY_TIME, false, h_unsupported, NULL},
@@ -67,8 +69,6 @@ static const struct route routes[] = {
 	{"/hotplug/memory", API_GET, ANY_TIME, false, h_unsupported, NULL},
 	{"/hotplug/memory", API_PUT, ANY_TIME, false, h_unsupported, NULL},
 	{"/hotplug/memory", API_PATCH, ANY_TIME, false, h_unsupported, NULL},
-	{"/snapshot/create", API_PUT, ANY_TIME, false, h_unsupported, NULL},
-	{"/snapshot/load", API_PUT, ANY_TIME, false, h_unsupported, NULL},
 	{"/balloon/hinting/start", API_PATCH, ANY_TIME, false, h_unsupported, NULL},
 	{"/balloon/hinting/status", API_GET, ANY_TIME, false, h_unsupported, NULL},
 	{"/balloon/hinting/stop", API_PATCH, ANY_TIME, false, h_unsupported, NULL},
@@ -155,6 +155,10 @@ static int route_call(struct api_call *c, const struct api_request *req)
 	if (r->needs_body && parse_body(c, req))
 		return -EINVAL;
 	ret = r->handle(c);
+	/* Firecracker loads a snapshot only into a process with nothing but a logger and metrics. */
+	if (!ret && r->when == PRE_BOOT && r->handle != h_put_logger &&
+	    r->handle != h_put_metrics && r->handle != h_put_snapshot_load)
+		c->in->configured = true;
 	if (!ret && c->state_fault) {
 		/* A handler that forgot api_ready(): say so loudly; the request still fails. */
 		log_err(&c->in->log, "API %s %s: handler did not check the VM state",

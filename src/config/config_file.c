@@ -110,10 +110,29 @@ static int cf_top(struct cf *cf, json_t *root, struct vm_config *cfg)
 	return err;
 }
 
+/* Fill (cfg) from the document (root), or leave it as it was. */
+static int config_apply(struct cf *cf, json_t *root, struct vm_config *cfg)
+{
+	struct vm_config out = *cfg;
+	int ret;
+
+	/* The strings of (cfg) stay its own until the whole file is known to be good. */
+	out.kernel_path = out.initrd_path = out.boot_args = NULL;
+	out.kernel_fd = out.initrd_fd = -1;
+	out.metrics.properties = NULL;
+	ret = cf_top(cf, root, &out);
+	if (ret) {
+		vm_config_free(&out);
+		return ret;
+	}
+	vm_config_free(cfg);
+	*cfg = out;
+	return 0;
+}
+
 int config_file_load(const char *path, struct vm_config *cfg, char *err, size_t err_len)
 {
 	struct cf cf = {.err = err, .err_len = err_len};
-	struct vm_config out = *cfg;
 	json_error_t jerr;
 	json_t *root;
 	int ret;
@@ -126,17 +145,22 @@ int config_file_load(const char *path, struct vm_config *cfg, char *err, size_t 
 				       jerr.text);
 		return cf_fail(&cf, "%s", jerr.text);
 	}
-	/* The strings of (cfg) stay its own until the whole file is known to be good. */
-	out.kernel_path = out.initrd_path = out.boot_args = NULL;
-	out.kernel_fd = out.initrd_fd = -1;
-	out.metrics.properties = NULL;
-	ret = cf_top(&cf, root, &out);
+	ret = config_apply(&cf, root, cfg);
 	json_decref(root);
-	if (ret) {
-		vm_config_free(&out);
-		return ret;
-	}
-	vm_config_free(cfg);
-	*cfg = out;
-	return 0;
+	return ret;
+}
+
+int config_parse(const char *text, size_t len, struct vm_config *cfg, char *err, size_t err_len)
+{
+	struct cf cf = {.err = err, .err_len = err_len};
+	json_error_t jerr;
+	json_t *root;
+	int ret;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return cf_fail(&cf, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+	ret = config_apply(&cf, root, cfg);
+	json_decref(root);
+	return ret;
 }

@@ -13,4 +13,7 @@ struct vm_config;
  */
 int config_file_load(const char *path, struct vm_config *cfg, char *err, size_t err_len);
 
+/* The same from the JSON document (text, len) (a snapshot's configuration). */
+int config_parse(const char *text, size_t len, struct vm_config *cfg, char *err, size_t err_len);
+
 #endif

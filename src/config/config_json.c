@@ -40,7 +40,7 @@ static void limiter_set(json_t *obj, const char *key, const struct throttle_conf
 json_t *cfg_machine_json(const struct vm_config *cfg)
 {
 	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", cfg->vcpus, "mem_size_mib",
-			 (json_int_t)cfg->mem_mib, "smt", 0, "track_dirty_pages", 0, "huge_pages",
+			 (json_int_t)cfg->mem_mib, "smt", 0, "track_dirty_pages", cfg->track_dirty_pages, "huge_pages",
 			 "None");
 }
 

@@ -64,6 +64,8 @@ int cfg_machine(struct cf *cf, json_t *v, bool partial, struct vm_config *cfg)
 	    "huge_pages", "cpu_template", NULL};
 	const char *w = "machine-config";
 	uint64_t vcpus = cfg->vcpus, mib = cfg->mem_mib;
+	/* A PUT sets every field, to its default if left out; a PATCH keeps what it omits. */
+	bool track = partial ? cfg->track_dirty_pages : false;
 	int err;
 
 	err = cf_object(cf, v, w) ?: cf_keys(cf, v, w, known) ?:
@@ -71,13 +73,14 @@ int cfg_machine(struct cf *cf, json_t *v, bool partial, struct vm_config *cfg)
 	      cf_uint(cf, v, w, "vcpu_count", !partial, 1, ARCH_MAX_VCPUS, &vcpus) ?:
 	      cf_uint(cf, v, w, "mem_size_mib", !partial, 2, VM_MAX_MEM_MIB, &mib) ?:
 	      cf_default_only(cf, v, w, "smt", json_false()) ?:
-	      cf_default_only(cf, v, w, "track_dirty_pages", json_false()) ?:
+	      cf_bool(cf, v, w, "track_dirty_pages", false, &track) ?:
 	      cf_default_only(cf, v, w, "huge_pages", json_string("None")) ?:
 	      cf_default_only(cf, v, w, "cpu_template", json_string("None"));
 	if (err)
 		return err;
 	cfg->vcpus = vcpus;
 	cfg->mem_mib = mib;
+	cfg->track_dirty_pages = track;
 	return 0;
 }
 

@@ -8,6 +8,8 @@
 
 struct vm;
 struct virtio_mmio;
+struct snap_writer;
+struct snap_cursor;
 
 /*
  * Put device (vd) on (vm)'s MMIO bus in the next free slot with its own interrupt line.
@@ -16,5 +18,15 @@ struct virtio_mmio;
  */
 int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, struct virtio_mmio **out);
 void virtio_mmio_destroy(struct virtio_mmio *mmio);
+
+/*
+ * A snapshot of the transport and the device's virtio state (features, status, queues,
+ * interrupt status) as fields of a section the caller opened; restore reads them back into
+ * a transport just built, checking them as untrusted, and starts the device again if the
+ * driver had it running. 0, or -errno with the reason in (why, why_len).
+ */
+int virtio_mmio_save(struct virtio_mmio *mmio, struct snap_writer *w);
+int virtio_mmio_restore(struct virtio_mmio *mmio, struct snap_cursor *c, char *why,
+			size_t why_len);
 
 #endif

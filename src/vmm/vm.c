@@ -237,6 +237,13 @@ int vm_pause(struct vm *vm)
 	return -ret;
 }
 
+void vm_pause_at_start(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->pause_requested = true;
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
 void vm_resume(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->stop_lock);

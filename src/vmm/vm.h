@@ -123,6 +123,9 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
  */
 int vm_pause(struct vm *vm);
 
+/* Before the vCPUs start: have each park before its first KVM_RUN (a Paused restore). */
+void vm_pause_at_start(struct vm *vm);
+
 /* Let parked vCPUs run again. */
 void vm_resume(struct vm *vm);
 

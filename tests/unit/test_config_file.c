@@ -328,8 +328,8 @@ static void test_unsupported(void **state)
 		     "\"smt\": true}}",
 		     "machine-config.smt: not supported by ember yet");
 	expect_error("{" BOOT ", \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 64, "
-		     "\"track_dirty_pages\": true}}",
-		     "machine-config.track_dirty_pages: not supported");
+		     "\"track_dirty_pages\": 1}}",
+		     "machine-config.track_dirty_pages: must be true or false");
 	expect_error("{" BOOT ", \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 64, "
 		     "\"huge_pages\": \"2M\"}}",
 		     "machine-config.huge_pages: not supported");

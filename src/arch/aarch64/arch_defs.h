@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #define ARCH_NAME "aarch64"
+#define ARCH_ELF_MACHINE 183 /* EM_AARCH64: whose guests a snapshot holds */
 
 /* The serial port is a 16550 on MMIO, so ttyS0 as on x86; PSCI resets and powers off. */
 #define ARCH_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off nomodule"

@@ -13,6 +13,7 @@
 struct plic;
 
 #define ARCH_NAME "riscv64"
+#define ARCH_ELF_MACHINE 243 /* EM_RISCV: whose guests a snapshot holds */
 
 /* The 16550 is ttyS0; SBI system reset powers off and resets. */
 #define ARCH_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 nomodule"

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #define ARCH_NAME "x86_64"
+#define ARCH_ELF_MACHINE 62 /* EM_X86_64: whose guests a snapshot holds */
 
 #define ARCH_DEFAULT_BOOT_ARGS                                                                     \
 	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux "                \

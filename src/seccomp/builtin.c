@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "arch_defs.h"
 #include "policy.h"
 #include "../util/util.h"
 
@@ -33,6 +34,8 @@
 	  .reason = (why) }
 /* An ioctl request, named in its reason. */
 #define IOCTL(req, why) ALLOW_EQ("ioctl", 1, (req), #req ": " why)
+/* The same as an element of an X-macro list (ARCH_SNAPSHOT_IOCTLS). */
+#define IOCTL_ITEM(req, why) ALLOW_EQ("ioctl", 1, (req), #req ": " why),
 
 /* What every thread does whatever its job: memory, locks, logging, signals, exiting. */
 #define COMMON_RULES                                                                               \
@@ -93,7 +96,7 @@ static const struct seccomp_rule vmm_rules[] = {
 	ALLOW("fdatasync", "virtio-blk flushes without io_uring"),
 	ALLOW("fsync", "virtio-blk flushes without io_uring"),
 	ALLOW("io_uring_enter", "virtio-blk requests through io_uring"),
-	ALLOW("getrandom", "virtio-rng"),
+	ALLOW("getrandom", "virtio-rng; a snapshot's temporary file names"),
 	ALLOW_EQ("socket", 0, AF_UNIX, "vsock: connecting to the host's UDS_PATH_PORT"),
 	ALLOW("connect", "vsock: connecting to the host's UDS_PATH_PORT"),
 	ALLOW("accept4", "vsock: host programs connecting to UDS_PATH"),
@@ -116,6 +119,14 @@ static const struct seccomp_rule vmm_rules[] = {
 	IOCTL(TCSETS, "the console: restoring the terminal at exit"),
 	IOCTL(TCSETSW, "the console: restoring the terminal at exit"),
 	IOCTL(TCSETSF, "the console: restoring the terminal at exit"),
+	/* PUT /snapshot/create: the state from KVM, then two files written and renamed. */
+	ARCH_SNAPSHOT_IOCTLS(IOCTL_ITEM)
+	IOCTL(KVM_GET_DIRTY_LOG, "snapshot: the pages the guest wrote, for a Diff"),
+	ALLOW("ftruncate", "snapshot: the memory file's size"),
+	ALLOW("pwrite64", "snapshot: guest pages into the memory file"),
+	ALLOW("rename", "snapshot: a finished file over the old one"),
+	ALLOW("renameat", "snapshot: a finished file over the old one"),
+	ALLOW("renameat2", "snapshot: a finished file over the old one"),
 };
 
 static const struct seccomp_rule api_rules[] = {

@@ -94,4 +94,15 @@ struct arch_vcpu {
 	uint64_t mpidr; /* read back after KVM_ARM_VCPU_INIT; the FDT's cpu@reg */
 };
 
+/*
+ * The KVM ioctls a snapshot makes on the VMM thread, for its seccomp filter
+ * (src/seccomp/builtin.c): X(request, why) each.
+ */
+#define ARCH_SNAPSHOT_IOCTLS(X)                                                   \
+	X(KVM_GET_REG_LIST, "snapshot: which registers a vCPU has")               \
+	X(KVM_GET_ONE_REG, "snapshot: a vCPU's registers")                        \
+	X(KVM_GET_MP_STATE, "snapshot: a vCPU's run state")                       \
+	X(KVM_GET_DEVICE_ATTR, "snapshot: the vGIC's registers")                  \
+	X(KVM_SET_DEVICE_ATTR, "snapshot: flushing the vGIC's pending tables")
+
 #endif

@@ -81,4 +81,13 @@ struct arch_vcpu {
 	int unused;
 };
 
+/*
+ * The KVM ioctls a snapshot makes on the VMM thread, for its seccomp filter
+ * (src/seccomp/builtin.c): X(request, why) each.
+ */
+#define ARCH_SNAPSHOT_IOCTLS(X)                                                   \
+	X(KVM_GET_ONE_REG, "snapshot: a vCPU's registers")                        \
+	X(KVM_GET_MP_STATE, "snapshot: a vCPU's run state")                       \
+	X(KVM_GET_DEVICE_ATTR, "snapshot: the in-kernel AIA's registers")
+
 #endif

@@ -84,4 +84,27 @@ struct arch_vcpu {
 	int unused;
 };
 
+/*
+ * The KVM ioctls a snapshot makes on the VMM thread, for its seccomp filter
+ * (src/seccomp/builtin.c): X(request, why) each.
+ */
+#define ARCH_SNAPSHOT_IOCTLS(X)                                                   \
+	X(KVM_GET_CLOCK, "snapshot: kvmclock")                                    \
+	X(KVM_GET_IRQCHIP, "snapshot: the PICs and the I/O APIC")                 \
+	X(KVM_GET_PIT2, "snapshot: the PIT")                                      \
+	X(KVM_GET_CPUID2, "snapshot: a vCPU's CPUID")                             \
+	X(KVM_GET_REGS, "snapshot: a vCPU's registers")                           \
+	X(KVM_GET_SREGS, "snapshot: a vCPU's special registers")                  \
+	X(KVM_GET_XSAVE, "snapshot: a vCPU's FPU and vector state")               \
+	X(KVM_GET_XSAVE2, "snapshot: a vCPU's FPU and vector state (XSAVE2)")     \
+	X(KVM_GET_XCRS, "snapshot: a vCPU's extended control registers")          \
+	X(KVM_GET_MSR_INDEX_LIST, "snapshot: which MSRs a vCPU has")              \
+	X(KVM_GET_MSRS, "snapshot: a vCPU's MSRs")                                \
+	X(KVM_GET_LAPIC, "snapshot: a vCPU's local APIC")                         \
+	X(KVM_GET_MP_STATE, "snapshot: a vCPU's run state")                       \
+	X(KVM_GET_VCPU_EVENTS, "snapshot: a vCPU's pending events")               \
+	X(KVM_GET_DEBUGREGS, "snapshot: a vCPU's debug registers")                \
+	X(KVM_GET_TSC_KHZ, "snapshot: a vCPU's TSC rate")                         \
+	X(KVM_CHECK_EXTENSION, "snapshot: the XSAVE area's size")
+
 #endif

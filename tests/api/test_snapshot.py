@@ -314,3 +314,43 @@ def test_snapshot_metrics(spawn, scratch):
     with open(metrics) as f:
         lines = [json.loads(line) for line in f if line.strip()]
     assert lines[-1]["latencies_us"]["full_create_snapshot"] > 0
+
+
+def test_restore_from_the_command_line(spawn, scratch):
+    e = boot_counter(spawn)
+    last = pause(e)
+    state, mem = snapshot(e, scratch)
+    kill(e)
+    r = spawn(["--restore", "%s,%s" % (state, mem)], api_sock=False)
+    assert_goes_on(r, last)
+    p = spawn(["--restore", "%s,%s,paused" % (state, mem)])
+    assert p.api.ok("GET", "/")["state"] == "Paused"
+    p.api.ok("PATCH", "/vm", {"state": "Resumed"})
+    assert_goes_on(p, last)
+    bad = spawn(["--restore", "%s,%s" % (mem, mem)], api_sock=False)
+    assert bad.wait_exit(10) == 1
+    assert "not an ember snapshot" in bad.stderr()
+    for args in (["--restore", state], ["--restore", "%s,%s,fast" % (state, mem)],
+                 ["--restore", "%s,%s" % (state, mem), "--kernel", COUNTER]):
+        usage = spawn(args, api_sock=False)
+        assert usage.wait_exit(10) == 2, args
+
+
+def test_restore_from_a_config_file(spawn, scratch):
+    e = boot_counter(spawn)
+    last = pause(e)
+    state, mem = snapshot(e, scratch)
+    kill(e)
+    cfg = os.path.join(scratch, "restore.json")
+    with open(cfg, "w") as f:
+        json.dump({"snapshot-load": {"snapshot_path": state, "mem_backend": {
+            "backend_type": "File", "backend_path": mem}, "resume_vm": True}}, f)
+    r = spawn(["--config-file", cfg])
+    assert r.api.ok("GET", "/")["state"] == "Running"
+    assert_goes_on(r, last)
+    with open(cfg, "w") as f:
+        json.dump({"snapshot-load": {"snapshot_path": state, "mem_file_path": mem},
+                   "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}, f)
+    bad = spawn(["--config-file", cfg, "--no-api"], api_sock=False)
+    assert bad.wait_exit(10) == 2
+    assert "machine-config: cannot be given with snapshot-load" in bad.stderr()

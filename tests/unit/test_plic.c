@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 
 #include "devices/plic.h"
+#include "snapshot/stream.h"
 #include "unit.h"
 
 #define PENDING	     0x1000
@@ -547,6 +548,265 @@ static void test_threads(void **state)
 	free(s);
 }
 
+
+/* --- snapshots (riscv64's arch sections carry the PLIC: no machine hook) --- */
+
+#define SNAP_ARCH 243
+#define TAG_PLIC  SNAP_TAG('P', 'L', 'I', 'C')
+
+/* (plic)'s saved section, as bytes in (*out), (*len) of them. */
+static void save_bytes(struct plic *plic, uint8_t **out, size_t *len)
+{
+	struct snap_writer w;
+	struct snap_file f;
+	const struct snap_section *sec;
+	char why[256];
+
+	snap_writer_init(&w, SNAP_ARCH, "test");
+	snap_begin(&w, TAG_PLIC, 0);
+	plic_save(plic, &w);
+	snap_end(&w);
+	assert_int_equal(snap_writer_finish(&w), 0);
+	assert_int_equal(snap_parse(&f, w.buf, w.len, SNAP_ARCH, why, sizeof(why)), 0);
+	sec = snap_find(&f, TAG_PLIC, 0);
+	assert_non_null(sec);
+	*out = malloc(sec->len);
+	assert_non_null(*out);
+	memcpy(*out, sec->data, sec->len);
+	*len = sec->len;
+	snap_writer_free(&w);
+}
+
+/*
+ * (data, len) as a state file's PLIC section, restored into (plic) and read to its end:
+ * 0, or -EINVAL with the reason in (why).
+ */
+static int load_bytes(struct plic *plic, const void *data, size_t len, char *why,
+		      size_t why_len)
+{
+	struct snap_writer w;
+	struct snap_file f;
+	struct snap_cursor c;
+	int ret;
+
+	snap_writer_init(&w, SNAP_ARCH, "test");
+	snap_begin(&w, TAG_PLIC, 0);
+	snap_put_bytes(&w, data, len);
+	snap_end(&w);
+	assert_int_equal(snap_writer_finish(&w), 0);
+	assert_int_equal(snap_parse(&f, w.buf, w.len, SNAP_ARCH, why, why_len), 0);
+	*why = '\0';
+	snap_cursor_init(&c, snap_find(&f, TAG_PLIC, 0));
+	ret = plic_restore(plic, &c, why, why_len);
+	if (!ret)
+		ret = snap_cursor_end(&c, why, why_len);
+	snap_writer_free(&w);
+	return ret;
+}
+
+/* Every register the guest can read without side effects, of (a) and (b), is the same. */
+static void assert_same_registers(struct plic *a, struct plic *b, unsigned int nr_contexts)
+{
+	unsigned int i, c;
+
+	for (i = 1; i < PLIC_NR_SOURCES; i++)
+		assert_int_equal(rd(a, 4 * i), rd(b, 4 * i));
+	for (i = 0; i < 2; i++)
+		assert_int_equal(rd(a, PENDING + 4 * i), rd(b, PENDING + 4 * i));
+	for (c = 0; c < nr_contexts; c++) {
+		assert_int_equal(rd(a, THRESHOLD(c)), rd(b, THRESHOLD(c)));
+		for (i = 0; i < 2; i++)
+			assert_int_equal(rd(a, ENABLE(c) + 4 * i), rd(b, ENABLE(c) + 4 * i));
+	}
+}
+
+/*
+ * A PLIC in the middle of things (a level source high, a source in service with an edge
+ * kept for it, edges pending under thresholds, per context enables) restored into a new
+ * one: the same registers, every hart told its line once, and the same behaviour after.
+ */
+static void test_state_round_trip(void **state)
+{
+	struct lines la, lb;
+	struct plic *a = make(3, &la), *b = make(3, &lb);
+	uint8_t *data;
+	size_t len;
+	char why[256];
+	unsigned int c;
+
+	(void)state;
+	setup_source(a, 0, 5, 3);
+	setup_source(a, 0, 40, 6);
+	setup_source(a, 1, 40, 6);
+	setup_source(a, 1, 7, 2);
+	setup_source(a, 2, 63, 1);
+	wr(a, THRESHOLD(1), 5);
+	wr(a, THRESHOLD(2), 1); /* source 63 (priority 1) cannot pass it */
+	plic_trigger(a, 40);
+	assert_int_equal(rd(a, CLAIM(0)), 40); /* in service... */
+	plic_trigger(a, 40);		       /* ...with an edge kept for it */
+	plic_set_level(a, 5, 1);	       /* pending, level high */
+	plic_trigger(a, 7);		       /* pending, under context 1's threshold */
+	plic_trigger(a, 63);		       /* pending, under context 2's threshold */
+	assert_true(la.level[0]);
+	assert_false(la.level[1]);
+
+	save_bytes(a, &data, &len);
+	assert_int_equal(len, 4 + PLIC_NR_SOURCES + 4 * 8 + 3 * 12);
+	assert_int_equal(load_bytes(b, data, len, why, sizeof(why)), 0);
+	assert_same_registers(a, b, 3);
+	/* Every hart hears its line once, the low ones too. */
+	for (c = 0; c < 3; c++) {
+		assert_int_equal(lb.calls[c], 1);
+		assert_int_equal(lb.level[c], la.level[c]);
+	}
+	/* Both go on alike: completing 40 brings its kept edge back, then 5, then nothing. */
+	wr(a, CLAIM(0), 40);
+	wr(b, CLAIM(0), 40);
+	assert_same_registers(a, b, 3);
+	assert_int_equal(rd(b, CLAIM(1)), 40);
+	assert_int_equal(rd(a, CLAIM(1)), 40);
+	assert_int_equal(rd(b, CLAIM(0)), 5);
+	assert_int_equal(rd(a, CLAIM(0)), 5);
+	assert_int_equal(rd(b, CLAIM(0)), 0);
+	assert_int_equal(rd(a, CLAIM(0)), 0);
+	/* Level 5 is still high in both: its completion makes it pending again. */
+	wr(a, CLAIM(0), 5);
+	wr(b, CLAIM(0), 5);
+	assert_same_registers(a, b, 3);
+	for (c = 0; c < 3; c++)
+		assert_int_equal(lb.level[c], la.level[c]);
+	free(data);
+	plic_destroy(a);
+	plic_destroy(b);
+}
+
+/* An idle PLIC restored raises nothing, and lowers every line once. */
+static void test_state_idle(void **state)
+{
+	struct lines l;
+	struct plic *a = make(1, &l), *b;
+	uint8_t *data;
+	size_t len;
+	char why[256];
+
+	(void)state;
+	save_bytes(a, &data, &len);
+	b = make(1, &l);
+	assert_int_equal(load_bytes(b, data, len, why, sizeof(why)), 0);
+	assert_int_equal(l.calls[0], 1);
+	assert_false(l.level[0]);
+	assert_int_equal(rd(b, PENDING), 0);
+	free(data);
+	plic_destroy(a);
+	plic_destroy(b);
+}
+
+/* Every prefix of a good state is refused, and so is one byte more. */
+static void test_state_truncated(void **state)
+{
+	struct lines la, lb;
+	struct plic *a = make(2, &la), *b;
+	uint8_t *data, *longer;
+	size_t len, n;
+	char why[256];
+
+	(void)state;
+	setup_source(a, 1, 3, 2);
+	plic_trigger(a, 3);
+	save_bytes(a, &data, &len);
+	for (n = 0; n < len; n++) {
+		b = make(2, &lb);
+		if (load_bytes(b, data, n, why, sizeof(why)) != -EINVAL)
+			fail_msg("%zu bytes of %zu accepted", n, len);
+		assert_non_null(strstr(why, "section PLIC 0: "));
+		plic_destroy(b);
+	}
+	longer = calloc(1, len + 1);
+	assert_non_null(longer);
+	memcpy(longer, data, len);
+	b = make(2, &lb);
+	assert_int_equal(load_bytes(b, longer, len + 1, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "1 bytes left over"));
+	plic_destroy(b);
+	free(longer);
+	free(data);
+	plic_destroy(a);
+}
+
+/* Offsets into a saved state. */
+#define OFF_PRIORITY	 4
+#define OFF_PENDING	 (OFF_PRIORITY + PLIC_NR_SOURCES)
+#define OFF_IN_SERVICE	 (OFF_PENDING + 8)
+#define OFF_LEVEL	 (OFF_IN_SERVICE + 8)
+#define OFF_EDGE	 (OFF_LEVEL + 8)
+#define OFF_ENABLED(c)	 (OFF_EDGE + 8 + 12 * (c))
+#define OFF_THRESHOLD(c) (OFF_ENABLED(c) + 8)
+
+/* Each value a hostile file could hold, refused with its name, leaving the PLIC as it was. */
+static void test_state_refused(void **state)
+{
+	static const struct {
+		size_t off;
+		unsigned int bytes;
+		uint64_t val;
+		const char *why;
+	} bad[] = {
+		{ 0, 4, 3, "PLIC contexts" },
+		{ 0, 4, 1, "PLIC contexts" },
+		{ 0, 4, 0, "PLIC contexts" },
+		{ 0, 4, 0xffffffff, "PLIC contexts" },
+		{ OFF_PRIORITY, 1, 1, "PLIC priority" }, /* source 0 */
+		{ OFF_PRIORITY + 9, 1, PLIC_MAX_PRIORITY + 1, "PLIC priority" },
+		{ OFF_PRIORITY + 63, 1, 0xff, "PLIC priority" },
+		{ OFF_PENDING, 8, 1, "PLIC source state" },
+		{ OFF_IN_SERVICE, 8, 1, "PLIC source state" },
+		{ OFF_LEVEL, 8, 1, "PLIC source state" },
+		{ OFF_EDGE, 8, 1, "PLIC source state" },
+		{ OFF_IN_SERVICE, 8, 1ULL << 3, "PLIC source state" }, /* pending and in service */
+		{ OFF_EDGE, 8, 1ULL << 9, "PLIC source state" },	    /* kept, not in service */
+		{ OFF_ENABLED(0), 8, 1, "PLIC context" },
+		{ OFF_ENABLED(1), 8, 3, "PLIC context" },
+		{ OFF_THRESHOLD(0), 4, PLIC_MAX_PRIORITY + 1, "PLIC context" },
+		{ OFF_THRESHOLD(1), 4, 0x80000000u, "PLIC context" },
+	};
+	struct lines la, lb;
+	struct plic *a = make(2, &la), *b = make(2, &lb);
+	uint8_t *data, *copy;
+	size_t len;
+	unsigned int i;
+	char why[256];
+
+	(void)state;
+	setup_source(a, 0, 3, 2);
+	plic_trigger(a, 3); /* pending: the in-service case above collides with it */
+	setup_source(b, 1, 9, 4);
+	save_bytes(a, &data, &len);
+	assert_int_equal(len, (size_t)OFF_THRESHOLD(1) + 4);
+	copy = malloc(len);
+	assert_non_null(copy);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(copy, data, len);
+		put_le(copy + bad[i].off, bad[i].val, bad[i].bytes);
+		assert_int_equal(load_bytes(b, copy, len, why, sizeof(why)), -EINVAL);
+		if (!strstr(why, bad[i].why))
+			fail_msg("case %u: \"%s\" does not name \"%s\"", i, why, bad[i].why);
+		/* Refused before anything changed: b is still as it was set up. */
+		assert_int_equal(rd(b, 4 * 9), 4);
+		assert_int_equal(rd(b, PENDING), 0);
+		assert_int_equal(lb.total, 0);
+	}
+	/* A PLIC of another size refuses a good state. */
+	plic_destroy(b);
+	b = make(3, &lb);
+	assert_int_equal(load_bytes(b, data, len, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "PLIC contexts"));
+	free(copy);
+	free(data);
+	plic_destroy(a);
+	plic_destroy(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +824,10 @@ int main(void)
 		cmocka_unit_test(test_bad_accesses),
 		cmocka_unit_test(test_callback_only_on_change),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_state_round_trip),
+		cmocka_unit_test(test_state_idle),
+		cmocka_unit_test(test_state_truncated),
+		cmocka_unit_test(test_state_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,7 +193,10 @@ static void riscv_describe(const struct vm *vm, struct riscv_fdt_params *p)
 	p->nr_virtio = vm->plumbing.nr_mmio_devs;
 }
 
-/* The AIA (its IMSICs belong to vCPUs), then the device tree, which lists every hart. */
+/*
+ * The AIA (its IMSICs belong to vCPUs), then the device tree, which lists every hart (not
+ * for a restore).
+ */
 int arch_vm_finalize(struct vm *vm)
 {
 	struct riscv_fdt_params *p;
@@ -207,6 +210,9 @@ int arch_vm_finalize(struct vm *vm)
 		if (ret)
 			return ret;
 	}
+	/* Restoring: the guest's RAM, device tree and all, comes from the snapshot. */
+	if (vm->restoring)
+		return 0;
 	if (vm->arch.timebase_hz > UINT32_MAX) {
 		log_err(vm->log, "KVM's timebase, %llu Hz, does not fit the device tree's 32 bits",
 			(unsigned long long)vm->arch.timebase_hz);

@@ -88,6 +88,7 @@ struct arch_vcpu {
 #define ARCH_SNAPSHOT_IOCTLS(X)                                                   \
 	X(KVM_GET_ONE_REG, "snapshot: a vCPU's registers")                        \
 	X(KVM_GET_MP_STATE, "snapshot: a vCPU's run state")                       \
+	X(KVM_HAS_DEVICE_ATTR, "snapshot: whether the in-kernel AIA's state can be read") \
 	X(KVM_GET_DEVICE_ATTR, "snapshot: the in-kernel AIA's registers")
 
 #endif

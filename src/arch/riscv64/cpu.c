@@ -138,17 +138,18 @@ int arch_vcpu_init(struct vcpu *vcpu)
 	if (reg_set_quiet(vcpu, SBI_EXT_REG(KVM_SBI_EXT_DBCN), 1))
 		log_debug(vcpu->vm->log, "vCPU %u: KVM has no SBI debug console to forward",
 			  vcpu->id);
-	if (vcpu->id) {
-		if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &stopped) < 0) {
-			log_warn(vcpu->vm->log, "vCPU %u: stopping it until SBI hart_start",
-				 vcpu->id);
-			return -errno;
-		}
-		return 0;
+	/* Restoring: the run state and the entry registers come from the snapshot. */
+	if (vcpu->id && !vm->restoring && ioctl(vcpu->fd, KVM_SET_MP_STATE, &stopped) < 0) {
+		ret = -errno;
+		log_warn(vcpu->vm->log, "vCPU %u: stopping it until SBI hart_start", vcpu->id);
+		return ret;
 	}
+	if (vcpu->id)
+		return 0;
 	ret = vcpu_reg_get(vcpu, TIMER_REG(frequency), &vm->arch.timebase_hz, "the timebase");
-	if (!ret)
-		ret = vcpu_reg_set(vcpu, CORE_REG(regs.pc), &vm->boot.entry, "pc");
+	if (ret || vm->restoring)
+		return ret;
+	ret = vcpu_reg_set(vcpu, CORE_REG(regs.pc), &vm->boot.entry, "pc");
 	if (!ret)
 		ret = vcpu_reg_set(vcpu, CORE_REG(regs.a0), &hartid, "a0");
 	if (!ret)

@@ -8,14 +8,18 @@
  *   L1-DMESG: <line>                       (the kernel's kvm lines)
  *   L1-STARTED uptime=<s>
  *   per run: NESTED-BEGIN <name>, ember's stdout (the L2 console), an empty line,
+ *            [NESTED-SNAP <name> first-rc=<status of the saved ember, which was killed>],
  *            NESTED-STDERR <name>: <line>..., NESTED-API <name>: <line>...,
  *            [NESTED-APIFAIL <name> <METHOD> <PATH>],
  *            NESTED-RESULT <name> rc=<status or 128+signal> secs=<s.s> timeout=0|1
  *   NESTED-DONE, then L1 powers off.
  *
- * The runs come from /runs (format in README.md): a header "run|api NAME TIMEOUT_S", then
- * ember's arguments one a line, then for "api" runs "> METHOD PATH [BODY]" lines; a blank
- * line ends a run. Built static by mk-l1-initramfs.sh.
+ * The runs come from /runs (format in README.md): a header "run|api|snap NAME TIMEOUT_S",
+ * then ember's arguments one a line, then for "api" and "snap" runs "> METHOD PATH [BODY]"
+ * lines (or "> WAIT TEXT", "> SLEEP MS", done by l1-init itself). A "snap" run's first
+ * ember is killed after its requests; "= ARG" lines are the arguments of a second one
+ * started then, ">> METHOD PATH [BODY]" its requests and "< FILE" its stdin. A blank line
+ * ends a run. Built static by mk-l1-initramfs.sh.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,14 +40,20 @@
 #define MAX_ARGS 64
 #define MAX_REQS 16
 
+/* One ember of a run: its arguments and the requests sent to it. */
+struct ember {
+	char *argv[MAX_ARGS + 2]; /* "/bin/ember", the arguments, NULL */
+	int argc;
+	char *reqs[MAX_REQS]; /* "METHOD PATH [BODY]", "WAIT TEXT" or "SLEEP MS" */
+	int nreqs;
+	const char *sock; /* the value of --api-sock */
+};
+
 struct run {
 	char kind[8], name[64];
 	int timeout;
-	char *argv[MAX_ARGS + 2]; /* "/bin/ember", the arguments, NULL */
-	int argc;
-	char *reqs[MAX_REQS]; /* "METHOD PATH [BODY]" */
-	int nreqs;
-	const char *sock; /* the value of --api-sock */
+	struct ember e[2]; /* e[1]: a snap run's second, restoring, ember */
+	char *stdin2;	   /* the file a snap run's second ember reads as its stdin */
 };
 
 /* The watchdog. A SIGALRM handler rather than a polling loop, which would take CPU time
@@ -80,22 +90,33 @@ static void msleep(long ms)
 	nanosleep(&t, NULL);
 }
 
-/* fork + exec argv with stdin from /dev/null, stderr (and stdout too if out_too, else it
- * stays ours: the console) on the file out_path, opened with O_CREAT and flags. */
-static pid_t spawn(char **argv, const char *out_path, int flags, int out_too)
+/* fork + exec argv with stdin from in_path (NULL: /dev/null), stderr on the file err_path
+ * (opened with O_CREAT and flags) and stdout on out_fd: -1 leaves it ours (the console),
+ * -2 puts it with stderr. */
+static pid_t spawn_io(char **argv, const char *in_path, int out_fd, const char *err_path,
+		      int flags)
 {
 	fflush(NULL); /* or buffered output is printed twice */
 	pid_t pid = fork();
 	if (pid) return pid;
-	int in = open("/dev/null", O_RDONLY), err = open(out_path, O_WRONLY | O_CREAT | flags, 0644);
+	int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	int err = open(err_path, O_WRONLY | O_CREAT | flags, 0644);
 	if (in >= 0) dup2(in, 0);
+	if (out_fd >= 0) dup2(out_fd, 1);
 	if (err >= 0) {
 		dup2(err, 2);
-		if (out_too) dup2(err, 1);
+		if (out_fd == -2) dup2(err, 1);
 	}
 	execv(argv[0], argv);
 	dprintf(2, "l1-init: exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+/* stdin from /dev/null, stderr (and stdout too if out_too, else it stays ours: the
+ * console) on the file out_path. */
+static pid_t spawn(char **argv, const char *out_path, int flags, int out_too)
+{
+	return spawn_io(argv, NULL, out_too ? -2 : -1, out_path, flags);
 }
 
 /* Ember exited (a zombie, not yet reaped: its pid cannot be reused under the watchdog)? */
@@ -105,32 +126,68 @@ static int ember_gone(void)
 	return !waitid(P_PID, (id_t)ember_pid, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid;
 }
 
-/* The API part of a run: wait for ember's socket, then each request in turn. */
-static void api_requests(const struct run *r)
+/* Whether the file at path holds text (a snap run's console so far). */
+static int file_has(const char *path, const char *text)
+{
+	static char buf[1 << 20];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (fd >= 0) close(fd);
+	return n > 0 && memmem(buf, (size_t)n, text, strlen(text)) != NULL;
+}
+
+/* A request l1-init does itself, 1 if req is one (*ok: whether it went well): "SLEEP MS",
+ * or "WAIT TEXT", until the console so far (console_path) shows TEXT. */
+static int own_request(const char *req, const char *console_path, int *ok)
+{
+	if (!strncmp(req, "SLEEP ", 6)) {
+		msleep(atol(req + 6));
+		*ok = !timed_out;
+		return 1;
+	}
+	if (strncmp(req, "WAIT ", 5)) return 0;
+	/* Looked at every 100 ms, as the socket is: the console of a TCG L2 is slow. */
+	while (!(*ok = console_path && file_has(console_path, req + 5)) && !ember_gone() &&
+	       !timed_out)
+		msleep(100);
+	return 1;
+}
+
+/* The API part of a run, for one of its embers: wait for its socket, then each request in
+ * turn. 0, or -1 at the first failure (after which ember got SIGTERM). */
+static int api_requests(const struct run *r, const struct ember *e, const char *console_path)
 {
 	char api[128], *argv[6];
+	if (!e->nreqs) return 0;
 	snprintf(api, sizeof(api), "/tmp/%s.api", r->name);
 	/* Ember creates the socket soon after its start; a check every 100 ms costs nothing. */
-	while (access(r->sock, F_OK) && !ember_gone() && !timed_out) msleep(100);
-	int nosock = access(r->sock, F_OK);
-	for (int i = 0; i < r->nreqs; i++) {
+	while (access(e->sock, F_OK) && !ember_gone() && !timed_out) msleep(100);
+	int nosock = access(e->sock, F_OK);
+	for (int i = 0; i < e->nreqs; i++) {
 		char line[4096], *method, *path, *body;
-		int st = 0;
+		int st = 0, ok = 0;
 		pid_t pid = -1;
 		FILE *f = fopen(api, "a");
 		if (f) {
-			fprintf(f, "> %s\n", r->reqs[i]);
+			fprintf(f, "> %s\n", e->reqs[i]);
 			/* Said here, or the reason would be api_client's "connect: No such file". */
 			if (nosock)
 				fprintf(f, "l1-init: ember %s before it made %s\n",
-					timed_out ? "timed out" : "ended", r->sock);
+					timed_out ? "timed out" : "ended", e->sock);
 			fclose(f);
 		}
-		snprintf(line, sizeof(line), "%s", r->reqs[i]);
+		snprintf(line, sizeof(line), "%s", e->reqs[i]);
+		if (own_request(line, console_path, &ok)) {
+			if (ok) continue;
+			printf("NESTED-APIFAIL %s %s\n", r->name, line);
+			fflush(stdout);
+			kill(ember_pid, SIGTERM);
+			return -1;
+		}
 		method = strtok(line, " ");
 		path = strtok(NULL, " ");
 		body = strtok(NULL, ""); /* the rest of the line, spaces and all */
-		argv[0] = "/bin/api_client", argv[1] = (char *)r->sock, argv[2] = method;
+		argv[0] = "/bin/api_client", argv[1] = (char *)e->sock, argv[2] = method;
 		argv[3] = path, argv[4] = body, argv[5] = NULL;
 		if (!nosock) pid = spawn(argv, api, O_APPEND, 1);
 		while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
@@ -138,9 +195,10 @@ static void api_requests(const struct run *r)
 			printf("NESTED-APIFAIL %s %s %s\n", r->name, method, path ? path : "");
 			fflush(stdout);
 			kill(ember_pid, SIGTERM);
-			return;
+			return -1;
 		}
 	}
+	return 0;
 }
 
 /* Prints the lines of path, each after prefix. */
@@ -159,39 +217,129 @@ static void print_prefixed(const char *prefix, const char *path)
 	fclose(f);
 }
 
+/* Waits for ember_pid to end without reaping it meanwhile, so that the watchdog never
+ * signals a reused pid; then reaps it. Its wait status. */
+static int wait_ember(void)
+{
+	siginfo_t si;
+	int st = 0;
+	while (waitid(P_PID, (id_t)ember_pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+	waitpid(ember_pid, &st, 0);
+	ember_pid = 0;
+	return st;
+}
+
+static int exit_code(int st)
+{
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* What follows a run's console: ember's stderr (both embers' for a snap run), the API
+ * exchange, the result. */
+static void report(const struct run *r, int st, double secs)
+{
+	char pre[128], path[128];
+	snprintf(pre, sizeof(pre), "NESTED-STDERR %s: ", r->name);
+	snprintf(path, sizeof(path), "/tmp/%s.err", r->name);
+	print_prefixed(pre, path);
+	snprintf(path, sizeof(path), "/tmp/%s.err2", r->name);
+	print_prefixed(pre, path);
+	snprintf(pre, sizeof(pre), "NESTED-API %s: ", r->name);
+	snprintf(path, sizeof(path), "/tmp/%s.api", r->name);
+	print_prefixed(pre, path);
+	printf("NESTED-RESULT %s rc=%d secs=%.1f timeout=%d\n", r->name, exit_code(st), secs,
+	       (int)timed_out);
+	fflush(stdout);
+}
+
 static void do_run(struct run *r)
 {
-	char err[128], pre[128];
+	char err[128];
 	int st = 0;
 	snprintf(err, sizeof(err), "/tmp/%s.err", r->name);
 	printf("NESTED-BEGIN %s\n", r->name);
-	if (r->sock) unlink(r->sock);
+	if (r->e[0].sock) unlink(r->e[0].sock);
 	timed_out = 0;
 	double t0 = now();
-	ember_pid = spawn(r->argv, err, O_TRUNC, 0);
+	ember_pid = spawn(r->e[0].argv, err, O_TRUNC, 0);
 	if (ember_pid > 0) {
 		alarm((unsigned)r->timeout);
-		if (!strcmp(r->kind, "api")) api_requests(r);
-		/* Wait without reaping, so that the watchdog never signals a reused pid. */
-		siginfo_t si;
-		while (waitid(P_PID, (id_t)ember_pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+		if (!strcmp(r->kind, "api")) api_requests(r, &r->e[0], NULL);
+		st = wait_ember();
 		alarm(0);
-		waitpid(ember_pid, &st, 0);
-		ember_pid = 0;
 	} else {
 		ember_pid = 0;
 		st = 127 << 8;
 	}
 	double t1 = now();
-	int rc = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 	printf("\n");
-	snprintf(pre, sizeof(pre), "NESTED-STDERR %s: ", r->name);
-	print_prefixed(pre, err);
-	snprintf(pre, sizeof(pre), "NESTED-API %s: ", r->name);
-	snprintf(err, sizeof(err), "/tmp/%s.api", r->name);
-	print_prefixed(pre, err);
-	printf("NESTED-RESULT %s rc=%d secs=%.1f timeout=%d\n", r->name, rc, t1 - t0, (int)timed_out);
-	fflush(stdout);
+	report(r, st, t1 - t0);
+}
+
+/* The tee of a snap run: fd to our stdout (the console) and to the file path, until EOF. */
+static void copy_console(int fd, const char *path)
+{
+	char buf[4096];
+	ssize_t n, k;
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR) continue;
+		if (n < 0) break;
+		for (ssize_t w = 0; w < n; w += k)
+			if ((k = write(1, buf + w, (size_t)(n - w))) <= 0) break;
+		if (out >= 0 && write(out, buf, (size_t)n) != n) break;
+	}
+	_exit(0);
+}
+
+/* A snap run: the first ember boots, is saved through its API and is then killed (SIGKILL,
+ * as a crash would: nothing of it tidies up); the second restores the saved VM. Their
+ * consoles go through a tee, for "WAIT TEXT" to read. The result is the second ember's. */
+static void do_snap_run(struct run *r)
+{
+	char err[128], con[128];
+	int st = 255 << 8, first = -1, p[2], ok;
+	pid_t tee_pid;
+	snprintf(err, sizeof(err), "/tmp/%s.err", r->name);
+	snprintf(con, sizeof(con), "/tmp/%s.console", r->name);
+	printf("NESTED-BEGIN %s\n", r->name);
+	for (int i = 0; i < 2; i++)
+		if (r->e[i].sock) unlink(r->e[i].sock);
+	timed_out = 0;
+	double t0 = now();
+	fflush(NULL);
+	/* Close-on-exec: only the dup2'd copies go to the embers. */
+	if (pipe2(p, O_CLOEXEC) || (tee_pid = fork()) < 0) {
+		printf("l1-init: no tee: %s\n\n", strerror(errno));
+		report(r, 127 << 8, 0);
+		return;
+	}
+	if (!tee_pid) {
+		close(p[1]);
+		copy_console(p[0], con);
+	}
+	close(p[0]);
+	alarm((unsigned)r->timeout);
+	ember_pid = spawn_io(r->e[0].argv, NULL, p[1], err, O_TRUNC);
+	if (ember_pid > 0) {
+		ok = !api_requests(r, &r->e[0], con);
+		if (!ember_gone()) kill(ember_pid, SIGKILL);
+		first = exit_code(wait_ember());
+		snprintf(err, sizeof(err), "/tmp/%s.err2", r->name);
+		if (ok && !timed_out) ember_pid = spawn_io(r->e[1].argv, r->stdin2, p[1], err, O_TRUNC);
+		else unlink(err);
+		if (ember_pid > 0) {
+			api_requests(r, &r->e[1], con);
+			st = wait_ember();
+		}
+	}
+	ember_pid = 0;
+	alarm(0);
+	close(p[1]);
+	while (waitpid(tee_pid, NULL, 0) < 0 && errno == EINTR) {}
+	double t1 = now();
+	printf("\nNESTED-SNAP %s first-rc=%d\n", r->name, first);
+	report(r, st, t1 - t0);
 }
 
 /* Reads the next run from f: 1 on a run, 0 at the end, -1 on a malformed file. */
@@ -201,30 +349,45 @@ static int next_run(FILE *f, struct run *r)
 	size_t cap = 0;
 	ssize_t n;
 	const char *bad = NULL;
-	int in = 0;
+	int in = 0, snap = 0;
 	memset(r, 0, sizeof(*r));
-	r->argv[r->argc++] = "/bin/ember";
+	r->e[0].argv[r->e[0].argc++] = "/bin/ember";
+	r->e[1].argv[r->e[1].argc++] = "/bin/ember";
 	while (!bad && (n = getline(&line, &cap, f)) >= 0) {
 		if (n && line[n - 1] == '\n') line[--n] = 0;
 		if (!in) { /* between runs: blank lines and comments, then a header */
 			if (!n || line[0] == '#') continue;
 			in = sscanf(line, "%7s %63s %d", r->kind, r->name, &r->timeout) == 3 &&
-			     (!strcmp(r->kind, "run") || !strcmp(r->kind, "api")) && r->timeout > 0;
-			if (!in) bad = "not a header \"run|api NAME TIMEOUT_S\"";
-		} else if (!n) {
-			break;
-		} else if (!strncmp(line, "> ", 2)) {
-			if (r->nreqs == MAX_REQS) bad = "too many requests";
-			else r->reqs[r->nreqs++] = strdup(line + 2);
-		} else if (r->argc == MAX_ARGS + 1) {
+			     (!strcmp(r->kind, "run") || !strcmp(r->kind, "api") ||
+			      !strcmp(r->kind, "snap")) && r->timeout > 0;
+			if (!in) bad = "not a header \"run|api|snap NAME TIMEOUT_S\"";
+			snap = in && !strcmp(r->kind, "snap");
+			continue;
+		}
+		if (!n) break;
+		/* "= ARG", ">> REQUEST" and "< FILE": a snap run's second ember. */
+		int second = !strncmp(line, "= ", 2) || !strncmp(line, ">> ", 3);
+		struct ember *e = &r->e[second];
+		if ((second || !strncmp(line, "< ", 2)) && !snap) {
+			bad = "\"= \", \">> \" and \"< \" lines are for snap runs";
+		} else if (!strncmp(line, "< ", 2)) {
+			free(r->stdin2);
+			r->stdin2 = strdup(line + 2);
+		} else if (!strncmp(line, "> ", 2) || !strncmp(line, ">> ", 3)) {
+			if (e->nreqs == MAX_REQS) bad = "too many requests";
+			else e->reqs[e->nreqs++] = strdup(line + 2 + second);
+		} else if (e->argc == MAX_ARGS + 1) {
 			bad = "too many arguments";
 		} else {
-			r->argv[r->argc] = strdup(line);
-			if (!strcmp(r->argv[r->argc - 1], "--api-sock")) r->sock = r->argv[r->argc];
-			r->argc++;
+			e->argv[e->argc] = strdup(line + 2 * second);
+			if (!strcmp(e->argv[e->argc - 1], "--api-sock")) e->sock = e->argv[e->argc];
+			e->argc++;
 		}
 	}
-	if (!bad && in && !strcmp(r->kind, "api") && !r->sock) bad = "an api run needs --api-sock";
+	if (!bad && in && strcmp(r->kind, "run") && !r->e[0].sock)
+		bad = "an api or snap run needs --api-sock";
+	if (!bad && r->e[1].nreqs && !r->e[1].sock) bad = "\">> \" requests need \"= --api-sock\"";
+	if (!bad && snap && r->e[1].argc < 2) bad = "a snap run needs \"= ARG\" lines";
 	if (bad) printf("L1-RUNS-BAD %s: %s\n", r->name[0] ? r->name : line, bad);
 	free(line);
 	return bad ? -1 : in;
@@ -264,9 +427,13 @@ int main(void)
 	if (!(runs = fopen("/runs", "re"))) /* e: ember need not inherit it */
 		puts("L1-RUNS-BAD no /runs");
 	while (runs && next_run(runs, &r) > 0) {
-		do_run(&r);
-		for (int i = 1; i < r.argc; i++) free(r.argv[i]);
-		for (int i = 0; i < r.nreqs; i++) free(r.reqs[i]);
+		if (!strcmp(r.kind, "snap")) do_snap_run(&r);
+		else do_run(&r);
+		for (int k = 0; k < 2; k++) {
+			for (int i = 1; i < r.e[k].argc; i++) free(r.e[k].argv[i]);
+			for (int i = 0; i < r.e[k].nreqs; i++) free(r.e[k].reqs[i]);
+		}
+		free(r.stdin2);
 	}
 	puts("NESTED-DONE");
 	fflush(stdout);

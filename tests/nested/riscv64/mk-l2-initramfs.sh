@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the initramfs of the riscv64 L2 guest (the Linux that ember boots
-# inside L1): a static /init from l2-init.c, nothing else (this test bed has no
-# riscv64 busybox). Optionally also writes the raw disk image its checks expect.
+# inside L1): a static /init from l2-init.c and, for the snapshot runs
+# (rdinit=/snap-init), /snap-init from l2-snap.c; nothing else (this test bed
+# has no riscv64 busybox). Optionally also writes the raw disk image their
+# checks expect.
 #
 # usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img]
 # environment: CROSS_CC (default riscv64-linux-gnu-gcc)
@@ -36,6 +38,7 @@ trap 'rm -rf "$root"' EXIT
 chmod 755 "$root"
 mkdir -p "$root/dev" "$root/proc" "$root/sys"
 "$cc" -static -O2 -s -Wall -DDISK_MARKER="\"$marker\"" -o "$root/init" "$here/l2-init.c"
+"$cc" -static -O2 -s -Wall -DDISK_MARKER="\"$marker\"" -o "$root/snap-init" "$here/l2-snap.c"
 # Without /dev/console in the archive the kernel starts /init with no stdio;
 # mknod needs root, and /init reopens the console from devtmpfs anyway.
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true

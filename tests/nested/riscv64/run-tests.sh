@@ -9,8 +9,10 @@
 #   FAIL: nested/<name> (<reason>)
 # A run passes when ember exits 0 and the guest printed L2-CPUS=2,
 # L2-DISK-OK, L2-RNG-OK and L2-MARKER-OK (the *-sbi runs: sbi-guest.S's
-# markers, see want_markers), and no L2-FAIL (see l2-init.c);
-# in the API run, every API request must succeed too.
+# markers; the *-snap runs: l2-snap.c's, see want_markers), and no L2-FAIL
+# (see l2-init.c); in the API runs, every API request must succeed too. A
+# *-snap run is two embers: one boots the guest and is saved and killed, the
+# next restores it and must see it go on (see snap_lines).
 #
 # usage: run-tests.sh EMBER_RISCV64_BIN       (static: make ARCH=riscv64)
 # environment:
@@ -49,6 +51,12 @@ ember=$1
 # The L2 guest: the same VM three ways. Its console is the 16550 (ttyS0).
 l2_args="console=ttyS0 earlycon=sbi panic=1"
 l2_cpus=2
+# The saved guest: l2-snap.c, on every device whose state a snapshot holds (the guest
+# kernels have no vsock driver, so that device stays idle). 128 MiB: the memory file
+# and the restored guest's RAM share L1's 1 GiB.
+snap_args="--kernel /payload/Image --initrd /payload/l2.cpio --vcpus $l2_cpus --memory 128 \
+--disk /payload/disk.img --rng --vsock 3,/tmp/snap.vsock --api-sock /tmp/ember.sock --level info \
+--boot-args '$l2_args rdinit=/snap-init'"
 # name, the L1's irqchip, the kind of run (run: ember alone; api: ember, then
 # the requests of api_requests below), then ember's arguments, as sh words.
 tests=(
@@ -57,6 +65,8 @@ tests=(
 	"aia-2cpu aia run --irqchip aia --kernel /payload/Image --initrd /payload/l2.cpio --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args'"
 	"aia-2cpu-config aia run --irqchip aia --no-api --config-file /payload/vm.json"
 	"aia-sbi aia run --irqchip aia --kernel /payload/sbi-guest.Image --vcpus $l2_cpus --memory 64"
+	"plic-snap plic snap $snap_args --irqchip plic"
+	"aia-snap aia snap $snap_args --irqchip aia"
 )
 # want_markers NAME: what the run's guest must print (besides L2-CPUS=$l2_cpus):
 # sbi-guest.S's checks for the *-sbi runs, l2-init.c's for the Linux ones. Only
@@ -67,6 +77,9 @@ tests=(
 want_markers() {
 	case $1 in
 	*-sbi) echo L2-SBI-DBCN-OK L2-SBI-DBCN-BADADDR-OK L2-BOOT-REGS-OK L2-SBI-UNSUPPORTED-OK ;;
+	# The saved ember was still there to be killed (137: SIGKILL) after the snapshot.
+	*-snap) echo L2-SNAP-READY first-rc=137 L2-SNAP-RESTORED L2-SNAP-TICKER-OK L2-SNAP-DISK-OK \
+		L2-SNAP-RNG-OK L2-SNAP-OK ;;
 	*) echo L2-DISK-OK L2-RNG-OK L2-MARKER-OK ;;
 	esac
 }
@@ -119,10 +132,12 @@ cat >"$common/vm.json" <<EOF
   "entropy": {}
 }
 EOF
+# What the restoring ember gives the saved guest's console (l2-snap.c waits for a line).
+echo restored >"$common/snap-input"
 for chip in plic aia; do
 	mkdir -p "$out/payload-$chip"
 	ln -s "$common/l2.cpio" "$common/disk.img" "$common/vm.json" "$common/sbi-guest.Image" \
-		"$out/payload-$chip/"
+		"$common/snap-input" "$out/payload-$chip/"
 done
 ln -s "$NESTED_IMAGE_PLIC" "$out/payload-plic/Image"
 ln -s "$NESTED_IMAGE_AIA" "$out/payload-aia/Image"
@@ -137,6 +152,33 @@ PUT /drives/rootfs {"drive_id":"rootfs","path_on_host":"/payload/disk.img","is_r
 PUT /entropy {}
 PUT /actions {"action_type":"InstanceStart"}
 EOS
+}
+
+# snap_lines NAME: the rest of a snap run once its first ember has booted the
+# guest: wait for l2-snap.c to be ready, pause, a Full snapshot, then (l1-init
+# kills that ember) a second ember restores it, through the API on the plic L1
+# (PUT /snapshot/load, Firecracker's) and --restore on the aia one, and gives
+# the guest the console line it waits for.
+# shellcheck disable=SC2317 # (called through nested_runs)
+snap_lines() {
+	cat <<EOS
+> WAIT L2-SNAP-READY
+> PATCH /vm {"state":"Paused"}
+> PUT /snapshot/create {"snapshot_type":"Full","snapshot_path":"/tmp/snap.state","mem_file_path":"/tmp/snap.mem"}
+= --level
+= info
+< /payload/snap-input
+EOS
+	case $1 in
+	plic-*)
+		cat <<EOS
+= --api-sock
+= /tmp/ember2.sock
+>> PUT /snapshot/load {"snapshot_path":"/tmp/snap.state","mem_backend":{"backend_type":"File","backend_path":"/tmp/snap.mem"},"resume_vm":true}
+EOS
+		;;
+	*) printf '%s\n' "= --restore" "= /tmp/snap.state,/tmp/snap.mem" ;;
+	esac
 }
 
 # gen_runs IRQCHIP NAME...: L1's /runs (format in README.md) for those runs (of
@@ -156,6 +198,7 @@ gen_runs() {
 		eval "set -- $args"
 		printf '%s\n' "$@"
 		[ "$how" != api ] || api_requests | sed 's/^/> /'
+		[ "$how" != snap ] || snap_lines "$name"
 		echo
 	done
 }

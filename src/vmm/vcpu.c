@@ -186,10 +186,26 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/*
+ * KVM finishes the exit userspace just handled (an MMIO or port read's value into its
+ * register, the SBI call's return values, the pc moved past the instruction) only when it
+ * is entered again, and that state is in no register userspace can read. So before a
+ * pause, which a snapshot may follow, KVM is entered once with immediate_exit: it finishes
+ * the operation and returns EINTR without running the guest.
+ */
+static void vcpu_finish_exit(struct vcpu *vcpu)
+{
+	vcpu->run->immediate_exit = 1;
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+		log_warn(vcpu->vm->log, "vCPU %u: finishing an exit before the pause", vcpu->id);
+	vcpu->run->immediate_exit = 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	bool exit_handled = false; /* KVM has yet to finish the last exit */
 	char name[16];
 	sigset_t set;
 	int ret;
@@ -211,6 +227,9 @@ static void *vcpu_thread(void *arg)
 			 (unsigned long long)now_us(), (unsigned long long)cpu_us());
 
 	while (!vm_stopping(vm)) {
+		if (exit_handled && __atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
+			vcpu_finish_exit(vcpu);
+		exit_handled = false;
 		vm_vcpu_park(vm);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -221,6 +240,7 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(vm, VM_STOP_ERROR);
 			break;
 		}
+		exit_handled = true;
 		if (vcpu_handle_exit(vcpu) < 0) {
 			__atomic_fetch_add(&vcpu->metrics.failures, 1, __ATOMIC_RELAXED);
 			vm_request_stop(vm, VM_STOP_ERROR);

@@ -148,6 +148,8 @@ static int arm_save_vcpu(struct vcpu *vcpu, struct snap_writer *w, char *why, si
 		}
 	}
 	snap_end(w);
+	log_debug(vcpu->vm->log, "snapshot: vCPU %u: %llu registers, MP state %u", vcpu->id,
+		  (unsigned long long)list->n, mp.mp_state);
 	free(list);
 	return ret;
 }

@@ -118,6 +118,8 @@ static int gic_save_list(struct vm *vm, enum arm_gic_group group, const struct v
 		n++;
 	}
 	arm_gic_list_put(w, keys, values, n);
+	log_debug(vm->log, "snapshot: vCPU %u: %u of %u vGIC %s registers", vcpu->id, n, size,
+		  group_names[group]);
 out:
 	free(keys);
 	free(values);

@@ -112,7 +112,8 @@ $(OBJDIR)/tests/test_fdt: LDLIBS += -lfdt
 
 # The arm64 and riscv64 device tree and Image header code is plain C: the unit tests build
 # it for the host, whatever ARCH is, and check its blobs with the host's libfdt and dtc.
-ARM64_HOST_SRCS := src/arch/aarch64/fdt_tree.c src/arch/aarch64/image.c
+ARM64_HOST_SRCS := src/arch/aarch64/fdt_tree.c src/arch/aarch64/image.c \
+		   src/arch/aarch64/snapshot_format.c
 $(OBJDIR)/tests/test_arm64_%: tests/unit/test_arm64_%.c $(ARM64_HOST_SRCS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(ARM64_HOST_SRCS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS) -lfdt

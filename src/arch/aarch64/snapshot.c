@@ -90,7 +90,8 @@ static int arm_reg_list(struct vcpu *vcpu, struct kvm_reg_list **out, char *why,
 	}
 	if (probe.n > ARM_SNAP_MAX_REGS) {
 		snprintf(why, why_len, "vCPU %u: KVM lists %llu registers, more than the %u a "
-			 "snapshot holds", vcpu->id, (unsigned long long)probe.n, ARM_SNAP_MAX_REGS);
+			 "snapshot holds", vcpu->id, (unsigned long long)probe.n,
+			 ARM_SNAP_MAX_REGS);
 		return -E2BIG;
 	}
 	list = calloc(1, sizeof(*list) + probe.n * sizeof(list->reg[0]));

@@ -58,22 +58,16 @@ static int uffd_create(char *why, size_t why_len)
 		return err;
 	}
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0) {
+	fd = dev < 0 ? -1 : ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
 		snprintf(why, why_len,
 			 "cannot create a userfaultfd: the userfaultfd syscall: %s; "
 			 "/dev/userfaultfd: %s",
 			 strerror(-err), strerror(errno));
-		return err;
-	}
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-	err = -errno;
-	close(dev);
-	if (fd < 0) {
-		snprintf(why, why_len, "cannot create a userfaultfd: /dev/userfaultfd: %s",
-			 strerror(-err));
-		return err;
-	}
-	return fd;
+	if (dev >= 0)
+		close(dev);
+	/* The syscall's error: the device is only the fallback. */
+	return fd < 0 ? err : fd;
 }
 
 /*

@@ -7,9 +7,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -440,6 +443,62 @@ static void test_handoff_refusals(void **state)
 	scratch_remove(&s);
 }
 
+/*
+ * In a child (seccomp cannot be undone): refuse the userfaultfd syscall, and with
+ * (no_device) /dev/userfaultfd's USERFAULTFD_IOC_NEW too, then hand off. 0: as expected.
+ */
+static int handoff_refused(const char *sock, bool no_device)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	char why[256] = "";
+	struct guest_mem mem;
+	int uffd, ret;
+
+	if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(userfaultfd), 0) ||
+	    (no_device && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+					   SCMP_A1(SCMP_CMP_EQ, USERFAULTFD_IOC_NEW))) ||
+	    seccomp_load(ctx))
+		return 10;
+	if (guest_mem_init(&mem, layout, 2))
+		return 11;
+	ret = uffd_handoff(&mem, sock, &uffd, why, sizeof(why));
+	if (!no_device)
+		return ret ? fprintf(stderr, "%s\n", why), 12 : 0;
+	if (ret != -EPERM || !strstr(why, "the userfaultfd syscall: Operation not permitted") ||
+	    !strstr(why, "/dev/userfaultfd: Operation not permitted"))
+		return fprintf(stderr, "%d: %s\n", ret, why), 13;
+	return 0;
+}
+
+/* The syscall refused (unprivileged, or a container's filter): /dev/userfaultfd instead. */
+static void test_falls_back_to_dev_userfaultfd(void **state)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct scratch s;
+	int lsock, status, pass;
+	pid_t pid;
+
+	(void)state;
+	if (access("/dev/userfaultfd", R_OK | W_OK))
+		skip();
+	scratch_init(&s);
+	strcpy(addr.sun_path, s.sock);
+	lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(lsock, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(lsock, 4), 0);
+	for (pass = 0; pass < 2; pass++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(handoff_refused(s.sock, pass == 1));
+		status = wait_for(pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	close(lsock);
+	scratch_remove(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +506,7 @@ int main(void)
 	    cmocka_unit_test(test_handler_fills_pages_from_the_file),
 	    cmocka_unit_test(test_handler_refuses_a_bad_message),
 	    cmocka_unit_test(test_handoff_refusals),
+	    cmocka_unit_test(test_falls_back_to_dev_userfaultfd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

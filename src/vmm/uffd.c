@@ -220,13 +220,13 @@ static int uffd_send(int sock, const char *text, int uffd, const char *path, cha
 	return 0;
 }
 
-int uffd_handoff(const struct guest_mem *mem, const char *socket_path, int *uffd, char *why,
-		 size_t why_len)
+int uffd_handoff(const struct guest_mem *mem, const char *socket_path, int *uffd, int *conn,
+		 char *why, size_t why_len)
 {
 	char *text = NULL;
 	int fd, sock = -1, ret;
 
-	*uffd = -1;
+	*uffd = *conn = -1;
 	fd = uffd_create(why, why_len);
 	if (fd < 0)
 		return fd;
@@ -253,14 +253,13 @@ int uffd_handoff(const struct guest_mem *mem, const char *socket_path, int *uffd
 		return ret;
 	}
 	/*
-	 * The connection stays open for as long as ember runs, on purpose, as in Firecracker:
-	 * handlers (Firecracker's own examples, and tests/snapshot/uffd_handler.c) take the
-	 * socket's hang-up for the VM's end, and one that saw it right after the message
-	 * would either stop serving a live guest or, polling the socket for further
-	 * userfaultfds, read an empty message and give up. The descriptor is close-on-exec
-	 * and the kernel closes it when ember exits; there is one per restore, and a
-	 * process restores at most one VM that runs.
+	 * The connection stays open as long as the memory does, on purpose, as in
+	 * Firecracker: handlers (Firecracker's own examples, and tests/snapshot/uffd_handler.c)
+	 * take the socket's hang-up for the VM's end, and one that saw it right after the
+	 * message would either stop serving a live guest or, polling the socket for further
+	 * userfaultfds, read an empty message and give up.
 	 */
 	*uffd = fd;
+	*conn = sock;
 	return 0;
 }

@@ -107,7 +107,7 @@ static void test_message_is_firecrackers(void **state)
 			     .msg_controllen = sizeof(control.buf)};
 	struct guest_mem mem;
 	struct scratch s;
-	int lsock, conn, uffd, passed;
+	int lsock, conn, uffd, usock, passed;
 	char why[256] = "";
 	ssize_t n;
 
@@ -122,7 +122,7 @@ static void test_message_is_firecrackers(void **state)
 	assert_int_equal(guest_mem_init(&mem, layout, 2), 0);
 
 	/* The connection waits in the backlog: the message is there to read after accept. */
-	assert_int_equal(uffd_handoff(&mem, s.sock, &uffd, why, sizeof(why)), 0);
+	assert_int_equal(uffd_handoff(&mem, s.sock, &uffd, &usock, why, sizeof(why)), 0);
 	assert_true(uffd >= 0);
 	conn = accept(lsock, NULL, NULL);
 	assert_true(conn >= 0);
@@ -155,6 +155,7 @@ static void test_message_is_firecrackers(void **state)
 	close(conn);
 	close(lsock);
 	close(uffd);
+	close(usock);
 	guest_mem_destroy(&mem);
 	scratch_remove(&s);
 }
@@ -191,13 +192,13 @@ static int vmm_side(const char *sock)
 	struct guest_mem mem;
 	pthread_t thread;
 	char why[256] = "";
-	int uffd, ret;
+	int uffd, usock, ret;
 	uint64_t i;
 
 	alarm(20); /* a page never served must not hang the test */
 	if (guest_mem_init(&mem, layout, 2))
 		return 10;
-	ret = uffd_handoff(&mem, sock, &uffd, why, sizeof(why));
+	ret = uffd_handoff(&mem, sock, &uffd, &usock, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, "uffd_handoff: %s\n", why);
 		return 11;
@@ -230,6 +231,7 @@ static int vmm_side(const char *sock)
 	if (*(uint64_t *)(mem.regions[0].hva + 128 * KiB) != pattern(128 * KiB))
 		return 19;
 	close(uffd);
+	close(usock);
 	guest_mem_destroy(&mem);
 	return 0;
 }
@@ -405,7 +407,7 @@ static void test_handoff_refusals(void **state)
 	char why[256], long_path[200];
 	struct guest_mem mem;
 	struct scratch s;
-	int uffd = 7, sock;
+	int uffd = 7, usock = 7, sock;
 
 	(void)state;
 	if (!uffd_available())
@@ -414,7 +416,7 @@ static void test_handoff_refusals(void **state)
 	assert_int_equal(guest_mem_init(&mem, layout, 2), 0);
 
 	*why = '\0';
-	assert_int_equal(uffd_handoff(&mem, s.sock, &uffd, why, sizeof(why)), -ENOENT);
+	assert_int_equal(uffd_handoff(&mem, s.sock, &uffd, &usock, why, sizeof(why)), -ENOENT);
 	assert_int_equal(uffd, -1);
 	assert_non_null(strstr(why, "no page-fault handler's socket at"));
 	assert_non_null(strstr(why, s.sock));
@@ -425,13 +427,13 @@ static void test_handoff_refusals(void **state)
 	assert_int_equal(bind(sock, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	close(sock);
 	*why = '\0';
-	assert_int_equal(uffd_handoff(&mem, s.sock, &uffd, why, sizeof(why)), -ECONNREFUSED);
+	assert_int_equal(uffd_handoff(&mem, s.sock, &uffd, &usock, why, sizeof(why)), -ECONNREFUSED);
 	assert_non_null(strstr(why, "no page-fault handler listening on"));
 
 	memset(long_path, 'a', sizeof(long_path) - 1);
 	long_path[sizeof(long_path) - 1] = '\0';
 	*why = '\0';
-	assert_int_equal(uffd_handoff(&mem, long_path, &uffd, why, sizeof(why)), -ENAMETOOLONG);
+	assert_int_equal(uffd_handoff(&mem, long_path, &uffd, &usock, why, sizeof(why)), -ENAMETOOLONG);
 	assert_non_null(strstr(why, "longer than"));
 
 	/* After a refusal the memory is plain again: touching it must not wait for a handler. */
@@ -452,7 +454,7 @@ static int handoff_refused(const char *sock, bool no_device)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	char why[256] = "";
 	struct guest_mem mem;
-	int uffd, ret;
+	int uffd, usock, ret;
 
 	if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(userfaultfd), 0) ||
 	    (no_device && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
@@ -461,7 +463,7 @@ static int handoff_refused(const char *sock, bool no_device)
 		return 10;
 	if (guest_mem_init(&mem, layout, 2))
 		return 11;
-	ret = uffd_handoff(&mem, sock, &uffd, why, sizeof(why));
+	ret = uffd_handoff(&mem, sock, &uffd, &usock, why, sizeof(why));
 	if (!no_device)
 		return ret ? fprintf(stderr, "%s\n", why), 12 : 0;
 	if (ret != -EPERM || !strstr(why, "the userfaultfd syscall: Operation not permitted") ||

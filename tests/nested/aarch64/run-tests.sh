@@ -174,7 +174,7 @@ run_snapshot() {
 	s1=\$(now)
 	kill -9 \$pid 2>/dev/null
 	wait \$pid
-	ls -l /tmp/snap.state /tmp/snap.mem >>/tmp/\$name.api 2>&1
+	[ -n "\$apifail" ] || ls -l /tmp/snap.state /tmp/snap.mem >>/tmp/\$name.api 2>&1
 	/bin/ember --api-sock /tmp/a2.sock <&3 >>/tmp/\$name.out 2>>/tmp/\$name.err &
 	pid=\$!
 	echo \$pid >/tmp/\$name.pid
@@ -182,8 +182,12 @@ run_snapshot() {
 	snapapi /tmp/a2.sock PUT /snapshot/load \\
 		'{"snapshot_path":"/tmp/snap.state","mem_backend":{"backend_type":"File","backend_path":"/tmp/snap.mem"},"resume_vm":true}'
 	l1=\$(now)
-	echo "snapshot \$(awk "BEGIN { print \$s1 - \$s0 }") s, load \$(awk "BEGIN { print \$l1 - \$l0 }") s (L1 time)" >>/tmp/\$name.api
-	[ -z "\$apifail" ] || kill \$pid 2>/dev/null
+	# On a failure the refusal stays the last line, which the run's FAIL line quotes.
+	if [ -z "\$apifail" ]; then
+		echo "snapshot \$(awk "BEGIN { print \$s1 - \$s0 }") s, load \$(awk "BEGIN { print \$l1 - \$l0 }") s (L1 time)" >>/tmp/\$name.api
+	else
+		kill \$pid 2>/dev/null
+	fi
 	echo go >&3
 	wait \$pid
 	rc=\$?

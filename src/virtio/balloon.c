@@ -59,6 +59,8 @@ static void balloon_release(struct virtio_balloon *b, const struct virtq_elem *e
 		}
 		if (madvise(hva, BALLOON_PAGE, MADV_DONTNEED))
 			log_warn(b->vd.log, "virtio-balloon: madvise");
+		/* The page now reads as zeros (or as the snapshot file it came from): changed. */
+		guest_mem_mark_dirty(b->vd.mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
 		b->stats.inflated_pages++;
 	}
 }

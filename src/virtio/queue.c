@@ -64,6 +64,15 @@ static uint16_t *avail_event_field(const struct virtq *q)
 	return (uint16_t *)&q->used->ring[q->size];
 }
 
+/*
+ * The guest address of (field), somewhere in the used ring: what the device writes there
+ * is marked for dirty page tracking (guest_mem_mark_dirty) like every other host write.
+ */
+static uint64_t used_field_gpa(const struct virtq *q, const void *field)
+{
+	return q->used_gpa + (uint64_t)((const uint8_t *)field - (const uint8_t *)q->used);
+}
+
 /* Map [gpa, gpa + len) if it is all RAM and (gpa) is (align)-aligned. */
 static void *ring_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len, uint64_t align)
 {
@@ -131,6 +140,11 @@ static int elem_add_buffer(const struct virtq *q, struct virtq_elem *elem,
 	elem->iov[slot].iov_base = hva;
 	elem->iov[slot].iov_len = d->len;
 	if (writable) {
+		/*
+		 * The device may write any byte of it from now until it pushes the chain, so
+		 * the whole buffer counts as written (see virtq_pop).
+		 */
+		guest_mem_mark_dirty(q->mem, d->addr, d->len);
 		elem->nr_in++;
 		if (__builtin_add_overflow(elem->in_len, d->len, &elem->in_len))
 			return -EINVAL;
@@ -254,12 +268,15 @@ void virtq_unpop(struct virtq *q, unsigned int n)
 void virtq_fill(struct virtq *q, const struct virtq_elem *elem, uint32_t written, unsigned int i)
 {
 	struct virtq_used_elem *slot;
+	uint16_t idx;
 
 	if (!q->enabled)
 		return;
-	slot = &q->used->ring[(uint16_t)(q->next_used + i) & (q->size - 1)];
+	idx = (uint16_t)(q->next_used + i) & (q->size - 1);
+	slot = &q->used->ring[idx];
 	slot->id = elem->head;
 	slot->len = written;
+	guest_mem_mark_dirty(q->mem, used_field_gpa(q, &slot->id), sizeof(*slot));
 }
 
 void virtq_flush(struct virtq *q, unsigned int n)
@@ -269,6 +286,7 @@ void virtq_flush(struct virtq *q, unsigned int n)
 	q->next_used += n;
 	/* Release: the driver must see the entries before the index that covers them. */
 	__atomic_store_n(&q->used->idx, q->next_used, __ATOMIC_RELEASE);
+	guest_mem_mark_dirty(q->mem, used_field_gpa(q, &q->used->idx), sizeof(q->used->idx));
 }
 
 void virtq_push(struct virtq *q, const struct virtq_elem *elem, uint32_t written)
@@ -312,13 +330,17 @@ void virtq_set_notify(struct virtq *q, bool enable)
 		return;
 	if (q->event_idx) {
 		/* Suppression is simply not moving avail_event forward. */
-		if (enable)
+		if (enable) {
 			__atomic_store_n(avail_event_field(q), q->last_avail, __ATOMIC_RELAXED);
+			guest_mem_mark_dirty(q->mem, used_field_gpa(q, avail_event_field(q)),
+					     sizeof(uint16_t));
+		}
 	} else {
 		uint16_t flags = __atomic_load_n(&q->used->flags, __ATOMIC_RELAXED);
 
 		flags = enable ? flags & ~VIRTQ_USED_F_NO_NOTIFY : flags | VIRTQ_USED_F_NO_NOTIFY;
 		__atomic_store_n(&q->used->flags, flags, __ATOMIC_RELAXED);
+		guest_mem_mark_dirty(q->mem, used_field_gpa(q, &q->used->flags), sizeof(flags));
 	}
 	/*
 	 * The caller looks at the avail index next; the driver must see this store first, or

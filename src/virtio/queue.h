@@ -74,6 +74,13 @@ void virtq_reset(struct virtq *q);
  * empty, or -EINVAL if the driver broke the ring's rules (bad index, loop, chain too long,
  * address outside RAM, readable after writable, nested indirect...): the caller then
  * fails the device (DEVICE_NEEDS_RESET). A bad chain is not consumed twice.
+ *
+ * Dirty page tracking: the chain's device-writable buffers are marked written here, whole,
+ * and the used ring wherever the queue writes it: what a device writes through its chains
+ * needs no mark of its own.
+ * A mark taken at the pop only covers writes made before the next snapshot clears it: a
+ * device that keeps a writable chain across event loop turns (virtio-blk's requests in
+ * flight) must finish it before its state is saved.
  */
 int virtq_pop(struct virtq *q, struct virtq_elem *elem);
 

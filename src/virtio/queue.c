@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "queue.h"
+#include "../snapshot/stream.h"
 #include "../util/util.h"
 
 /* The ring layouts of VIRTIO 1.2 section 2.7, little-endian like every host we run on. */
@@ -385,4 +386,71 @@ uint64_t virtq_elem_write(const struct virtq_elem *elem, uint64_t off, const voi
 {
 	/* iov_copy only reads (buf) in this direction. */
 	return iov_copy(elem->iov + elem->nr_out, elem->nr_in, off, (void *)src, len, true);
+}
+
+/* --- snapshots --- */
+
+void virtq_save(const struct virtq *q, struct snap_writer *w)
+{
+	snap_put_u16(w, q->size);
+	snap_put_u64(w, q->desc_gpa);
+	snap_put_u64(w, q->avail_gpa);
+	snap_put_u64(w, q->used_gpa);
+	snap_put_u8(w, q->event_idx);
+	snap_put_u8(w, q->indirect);
+	snap_put_u8(w, q->enabled);
+	snap_put_u16(w, q->last_avail);
+	snap_put_u16(w, q->next_used);
+	snap_put_u16(w, q->signalled_used);
+	snap_put_u8(w, q->signalled_used_valid);
+}
+
+/* A flag saved as one byte: 0 or 1, anything else refused as (what). */
+static bool get_flag(struct snap_cursor *c, const char *what)
+{
+	uint8_t v = snap_get_u8(c);
+
+	if (v > 1)
+		snap_cursor_fail(c, what);
+	return v;
+}
+
+int virtq_restore(struct virtq *q, const struct guest_mem *mem, struct snap_cursor *c)
+{
+	uint16_t last_avail, next_used, signalled_used;
+	bool enabled, signalled_valid;
+	struct virtq s = { 0 };
+
+	s.size = snap_get_u16(c);
+	s.desc_gpa = snap_get_u64(c);
+	s.avail_gpa = snap_get_u64(c);
+	s.used_gpa = snap_get_u64(c);
+	s.event_idx = get_flag(c, "queue flags");
+	s.indirect = get_flag(c, "queue flags");
+	enabled = get_flag(c, "queue flags");
+	last_avail = snap_get_u16(c);
+	next_used = snap_get_u16(c);
+	signalled_used = snap_get_u16(c);
+	signalled_valid = get_flag(c, "queue flags");
+	if (c->bad)
+		return -EINVAL;
+	/* The driver's values are only checked when it sets QueueReady: check them anyway. */
+	if (s.size > VIRTQ_MAX_SIZE || (s.size & (s.size - 1)))
+		snap_cursor_fail(c, "queue size");
+	else if (enabled && virtq_enable(&s, mem))
+		snap_cursor_fail(c, "queue rings (size 0, misaligned or outside guest RAM)");
+	/* A disabled queue has not run since its reset; a live one owes at most its size. */
+	else if (!enabled && (last_avail || next_used || signalled_used || signalled_valid))
+		snap_cursor_fail(c, "queue indices");
+	else if (enabled && (uint16_t)(last_avail - next_used) > s.size)
+		snap_cursor_fail(c, "queue indices");
+	if (c->bad)
+		return -EINVAL;
+	/* virtq_enable started it from index 0: move it on to where it was. */
+	s.last_avail = last_avail;
+	s.next_used = next_used;
+	s.signalled_used = signalled_used;
+	s.signalled_used_valid = signalled_valid;
+	*q = s;
+	return 0;
 }

@@ -12,6 +12,9 @@
 
 #include "../vmm/memory.h"
 
+struct snap_writer;
+struct snap_cursor;
+
 #define VIRTQ_MAX_SIZE 256 /* the largest queue ember offers (QueueNumMax) */
 #define VIRTQ_MAX_SEGS 256 /* buffers in one chain, direct and indirect together */
 
@@ -121,5 +124,19 @@ uint64_t virtq_elem_read(const struct virtq_elem *elem, uint64_t off, void *dst,
 /* Copy (len) bytes from (src) into the writable part of (elem) at (off). Returns bytes copied. */
 uint64_t virtq_elem_write(const struct virtq_elem *elem, uint64_t off, const void *src,
 			  uint64_t len);
+
+/*
+ * A snapshot of (q): what the driver wrote (size, ring addresses, ring features), whether
+ * it runs and where it is in its rings. Fields of a section the caller opened.
+ */
+void virtq_save(const struct virtq *q, struct snap_writer *w);
+
+/*
+ * Read a queue saved by virtq_save from (c), as untrusted input: a size that is not a power
+ * of two up to VIRTQ_MAX_SIZE, a running queue whose rings virtq_enable refuses in (mem),
+ * or indices that cannot be are refused (the cursor marked bad, -EINVAL, (q) untouched).
+ * 0: (q) runs again, or not, exactly where it was saved.
+ */
+int virtq_restore(struct virtq *q, const struct guest_mem *mem, struct snap_cursor *c);
 
 #endif

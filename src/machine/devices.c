@@ -55,6 +55,11 @@ static int boot_timer_create(struct machine *m, unsigned int index, void **dev, 
 	return 0;
 }
 
+/*
+ * No snapshot hooks: the timer holds nothing but when its process started, which is the
+ * restoring process's own (a guest that writes the magic value after a restore is told the
+ * time since that process started, as a freshly booted one would be).
+ */
 const struct device_kind device_kind_boot_timer = {
 	.name = "boot timer",
 	.count = boot_timer_count,
@@ -91,11 +96,24 @@ static void serial_kind_destroy(void *dev)
 	serial_destroy(dev);
 }
 
+static int serial_kind_save(void *dev, struct snap_writer *w)
+{
+	serial_save(dev, w);
+	return 0;
+}
+
+static int serial_kind_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return serial_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_serial = {
 	.name = "serial port",
 	.count = one,
 	.create = serial_kind_create,
 	.destroy = serial_kind_destroy,
+	.save = serial_kind_save,
+	.restore = serial_kind_restore,
 };
 
 /* --- the i8042: Linux's keyboard probe, its reset line and Ctrl-Alt-Del (x86) --- */
@@ -141,11 +159,24 @@ static void i8042_kind_destroy(void *dev)
 	i8042_destroy(dev);
 }
 
+static int i8042_kind_save(void *dev, struct snap_writer *w)
+{
+	i8042_save(dev, w);
+	return 0;
+}
+
+static int i8042_kind_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return i8042_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_i8042 = {
 	.name = "i8042",
 	.count = i8042_count,
 	.create = i8042_kind_create,
 	.destroy = i8042_kind_destroy,
+	.save = i8042_kind_save,
+	.restore = i8042_kind_restore,
 };
 
 /* --- the PL031 real-time clock (arm64) --- */
@@ -181,11 +212,24 @@ static void rtc_destroy(void *dev)
 	pl031_destroy(dev);
 }
 
+static int rtc_save(void *dev, struct snap_writer *w)
+{
+	pl031_save(dev, w);
+	return 0;
+}
+
+static int rtc_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return pl031_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_rtc = {
 	.name = "rtc",
 	.count = rtc_count,
 	.create = rtc_create,
 	.destroy = rtc_destroy,
+	.save = rtc_save,
+	.restore = rtc_restore,
 };
 
 /* --- virtio-rng --- */

@@ -261,12 +261,24 @@ static struct virtio_dev *rng_virtio(void *dev)
 	return virtio_rng_dev(dev);
 }
 
+static int rng_kind_save(void *dev, struct snap_writer *w)
+{
+	return virtio_rng_save(dev, w);
+}
+
+static int rng_kind_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_rng_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_rng = {
 	.name = "entropy device",
 	.count = rng_count,
 	.create = rng_kind_create,
 	.destroy = rng_kind_destroy,
 	.virtio = rng_virtio,
+	.save = rng_kind_save,
+	.restore = rng_kind_restore,
 };
 
 /* --- virtio-blk: in configuration order, so the guest names them vda, vdb... so --- */
@@ -305,6 +317,16 @@ static struct virtio_dev *disk_virtio(void *dev)
 	return virtio_blk_dev(dev);
 }
 
+static int disk_save(void *dev, struct snap_writer *w)
+{
+	return virtio_blk_save(dev, w);
+}
+
+static int disk_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_blk_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_disk = {
 	.name = "disk",
 	.count = disk_count,
@@ -312,6 +334,8 @@ const struct device_kind device_kind_disk = {
 	.create = disk_create,
 	.destroy = disk_destroy,
 	.virtio = disk_virtio,
+	.save = disk_save,
+	.restore = disk_restore,
 };
 
 /* --- virtio-net --- */
@@ -350,6 +374,16 @@ static struct virtio_dev *net_virtio(void *dev)
 	return virtio_net_dev(dev);
 }
 
+static int net_save(void *dev, struct snap_writer *w)
+{
+	return virtio_net_save(dev, w);
+}
+
+static int net_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_net_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_net = {
 	.name = "net",
 	.count = net_count,
@@ -357,6 +391,8 @@ const struct device_kind device_kind_net = {
 	.create = net_create,
 	.destroy = net_destroy,
 	.virtio = net_virtio,
+	.save = net_save,
+	.restore = net_restore,
 };
 
 /* --- virtio-balloon --- */
@@ -388,12 +424,24 @@ static struct virtio_dev *balloon_virtio(void *dev)
 	return virtio_balloon_dev(dev);
 }
 
+static int balloon_save(void *dev, struct snap_writer *w)
+{
+	return virtio_balloon_save(dev, w);
+}
+
+static int balloon_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_balloon_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_balloon = {
 	.name = "balloon",
 	.count = balloon_count,
 	.create = balloon_create,
 	.destroy = balloon_destroy,
 	.virtio = balloon_virtio,
+	.save = balloon_save,
+	.restore = balloon_restore,
 };
 
 /* --- virtio-vsock --- */
@@ -427,12 +475,22 @@ static struct virtio_dev *vsock_virtio(void *dev)
 	return virtio_vsock_dev(dev);
 }
 
+/* Nothing to save (virtio_vsock_restore says why); the restore owes the guest a reset. */
+static int vsock_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	(void)c;
+	(void)why;
+	(void)why_len;
+	return virtio_vsock_restore(dev);
+}
+
 const struct device_kind device_kind_vsock = {
 	.name = "vsock",
 	.count = vsock_count,
 	.create = vsock_create,
 	.destroy = vsock_destroy,
 	.virtio = vsock_virtio,
+	.restore = vsock_restore,
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "blk_int.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -262,6 +263,44 @@ unlock:
 fail:
 	blk->metrics.update_fails++;
 	return ret;
+}
+
+/* How long a snapshot may wait for the requests in flight: a disk that slow refuses it. */
+#define BLK_SNAPSHOT_DRAIN_MS 5000
+
+int virtio_blk_save(struct virtio_blk *blk, struct snap_writer *w)
+{
+	int ret;
+
+	pthread_mutex_lock(&blk->vd.lock);
+	ret = blk_io_quiesce(blk, BLK_SNAPSHOT_DRAIN_MS);
+	if (ret) {
+		log_warnx(blk->vd.log, "virtio-blk %s: %u request(s) still in flight; no snapshot",
+			  blk->cfg->path, blk->io.in_flight);
+		goto out;
+	}
+	throttle_save(&blk->throttle, w);
+	/*
+	 * The answers freed requests a dry pool waited for. The chains left in the ring are
+	 * not taken now, which would start I/O the saved state knows nothing of: the device
+	 * looks at its queue again once the loop is done with the snapshot.
+	 */
+	if (blk->stalled && virtio_dev_running(&blk->vd) && blk->vd.queues[0].enabled)
+		blk->vd.transport->requeue(&blk->vd, 0);
+out:
+	pthread_mutex_unlock(&blk->vd.lock);
+	return ret;
+}
+
+int virtio_blk_restore(struct virtio_blk *blk, struct snap_cursor *c, char *why,
+		       size_t why_len)
+{
+	int ret;
+
+	pthread_mutex_lock(&blk->vd.lock);
+	ret = throttle_restore(&blk->throttle, c);
+	pthread_mutex_unlock(&blk->vd.lock);
+	return ret ? snap_cursor_end(c, why, why_len) : 0;
 }
 
 void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out)

@@ -53,9 +53,14 @@ static const char usage[] =
 	"                         reach guest port P by connecting to UDS_PATH and sending\n"
 	"                         \"CONNECT P\\n\"; guest connections to host port P go to\n"
 	"                         UDS_PATH_P\n"
+	"  --restore STATE,MEM[,uffd][,paused][,track_dirty_pages]\n"
+	"                         start from a snapshot instead of a kernel: its state file\n"
+	"                         and memory file (uffd: MEM is a page-fault handler's\n"
+	"                         socket); it runs at once unless paused\n"
 	"  --config-file FILE     take the whole VM from Firecracker's config-file JSON\n"
 	"                         (boot-source, machine-config, drives, network-interfaces,\n"
-	"                         vsock, balloon, entropy); no device or machine options\n"
+	"                         vsock, balloon, entropy), or a \"snapshot-load\" to start\n"
+	"                         from (PUT /snapshot/load's body); no device or machine options\n"
 	"                         may be given with it\n"
 	"  --no-api               boot from --config-file alone, with no API socket\n"
 	"  --api-sock PATH        serve Firecracker's REST API on the Unix socket PATH; without\n"
@@ -101,6 +106,7 @@ enum {
 	OPT_BALLOON,
 	OPT_VSOCK,
 	OPT_CONFIG_FILE,
+	OPT_RESTORE,
 	OPT_NO_API,
 	OPT_API_SOCK,
 	OPT_ID,
@@ -137,6 +143,7 @@ static const struct option long_options[] = {
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "id", required_argument, NULL, OPT_ID },
@@ -354,6 +361,11 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		case OPT_CONFIG_FILE:
 			o->config_file = optarg;
 			break;
+		case OPT_RESTORE:
+			if (restore_option_parse(optarg, &cfg->restore))
+				bad_arg("--restore %s: expected STATE,MEM[,uffd][,paused]"
+					"[,track_dirty_pages]", optarg);
+			break;
 		case OPT_NO_API:
 			o->no_api = true;
 			break;
@@ -441,6 +453,9 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		bad_arg("unexpected argument '%s'", argv[optind]);
 	if (o->config_file && o->vm_option)
 		bad_arg("--%s cannot be combined with --config-file", o->vm_option);
+	if (cfg->restore.set && (o->vm_option || o->config_file))
+		bad_arg("--restore cannot be combined with --%s: the snapshot holds the VM",
+			o->vm_option ?: "config-file");
 	if (o->no_api && o->api_sock)
 		bad_arg("--no-api cannot be combined with --api-sock");
 	if (o->no_api && !o->config_file)
@@ -451,7 +466,7 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		bad_arg("--config-file %s: %s", o->config_file, why);
 	if (o->vm_option && (!cfg->kernel_path || !*cfg->kernel_path))
 		bad_arg("--kernel is required with --%s", o->vm_option);
-	if (!cfg->kernel_path && !o->api_sock)
+	if (!cfg->kernel_path && !cfg->restore.set && !o->api_sock)
 		bad_arg("--kernel is required");
 }
 
@@ -531,7 +546,7 @@ int main(int argc, char **argv)
 
 	vm_config_init(&cfg);
 	parse_args(argc, argv, &cfg, &o);
-	boot_now = cfg.kernel_path != NULL;
+	boot_now = cfg.kernel_path != NULL || cfg.restore.set;
 	if (o.start_time_set && o.start_time_us > start_us)
 		bad_arg("--start-time-us %llu: later than now (%llu), so not this boot's monotonic "
 			"clock", (unsigned long long)o.start_time_us, (unsigned long long)start_us);

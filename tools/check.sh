@@ -62,9 +62,11 @@ fuzz_short() {
 	local t
 	make -s fuzz FUZZ_SECONDS=10 >build/check-fuzz-run.log 2>&1
 	local rc=$?
-	for t in loader virtq http seccomp_policy; do
+	local targets
+	targets=$(make -s --no-print-directory -f Makefile print-fuzz-targets)
+	for t in $targets; do
 		if [ -x "build/fuzz/fuzz_$t" ] && [ $rc -eq 0 ]; then
-			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of 4 done)"
+			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of $(echo $targets | wc -w) done)"
 		else
 			echo "FAIL: fuzz/$t (see build/check-fuzz-run.log)"
 		fi

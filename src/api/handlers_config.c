@@ -45,12 +45,13 @@ int h_get_machine(struct api_call *c)
 
 static int machine(struct api_call *c, bool partial)
 {
-	struct vm_config t = c->in->cfg; /* a shallow copy: only the two counts change */
+	struct vm_config t = c->in->cfg; /* a shallow copy: only plain fields change */
 
 	if (cfg_machine(&c->cf, c->body, partial, &t) || api_ready(c))
 		return -EINVAL;
 	c->in->cfg.vcpus = t.vcpus;
 	c->in->cfg.mem_mib = t.mem_mib;
+	c->in->cfg.track_dirty_pages = t.track_dirty_pages;
 	return 0;
 }
 

@@ -199,7 +199,8 @@ int instance_run(struct instance *in, bool boot_now)
 		in->api_src = (struct event_source){api_server_request_fd(in->api), instance_on_api,
 						    in};
 	if (boot_now || !in->api) {
-		if (instance_start(in, why, sizeof(why)))
+		if (in->cfg.restore.set ? instance_restore(in, &in->cfg.restore, why, sizeof(why))
+					: instance_start(in, why, sizeof(why)))
 			return 1;
 	} else {
 		ret = instance_wait_for_start(in);

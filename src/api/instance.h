@@ -70,31 +70,18 @@ int instance_open_api(struct instance *in, const char *sock_path, size_t max_pay
 		      size_t why_len);
 
 /*
- * Start the VM at once if (boot_now) or there is no API; otherwise serve the API until
- * InstanceStart or a signal. Then run the VM to its end. Returns the process exit status.
+ * Start the VM at once if (boot_now) or there is no API: booted, or restored from the
+ * snapshot cfg.restore names; otherwise serve the API until InstanceStart, a snapshot load
+ * or a signal. Then run the VM to its end. Returns the process exit status.
  */
 int instance_run(struct instance *in, bool boot_now);
-
-/* What PUT /snapshot/load (or --restore) asks for. */
-struct instance_restore {
-	const char *state_path;
-	const char *mem_path; /* File backend: the memory file; or NULL */
-	const char *uffd_path; /* Uffd backend: the page-fault handler's socket; or NULL */
-	bool track_dirty_pages;
-	bool resume;
-	struct {
-		const char *iface_id, *tap;
-	} net_overrides[VM_MAX_NETS];
-	unsigned int nr_net_overrides;
-	const char *vsock_uds; /* a new vsock socket path, or NULL */
-};
 
 /*
  * Build the VM from a snapshot instead of booting it: Paused, or Running with (resume).
  * 0, or -errno with the reason in (why, why_len) and the instance as it was (Not started,
  * its configuration unchanged).
  */
-int instance_restore(struct instance *in, const struct instance_restore *r, char *why,
+int instance_restore(struct instance *in, const struct restore_config *r, char *why,
 		     size_t why_len);
 
 /* For the two ways to build the machine (instance.c, instance_snapshot.c). */

@@ -40,7 +40,7 @@ int instance_snapshot(struct instance *in, enum snapshot_type type, const char *
 
 /* The snapshot's configuration with the load request's changes, into (cfg). */
 static int restore_config(struct instance *in, const struct machine_snapshot *s,
-			  const struct instance_restore *r, struct vm_config *cfg, char *why,
+			  const struct restore_config *r, struct vm_config *cfg, char *why,
 			  size_t why_len)
 {
 	unsigned int i;
@@ -56,30 +56,21 @@ static int restore_config(struct instance *in, const struct machine_snapshot *s,
 	cfg->metrics = in->cfg.metrics;
 	cfg->metrics.properties = NULL;
 	cfg->track_dirty_pages = r->track_dirty_pages;
-	for (i = 0; i < r->nr_net_overrides; i++) {
-		n = vm_config_find_net(cfg, r->net_overrides[i].iface_id);
+	for (i = 0; i < r->nr_nets; i++) {
+		n = vm_config_find_net(cfg, r->nets[i].iface_id);
 		if (n < 0) {
 			snprintf(why, why_len, "network_overrides: the snapshot has no interface '%s'",
-				 r->net_overrides[i].iface_id);
+				 r->nets[i].iface_id);
 			return -EINVAL;
 		}
-		if (strlen(r->net_overrides[i].tap) >= sizeof(cfg->nets[n].tap)) {
-			snprintf(why, why_len, "network_overrides: host_dev_name '%s' is too long",
-				 r->net_overrides[i].tap);
-			return -EINVAL;
-		}
-		snprintf(cfg->nets[n].tap, sizeof(cfg->nets[n].tap), "%s", r->net_overrides[i].tap);
+		memcpy(cfg->nets[n].tap, r->nets[i].tap, sizeof(cfg->nets[n].tap));
 	}
-	if (r->vsock_uds) {
+	if (*r->vsock_uds) {
 		if (!cfg->vsock) {
 			snprintf(why, why_len, "vsock_override: the snapshot has no vsock device");
 			return -EINVAL;
 		}
-		if (strlen(r->vsock_uds) >= sizeof(cfg->vsock_cfg.path)) {
-			snprintf(why, why_len, "vsock_override: uds_path is too long");
-			return -EINVAL;
-		}
-		snprintf(cfg->vsock_cfg.path, sizeof(cfg->vsock_cfg.path), "%s", r->vsock_uds);
+		memcpy(cfg->vsock_cfg.path, r->vsock_uds, sizeof(cfg->vsock_cfg.path));
 	}
 	return 0;
 }
@@ -92,13 +83,13 @@ static int open_mem_file(const char *path, const struct vm_config *cfg, char *wh
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		snprintf(why, why_len, "cannot open the memory file '%s': %s", path,
+		snprintf(why, why_len, "cannot open the memory file '%.256s': %s", path,
 			 strerror(errno));
 		return -errno;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size < cfg->mem_mib * MiB) {
-		snprintf(why, why_len, "the memory file '%s' holds %llu bytes, the snapshot's "
+		snprintf(why, why_len, "the memory file '%.256s' holds %llu bytes, the snapshot's "
 			 "guest has %llu MiB", path, (unsigned long long)st.st_size,
 			 (unsigned long long)cfg->mem_mib);
 		close(fd);
@@ -107,10 +98,12 @@ static int open_mem_file(const char *path, const struct vm_config *cfg, char *wh
 	return fd;
 }
 
-int instance_restore(struct instance *in, const struct instance_restore *r, char *why,
+int instance_restore(struct instance *in, const struct restore_config *request, char *why,
 		     size_t why_len)
 {
-	struct vm_restore from = { .mem_fd = -1, .uffd_socket = r->uffd_path };
+	/* A copy: (request) may be the instance's own configuration, which is replaced here. */
+	const struct restore_config req = *request, *r = &req;
+	struct vm_restore from = { .mem_fd = -1, .uffd_socket = r->uffd ? r->mem_path : NULL };
 	struct machine_snapshot s;
 	struct vm_config cfg, old;
 	char reason[400] = "";
@@ -122,7 +115,7 @@ int instance_restore(struct instance *in, const struct instance_restore *r, char
 		ret = restore_config(in, &s, r, &cfg, reason, sizeof(reason));
 	else
 		vm_config_init(&cfg);
-	if (!ret && r->mem_path) {
+	if (!ret && !r->uffd) {
 		from.mem_fd = open_mem_file(r->mem_path, &cfg, reason, sizeof(reason));
 		ret = from.mem_fd < 0 ? from.mem_fd : 0;
 	}

@@ -59,13 +59,38 @@ static int cf_nets(struct cf *cf, json_t *arr, struct vm_config *cfg)
 	return 0;
 }
 
+/*
+ * A snapshot to load instead of a VM to boot: the snapshot describes the VM, so only this
+ * process's own logger and metrics may come with it, as in a fresh Firecracker.
+ */
+static int cf_restore_top(struct cf *cf, json_t *root, json_t *load, struct vm_config *cfg)
+{
+	const char *key;
+	json_t *v;
+	int err;
+
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "snapshot-load") && strcmp(key, "logger") && strcmp(key, "metrics"))
+			return cf_fail(cf, "%s: cannot be given with snapshot-load (the snapshot "
+				       "holds the VM's configuration)", key);
+	}
+	err = cfg_snapshot_load(cf, load, &cfg->restore);
+	if (!err && (v = json_object_get(root, "logger")))
+		err = cfg_logger(cf, v, &cfg->logger);
+	if (!err && (v = json_object_get(root, "metrics")))
+		err = cfg_metrics(cf, v, &cfg->metrics);
+	return err;
+}
+
 static int cf_top(struct cf *cf, json_t *root, struct vm_config *cfg)
 {
 	static const char *const unsupported[] = {"cpu-config", "pmem", "memory-hotplug", "serial",
 						  NULL};
 	static const char *const known[] = {"boot-source", "machine-config", "drives",
 					    "network-interfaces", "vsock", "balloon", "entropy",
-					    "logger", "metrics", "mmds-config", NULL};
+					    "logger", "metrics", "mmds-config", "snapshot-load",
+					    NULL};
 	const char *key;
 	json_t *v;
 	int err;
@@ -84,6 +109,8 @@ static int cf_top(struct cf *cf, json_t *root, struct vm_config *cfg)
 	err = cf_keys(cf, root, "top level", known);
 	if (err)
 		return err;
+	if ((v = json_object_get(root, "snapshot-load")))
+		return cf_restore_top(cf, root, v, cfg);
 	v = json_object_get(root, "boot-source");
 	if (!v)
 		return cf_fail(cf, "boot-source: required section missing");

@@ -16,7 +16,7 @@
 #define CF_BALLOON_MAX_MIB     ((UINT32_MAX * 4096ULL) / MiB)
 #define CF_BALLOON_MAX_STATS_S 3600
 
-static int cf_id(struct cf *cf, json_t *v, const char *where, const char *key, char *out)
+int cf_id(struct cf *cf, json_t *v, const char *where, const char *key, char *out)
 {
 	const char *id = NULL;
 	int err = cf_str(cf, v, where, key, true, &id);

@@ -10,6 +10,9 @@
 #include "json_fields.h"
 #include "vm_config.h"
 
+/* A Firecracker id (drive_id, iface_id) member into (out), CONFIG_ID_MAX + 1 bytes. */
+int cf_id(struct cf *cf, json_t *v, const char *where, const char *key, char *out);
+
 /* BootSource, into (cfg)'s owned strings. */
 int cfg_boot_source(struct cf *cf, json_t *v, struct vm_config *cfg);
 
@@ -23,6 +26,9 @@ int cfg_drive(struct cf *cf, json_t *v, const char *where, struct disk_config *o
 int cfg_net(struct cf *cf, json_t *v, const char *where, struct net_config *out);
 
 int cfg_vsock(struct cf *cf, json_t *v, struct vsock_config *out);
+
+/* SnapshotLoadParams (snapshot_load.c). */
+int cfg_snapshot_load(struct cf *cf, json_t *v, struct restore_config *out);
 int cfg_balloon(struct cf *cf, json_t *v, struct balloon_config *out);
 
 /* BalloonUpdate and BalloonStatsUpdate (PATCH /balloon, PATCH /balloon/statistics). */

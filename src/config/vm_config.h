@@ -50,6 +50,25 @@ struct mmds_config {
 	unsigned int nr_ifaces;
 };
 
+/*
+ * A snapshot to load instead of booting (PUT /snapshot/load's SnapshotLoadParams, the
+ * config file's "snapshot-load", --restore).
+ */
+struct restore_config {
+	bool set;
+	char state_path[PATH_MAX];
+	char mem_path[PATH_MAX]; /* the memory file, or with (uffd) the handler's socket */
+	bool uffd;
+	bool track_dirty_pages;
+	bool resume;
+	struct {
+		char iface_id[CONFIG_ID_MAX + 1];
+		char tap[NET_TAP_NAME_MAX];
+	} nets[VM_MAX_NETS];
+	unsigned int nr_nets;
+	char vsock_uds[VSOCK_PATH_MAX + 1]; /* a new vsock socket path, or "" */
+};
+
 struct vm_config {
 	char *kernel_path; /* owned; NULL until a kernel is given */
 	char *initrd_path; /* owned; NULL: none */
@@ -77,9 +96,17 @@ struct vm_config {
 	struct mmds_config mmds;
 	enum boot_protocol boot_proto;
 	struct arch_config arch; /* the arch's own knobs (arch_config_option) */
+	struct restore_config restore; /* a snapshot to load at start (config file, CLI) */
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
 };
+
+/*
+ * --restore STATE,MEM[,uffd][,paused][,track_dirty_pages]: a snapshot's state file and its
+ * memory file (or, with uffd, the page-fault handler's socket); it runs at once unless
+ * paused. 0 or -EINVAL (snapshot_load.c).
+ */
+int restore_option_parse(const char *arg, struct restore_config *out);
 
 /* The defaults: 1 vCPU, 128 MiB, nothing else; console on stdin/stdout. */
 void vm_config_init(struct vm_config *cfg);

@@ -195,12 +195,8 @@ static void check_device(struct snap_cursor *c, const struct machine_device *d)
 		snap_cursor_fail(c, "device table: not the devices of its configuration");
 }
 
-/*
- * What the file says about the machine against what (cfg) builds: the memory layout and
- * the device table, kind by kind in build order. Before anything is built.
- */
-static int check_machine(const struct machine_snapshot *s, const struct vm_config *cfg,
-			 char *why, size_t why_len)
+int machine_snapshot_check(const struct machine_snapshot *s, const struct vm_config *cfg,
+			   char *why, size_t why_len)
 {
 	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr = 0, i, k, n, devs = 0;
@@ -289,7 +285,7 @@ int machine_restore(struct machine *m, struct vm_config *cfg, struct logger *log
 	*why = '\0';
 	memset(m, 0, sizeof(*m));
 	m->console.in_fd = -1;
-	ret = check_machine(s, cfg, why, why_len);
+	ret = machine_snapshot_check(s, cfg, why, why_len);
 	if (ret)
 		return ret;
 	m->cfg = cfg;

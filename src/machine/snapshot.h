@@ -55,6 +55,15 @@ int machine_snapshot_config(const struct machine_snapshot *s, struct vm_config *
 			    size_t why_len);
 
 /*
+ * What (s) says about the machine against what (cfg) builds: the memory layout, the device
+ * table kind by kind in build order, every device's sections present, and the arch's
+ * sections well-formed (arch_snapshot_check). Touches nothing; machine_restore calls it
+ * before building anything. 0, or -EINVAL with why in (why, why_len).
+ */
+int machine_snapshot_check(const struct machine_snapshot *s, const struct vm_config *cfg,
+			   char *why, size_t why_len);
+
+/*
  * Build the machine (s) holds, with configuration (cfg) (from machine_snapshot_config,
  * possibly with new TAP names and dirty tracking) and memory (from), and put every state
  * back, ready to run from where it was saved. Before anything is built, the file is checked

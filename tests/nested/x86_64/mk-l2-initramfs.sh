@@ -3,7 +3,10 @@
 #
 # usage: mk-l2-initramfs.sh OUT.cpio.gz MODE [EXTRA_BIN...]   (copied into /bin)
 #   MODE=test              prints L2-CPUS=<online cpus>, what it reads from the devices it
-#                          finds (L2-HWRNG-BYTES=..., L2-BLK ...), and L2-MARKER-OK, resets
+#                          finds (L2-HWRNG-BYTES=..., L2-BLK ...), and L2-MARKER-OK, resets;
+#                          with ember.snapshot=1 it first starts a process that counts,
+#                          prints L2-SNAP-READY and waits for a line on the console (the
+#                          host snapshots and restores it meanwhile), then L2-RESTORED
 #   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
 #   MODE=demo-scripted     banner, a short scripted shell session, resets
 # x86 guests without ACPI cannot power off in a way the VMM sees, so every
@@ -55,6 +58,27 @@ case $mode in
 test)
 	cat >>"$root/init" <<'EOS'
 echo "L2-CPUS=$(ncpus)"
+# ember.snapshot=1: a process and the uptime that must outlive a snapshot and restore. The
+# host pauses, snapshots and kills ember while this waits for a line, then restores the
+# snapshot in a new ember and sends the line; the device checks below then run restored.
+if grep -q 'ember.snapshot=1' /proc/cmdline; then
+	(
+		n=0
+		while :; do
+			n=$((n + 1))
+			echo $n >/tmp/ticks
+			sleep 1
+		done
+	) &
+	ticker=$!
+	sleep 2
+	echo "L2-SNAP-READY uptime=$(cut -d' ' -f1 /proc/uptime) ticks=$(cat /tmp/ticks)"
+	read -r line
+	alive=0
+	kill -0 $ticker 2>/dev/null && alive=1
+	sleep 2
+	echo "L2-RESTORED uptime=$(cut -d' ' -f1 /proc/uptime) ticker-alive=$alive ticks=$(cat /tmp/ticks) got=$line"
+fi
 # Devices the run gave us, each reported on one line for the host to check.
 if [ -e /sys/class/net/eth0 ]; then
 	ip link set eth0 up

@@ -49,6 +49,7 @@ tests=(
 	"ext4-sigkill --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --disk /payload/ext4.img --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.ext4=write'"
 	"vsock-echo --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --vsock 3,/tmp/v.sock --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1'"
 	"virtio-net-ping --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --net tap0,mac=02:00:00:00:00:02"
+	"snapshot-restore --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng --disk /payload/disk0.img,id=ember-nested --disk /payload/disk1.img,ro --vsock 3,/tmp/v.sock --net tap0,mac=02:00:00:00:00:02 --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1 ember.snapshot=1'"
 )
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
@@ -91,6 +92,8 @@ blk_want="L2-BLK vda=512 bytes=262144 serial=ember-nested vdb-ro=1 sector0=$blk_
 gcc -static -O2 -o "$out/vsock_tool" "$here/../tools/vsock_tool.c" >>"$log" 2>&1 ||
 	setup_fail "could not build vsock_tool (see $log)"
 cp "$out/vsock_tool" "$payload/vsock_tool"
+gcc -static -O2 -o "$payload/api_client" "$here/../tools/api_client.c" >>"$log" 2>&1 ||
+	setup_fail "could not build api_client (see $log)"
 "$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test "$out/vsock_tool" >>"$log" 2>&1 ||
 	setup_fail "could not build the L2 initramfs (see $log)"
 
@@ -118,6 +121,81 @@ run_vsock() {
 	while kill -0 \$client 2>/dev/null && [ \$i -lt 30 ]; do sleep 1; i=\$((i + 1)); done
 	kill \$client 2>/dev/null
 	cat /tmp/vsock-echo.out /tmp/vsock-client.out
+}
+
+# run_snapshot NAME ARGS...: boot with ARGS and an API socket; once the guest is
+# ready, pause it, snapshot it and SIGKILL ember; move L1's address from tap0 to
+# tap1; restore in a new ember with tap1 in network_overrides, and send the
+# guest the line it waits for. Then the vsock host ends of run_vsock, and the
+# rest as run does.
+run_snapshot() {
+	name=\$1
+	shift
+	echo "NESTED-BEGIN \$name"
+	t0=\$(now)
+	rm -f /tmp/\$name.in /tmp/a1.sock /tmp/a2.sock /tmp/snap.state /tmp/snap.mem
+	mkfifo /tmp/\$name.in
+	exec 3<>/tmp/\$name.in
+	/bin/ember --api-sock /tmp/a1.sock "\$@" <&3 >/tmp/\$name.out 2>/tmp/\$name.err &
+	pid=\$!
+	i=0
+	while [ \$i -lt $((run_timeout * 10)) ] && ! grep -q L2-SNAP-READY /tmp/\$name.out; do
+		sleep 0.1
+		i=\$((i + 1))
+	done
+	snap0=\$(now)
+	/payload/api_client /tmp/a1.sock PATCH /vm '{"state":"Paused"}' >>/tmp/\$name.api 2>&1
+	/payload/api_client /tmp/a1.sock PUT /snapshot/create \\
+		'{"snapshot_type":"Full","snapshot_path":"/tmp/snap.state","mem_file_path":"/tmp/snap.mem"}' \\
+		>>/tmp/\$name.api 2>&1
+	snap1=\$(now)
+	kill -9 \$pid
+	wait \$pid
+	ls -ls /tmp/snap.state /tmp/snap.mem >>/tmp/\$name.api 2>&1
+	ip addr del 169.254.100.1/24 dev tap0
+	tunctl -t tap1 >/dev/null 2>&1
+	ip addr add 169.254.100.1/24 dev tap1
+	ip link set tap1 up
+	/payload/vsock_tool echo-uds /tmp/v.sock_5000 >/tmp/vsock-echo.out 2>&1 &
+	/bin/ember --api-sock /tmp/a2.sock <&3 >>/tmp/\$name.out 2>>/tmp/\$name.err &
+	pid=\$!
+	load0=\$(now)
+	/payload/api_client /tmp/a2.sock PUT /snapshot/load \\
+		'{"snapshot_path":"/tmp/snap.state","mem_backend":{"backend_type":"File","backend_path":"/tmp/snap.mem"},"network_overrides":[{"iface_id":"net0","host_dev_name":"tap1"}],"resume_vm":true}' \\
+		>>/tmp/\$name.api 2>&1
+	load1=\$(now)
+	echo "snapshot \$(awk "BEGIN { print \$snap1 - \$snap0 }") s, load \$(awk "BEGIN { print \$load1 - \$load0 }") s (L1 time)" >>/tmp/\$name.api
+	# The guest connects to the host's echo at once; the host's client waits for its own.
+	echo go >&3
+	/payload/vsock_tool client-uds /tmp/v.sock 1234 1048576 >/tmp/vsock-client.out 2>&1 &
+	client=\$!
+	(
+		sleep $run_timeout
+		kill -0 \$pid 2>/dev/null || exit 0
+		: >/tmp/\$name.timedout
+		kill \$pid
+		sleep 5
+		kill -9 \$pid 2>/dev/null
+	) &
+	wd=\$!
+	wait \$pid
+	rc=\$?
+	t1=\$(now)
+	kill \$wd 2>/dev/null
+	i=0
+	while kill -0 \$client 2>/dev/null && [ \$i -lt 30 ]; do sleep 1; i=\$((i + 1)); done
+	kill \$client 2>/dev/null
+	exec 3>&-
+	ip addr del 169.254.100.1/24 dev tap1
+	ip addr add 169.254.100.1/24 dev tap0
+	to=0
+	[ ! -e /tmp/\$name.timedout ] || to=1
+	cat /tmp/\$name.out
+	echo
+	cat /tmp/vsock-echo.out /tmp/vsock-client.out
+	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
+	sed "s/^/NESTED-API \$name: /" /tmp/\$name.api
+	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=\$to"
 }
 
 # run_kill NAME MARKER ARGS...: once the guest prints MARKER, SIGKILL ember; then the
@@ -156,6 +234,7 @@ EOS
 		case " $* " in *" ${t%% *} "*) ;; *) continue ;; esac
 		case $t in
 		ext4-sigkill*) echo "run_kill ext4-sigkill L2-EXT4-SYNCED ${t#ext4-sigkill }" ;;
+		snapshot-restore*) echo "run_snapshot $t" ;;
 		vsock-echo*) echo "run_vsock $t" ;;
 		*) echo "run $t" ;;
 		esac
@@ -199,6 +278,29 @@ boot_runs() {
 }
 
 # --- results -----------------------------------------------------------------
+# snapshot_checks SECTION: the guest lived through the snapshot and restore.
+# shellcheck disable=SC2317 # (called by judge_run)
+snapshot_checks() {
+	local sect=$1 ready restored up0 up1
+	ready=$(grep -a -o 'L2-SNAP-READY uptime=[0-9.]*' "$sect" | head -n 1 | cut -d= -f2)
+	restored=$(grep -a 'L2-RESTORED ' "$sect" | head -n 1)
+	# Pause, create and load: three 204s.
+	[ "$(grep -a -c '^NESTED-API .*HTTP/1.1 204' "$sect")" -ge 3 ] ||
+		reasons+=("the API refused a snapshot request: $(grep -a -m 1 '^NESTED-API .*HTTP/1.1 4' "$sect")")
+	if [ -z "$ready" ]; then
+		reasons+=("the guest never printed L2-SNAP-READY")
+	elif [ -z "$restored" ]; then
+		reasons+=("the restored guest never printed L2-RESTORED")
+	else
+		up0=${ready%.*}
+		up1=$(sed -n 's/.*uptime=\([0-9]*\).*/\1/p' <<<"$restored")
+		[ "$up1" -ge "$up0" ] || reasons+=("the guest's uptime restarted: $up0 s, then $up1 s")
+		grep -q 'ticker-alive=1' <<<"$restored" ||
+			reasons+=("the process started before the snapshot is gone")
+		grep -q 'got=go' <<<"$restored" || reasons+=("the console line did not reach the guest")
+	fi
+}
+
 # judge_run NAME: NAME's PASS/FAIL line, from $cur; its section goes to $out/NAME.out.
 # shellcheck disable=SC2317 # (called by nested_runs)
 judge_run() {
@@ -242,7 +344,10 @@ judge_run() {
 			! grep -q -a 'L2-HWRNG-BYTES=64 L2-HWRNG-CURRENT=virtio_rng' "$sect"; then
 			reasons+=("/dev/hwrng did not give 64 bytes from virtio_rng")
 		fi
-		if [ "$name" = vsock-echo ]; then
+		if [ "$name" = snapshot-restore ]; then
+			snapshot_checks "$sect"
+		fi
+		if [ "$name" = vsock-echo ] || [ "$name" = snapshot-restore ]; then
 			for m in 'L2-CLIENT-OK' 'L2-ECHO-DONE bytes=1048576' 'L1-CLIENT-OK OK ' \
 				'L1-ECHO-DONE bytes=1048576' 'L2-REFUSED rc=-1'; do
 				grep -q -a -- "$m" "$cur" || reasons+=("no '$m'")

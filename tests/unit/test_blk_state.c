@@ -1,7 +1,7 @@
 /*
  * virtio-blk through a snapshot, by its machine hooks (device_kind_disk): the save answers
- * the requests in flight before it writes anything, and the rate limiter's tokens come back
- * in a disk built from the same configuration, checked as untrusted. The io_uring engine
+ * the requests in flight before it writes anything, and the serial and the rate limiter's
+ * tokens come back in a disk built from the same configuration, checked as untrusted. The io_uring engine
  * on a pipe (blk_rig.h) keeps a read in flight until the test writes its data.
  */
 #define _GNU_SOURCE /* pipe2, in blk_rig.h */
@@ -66,7 +66,7 @@ static void test_save_answers_what_is_in_flight(void **state)
 	memset(want, 'c', sizeof(want));
 	assert_memory_equal(r->buf[0], want, sizeof(want));
 	assert_memory_equal(r->buf[1], want, sizeof(want));
-	assert_int_equal(b.len, 2 * 3 * 8);
+	assert_int_equal(b.len, BLK_ID_BYTES + 2 * 3 * 8);
 	snap_blob_free(&b);
 }
 
@@ -85,7 +85,9 @@ static void set_limit(struct blk_rig *r, const struct throttle_config *limit)
 	r->cfg.limit = *limit;
 }
 
-static void test_limiter_round_trip(void **state)
+#define L BLK_ID_BYTES /* where the rate limiter starts in the section */
+
+static void test_state_round_trip(void **state)
 {
 	struct blk_rig *r = *state, *fresh;
 	/* 4 KiB with a 1 KiB burst and 3 requests, refilled over an hour. */
@@ -96,8 +98,11 @@ static void test_limiter_round_trip(void **state)
 
 	set_limit(r, &limit);
 	assert_true(throttle_allow(&r->blk->throttle, 1024 + 1000));
+	/* The serial the guest reads (GET_ID) travels too, whatever the configuration says. */
+	memset(r->blk->id, 0, sizeof(r->blk->id));
+	memcpy(r->blk->id, "first-disk", 10);
 	save_disk(r->blk, &b);
-	assert_int_equal(b.len, 2 * 3 * 8);
+	assert_int_equal(b.len, BLK_ID_BYTES + 2 * 3 * 8);
 
 	assert_int_equal(blk_rig_setup(&fresh, true), 0);
 	set_limit(fresh, &limit);
@@ -110,10 +115,15 @@ static void test_limiter_round_trip(void **state)
 	/* The limits stay the configuration's. */
 	assert_int_equal(bw->size, 4096);
 	assert_int_equal(ops->size, 3);
+	assert_memory_equal(fresh->blk->id, r->blk->id, BLK_ID_BYTES);
+	assert_string_not_equal(fresh->blk->id, "ember-disk-0");
 
-	snap_rig_refused(disk_load, fresh, &b, 0, 1, "rate limiter");	    /* a burst back */
-	snap_rig_refused(disk_load, fresh, &b, 9, 0x20, "rate limiter");     /* budget > size */
-	snap_rig_refused(disk_load, fresh, &b, 24 + 8, 4, "rate limiter");   /* ops > size */
+	/* A serial the guest could not have been given: unprintable, or text after the NULs. */
+	snap_rig_refused(disk_load, fresh, &b, 3, 0x01, "disk serial");
+	snap_rig_refused(disk_load, fresh, &b, 15, 'x', "disk serial");
+	snap_rig_refused(disk_load, fresh, &b, L + 0, 1, "rate limiter");	  /* a burst back */
+	snap_rig_refused(disk_load, fresh, &b, L + 9, 0x20, "rate limiter");  /* budget > size */
+	snap_rig_refused(disk_load, fresh, &b, L + 24 + 8, 4, "rate limiter"); /* ops > size */
 	/* Whatever was refused changed nothing. */
 	assert_int_equal(bw->budget, 4096 - 1000);
 	assert_int_equal(ops->budget, 2);
@@ -128,7 +138,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		RIG_TEST(test_save_answers_what_is_in_flight),
-		RIG_TEST(test_limiter_round_trip),
+		RIG_TEST(test_state_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "plic.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 
 _Static_assert(PLIC_NR_SOURCES <= 64 && PLIC_NR_SOURCES % 32 == 0,
@@ -315,3 +316,69 @@ const struct bus_dev_ops plic_ops = {
 	.read = plic_read,
 	.write = plic_write,
 };
+
+void plic_save(struct plic *plic, struct snap_writer *w)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&plic->lock);
+	snap_put_u32(w, plic->nr_contexts);
+	snap_put_bytes(w, plic->priority, sizeof(plic->priority));
+	snap_put_u64(w, plic->pending);
+	snap_put_u64(w, plic->in_service);
+	snap_put_u64(w, plic->level_high);
+	snap_put_u64(w, plic->edge_waiting);
+	for (i = 0; i < plic->nr_contexts; i++) {
+		snap_put_u64(w, plic->ctx[i].enabled);
+		snap_put_u32(w, plic->ctx[i].threshold);
+	}
+	pthread_mutex_unlock(&plic->lock);
+}
+
+int plic_restore(struct plic *plic, struct snap_cursor *c, char *why, size_t why_len)
+{
+	uint64_t pending, in_service, level_high, edge_waiting;
+	struct plic_context ctx[PLIC_MAX_CONTEXTS];
+	uint8_t priority[PLIC_NR_SOURCES];
+	unsigned int i;
+
+	if (snap_get_u32(c) != plic->nr_contexts)
+		snap_cursor_fail(c, "PLIC contexts (not this machine's harts)");
+	snap_get_bytes(c, priority, sizeof(priority));
+	pending = snap_get_u64(c);
+	in_service = snap_get_u64(c);
+	level_high = snap_get_u64(c);
+	edge_waiting = snap_get_u64(c);
+	for (i = 0; !c->bad && i < plic->nr_contexts; i++) {
+		ctx[i].enabled = snap_get_u64(c);
+		ctx[i].threshold = snap_get_u32(c);
+		if ((ctx[i].enabled & ~PLIC_SOURCES_MASK) || ctx[i].threshold > PLIC_MAX_PRIORITY)
+			snap_cursor_fail(c, "PLIC context");
+	}
+	for (i = 0; i < PLIC_NR_SOURCES; i++)
+		if (priority[i] > PLIC_MAX_PRIORITY || (i == 0 && priority[i]))
+			snap_cursor_fail(c, "PLIC priority");
+	/* The gateways' rules (plic_set_level, plic_trigger, claim, completion) hold. */
+	if ((pending | in_service | level_high | edge_waiting) & ~PLIC_SOURCES_MASK ||
+	    (pending & in_service) || (edge_waiting & ~in_service))
+		snap_cursor_fail(c, "PLIC source state");
+	if (c->bad)
+		return snap_cursor_end(c, why, why_len);
+
+	pthread_mutex_lock(&plic->lock);
+	memcpy(plic->priority, priority, sizeof(priority));
+	plic->pending = pending;
+	plic->in_service = in_service;
+	plic->level_high = level_high;
+	plic->edge_waiting = edge_waiting;
+	for (i = 0; i < plic->nr_contexts; i++) {
+		plic->ctx[i].enabled = ctx[i].enabled;
+		plic->ctx[i].threshold = ctx[i].threshold;
+		/* Every line, not only the changed ones: the harts' own state was restored too. */
+		plic->ctx[i].line = plic_best(plic, &plic->ctx[i]) != 0;
+		if (plic->line)
+			plic->line(plic->opaque, i, plic->ctx[i].line);
+	}
+	pthread_mutex_unlock(&plic->lock);
+	return 0;
+}

@@ -11,6 +11,7 @@
 #define EMBER_DEVICES_PLIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../util/log.h"
@@ -51,5 +52,21 @@ void plic_trigger(struct plic *plic, unsigned int source);
 
 /* The MMIO registers; opaque is the struct plic. 32-bit accesses only, others ignored. */
 extern const struct bus_dev_ops plic_ops;
+
+struct snap_writer;
+struct snap_cursor;
+
+/*
+ * Snapshots, for the arch that owns the PLIC (riscv64, in its own sections): the number of
+ * contexts, every source's priority and gateway state (pending, in service, level high,
+ * edge waiting) and every context's enables and threshold, as fields of a section the
+ * caller opened. Restore reads them into a PLIC just created with as many contexts,
+ * checked as untrusted (a bit for source 0, a priority or threshold past the maximum, a
+ * source both pending and in service, an edge waiting on a source not in service: the
+ * cursor marked bad, -EINVAL with why, (plic) unchanged), then drives every context's line
+ * to the level the state calls for, whatever it was.
+ */
+void plic_save(struct plic *plic, struct snap_writer *w);
+int plic_restore(struct plic *plic, struct snap_cursor *c, char *why, size_t why_len);
 
 #endif

@@ -74,9 +74,22 @@ JAILER_OBJS := $(JAILER_SRCS:%.c=$(JAILER_OBJDIR)/%.o)
 JAILER_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wshadow \
 	-Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
 
-.PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz
+# The snapshot tools, with the jailer's flags, whatever the variant: ember-rebase-snap (like
+# Firecracker's rebase-snap; libc alone, static) and uffd-handler, the example page-fault
+# handler of the Uffd memory backend that the tests serve restored VMs with (jansson).
+ifeq ($(ARCH),x86_64)
+REBASE	:= build/ember-rebase-snap
+UFFD_HANDLER := build/uffd-handler
+else
+REBASE	:= build/ember-rebase-snap-$(ARCH)
+UFFD_HANDLER := build/uffd-handler-$(ARCH)
+endif
+REBASE_OBJS := $(patsubst %.c,$(JAILER_OBJDIR)/%.o,$(wildcard src/snaptools/*.c))
+UFFD_HANDLER_OBJS := $(JAILER_OBJDIR)/tests/snapshot/uffd_handler.o
 
-all: $(EMBER) $(JAILER)
+.PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz print-fuzz-targets
+
+all: $(EMBER) $(JAILER) $(REBASE) $(UFFD_HANDLER)
 
 $(JAILER_OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +97,15 @@ $(JAILER_OBJDIR)/%.o: %.c
 
 $(JAILER): $(JAILER_OBJS)
 	$(CC) -static -o $@ $^
+
+$(REBASE): $(REBASE_OBJS)
+	$(CC) -static -o $@ $^
+
+# jansson's headers and library: the host's, or for a cross build the cross libraries'.
+$(UFFD_HANDLER_OBJS): JAILER_CFLAGS += $(CROSS_INC)
+$(UFFD_HANDLER_OBJS): | $(CROSS_DEPS)
+$(UFFD_HANDLER): $(UFFD_HANDLER_OBJS)
+	$(CC) $(if $(CROSS_LIBS),-static -L$(CROSS_LIBS)) -o $@ $^ -ljansson
 
 $(OBJDIR)/%.o: %.c | $(CROSS_DEPS)
 	@mkdir -p $(dir $@)
@@ -107,12 +129,16 @@ $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS)
 
+# The Uffd test hands guest memory to the example handler.
+$(OBJDIR)/tests/test_uffd: | $(UFFD_HANDLER)
+
 # The FDT tests read ember's blobs back with the host's libfdt.
 $(OBJDIR)/tests/test_fdt: LDLIBS += -lfdt
 
 # The arm64 and riscv64 device tree and Image header code is plain C: the unit tests build
 # it for the host, whatever ARCH is, and check its blobs with the host's libfdt and dtc.
-ARM64_HOST_SRCS := src/arch/aarch64/fdt_tree.c src/arch/aarch64/image.c
+ARM64_HOST_SRCS := src/arch/aarch64/fdt_tree.c src/arch/aarch64/image.c \
+		   src/arch/aarch64/snapshot_format.c
 $(OBJDIR)/tests/test_arm64_%: tests/unit/test_arm64_%.c $(ARM64_HOST_SRCS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(ARM64_HOST_SRCS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS) -lfdt
@@ -178,4 +204,5 @@ format:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d) $(JAILER_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d) $(JAILER_OBJS:.o=.d) \
+	 $(REBASE_OBJS:.o=.d) $(UFFD_HANDLER_OBJS:.o=.d)

@@ -2,8 +2,8 @@
 # The folders of src/ are layers, and an include may only point down:
 #   util  <  seccomp, snapshot  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api
 #   <  main.c
-# src/jailer is a program of its own (ember-jailer, libc only): it may use util and nothing
-# of ember's VM layers, and nothing else uses it.
+# src/jailer and src/snaptools are programs of their own (ember-jailer, ember-rebase-snap;
+# libc only): they may use util and nothing of ember's VM layers, and nothing else uses them.
 # (arch/arch.h and arch_defs.h are the arch's interface, which vmm and config may use;
 # arch_defs.h is a leaf). One PASS/FAIL line per rule; the offending lines go to stderr.
 set -u
@@ -32,15 +32,21 @@ check devices-below-machine src/devices '(virtio|machine|api)/|arch/'
 check virtio-below-machine src/virtio '(devices|machine|api)/|arch/'
 check arch-below-machine src/arch '(machine|api)/'
 check machine-below-api src/machine 'api/'
-check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot)/'
+check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|snaptools)/'
+check snaptools-uses-only-util src/snaptools '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer)/'
 
-# Nothing outside src/jailer includes it.
-hits=$(grep -rnE --exclude-dir=jailer '^#\s*include\s+"[^"]*jailer/' src 2>/dev/null)
-if [ -n "$hits" ]; then
-	echo "$hits" >&2
-	echo "FAIL: lint/layers/nothing-includes-the-jailer"
-	failed=1
-else
-	echo "PASS: lint/layers/nothing-includes-the-jailer"
-fi
+# only_its_own NAME FOLDER: nothing outside src/FOLDER includes it.
+only_its_own() {
+	local name=$1 prog=$2 hits
+	hits=$(grep -rnE --exclude-dir="$prog" "^#\s*include\s+\"[^\"]*$prog/" src 2>/dev/null)
+	if [ -n "$hits" ]; then
+		echo "$hits" >&2
+		echo "FAIL: lint/layers/$name"
+		failed=1
+	else
+		echo "PASS: lint/layers/$name"
+	fi
+}
+only_its_own nothing-includes-the-jailer jailer
+only_its_own nothing-includes-snaptools snaptools
 exit $failed

@@ -57,6 +57,8 @@ step lint-seccomp-table tools/seccomp-table.py build/ember --check README.md
 # The nested tier's stall classifier and redo logic, on saved consoles: no QEMU needed.
 step nested-classifier tests/nested/test-classifier.sh
 step unit make -s unit
+# ember-rebase-snap on sparse files (the Uffd backend's tests are unit tests: test_uffd).
+step snapshot-tools tests/snapshot/rebase.sh build/ember-rebase-snap
 step asan asan_unit
 fuzz_short() {
 	local t

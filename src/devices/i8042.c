@@ -1,9 +1,11 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "i8042.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 
 #define STATUS_OBF	0x01 /* output buffer full: a byte waits at port 0x60 */
@@ -221,6 +223,68 @@ void i8042_metrics(struct i8042 *dev, struct i8042_metrics *out)
 	pthread_mutex_lock(&dev->lock);
 	*out = dev->metrics;
 	pthread_mutex_unlock(&dev->lock);
+}
+
+void i8042_save(struct i8042 *dev, struct snap_writer *w)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&dev->lock);
+	snap_put_u8(w, dev->status);
+	snap_put_u8(w, dev->ctr);
+	snap_put_u8(w, dev->pending_cmd);
+	snap_put_u8(w, dev->out_count);
+	for (i = 0; i < dev->out_count; i++)
+		snap_put_u8(w, dev->outq[(dev->out_head + i) % OUTQ_LEN]);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* The commands that wait for a data byte (i8042_command_write), and none. */
+static bool i8042_pending_known(uint8_t cmd)
+{
+	return cmd == 0 || cmd == CMD_WRITE_CTR || cmd == CMD_WRITE_OUTPORT ||
+	       cmd == CMD_WRITE_KBD_OUT || cmd == CMD_WRITE_AUX_OUT || cmd == CMD_WRITE_AUX;
+}
+
+int i8042_restore(struct i8042 *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	uint8_t status, ctr, pending, count, outq[OUTQ_LEN];
+
+	status = snap_get_u8(c);
+	ctr = snap_get_u8(c);
+	pending = snap_get_u8(c);
+	count = snap_get_u8(c);
+	/* The controller sets no other status bit, and OBF says exactly whether a byte waits. */
+	if ((status & ~(STATUS_OBF | STATUS_SYS | STATUS_CMD | STATUS_AUX_OBF)) ||
+	    !(status & STATUS_OBF) != !count)
+		snap_cursor_fail(c, "i8042 status");
+	if (!i8042_pending_known(pending))
+		snap_cursor_fail(c, "i8042 pending command");
+	if (count > OUTQ_LEN)
+		snap_cursor_fail(c, "i8042 output buffer");
+	if (!c->bad)
+		snap_get_bytes(c, outq, count);
+	if (c->bad)
+		return snap_cursor_end(c, why, why_len);
+
+	pthread_mutex_lock(&dev->lock);
+	dev->status = status;
+	dev->ctr = ctr;
+	dev->pending_cmd = pending;
+	memcpy(dev->outq, outq, count);
+	dev->out_head = 0;
+	dev->out_count = count;
+	/*
+	 * The interrupt is an edge sent when a byte arrives; if the guest had not taken the
+	 * byte yet, send it again, so a guest that was about to read it still does (an edge it
+	 * already saw costs it one interrupt without data, which it ignores).
+	 */
+	if (count && (ctr & CTR_KBD_INT)) {
+		irq_line_set(&dev->irq, 1);
+		irq_line_set(&dev->irq, 0);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
 }
 
 const struct bus_dev_ops i8042_data_ops = {

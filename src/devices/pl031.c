@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "pl031.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 
 enum {
@@ -111,3 +112,38 @@ const struct bus_dev_ops pl031_ops = {
 	.read = pl031_read,
 	.write = pl031_write,
 };
+
+/*
+ * A load writes a 32-bit count, so the offset from any host time this side of 2^34 seconds
+ * lies well within this; past it, time(NULL) + offset could overflow.
+ */
+#define PL031_MAX_OFFSET (1LL << 40)
+
+void pl031_save(const struct pl031 *rtc, struct snap_writer *w)
+{
+	snap_put_u64(w, (uint64_t)rtc->offset);
+	snap_put_u32(w, rtc->match);
+	snap_put_u32(w, rtc->irq_mask);
+	snap_put_u32(w, rtc->irq_raw);
+}
+
+int pl031_restore(struct pl031 *rtc, struct snap_cursor *c, char *why, size_t why_len)
+{
+	int64_t offset = (int64_t)snap_get_u64(c);
+	uint32_t match = snap_get_u32(c);
+	uint32_t mask = snap_get_u32(c);
+	uint32_t raw = snap_get_u32(c);
+
+	if (offset > PL031_MAX_OFFSET || offset < -PL031_MAX_OFFSET)
+		snap_cursor_fail(c, "RTC offset");
+	/* One interrupt, bit 0, in both registers. */
+	if ((mask | raw) & ~1u)
+		snap_cursor_fail(c, "RTC interrupt registers");
+	if (c->bad)
+		return snap_cursor_end(c, why, why_len);
+	rtc->offset = offset;
+	rtc->match = match;
+	rtc->irq_mask = mask;
+	rtc->irq_raw = raw;
+	return 0;
+}

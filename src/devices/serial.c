@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "serial.h"
+#include "../snapshot/stream.h"
 #include "../util/util.h"
 
 #define IER_RDI	 0x01 /* receive data available */
@@ -255,4 +256,75 @@ void serial_metrics(struct serial *s, struct serial_metrics *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->metrics;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_save(struct serial *s, struct snap_writer *w)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&s->lock);
+	snap_put_u8(w, s->ier);
+	snap_put_u8(w, s->lcr);
+	snap_put_u8(w, s->mcr);
+	snap_put_u8(w, s->scr);
+	snap_put_u8(w, s->fcr);
+	snap_put_u8(w, s->dll);
+	snap_put_u8(w, s->dlm);
+	snap_put_u8(w, s->thri_pending);
+	/* The FIFO in the order the guest will read it. */
+	snap_put_u8(w, s->rx_count);
+	for (i = 0; i < s->rx_count; i++)
+		snap_put_u8(w, s->rx[(s->rx_head + i) % SERIAL_FIFO_LEN]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_restore(struct serial *s, struct snap_cursor *c, char *why, size_t why_len)
+{
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thri, count, rx[SERIAL_FIFO_LEN];
+
+	ier = snap_get_u8(c);
+	lcr = snap_get_u8(c);
+	mcr = snap_get_u8(c);
+	scr = snap_get_u8(c);
+	fcr = snap_get_u8(c);
+	dll = snap_get_u8(c);
+	dlm = snap_get_u8(c);
+	thri = snap_get_u8(c);
+	count = snap_get_u8(c);
+	/* Only what a register write could have left there. */
+	if (ier & ~IER_MASK)
+		snap_cursor_fail(c, "serial IER");
+	if (mcr & ~MCR_MASK)
+		snap_cursor_fail(c, "serial MCR");
+	if (fcr & ~(FCR_ENABLE | 0xc0))
+		snap_cursor_fail(c, "serial FCR");
+	if (thri > 1)
+		snap_cursor_fail(c, "serial THRE interrupt");
+	if (count > SERIAL_FIFO_LEN)
+		snap_cursor_fail(c, "serial receive FIFO");
+	if (!c->bad)
+		snap_get_bytes(c, rx, count);
+	if (c->bad)
+		return snap_cursor_end(c, why, why_len);
+
+	pthread_mutex_lock(&s->lock);
+	s->ier = ier;
+	s->lcr = lcr;
+	s->mcr = mcr;
+	s->scr = scr;
+	s->fcr = fcr;
+	s->dll = dll;
+	s->dlm = dlm;
+	s->thri_pending = thri;
+	memcpy(s->rx, rx, count);
+	s->rx_head = 0;
+	s->rx_count = count;
+	/*
+	 * Drive the line as the registers say, whatever level it had: the irqchip's own
+	 * state came back from the snapshot, and a raised line must stay raised.
+	 */
+	s->irq_level = !(serial_iir(s) & IIR_NONE);
+	irq_line_set(&s->irq, s->irq_level);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

@@ -12,6 +12,8 @@
 #define SERIAL_FIFO_LEN 64
 
 struct serial;
+struct snap_writer;
+struct snap_cursor;
 
 extern const struct bus_dev_ops serial_bus_ops;
 
@@ -35,5 +37,15 @@ size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
 
 /* Free space in the receive FIFO. */
 size_t serial_input_space(struct serial *s);
+
+/*
+ * Snapshots: every register the guest can read back or that decides the interrupt, and the
+ * bytes waiting in the receive FIFO, as fields of a section the caller opened. Restore reads
+ * them into a UART just created, checked as untrusted (bits the registers cannot hold, a
+ * FIFO past its size: the cursor marked bad, -EINVAL with why, (s) unchanged), and drives
+ * the interrupt line to the level the registers call for. The counters start from zero.
+ */
+void serial_save(struct serial *s, struct snap_writer *w);
+int serial_restore(struct serial *s, struct snap_cursor *c, char *why, size_t why_len);
 
 #endif

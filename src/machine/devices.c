@@ -55,6 +55,11 @@ static int boot_timer_create(struct machine *m, unsigned int index, void **dev, 
 	return 0;
 }
 
+/*
+ * No snapshot hooks: the timer holds nothing but when its process started, which is the
+ * restoring process's own (a guest that writes the magic value after a restore is told the
+ * time since that process started, as a freshly booted one would be).
+ */
 const struct device_kind device_kind_boot_timer = {
 	.name = "boot timer",
 	.count = boot_timer_count,
@@ -91,11 +96,24 @@ static void serial_kind_destroy(void *dev)
 	serial_destroy(dev);
 }
 
+static int serial_kind_save(void *dev, struct snap_writer *w)
+{
+	serial_save(dev, w);
+	return 0;
+}
+
+static int serial_kind_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return serial_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_serial = {
 	.name = "serial port",
 	.count = one,
 	.create = serial_kind_create,
 	.destroy = serial_kind_destroy,
+	.save = serial_kind_save,
+	.restore = serial_kind_restore,
 };
 
 /* --- the i8042: Linux's keyboard probe, its reset line and Ctrl-Alt-Del (x86) --- */
@@ -141,11 +159,24 @@ static void i8042_kind_destroy(void *dev)
 	i8042_destroy(dev);
 }
 
+static int i8042_kind_save(void *dev, struct snap_writer *w)
+{
+	i8042_save(dev, w);
+	return 0;
+}
+
+static int i8042_kind_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return i8042_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_i8042 = {
 	.name = "i8042",
 	.count = i8042_count,
 	.create = i8042_kind_create,
 	.destroy = i8042_kind_destroy,
+	.save = i8042_kind_save,
+	.restore = i8042_kind_restore,
 };
 
 /* --- the PL031 real-time clock (arm64) --- */
@@ -181,11 +212,24 @@ static void rtc_destroy(void *dev)
 	pl031_destroy(dev);
 }
 
+static int rtc_save(void *dev, struct snap_writer *w)
+{
+	pl031_save(dev, w);
+	return 0;
+}
+
+static int rtc_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return pl031_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_rtc = {
 	.name = "rtc",
 	.count = rtc_count,
 	.create = rtc_create,
 	.destroy = rtc_destroy,
+	.save = rtc_save,
+	.restore = rtc_restore,
 };
 
 /* --- virtio-rng --- */
@@ -217,12 +261,24 @@ static struct virtio_dev *rng_virtio(void *dev)
 	return virtio_rng_dev(dev);
 }
 
+static int rng_kind_save(void *dev, struct snap_writer *w)
+{
+	return virtio_rng_save(dev, w);
+}
+
+static int rng_kind_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_rng_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_rng = {
 	.name = "entropy device",
 	.count = rng_count,
 	.create = rng_kind_create,
 	.destroy = rng_kind_destroy,
 	.virtio = rng_virtio,
+	.save = rng_kind_save,
+	.restore = rng_kind_restore,
 };
 
 /* --- virtio-blk: in configuration order, so the guest names them vda, vdb... so --- */
@@ -261,6 +317,16 @@ static struct virtio_dev *disk_virtio(void *dev)
 	return virtio_blk_dev(dev);
 }
 
+static int disk_save(void *dev, struct snap_writer *w)
+{
+	return virtio_blk_save(dev, w);
+}
+
+static int disk_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_blk_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_disk = {
 	.name = "disk",
 	.count = disk_count,
@@ -268,6 +334,8 @@ const struct device_kind device_kind_disk = {
 	.create = disk_create,
 	.destroy = disk_destroy,
 	.virtio = disk_virtio,
+	.save = disk_save,
+	.restore = disk_restore,
 };
 
 /* --- virtio-net --- */
@@ -306,6 +374,16 @@ static struct virtio_dev *net_virtio(void *dev)
 	return virtio_net_dev(dev);
 }
 
+static int net_save(void *dev, struct snap_writer *w)
+{
+	return virtio_net_save(dev, w);
+}
+
+static int net_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_net_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_net = {
 	.name = "net",
 	.count = net_count,
@@ -313,6 +391,8 @@ const struct device_kind device_kind_net = {
 	.create = net_create,
 	.destroy = net_destroy,
 	.virtio = net_virtio,
+	.save = net_save,
+	.restore = net_restore,
 };
 
 /* --- virtio-balloon --- */
@@ -344,12 +424,24 @@ static struct virtio_dev *balloon_virtio(void *dev)
 	return virtio_balloon_dev(dev);
 }
 
+static int balloon_save(void *dev, struct snap_writer *w)
+{
+	return virtio_balloon_save(dev, w);
+}
+
+static int balloon_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	return virtio_balloon_restore(dev, c, why, why_len);
+}
+
 const struct device_kind device_kind_balloon = {
 	.name = "balloon",
 	.count = balloon_count,
 	.create = balloon_create,
 	.destroy = balloon_destroy,
 	.virtio = balloon_virtio,
+	.save = balloon_save,
+	.restore = balloon_restore,
 };
 
 /* --- virtio-vsock --- */
@@ -383,12 +475,22 @@ static struct virtio_dev *vsock_virtio(void *dev)
 	return virtio_vsock_dev(dev);
 }
 
+/* Nothing to save (virtio_vsock_restore says why); the restore owes the guest a reset. */
+static int vsock_restore(void *dev, struct snap_cursor *c, char *why, size_t why_len)
+{
+	(void)c;
+	(void)why;
+	(void)why_len;
+	return virtio_vsock_restore(dev);
+}
+
 const struct device_kind device_kind_vsock = {
 	.name = "vsock",
 	.count = vsock_count,
 	.create = vsock_create,
 	.destroy = vsock_destroy,
 	.virtio = vsock_virtio,
+	.restore = vsock_restore,
 };
 
 /*

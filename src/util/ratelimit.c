@@ -217,6 +217,34 @@ uint64_t rate_limiter_next_refill_ns(struct rate_limiter *rl, uint64_t now_ns, u
 	return wait < RATELIMIT_MIN_WAIT_NS ? RATELIMIT_MIN_WAIT_NS : wait;
 }
 
+void token_bucket_get_state(const struct token_bucket *tb, uint64_t now_ns,
+			    struct token_bucket_state *s)
+{
+	struct token_bucket now = *tb;
+
+	tb_refill(&now, now_ns);
+	s->one_time_burst = now.one_time_burst;
+	s->budget = now.budget;
+	s->debt = now.debt;
+}
+
+int token_bucket_set_state(struct token_bucket *tb, const struct token_bucket_state *s,
+			   uint64_t now_ns)
+{
+	if (!tb->size)
+		return s->one_time_burst || s->budget || s->debt ? -EINVAL : 0;
+	/* A fresh bucket holds its whole burst; tb_refill needs debt + size not to wrap. */
+	if (s->budget > tb->size || s->one_time_burst > tb->one_time_burst ||
+	    s->debt > UINT64_MAX - tb->size || (s->debt && s->budget))
+		return -EINVAL;
+	tb->one_time_burst = s->one_time_burst;
+	tb->budget = s->budget;
+	tb->debt = s->debt;
+	tb->frac = 0;
+	tb->last_ns = now_ns;
+	return 0;
+}
+
 uint64_t rate_limiter_now_ns(void)
 {
 	struct timespec ts;

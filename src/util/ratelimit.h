@@ -86,6 +86,30 @@ bool rate_limiter_consume(struct rate_limiter *rl, uint64_t now_ns, uint64_t byt
 uint64_t rate_limiter_next_refill_ns(struct rate_limiter *rl, uint64_t now_ns, uint64_t bytes,
 				     uint64_t ops);
 
+/*
+ * What a snapshot keeps of a bucket: the tokens, not the times. Timestamps are CLOCK_MONOTONIC
+ * of one process and mean nothing to another, so a restored bucket refills from the moment it
+ * is restored, and what it had earned short of a whole token is lost.
+ */
+struct token_bucket_state {
+	uint64_t one_time_burst; /* what is left of the burst */
+	uint64_t budget;
+	uint64_t debt;
+};
+
+/* The state of (tb) at (now_ns), the tokens earned until then included; (tb) is unchanged. */
+void token_bucket_get_state(const struct token_bucket *tb, uint64_t now_ns,
+			    struct token_bucket_state *s);
+
+/*
+ * Put (s) into (tb), a bucket just made from the limits (s) was saved under, refilling from
+ * (now_ns) on. -EINVAL, (tb) unchanged, for a state those limits cannot have: tokens in an
+ * unlimited bucket, a budget past its size, more burst than it was given, debt beside a
+ * budget or past what any request could leave.
+ */
+int token_bucket_set_state(struct token_bucket *tb, const struct token_bucket_state *s,
+			   uint64_t now_ns);
+
 /* CLOCK_MONOTONIC in nanoseconds, the time base every function above expects. */
 uint64_t rate_limiter_now_ns(void);
 

@@ -15,6 +15,7 @@
 
 #include "balloon.h"
 #include "virtio.h"
+#include "../snapshot/stream.h"
 #include "../util/eventloop.h"
 #include "../util/log.h"
 #include "../util/util.h"
@@ -59,6 +60,8 @@ static void balloon_release(struct virtio_balloon *b, const struct virtq_elem *e
 		}
 		if (madvise(hva, BALLOON_PAGE, MADV_DONTNEED))
 			log_warn(b->vd.log, "virtio-balloon: madvise");
+		/* The page now reads as zeros (or as the snapshot file it came from): changed. */
+		guest_mem_mark_dirty(b->vd.mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
 		b->stats.inflated_pages++;
 	}
 }
@@ -353,4 +356,56 @@ int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int secon
 unsigned int virtio_balloon_stats_period(const struct virtio_balloon *b)
 {
 	return b->cfg->stats_period;
+}
+
+int virtio_balloon_save(struct virtio_balloon *b, struct snap_writer *w)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&b->vd.lock);
+	snap_put_u32(w, b->stats.actual_pages);
+	snap_put_u8(w, b->stats_held);
+	snap_put_u16(w, b->stats_held ? b->stats_elem.head : 0);
+	snap_put_u16(w, b->stats.valid);
+	for (i = 0; i < BALLOON_S_NR; i++)
+		snap_put_u64(w, b->stats.value[i]);
+	snap_put_u64(w, b->stats.inflated_pages);
+	snap_put_u64(w, b->stats.deflated_pages);
+	pthread_mutex_unlock(&b->vd.lock);
+	return 0;
+}
+
+int virtio_balloon_restore(struct virtio_balloon *b, struct snap_cursor *c, char *why,
+			   size_t why_len)
+{
+	struct balloon_stats stats = { 0 };
+	uint8_t held;
+	uint16_t head;
+	unsigned int i;
+
+	stats.actual_pages = snap_get_u32(c);
+	held = snap_get_u8(c);
+	head = snap_get_u16(c);
+	stats.valid = snap_get_u16(c);
+	for (i = 0; i < BALLOON_S_NR; i++)
+		stats.value[i] = snap_get_u64(c);
+	stats.inflated_pages = snap_get_u64(c);
+	stats.deflated_pages = snap_get_u64(c);
+	/*
+	 * The head goes back to the guest in the used ring, so it must be a descriptor
+	 * index; the chain behind it is the guest's, whose memory comes with the snapshot.
+	 */
+	if (held > 1 || head >= VIRTQ_MAX_SIZE || (!held && head))
+		snap_cursor_fail(c, "balloon statistics buffer");
+	if (c->bad)
+		return snap_cursor_end(c, why, why_len);
+
+	pthread_mutex_lock(&b->vd.lock);
+	b->stats = stats;
+	b->stats_held = held;
+	/* Handing it back only names it (virtq_push reads the head alone): no buffers. */
+	memset(&b->stats_elem, 0, sizeof(b->stats_elem));
+	b->stats_elem.head = head;
+	pthread_mutex_unlock(&b->vd.lock);
+	return 0;
 }

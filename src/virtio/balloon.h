@@ -100,4 +100,19 @@ int virtio_balloon_set_stats_period(struct virtio_balloon *b, unsigned int secon
 /* The statistics polling interval in seconds; 0: statistics are disabled. */
 unsigned int virtio_balloon_stats_period(const struct virtio_balloon *b);
 
+struct snap_writer;
+struct snap_cursor;
+
+/*
+ * Snapshots: the size the guest reports (actual), the statistics it last sent and the
+ * device's page counts, and the statistics buffer the device holds (by its descriptor
+ * index, all it needs to hand it back), as fields of a section the caller opened. The
+ * target and the statistics period are configuration. Restore reads them into a device
+ * just created from the configuration, as untrusted input: 0, or -EINVAL with why and the
+ * cursor marked bad. GET /balloon and its statistics answer as before the snapshot.
+ */
+int virtio_balloon_save(struct virtio_balloon *b, struct snap_writer *w);
+int virtio_balloon_restore(struct virtio_balloon *b, struct snap_cursor *c, char *why,
+			   size_t why_len);
+
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "blk_int.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -262,6 +263,65 @@ unlock:
 fail:
 	blk->metrics.update_fails++;
 	return ret;
+}
+
+/* How long a snapshot may wait for the requests in flight: a disk that slow refuses it. */
+#define BLK_SNAPSHOT_DRAIN_MS 5000
+
+int virtio_blk_save(struct virtio_blk *blk, struct snap_writer *w)
+{
+	int ret;
+
+	pthread_mutex_lock(&blk->vd.lock);
+	ret = blk_io_quiesce(blk, BLK_SNAPSHOT_DRAIN_MS);
+	if (ret) {
+		log_warnx(blk->vd.log, "virtio-blk %s: %u request(s) still in flight; no snapshot",
+			  blk->cfg->path, blk->io.in_flight);
+		goto out;
+	}
+	snap_put_bytes(w, blk->id, sizeof(blk->id));
+	throttle_save(&blk->throttle, w);
+	/*
+	 * The answers freed requests a dry pool waited for. The chains left in the ring are
+	 * not taken now, which would start I/O the saved state knows nothing of: the device
+	 * looks at its queue again once the loop is done with the snapshot.
+	 */
+	if (blk->stalled && virtio_dev_running(&blk->vd) && blk->vd.queues[0].enabled)
+		blk->vd.transport->requeue(&blk->vd, 0);
+out:
+	pthread_mutex_unlock(&blk->vd.lock);
+	return ret;
+}
+
+/* What a disk's serial may be: printable ASCII, then NUL padding to the end. */
+static bool blk_id_valid(const char *id)
+{
+	size_t n = strnlen(id, BLK_ID_BYTES), i;
+
+	for (i = 0; i < BLK_ID_BYTES; i++)
+		if (i < n ? id[i] < 0x20 || id[i] > 0x7e : id[i] != '\0')
+			return false;
+	return true;
+}
+
+int virtio_blk_restore(struct virtio_blk *blk, struct snap_cursor *c, char *why,
+		       size_t why_len)
+{
+	char id[BLK_ID_BYTES];
+	int ret;
+
+	snap_get_bytes(c, id, sizeof(id));
+	if (!blk_id_valid(id))
+		snap_cursor_fail(c, "disk serial");
+	if (c->bad)
+		return snap_cursor_end(c, why, why_len);
+	pthread_mutex_lock(&blk->vd.lock);
+	ret = throttle_restore(&blk->throttle, c);
+	/* The serial the guest read stays its disk's, whatever the configuration makes of it. */
+	if (!ret)
+		memcpy(blk->id, id, sizeof(id));
+	pthread_mutex_unlock(&blk->vd.lock);
+	return ret ? snap_cursor_end(c, why, why_len) : 0;
 }
 
 void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out)

@@ -81,6 +81,22 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path,
 /* A snapshot of (blk)'s counters. On the event loop thread, which is the only one writing them. */
 void virtio_blk_metrics(const struct virtio_blk *blk, struct blk_metrics *out);
 
+struct snap_writer;
+struct snap_cursor;
+
+/*
+ * Snapshots, on the event loop thread with the vCPUs paused. Save: first let every request
+ * in flight finish and answer it (so no request is half done in the saved guest memory and
+ * rings; the wait is bounded, -ETIMEDOUT past it, with nothing saved), then the serial
+ * GET_ID answers (the guest has seen it: it stays the disk's even where the configuration
+ * would name the disk otherwise) and the rate limiter's tokens, as fields of a section the
+ * caller opened. The image, its path and its limits are configuration. Restore reads the tokens into a disk just created from the
+ * configuration, as untrusted input: 0, or -EINVAL with why and the cursor marked bad.
+ */
+int virtio_blk_save(struct virtio_blk *blk, struct snap_writer *w);
+int virtio_blk_restore(struct virtio_blk *blk, struct snap_cursor *c, char *why,
+		       size_t why_len);
+
 /* Wait for the requests still in flight, then free (blk) and close its image. NULL is a no-op. */
 void virtio_blk_destroy(struct virtio_blk *blk);
 

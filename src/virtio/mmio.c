@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "mmio.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 #include "../vmm/vm.h"
 
@@ -129,15 +131,6 @@ static uint32_t mmio_read_reg(struct virtio_mmio *mmio, uint64_t off)
 	}
 }
 
-/* FEATURES_OK only holds if the driver took VERSION_1 and nothing the device lacks. */
-static bool mmio_features_acceptable(struct virtio_mmio *mmio)
-{
-	struct virtio_dev *vd = mmio->vd;
-
-	return !(vd->driver_features & ~virtio_dev_features(vd)) &&
-	       virtio_dev_has_feature(vd, VIRTIO_F_VERSION_1);
-}
-
 static void mmio_write_status(struct virtio_mmio *mmio, uint32_t v)
 {
 	struct virtio_dev *vd = mmio->vd;
@@ -151,7 +144,7 @@ static void mmio_write_status(struct virtio_mmio *mmio, uint32_t v)
 	/* The driver never clears bits; NEEDS_RESET and FAILED stay until a reset. */
 	v = (v & 0xff) | old;
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
-	    !mmio_features_acceptable(mmio)) {
+	    !virtio_dev_features_acceptable(vd)) {
 		log_warnx(mmio->vd->log, "virtio-%s: driver features 0x%llx refused", vd->ops->name,
 			  (unsigned long long)vd->driver_features);
 		v &= ~VIRTIO_STATUS_FEATURES_OK;
@@ -406,4 +399,57 @@ void virtio_mmio_destroy(struct virtio_mmio *mmio)
 		close(mmio->irq_fd);
 	}
 	free(mmio);
+}
+
+/* --- snapshots: the registers here, the device's virtio state in virtio.c --- */
+
+int virtio_mmio_save(struct virtio_mmio *mmio, struct snap_writer *w)
+{
+	struct virtio_dev *vd = mmio->vd;
+
+	pthread_mutex_lock(&vd->lock);
+	snap_put_u32(w, mmio->device_features_sel);
+	snap_put_u32(w, mmio->driver_features_sel);
+	snap_put_u32(w, mmio->queue_sel);
+	snap_put_u32(w, __atomic_load_n(&mmio->interrupt_status, __ATOMIC_SEQ_CST));
+	virtio_dev_save(vd, w);
+	pthread_mutex_unlock(&vd->lock);
+	return 0;
+}
+
+int virtio_mmio_restore(struct virtio_mmio *mmio, struct snap_cursor *c, char *why,
+			size_t why_len)
+{
+	struct virtio_dev *vd = mmio->vd;
+	uint32_t device_sel, driver_sel, queue_sel, isr;
+	int ret;
+
+	/* The selectors are the driver's to write anything to; every use of them is checked. */
+	device_sel = snap_get_u32(c);
+	driver_sel = snap_get_u32(c);
+	queue_sel = snap_get_u32(c);
+	isr = snap_get_u32(c);
+	if (isr & ~(VIRTIO_INT_VRING | VIRTIO_INT_CONFIG))
+		snap_cursor_fail(c, "interrupt status");
+	pthread_mutex_lock(&vd->lock);
+	if (!c->bad && !virtio_dev_restore(vd, c) && isr && !(vd->status & VIRTIO_STATUS_DRIVER_OK))
+		snap_cursor_fail(c, "interrupt status (raised before the driver was up)");
+	/* All of the section, to its last byte, is known good before the device starts. */
+	ret = snap_cursor_end(c, why, why_len);
+	if (ret)
+		goto out;
+	mmio->device_features_sel = device_sel;
+	mmio->driver_features_sel = driver_sel;
+	mmio->queue_sel = queue_sel;
+	ret = virtio_dev_resume(vd);
+	if (ret) {
+		snprintf(why, why_len, "virtio-%s could not be started again", vd->ops->name);
+		goto out;
+	}
+	/* Raised and not yet acknowledged: the guest must still get it. */
+	if (isr)
+		mmio_interrupt(vd, isr);
+out:
+	pthread_mutex_unlock(&vd->lock);
+	return ret;
 }

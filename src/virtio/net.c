@@ -13,6 +13,7 @@
 
 #include "net.h"
 #include "virtio.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 #include "../util/tap.h"
 #include "../util/util.h"
@@ -410,4 +411,30 @@ int virtio_net_update_limits(struct virtio_net *net, const struct throttle_confi
 	}
 	pthread_mutex_unlock(&net->vd.lock);
 	return ret;
+}
+
+int virtio_net_save(struct virtio_net *net, struct snap_writer *w)
+{
+	pthread_mutex_lock(&net->vd.lock);
+	throttle_save(&net->rx_throttle, w);
+	throttle_save(&net->tx_throttle, w);
+	pthread_mutex_unlock(&net->vd.lock);
+	return 0;
+}
+
+int virtio_net_restore(struct virtio_net *net, struct snap_cursor *c, char *why,
+		       size_t why_len)
+{
+	struct throttle rx = net->rx_throttle;
+	int ret;
+
+	pthread_mutex_lock(&net->vd.lock);
+	/* Both or neither: rx is put back only once tx is read well too. */
+	ret = throttle_restore(&rx, c);
+	if (!ret)
+		ret = throttle_restore(&net->tx_throttle, c);
+	if (!ret)
+		net->rx_throttle.rl = rx.rl;
+	pthread_mutex_unlock(&net->vd.lock);
+	return ret ? snap_cursor_end(c, why, why_len) : 0;
 }

@@ -50,4 +50,18 @@ void virtio_net_stats(struct virtio_net *net, struct net_stats *out);
 int virtio_net_update_limits(struct virtio_net *net, const struct throttle_config *rx,
 			     const struct throttle_config *tx);
 
+struct snap_writer;
+struct snap_cursor;
+
+/*
+ * Snapshots: the rx and tx rate limiters' tokens, as fields of a section the caller opened.
+ * The TAP is configuration (a load may name another one); a frame read from it and not yet
+ * delivered is not saved, lost as a network may lose any frame. Restore reads them into a
+ * device just created from the configuration, as untrusted input: 0, or -EINVAL with why
+ * and the cursor marked bad.
+ */
+int virtio_net_save(struct virtio_net *net, struct snap_writer *w);
+int virtio_net_restore(struct virtio_net *net, struct snap_cursor *c, char *why,
+		       size_t why_len);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "queue.h"
+#include "../snapshot/stream.h"
 #include "../util/util.h"
 
 /* The ring layouts of VIRTIO 1.2 section 2.7, little-endian like every host we run on. */
@@ -62,6 +63,15 @@ static uint16_t *used_event_field(const struct virtq *q)
 static uint16_t *avail_event_field(const struct virtq *q)
 {
 	return (uint16_t *)&q->used->ring[q->size];
+}
+
+/*
+ * The guest address of (field), somewhere in the used ring: what the device writes there
+ * is marked for dirty page tracking (guest_mem_mark_dirty) like every other host write.
+ */
+static uint64_t used_field_gpa(const struct virtq *q, const void *field)
+{
+	return q->used_gpa + (uint64_t)((const uint8_t *)field - (const uint8_t *)q->used);
 }
 
 /* Map [gpa, gpa + len) if it is all RAM and (gpa) is (align)-aligned. */
@@ -131,6 +141,11 @@ static int elem_add_buffer(const struct virtq *q, struct virtq_elem *elem,
 	elem->iov[slot].iov_base = hva;
 	elem->iov[slot].iov_len = d->len;
 	if (writable) {
+		/*
+		 * The device may write any byte of it from now until it pushes the chain, so
+		 * the whole buffer counts as written (see virtq_pop).
+		 */
+		guest_mem_mark_dirty(q->mem, d->addr, d->len);
 		elem->nr_in++;
 		if (__builtin_add_overflow(elem->in_len, d->len, &elem->in_len))
 			return -EINVAL;
@@ -254,12 +269,15 @@ void virtq_unpop(struct virtq *q, unsigned int n)
 void virtq_fill(struct virtq *q, const struct virtq_elem *elem, uint32_t written, unsigned int i)
 {
 	struct virtq_used_elem *slot;
+	uint16_t idx;
 
 	if (!q->enabled)
 		return;
-	slot = &q->used->ring[(uint16_t)(q->next_used + i) & (q->size - 1)];
+	idx = (uint16_t)(q->next_used + i) & (q->size - 1);
+	slot = &q->used->ring[idx];
 	slot->id = elem->head;
 	slot->len = written;
+	guest_mem_mark_dirty(q->mem, used_field_gpa(q, &slot->id), sizeof(*slot));
 }
 
 void virtq_flush(struct virtq *q, unsigned int n)
@@ -269,6 +287,7 @@ void virtq_flush(struct virtq *q, unsigned int n)
 	q->next_used += n;
 	/* Release: the driver must see the entries before the index that covers them. */
 	__atomic_store_n(&q->used->idx, q->next_used, __ATOMIC_RELEASE);
+	guest_mem_mark_dirty(q->mem, used_field_gpa(q, &q->used->idx), sizeof(q->used->idx));
 }
 
 void virtq_push(struct virtq *q, const struct virtq_elem *elem, uint32_t written)
@@ -312,13 +331,17 @@ void virtq_set_notify(struct virtq *q, bool enable)
 		return;
 	if (q->event_idx) {
 		/* Suppression is simply not moving avail_event forward. */
-		if (enable)
+		if (enable) {
 			__atomic_store_n(avail_event_field(q), q->last_avail, __ATOMIC_RELAXED);
+			guest_mem_mark_dirty(q->mem, used_field_gpa(q, avail_event_field(q)),
+					     sizeof(uint16_t));
+		}
 	} else {
 		uint16_t flags = __atomic_load_n(&q->used->flags, __ATOMIC_RELAXED);
 
 		flags = enable ? flags & ~VIRTQ_USED_F_NO_NOTIFY : flags | VIRTQ_USED_F_NO_NOTIFY;
 		__atomic_store_n(&q->used->flags, flags, __ATOMIC_RELAXED);
+		guest_mem_mark_dirty(q->mem, used_field_gpa(q, &q->used->flags), sizeof(flags));
 	}
 	/*
 	 * The caller looks at the avail index next; the driver must see this store first, or
@@ -363,4 +386,71 @@ uint64_t virtq_elem_write(const struct virtq_elem *elem, uint64_t off, const voi
 {
 	/* iov_copy only reads (buf) in this direction. */
 	return iov_copy(elem->iov + elem->nr_out, elem->nr_in, off, (void *)src, len, true);
+}
+
+/* --- snapshots --- */
+
+void virtq_save(const struct virtq *q, struct snap_writer *w)
+{
+	snap_put_u16(w, q->size);
+	snap_put_u64(w, q->desc_gpa);
+	snap_put_u64(w, q->avail_gpa);
+	snap_put_u64(w, q->used_gpa);
+	snap_put_u8(w, q->event_idx);
+	snap_put_u8(w, q->indirect);
+	snap_put_u8(w, q->enabled);
+	snap_put_u16(w, q->last_avail);
+	snap_put_u16(w, q->next_used);
+	snap_put_u16(w, q->signalled_used);
+	snap_put_u8(w, q->signalled_used_valid);
+}
+
+/* A flag saved as one byte: 0 or 1, anything else refused as (what). */
+static bool get_flag(struct snap_cursor *c, const char *what)
+{
+	uint8_t v = snap_get_u8(c);
+
+	if (v > 1)
+		snap_cursor_fail(c, what);
+	return v;
+}
+
+int virtq_restore(struct virtq *q, const struct guest_mem *mem, struct snap_cursor *c)
+{
+	uint16_t last_avail, next_used, signalled_used;
+	bool enabled, signalled_valid;
+	struct virtq s = { 0 };
+
+	s.size = snap_get_u16(c);
+	s.desc_gpa = snap_get_u64(c);
+	s.avail_gpa = snap_get_u64(c);
+	s.used_gpa = snap_get_u64(c);
+	s.event_idx = get_flag(c, "queue flags");
+	s.indirect = get_flag(c, "queue flags");
+	enabled = get_flag(c, "queue flags");
+	last_avail = snap_get_u16(c);
+	next_used = snap_get_u16(c);
+	signalled_used = snap_get_u16(c);
+	signalled_valid = get_flag(c, "queue flags");
+	if (c->bad)
+		return -EINVAL;
+	/* The driver's values are only checked when it sets QueueReady: check them anyway. */
+	if (s.size > VIRTQ_MAX_SIZE || (s.size & (s.size - 1)))
+		snap_cursor_fail(c, "queue size");
+	else if (enabled && virtq_enable(&s, mem))
+		snap_cursor_fail(c, "queue rings (size 0, misaligned or outside guest RAM)");
+	/* A disabled queue has not run since its reset; a live one owes at most its size. */
+	else if (!enabled && (last_avail || next_used || signalled_used || signalled_valid))
+		snap_cursor_fail(c, "queue indices");
+	else if (enabled && (uint16_t)(last_avail - next_used) > s.size)
+		snap_cursor_fail(c, "queue indices");
+	if (c->bad)
+		return -EINVAL;
+	/* virtq_enable started it from index 0: move it on to where it was. */
+	s.last_avail = last_avail;
+	s.next_used = next_used;
+	s.signalled_used = signalled_used;
+	s.signalled_used_valid = signalled_valid;
+	*q = s;
+	return 0;
 }

@@ -12,6 +12,9 @@
 
 #include "../vmm/memory.h"
 
+struct snap_writer;
+struct snap_cursor;
+
 #define VIRTQ_MAX_SIZE 256 /* the largest queue ember offers (QueueNumMax) */
 #define VIRTQ_MAX_SEGS 256 /* buffers in one chain, direct and indirect together */
 
@@ -74,6 +77,13 @@ void virtq_reset(struct virtq *q);
  * empty, or -EINVAL if the driver broke the ring's rules (bad index, loop, chain too long,
  * address outside RAM, readable after writable, nested indirect...): the caller then
  * fails the device (DEVICE_NEEDS_RESET). A bad chain is not consumed twice.
+ *
+ * Dirty page tracking: the chain's device-writable buffers are marked written here, whole,
+ * and the used ring wherever the queue writes it: what a device writes through its chains
+ * needs no mark of its own.
+ * A mark taken at the pop only covers writes made before the next snapshot clears it: a
+ * device that keeps a writable chain across event loop turns (virtio-blk's requests in
+ * flight) must finish it before its state is saved.
  */
 int virtq_pop(struct virtq *q, struct virtq_elem *elem);
 
@@ -114,5 +124,19 @@ uint64_t virtq_elem_read(const struct virtq_elem *elem, uint64_t off, void *dst,
 /* Copy (len) bytes from (src) into the writable part of (elem) at (off). Returns bytes copied. */
 uint64_t virtq_elem_write(const struct virtq_elem *elem, uint64_t off, const void *src,
 			  uint64_t len);
+
+/*
+ * A snapshot of (q): what the driver wrote (size, ring addresses, ring features), whether
+ * it runs and where it is in its rings. Fields of a section the caller opened.
+ */
+void virtq_save(const struct virtq *q, struct snap_writer *w);
+
+/*
+ * Read a queue saved by virtq_save from (c), as untrusted input: a size that is not a power
+ * of two up to VIRTQ_MAX_SIZE, a running queue whose rings virtq_enable refuses in (mem),
+ * or indices that cannot be are refused (the cursor marked bad, -EINVAL, (q) untouched).
+ * 0: (q) runs again, or not, exactly where it was saved.
+ */
+int virtq_restore(struct virtq *q, const struct guest_mem *mem, struct snap_cursor *c);
 
 #endif

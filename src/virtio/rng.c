@@ -4,6 +4,7 @@
 
 #include "rng.h"
 #include "virtio.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -106,4 +107,23 @@ void virtio_rng_destroy(struct virtio_rng *rng)
 	throttle_destroy(&rng->throttle);
 	virtio_dev_destroy(&rng->vd);
 	free(rng);
+}
+
+int virtio_rng_save(struct virtio_rng *rng, struct snap_writer *w)
+{
+	pthread_mutex_lock(&rng->vd.lock);
+	throttle_save(&rng->throttle, w);
+	pthread_mutex_unlock(&rng->vd.lock);
+	return 0;
+}
+
+int virtio_rng_restore(struct virtio_rng *rng, struct snap_cursor *c, char *why,
+		       size_t why_len)
+{
+	int ret;
+
+	pthread_mutex_lock(&rng->vd.lock);
+	ret = throttle_restore(&rng->throttle, c);
+	pthread_mutex_unlock(&rng->vd.lock);
+	return ret ? snap_cursor_end(c, why, why_len) : 0;
 }

@@ -7,6 +7,7 @@
 
 #include "throttle.h"
 #include "virtio.h"
+#include "../snapshot/stream.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -108,5 +109,49 @@ int throttle_update(struct throttle *t, const struct throttle_config *cfg)
 	t->cfg = *cfg;
 	if (t->waiting && t->timer_fd >= 0 && timerfd_settime(t->timer_fd, 0, &now, NULL) < 0)
 		log_warn(t->vd->log, "throttle: timerfd_settime");
+	return 0;
+}
+
+static void bucket_save(const struct token_bucket *tb, uint64_t now, struct snap_writer *w)
+{
+	struct token_bucket_state s;
+
+	token_bucket_get_state(tb, now, &s);
+	snap_put_u64(w, s.one_time_burst);
+	snap_put_u64(w, s.budget);
+	snap_put_u64(w, s.debt);
+}
+
+void throttle_save(const struct throttle *t, struct snap_writer *w)
+{
+	uint64_t now = rate_limiter_now_ns();
+
+	bucket_save(&t->rl.bandwidth, now, w);
+	bucket_save(&t->rl.ops, now, w);
+}
+
+static void bucket_read(struct snap_cursor *c, struct token_bucket_state *s)
+{
+	s->one_time_burst = snap_get_u64(c);
+	s->budget = snap_get_u64(c);
+	s->debt = snap_get_u64(c);
+}
+
+int throttle_restore(struct throttle *t, struct snap_cursor *c)
+{
+	struct token_bucket_state bw, ops;
+	struct rate_limiter rl = t->rl;
+	uint64_t now = rate_limiter_now_ns();
+
+	bucket_read(c, &bw);
+	bucket_read(c, &ops);
+	if (c->bad)
+		return -EINVAL;
+	if (token_bucket_set_state(&rl.bandwidth, &bw, now) ||
+	    token_bucket_set_state(&rl.ops, &ops, now)) {
+		snap_cursor_fail(c, "rate limiter");
+		return -EINVAL;
+	}
+	t->rl = rl;
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include "../config/devices.h"
 
 struct virtio_dev;
+struct snap_writer;
+struct snap_cursor;
 
 
 struct throttle {
@@ -52,5 +54,19 @@ bool throttle_allow(struct throttle *t, uint64_t bytes);
  * 0 or -EINVAL (nothing changed).
  */
 int throttle_update(struct throttle *t, const struct throttle_config *cfg);
+
+/*
+ * Snapshots: the tokens of both buckets (token_bucket_state), as fields of a section the
+ * caller opened. The limits themselves are configuration, restored with it.
+ */
+void throttle_save(const struct throttle *t, struct snap_writer *w);
+
+/*
+ * Read them into (t), made from the same limits, its buckets refilling from now on. A state
+ * those limits cannot have marks the cursor bad ("rate limiter") and returns -EINVAL with
+ * (t) unchanged. A request that waited for tokens is not remembered: its chain is still in
+ * the ring, and the queue is looked at again when the device resumes.
+ */
+int throttle_restore(struct throttle *t, struct snap_cursor *c);
 
 #endif

@@ -135,4 +135,31 @@ void virtio_dev_config_changed(struct virtio_dev *vd);
 /* Whether queues are live (DRIVER_OK set, no NEEDS_RESET). */
 bool virtio_dev_running(const struct virtio_dev *vd);
 
+/* Whether FEATURES_OK may hold: the driver took VERSION_1 and nothing the device lacks. */
+bool virtio_dev_features_acceptable(struct virtio_dev *vd);
+
+/*
+ * Snapshots (the transport's part is its own, mmio.c): the model's kind, the negotiated
+ * features, the status, the configuration generation and every queue, as fields of a
+ * section the caller opened. On the event loop thread, with the vCPUs paused.
+ */
+void virtio_dev_save(struct virtio_dev *vd, struct snap_writer *w);
+
+/*
+ * Read what virtio_dev_save wrote into (vd), a device just created from the same
+ * configuration and not yet started, treating it as untrusted: another kind of device,
+ * features the device does not offer, a status the transport could not have reached or a
+ * queue virtq_restore refuses leave (vd) untouched, the cursor marked bad and -EINVAL.
+ * Nothing runs yet: virtio_dev_resume starts the device once its transport is ready.
+ */
+int virtio_dev_restore(struct virtio_dev *vd, struct snap_cursor *c);
+
+/*
+ * After virtio_dev_restore, with vd->lock held: if the driver had set DRIVER_OK, activate
+ * the model as if it had just done so, then have every running queue looked at (requeue),
+ * since chains posted before the snapshot get no new kick. 0, or -EIO if the model could
+ * not be activated.
+ */
+int virtio_dev_resume(struct virtio_dev *vd);
+
 #endif

@@ -34,6 +34,9 @@
 #define VSOCK_MAX_STRAYS     32 /* RSTs owed for packets that match no connection */
 #define VSOCK_TICK_MS	     200
 
+/* The one event (VIRTIO 1.2 section 5.10.6.7): the guest's connections are all gone. */
+#define VSOCK_EVENT_TRANSPORT_RESET 0
+
 struct vsock_stray {
 	uint32_t guest_port;
 	uint32_t host_port;
@@ -54,8 +57,13 @@ struct virtio_vsock {
 	unsigned int rx_cursor; /* round-robin start for the next rx packet */
 	struct vsock_stray strays[VSOCK_MAX_STRAYS];
 	unsigned int stray_head, nr_strays;
-	struct virtq_elem *elem; /* scratch chain for rx and tx (never both at once) */
+	struct virtq_elem *elem; /* scratch chain for rx, tx and events (one at a time) */
 	struct vsock_conns conns;
+	/*
+	 * Restored from a snapshot, whose host connections are gone: the guest is owed a
+	 * transport reset event, sent once the device runs and a buffer is on the event queue.
+	 */
+	bool reset_owed;
 };
 
 /* Owe the guest an RST for a packet that matched no connection. */
@@ -280,6 +288,29 @@ static void vsock_on_listen(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&v->vd.lock);
 }
 
+/* Tell the guest its connections are gone, if it is owed that and has posted a buffer. */
+static void vsock_send_reset(struct virtio_vsock *v)
+{
+	struct virtq *q = &v->vd.queues[VSOCK_EVQ];
+	uint32_t id = VSOCK_EVENT_TRANSPORT_RESET; /* le32 id */
+	struct virtq_elem *e = v->elem;
+
+	if (!v->reset_owed || !virtio_dev_running(&v->vd) || !q->enabled)
+		return;
+	/* None posted yet: the kick that brings one comes back here. */
+	if (virtio_dev_pop(&v->vd, VSOCK_EVQ, e, "malformed event chain") <= 0)
+		return;
+	if (e->nr_out || e->in_len < sizeof(id)) {
+		virtio_dev_fail(&v->vd, "event buffer read-only or shorter than an event");
+		return;
+	}
+	virtq_elem_write(e, 0, &id, sizeof(id));
+	virtq_push(q, e, sizeof(id));
+	v->reset_owed = false;
+	virtio_dev_signal_queue(&v->vd, VSOCK_EVQ);
+	log_info(v->vd.log, "vsock: told the guest its connections were reset (restored)");
+}
+
 static void vsock_config_read(struct virtio_dev *vd, uint32_t off, void *data, unsigned int len)
 {
 	struct virtio_vsock *v = vd->priv;
@@ -290,6 +321,8 @@ static void vsock_config_read(struct virtio_dev *vd, uint32_t off, void *data, u
 
 static int vsock_activate(struct virtio_dev *vd)
 {
+	/* A restored device first: the guest drops what it thinks is connected. */
+	vsock_send_reset(vd->priv);
 	/* Host clients may have asked for guest ports before the driver was up. */
 	vsock_settle(vd->priv);
 	return 0;
@@ -299,7 +332,9 @@ static void vsock_queue_notify(struct virtio_dev *vd, unsigned int q)
 {
 	struct virtio_vsock *v = vd->priv;
 
-	/* The event queue only holds buffers for events ember never sends. */
+	/* The event queue only holds buffers for the one event, sent after a restore. */
+	if (q == VSOCK_EVQ)
+		vsock_send_reset(v);
 	if (q == VSOCK_TXQ)
 		vsock_tx(v);
 	if (q != VSOCK_EVQ)
@@ -317,6 +352,8 @@ static void vsock_reset(struct virtio_dev *vd)
 			vsock_conn_free(&v->conns.slot[i]);
 	v->nr_strays = 0;
 	v->rx_cursor = 0;
+	/* A driver that resets the device has no connections left to be told about. */
+	v->reset_owed = false;
 	vsock_timer_set(v, false);
 }
 
@@ -437,6 +474,19 @@ err:
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *v)
 {
 	return &v->vd;
+}
+
+int virtio_vsock_restore(struct virtio_vsock *v)
+{
+	/*
+	 * Nothing of a connection survives a snapshot (its host socket belonged to the
+	 * process that took it), so there is no state to read: what the guest still thinks
+	 * is connected, it is told to drop when the device resumes (vsock_activate).
+	 */
+	pthread_mutex_lock(&v->vd.lock);
+	v->reset_owed = true;
+	pthread_mutex_unlock(&v->vd.lock);
+	return 0;
 }
 
 void virtio_vsock_destroy(struct virtio_vsock *v)

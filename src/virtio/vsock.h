@@ -33,6 +33,15 @@ int virtio_vsock_create(const struct guest_mem *mem, struct event_loop *loop,
 /* The device as its transport sees it. */
 struct virtio_dev *virtio_vsock_dev(struct virtio_vsock *v);
 
+/*
+ * Snapshots: a vsock device saves nothing of its own (its guest CID and socket path are
+ * configuration; its connections' host sockets cannot outlive the process). Restore, on a
+ * device just created from the configuration: once the driver's state is back and the
+ * device runs, the guest gets a VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on its event queue, as
+ * Firecracker sends, so it drops the connections it had. 0.
+ */
+int virtio_vsock_restore(struct virtio_vsock *vsock);
+
 /* Close every connection, remove the listening socket and free (vsock). NULL is a no-op. */
 void virtio_vsock_destroy(struct virtio_vsock *vsock);
 

@@ -14,11 +14,12 @@
 
 /*
  * Register every region of (mem) with a new userfaultfd (missing-page faults), connect to
- * the handler at (socket_path) and send it the region mappings with the descriptor. 0 and
- * the userfaultfd in (*uffd), which the caller closes when the memory is gone, or -errno
- * with the reason in (why, why_len).
+ * the handler at (socket_path) and send it the region mappings with the descriptor. 0 with
+ * the userfaultfd in (*uffd) and the connection in (*sock), both for the caller to close
+ * when the memory is gone (the handler takes the hang-up for the VM's end, as
+ * Firecracker's do), or -errno with the reason in (why, why_len) and neither left open.
  */
-int uffd_handoff(const struct guest_mem *mem, const char *socket_path, int *uffd, char *why,
-		 size_t why_len);
+int uffd_handoff(const struct guest_mem *mem, const char *socket_path, int *uffd, int *sock,
+		 char *why, size_t why_len);
 
 #endif

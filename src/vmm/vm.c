@@ -79,7 +79,8 @@ static int vm_memory_alloc(struct vm *vm, const struct vm_restore *from, char *w
 			return why_default(why, why_len, ret, "the dirty page bitmaps");
 	}
 	if (from && from->mem_fd < 0)
-		return uffd_handoff(&vm->mem, from->uffd_socket, &vm->uffd, why, why_len);
+		return uffd_handoff(&vm->mem, from->uffd_socket, &vm->uffd, &vm->uffd_sock, why,
+				    why_len);
 	return 0;
 }
 
@@ -144,7 +145,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log,
 	*why = '\0';
 	vm->cfg = cfg;
 	vm->log = log;
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = vm->loop.epoll_fd = vm->uffd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->signal_fd = vm->loop.epoll_fd = vm->uffd = vm->uffd_sock = -1;
 	vm->restoring = from != NULL;
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
@@ -389,7 +390,10 @@ void vm_destroy(struct vm *vm)
 	guest_mem_destroy(&vm->mem);
 	if (vm->uffd >= 0)
 		close(vm->uffd);
-	vm->uffd = -1;
+	/* After the memory: a handler that sees the hang-up stops serving it. */
+	if (vm->uffd_sock >= 0)
+		close(vm->uffd_sock);
+	vm->uffd = vm->uffd_sock = -1;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -60,6 +60,7 @@ struct vm {
 	struct boot_info boot;
 	bool restoring; /* built by vm_create from a struct vm_restore: nothing to boot */
 	int uffd;	/* the Uffd backend's userfaultfd, or -1 */
+	int uffd_sock;	/* its page-fault handler's connection, or -1 */
 	struct arch_vm arch;
 	struct vm_plumbing plumbing;
 

@@ -335,6 +335,84 @@ static void test_clock_and_single_bucket(void **state)
 	assert_true(rate_limiter_now_ns() >= now);
 }
 
+static void test_state_round_trip(void **state)
+{
+	struct token_bucket_cfg cfg = {1000, 500, 1000};
+	const uint64_t t1 = T0 + 3600000 * MS; /* another process's clock, far off */
+	struct token_bucket tb, fresh;
+	struct token_bucket_state s;
+
+	(void)state;
+	assert_int_equal(token_bucket_init(&tb, &cfg, T0), 0);
+	assert_true(token_bucket_consume(&tb, T0, 700)); /* the burst, then 200 of the budget */
+	/* 100 ms later it has earned 100 tokens, saved with the rest; (tb) is untouched. */
+	token_bucket_get_state(&tb, T0 + 100 * MS, &s);
+	assert_int_equal(s.one_time_burst, 0);
+	assert_int_equal(s.budget, 900);
+	assert_int_equal(s.debt, 0);
+	assert_int_equal(tb.budget, 800);
+	assert_int_equal(tb.last_ns, T0);
+
+	assert_int_equal(token_bucket_init(&fresh, &cfg, t1), 0);
+	assert_int_equal(token_bucket_set_state(&fresh, &s, t1), 0);
+	assert_int_equal(fresh.budget, 900);
+	assert_int_equal(fresh.one_time_burst, 0);
+	/* The refill clock starts at the restore: no idle hour's worth of tokens. */
+	assert_true(token_bucket_consume(&fresh, t1, 900));
+	assert_false(token_bucket_consume(&fresh, t1, 1));
+	assert_true(token_bucket_consume(&fresh, t1 + 1 * MS, 1));
+
+	/* A burst half spent stays half spent; debt stays owed. */
+	assert_int_equal(token_bucket_init(&tb, &cfg, T0), 0);
+	assert_true(token_bucket_consume(&tb, T0, 200));
+	token_bucket_get_state(&tb, T0, &s);
+	assert_int_equal(s.one_time_burst, 300);
+	assert_int_equal(s.budget, 1000);
+	assert_true(token_bucket_consume(&tb, T0, 300 + 3000)); /* oversized: 2000 of debt */
+	token_bucket_get_state(&tb, T0, &s);
+	assert_int_equal(s.debt, 2000);
+	assert_int_equal(s.budget, 0);
+	assert_int_equal(token_bucket_init(&fresh, &cfg, t1), 0);
+	assert_int_equal(token_bucket_set_state(&fresh, &s, t1), 0);
+	assert_false(token_bucket_consume(&fresh, t1 + 1999 * MS, 1));
+	assert_true(token_bucket_consume(&fresh, t1 + 2001 * MS, 1));
+
+	/* Unlimited: nothing to keep. */
+	assert_int_equal(token_bucket_init(&tb, NULL, T0), 0);
+	token_bucket_get_state(&tb, T0, &s);
+	assert_int_equal(s.budget | s.one_time_burst | s.debt, 0);
+	assert_int_equal(token_bucket_set_state(&tb, &s, t1), 0);
+}
+
+static void test_state_refused(void **state)
+{
+	struct token_bucket_cfg cfg = {1000, 500, 1000};
+	static const struct token_bucket_state bad[] = {
+		{ .budget = 1001 },			/* past the size */
+		{ .one_time_burst = 501 },		/* more burst than given */
+		{ .debt = 5, .budget = 1 },		/* debt beside a budget */
+		{ .debt = UINT64_MAX - 999 },		/* debt + size would wrap */
+	};
+	const struct token_bucket_state some = { .budget = 1 };
+	struct token_bucket tb, before;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(token_bucket_init(&tb, &cfg, T0), 0);
+	before = tb;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (token_bucket_set_state(&tb, &bad[i], T0 + MS) != -EINVAL)
+			fail_msg("state %u accepted", i);
+		assert_memory_equal(&tb, &before, sizeof(tb));
+	}
+	/* The most a bucket can owe is accepted. */
+	assert_int_equal(token_bucket_set_state(&tb, &(struct token_bucket_state){
+							    .debt = UINT64_MAX - 1000 }, T0), 0);
+	/* Tokens in a bucket that limits nothing. */
+	assert_int_equal(token_bucket_init(&tb, NULL, T0), 0);
+	assert_int_equal(token_bucket_set_state(&tb, &some, T0), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +428,8 @@ int main(void)
 	    cmocka_unit_test(test_large_values),
 	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_clock_and_single_bucket),
+	    cmocka_unit_test(test_state_round_trip),
+	    cmocka_unit_test(test_state_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

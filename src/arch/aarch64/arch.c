@@ -111,7 +111,11 @@ static void arm_describe(const struct vm *vm, struct arm_fdt_params *p)
 	p->nr_virtio = vm->plumbing.nr_mmio_devs;
 }
 
-/* The vgic, then the device tree: the only boot structure, with the cmdline and initrd. */
+/*
+ * The vgic, then the device tree: the only boot structure, with the cmdline and initrd. A
+ * restored VM's guest RAM already holds the tree it booted with; its vgic is initialised
+ * here all the same, as KVM wants before its state can be put back.
+ */
 int arch_vm_finalize(struct vm *vm)
 {
 	struct arm_fdt_params *p;
@@ -124,6 +128,8 @@ int arch_vm_finalize(struct vm *vm)
 	if (ret)
 		return ret;
 	vm->arch.gic_ready = true;
+	if (vm->restoring)
+		return 0;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

@@ -102,7 +102,6 @@ struct arch_vcpu {
 	X(KVM_GET_REG_LIST, "snapshot: which registers a vCPU has")               \
 	X(KVM_GET_ONE_REG, "snapshot: a vCPU's registers")                        \
 	X(KVM_GET_MP_STATE, "snapshot: a vCPU's run state")                       \
-	X(KVM_GET_DEVICE_ATTR, "snapshot: the vGIC's registers")                  \
-	X(KVM_SET_DEVICE_ATTR, "snapshot: flushing the vGIC's pending tables")
+	X(KVM_GET_DEVICE_ATTR, "snapshot: the vGIC's registers")
 
 #endif

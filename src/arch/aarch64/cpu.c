@@ -1,7 +1,9 @@
 /*
  * vCPU entry state, per the arm64 boot protocol: EL1h with every exception masked, MMU
  * and caches off (KVM's reset state), PC at the image, X0 the device tree, X1-X3 zero.
- * Secondary vCPUs start powered off and the guest brings them up with PSCI CPU_ON.
+ * Secondary vCPUs start powered off and the guest brings them up with PSCI CPU_ON. A
+ * vCPU of a VM restored from a snapshot only needs KVM_ARM_VCPU_INIT: its registers and
+ * power state come from the snapshot (arch_snapshot_restore).
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -38,7 +40,7 @@ int arch_vcpu_init(struct vcpu *vcpu)
 		return -errno;
 	}
 	ret = vcpu_reg_get(vcpu, REG_MPIDR_EL1, &vcpu->arch.mpidr, "MPIDR_EL1");
-	if (ret || vcpu->id)
+	if (ret || vcpu->id || vm->restoring)
 		return ret;
 	ret = vcpu_reg_set(vcpu, CORE_REG(regs.pstate), &pstate, "PSTATE");
 	if (!ret)

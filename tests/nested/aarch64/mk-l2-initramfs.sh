@@ -8,6 +8,11 @@
 #
 # /init loads the modules, then prints, each on its own line:
 #   L2-CPUS=<online CPUs>
+#   with ember.snapshot=1 on the command line: it starts a process that counts
+#   seconds, prints L2-SNAP-READY uptime=<s> ticks=<n> and waits for a line on
+#   the console (the host pauses, snapshots, kills and restores it meanwhile);
+#   then L2-RESTORED uptime=<s> ticker-alive=0|1 ticks=<n> got=<line>, and the
+#   device checks below run on the restored VM
 #   L2-DISK-OK        the first 512 bytes of /dev/vda start with the marker
 #                     that DISK_OUT.img starts with
 #   L2-RNG-OK ...     /dev/hwrng gave 64 bytes and rng_current is virtio_rng
@@ -60,6 +65,31 @@ wait_for() {
 	[ -e "$1" ]
 }
 echo "L2-CPUS=$(grep -c '^processor' /proc/cpuinfo)"
+if grep -q 'ember.snapshot=1' /proc/cmdline; then
+	(
+		n=0
+		while :; do
+			n=$((n + 1))
+			echo $n >/tmp/ticks
+			sleep 1
+		done
+	) &
+	ticker=$!
+	sleep 2
+	echo "L2-SNAP-READY uptime=$(cut -d' ' -f1 /proc/uptime) ticks=$(cat /tmp/ticks)"
+	up0=$(cut -d. -f1 /proc/uptime)
+	ticks0=$(cat /tmp/ticks)
+	read -r line
+	alive=0
+	kill -0 $ticker 2>/dev/null && alive=1
+	sleep 2
+	up1=$(cut -d. -f1 /proc/uptime)
+	ticks1=$(cat /tmp/ticks)
+	echo "L2-RESTORED uptime=$(cut -d' ' -f1 /proc/uptime) ticker-alive=$alive ticks=$ticks1 got=$line"
+	[ "$up1" -ge "$up0" ] || fail "snapshot: uptime went back from $up0 s to $up1 s"
+	[ $alive = 1 ] || fail "snapshot: the process started before it is gone"
+	[ "$ticks1" -gt "$ticks0" ] || fail "snapshot: the process stopped counting ($ticks0, then $ticks1)"
+fi
 want=@MARKER@
 if ! wait_for /dev/vda; then
 	fail "disk: no /dev/vda"

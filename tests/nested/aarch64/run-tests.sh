@@ -8,6 +8,9 @@
 # A run passes when ember exits 0 and the guest printed L2-CPUS=2,
 # L2-DISK-OK, L2-RNG-OK and L2-MARKER-OK, and no L2-FAIL (see
 # mk-l2-initramfs.sh); in the API run, every API request must succeed too.
+# The snapshot runs pause the guest, snapshot it, SIGKILL ember and restore it
+# in a new one; the guest must go on (L2-SNAP-READY, then L2-RESTORED with the
+# line sent after the restore) and pass its device checks restored.
 #
 # usage: run-tests.sh EMBER_AARCH64_BIN       (static: make ARCH=aarch64)
 # environment:
@@ -38,7 +41,8 @@ ember=$1
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
 
-# The L2 guest: the same VM three ways. Its console is the 16550 (ttyS0).
+# The L2 guest: the same VM three ways, then snapshotted and restored on each
+# GIC. Its console is the 16550 (ttyS0).
 l2_args="console=ttyS0 earlycon panic=1"
 l2_cpus=2
 # name, the L1's GIC version, then how ember is started (see run.sh below).
@@ -46,6 +50,8 @@ tests=(
 	"gicv2-2cpu 2 run --gic v2 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args'"
 	"gicv3-2cpu-api 3 run_api --gic v3 --api-sock /tmp/ember.sock"
 	"gicv3-2cpu-config 3 run --gic v3 --no-api --config-file /payload/vm.json"
+	"gicv2-snapshot 2 run_snapshot --gic v2 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args ember.snapshot=1'"
+	"gicv3-snapshot 3 run_snapshot --gic v3 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args ember.snapshot=1'"
 )
 nested_select tests
 mkdir -p "$out"
@@ -122,6 +128,80 @@ run_api() {
 	api PUT /actions '{"action_type":"InstanceStart"}'
 	finish
 }
+# snapapi SOCKET METHOD PATH BODY: one request of run_snapshot; a failure is
+# recorded and later requests are skipped.
+snapapi() {
+	[ -z "\$apifail" ] || return 0
+	echo "> \$2 \$3 \$4" >>/tmp/\$name.api
+	/bin/api_client "\$@" >>/tmp/\$name.api 2>&1 && return 0
+	apifail="\$2 \$3"
+	echo "NESTED-APIFAIL \$name \$apifail"
+}
+# run_snapshot NAME ARGS...: boot with ARGS and an API socket; once the guest
+# says L2-SNAP-READY, pause it, snapshot it and SIGKILL ember; restore the
+# snapshot in a new ember and send the guest the line it waits for. The guest
+# then checks that it went on (uptime, a process) and its devices. One
+# watchdog covers both embers.
+run_snapshot() {
+	name=\$1
+	shift
+	echo "NESTED-BEGIN \$name"
+	t0=\$(now)
+	apifail=
+	rm -f /tmp/\$name.in /tmp/a1.sock /tmp/a2.sock /tmp/snap.state /tmp/snap.mem
+	mkfifo /tmp/\$name.in
+	exec 3<>/tmp/\$name.in
+	/bin/ember --api-sock /tmp/a1.sock "\$@" <&3 >/tmp/\$name.out 2>/tmp/\$name.err &
+	pid=\$!
+	echo \$pid >/tmp/\$name.pid
+	(
+		sleep $run_timeout
+		p=\$(cat /tmp/\$name.pid)
+		kill -0 \$p 2>/dev/null || exit 0
+		: >/tmp/\$name.timedout
+		kill \$p
+		sleep 5
+		kill -9 \$p 2>/dev/null
+	) &
+	wd=\$!
+	while kill -0 \$pid 2>/dev/null && ! grep -q L2-SNAP-READY /tmp/\$name.out; do
+		sleep 0.5
+	done
+	s0=\$(now)
+	snapapi /tmp/a1.sock PATCH /vm '{"state":"Paused"}'
+	snapapi /tmp/a1.sock PUT /snapshot/create \\
+		'{"snapshot_type":"Full","snapshot_path":"/tmp/snap.state","mem_file_path":"/tmp/snap.mem"}'
+	s1=\$(now)
+	kill -9 \$pid 2>/dev/null
+	wait \$pid
+	[ -n "\$apifail" ] || ls -l /tmp/snap.state /tmp/snap.mem >>/tmp/\$name.api 2>&1
+	/bin/ember --api-sock /tmp/a2.sock <&3 >>/tmp/\$name.out 2>>/tmp/\$name.err &
+	pid=\$!
+	echo \$pid >/tmp/\$name.pid
+	l0=\$(now)
+	snapapi /tmp/a2.sock PUT /snapshot/load \\
+		'{"snapshot_path":"/tmp/snap.state","mem_backend":{"backend_type":"File","backend_path":"/tmp/snap.mem"},"resume_vm":true}'
+	l1=\$(now)
+	# On a failure the refusal stays the last line, which the run's FAIL line quotes.
+	if [ -z "\$apifail" ]; then
+		echo "snapshot \$(awk "BEGIN { print \$s1 - \$s0 }") s, load \$(awk "BEGIN { print \$l1 - \$l0 }") s (L1 time)" >>/tmp/\$name.api
+	else
+		kill \$pid 2>/dev/null
+	fi
+	echo go >&3
+	wait \$pid
+	rc=\$?
+	t1=\$(now)
+	kill \$wd 2>/dev/null
+	exec 3>&-
+	to=0
+	[ ! -e /tmp/\$name.timedout ] || to=1
+	cat /tmp/\$name.out
+	echo
+	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
+	sed "s/^/NESTED-API \$name: /" /tmp/\$name.api
+	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=\$to"
+}
 EOS
 	for t in "${tests[@]}"; do
 		read -r name g how args <<<"$t"
@@ -167,7 +247,10 @@ boot_gic() {
 # judge_gic NAME: the run's line (nested_runs' JUDGE).
 # shellcheck disable=SC2317 # (called by nested_runs)
 judge_gic() {
-	nested_judge "$1" "$cur" "$not_started" "$kvm_missing" "$l2_cpus" L2-DISK-OK L2-RNG-OK L2-MARKER-OK
+	local snap=()
+	case $1 in *-snapshot) snap=(L2-SNAP-READY 'L2-RESTORED .*got=go') ;; esac
+	nested_judge "$1" "$cur" "$not_started" "$kvm_missing" "$l2_cpus" ${snap[@]+"${snap[@]}"} \
+		L2-DISK-OK L2-RNG-OK L2-MARKER-OK
 }
 
 # The L2 is arm64: its backtrace request is an IPI, not an NMI (see nested_classify_stall).

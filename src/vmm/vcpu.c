@@ -227,13 +227,23 @@ static void *vcpu_thread(void *arg)
 			 (unsigned long long)now_us(), (unsigned long long)cpu_us());
 
 	while (!vm_stopping(vm)) {
-		if (exit_handled && __atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
-			vcpu_finish_exit(vcpu);
-		exit_handled = false;
-		vm_vcpu_park(vm);
+		/*
+		 * A pause asked for after this check kicks KVM_RUN below, whose entry finishes
+		 * the last exit all the same; the next turn parks.
+		 */
+		if (__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE)) {
+			if (exit_handled)
+				vcpu_finish_exit(vcpu);
+			exit_handled = false;
+			vm_vcpu_park(vm);
+			/* A stop's kick may have been spent above: look before running again. */
+			if (vm_stopping(vm))
+				break;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
+				exit_handled = false; /* entering KVM_RUN finished it */
 				continue;
 			}
 			log_warn(vcpu->vm->log, "vCPU %u: KVM_RUN", vcpu->id);

@@ -10,9 +10,11 @@
 #         CACHE_DIR/l1.modules     the .ko names L1 loads, in load order
 #         CACHE_DIR/l2.modules     the same for the L2 guest
 #         CACHE_DIR/config, CACHE_DIR/VERSION
+#         CACHE_DIR/wanted         the driver list below, as this cache was made for
 # Which drivers are modules is read from the package's config-*: a driver
 # built in needs nothing; a module is taken with what its depends= names.
-# Idempotent: does nothing when those files are already there.
+# Idempotent: does nothing when those files are already there, made for the
+# same driver list (a cache from an older list is fetched again).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +25,7 @@ cache=${1:-build/nested/cache-aarch64}
 # The drivers each level needs: LEVEL CONFIG_SYMBOL MODULE (module file name).
 # L1 needs KVM for /dev/kvm. L2 needs virtio over MMIO with its blk and rng
 # devices, the 16550 console (ns16550a in the device tree, ttyS0) and the
-# PL031 clock that ember describes.
+# PL031 clock that ember describes, and virtio-vsock (the snapshot runs).
 wanted="
 l1 KVM kvm
 l2 VIRTIO virtio
@@ -34,11 +36,14 @@ l2 HW_RANDOM_VIRTIO virtio-rng
 l2 SERIAL_8250 8250
 l2 SERIAL_OF_PLATFORM of_serial
 l2 RTC_DRV_PL031 rtc-pl031
+l2 VSOCKETS vsock
+l2 VIRTIO_VSOCKETS vmw_vsock_virtio_transport
 "
 
 have_all() {
 	local lst m
 	[ -s "$cache/Image" ] && [ -s "$cache/busybox" ] || return 1
+	[ "$(cat "$cache/wanted" 2>/dev/null)" = "$(printf '%s' "$wanted")" ] || return 1
 	for lst in l1 l2; do
 		[ -f "$cache/$lst.modules" ] || return 1
 		while read -r m; do
@@ -150,6 +155,7 @@ while read -r level sym mod; do
 done <<<"$wanted"
 
 echo "$pkg $kver" >"$new/VERSION"
+printf '%s' "$wanted" >"$new/wanted"
 rm -rf "$cache.old"
 [ ! -d "$cache" ] || mv "$cache" "$cache.old"
 mv "$new" "$cache"

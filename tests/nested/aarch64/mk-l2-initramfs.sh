@@ -2,7 +2,9 @@
 # Builds the busybox initramfs of the aarch64 L2 guest (the Linux that ember
 # boots inside L1), and optionally the raw disk image its checks expect.
 #
-# usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img]
+# usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img [VSOCK_TOOL]]
+#   VSOCK_TOOL  an arm64 static build of ../tools/vsock_tool.c, which becomes
+#               /bin/vsock_tool (the vsock checks need it)
 # The kernel modules and the arm64 busybox come from l1-kernel.sh's cache:
 # $NESTED_CACHE, by default <repo>/build/nested/cache-aarch64.
 #
@@ -13,6 +15,15 @@
 #   the console (the host pauses, snapshots, kills and restores it meanwhile);
 #   then L2-RESTORED uptime=<s> ticker-alive=0|1 ticks=<n> got=<line>, and the
 #   device checks below run on the restored VM
+#   with ember.vsock=1 too (guest CID 3; the host is CID 2): before the
+#   snapshot it listens on port 1234 (vsock_tool echo-vsock) and connects to
+#   host port 5002, a connection left open; after the restore:
+#     L2-HOLD-CONNECTED, L2-HOLD-RESET  that connection ended with ECONNRESET
+#                       (the restored device's transport reset)
+#     L2-CLIENT-OK      a new connection to host port 5000 echoed 1 MiB intact
+#     L2-REFUSED rc=-1 errno=...   host port 5001 (no listener) refused
+#     L2-ECHO-DONE bytes=1048576   the host's new connection to port 1234
+#                       was echoed (the host checks the bytes)
 #   L2-DISK-OK        the first 512 bytes of /dev/vda start with the marker
 #                     that DISK_OUT.img starts with
 #   L2-RNG-OK ...     /dev/hwrng gave 64 bytes and rng_current is virtio_rng
@@ -26,11 +37,11 @@ repo=$(cd "$here/../../.." && pwd)
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	echo "usage: $0 OUT.cpio[.gz] [DISK_OUT.img]" >&2
+if [ $# -lt 1 ] || [ $# -gt 3 ]; then
+	echo "usage: $0 OUT.cpio[.gz] [DISK_OUT.img [VSOCK_TOOL]]" >&2
 	exit 2
 fi
-out=$1 disk=${2:-}
+out=$1 disk=${2:-} vsock_tool=${3:-}
 cache=${NESTED_CACHE:-$repo/build/nested/cache-aarch64}
 marker="EMBER-NESTED-AARCH64-DISK-0"
 
@@ -48,6 +59,7 @@ nested_rootfs "$root" "$cache/busybox"
 mkdir -p "$root/lib/modules"
 mods=$(tr '\n' ' ' <"$cache/l2.modules")
 for m in $mods; do cp "$cache/modules/$m" "$root/lib/modules/"; done
+[ -z "$vsock_tool" ] || install -m 755 "$vsock_tool" "$root/bin/vsock_tool"
 
 {
 	nested_init_head
@@ -65,6 +77,11 @@ wait_for() {
 	[ -e "$1" ]
 }
 echo "L2-CPUS=$(grep -c '^processor' /proc/cpuinfo)"
+vsock=0
+if grep -q 'ember.vsock=1' /proc/cmdline; then
+	vsock=1
+	[ -x /bin/vsock_tool ] || { fail "vsock: no /bin/vsock_tool in this initramfs"; vsock=0; }
+fi
 if grep -q 'ember.snapshot=1' /proc/cmdline; then
 	(
 		n=0
@@ -75,6 +92,18 @@ if grep -q 'ember.snapshot=1' /proc/cmdline; then
 		done
 	) &
 	ticker=$!
+	if [ $vsock = 1 ]; then
+		# A listener, which must outlive the restore, for the host's new
+		# connection; and a connection that the restore must reset.
+		vsock_tool echo-vsock 1234 &
+		echoer=$!
+		vsock_tool hold-vsock 2 5002 >/tmp/hold 2>&1 &
+		holder=$!
+		i=0
+		while ! grep -q 'L2-HOLD-' /tmp/hold 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		grep -q 'L2-HOLD-CONNECTED' /tmp/hold ||
+			fail "vsock: no connection to host port 5002 before the snapshot: $(cat /tmp/hold)"
+	fi
 	sleep 2
 	echo "L2-SNAP-READY uptime=$(cut -d' ' -f1 /proc/uptime) ticks=$(cat /tmp/ticks)"
 	up0=$(cut -d. -f1 /proc/uptime)
@@ -89,6 +118,24 @@ if grep -q 'ember.snapshot=1' /proc/cmdline; then
 	[ "$up1" -ge "$up0" ] || fail "snapshot: uptime went back from $up0 s to $up1 s"
 	[ $alive = 1 ] || fail "snapshot: the process started before it is gone"
 	[ "$ticks1" -gt "$ticks0" ] || fail "snapshot: the process stopped counting ($ticks0, then $ticks1)"
+	if [ $vsock = 1 ]; then
+		i=0
+		while kill -0 $holder 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill $holder 2>/dev/null
+		cat /tmp/hold
+		grep -q 'L2-HOLD-RESET' /tmp/hold ||
+			fail "vsock: the connection from before the snapshot was not reset"
+		# New connections both ways: 1 MiB through the host's echo on port 5000,
+		# every byte checked (host port 5001 has no listener: refused), while
+		# the host streams through the echo on 1234 (it checks its bytes).
+		vsock_tool client-vsock 2 5000 1048576 5001
+		i=0
+		while kill -0 $echoer 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		if kill -0 $echoer 2>/dev/null; then
+			fail "vsock: no connection from the host to port 1234 after the restore"
+			kill $echoer
+		fi
+	fi
 fi
 want=@MARKER@
 if ! wait_for /dev/vda; then

@@ -10,7 +10,12 @@
 # mk-l2-initramfs.sh); in the API run, every API request must succeed too.
 # The snapshot runs pause the guest, snapshot it, SIGKILL ember and restore it
 # in a new one; the guest must go on (L2-SNAP-READY, then L2-RESTORED with the
-# line sent after the restore) and pass its device checks restored.
+# line sent after the restore) and pass its device checks restored. Their VM
+# also has a vsock: a guest connection left open across the snapshot must be
+# reset after the restore (L2-HOLD-RESET), and new connections must work both
+# ways: the guest's to a host echo (L2-CLIENT-OK, L1-ECHO-DONE), the host's to
+# the guest's listener (L1-CLIENT-OK, L2-ECHO-DONE), 1 MiB each, every byte
+# checked.
 #
 # usage: run-tests.sh EMBER_AARCH64_BIN       (static: make ARCH=aarch64)
 # environment:
@@ -50,8 +55,8 @@ tests=(
 	"gicv2-2cpu 2 run --gic v2 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args'"
 	"gicv3-2cpu-api 3 run_api --gic v3 --api-sock /tmp/ember.sock"
 	"gicv3-2cpu-config 3 run --gic v3 --no-api --config-file /payload/vm.json"
-	"gicv2-snapshot 2 run_snapshot --gic v2 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args ember.snapshot=1'"
-	"gicv3-snapshot 3 run_snapshot --gic v3 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args ember.snapshot=1'"
+	"gicv2-snapshot 2 run_snapshot --gic v2 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --vsock 3,/tmp/v.sock --boot-args '$l2_args ember.snapshot=1 ember.vsock=1'"
+	"gicv3-snapshot 3 run_snapshot --gic v3 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --vsock 3,/tmp/v.sock --boot-args '$l2_args ember.snapshot=1 ember.vsock=1'"
 )
 nested_select tests
 mkdir -p "$out"
@@ -79,7 +84,10 @@ payload=$out/payload-test
 rm -rf "$payload"
 mkdir -p "$payload"
 ln -s "$cache/Image" "$payload/Image"
-"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" "$payload/disk.img" >>"$log" 2>&1 ||
+# Both ends of the vsock checks: L1's (/payload/vsock_tool) and the guest's.
+aarch64-linux-gnu-gcc -static -O2 -o "$payload/vsock_tool" "$here/../tools/vsock_tool.c" >>"$log" 2>&1 ||
+	nested_setup_fail "could not build vsock_tool (see $log)"
+"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" "$payload/disk.img" "$payload/vsock_tool" >>"$log" 2>&1 ||
 	nested_setup_fail "could not build the L2 initramfs (see $log)"
 # The config-file run's VM, in Firecracker's --config-file shape.
 cat >"$payload/vm.json" <<EOF
@@ -137,18 +145,26 @@ snapapi() {
 	apifail="\$2 \$3"
 	echo "NESTED-APIFAIL \$name \$apifail"
 }
-# run_snapshot NAME ARGS...: boot with ARGS and an API socket; once the guest
-# says L2-SNAP-READY, pause it, snapshot it and SIGKILL ember; restore the
-# snapshot in a new ember and send the guest the line it waits for. The guest
-# then checks that it went on (uptime, a process) and its devices. One
-# watchdog covers both embers.
+# run_snapshot NAME ARGS...: boot with ARGS (a vsock on /tmp/v.sock among
+# them) and an API socket; once the guest says L2-SNAP-READY, pause it,
+# snapshot it and SIGKILL ember; restore the snapshot in a new ember and send
+# the guest the line it waits for. The guest then checks that it went on
+# (uptime, a process), its vsock and its other devices. The host ends of the
+# vsock: a listener on port 5002 for the connection the restore resets, an
+# echo on port 5000 and, after the restore, a client to the guest's port 1234
+# (their lines go to files: on the console they would cut into the guest's).
+# One watchdog covers both embers.
 run_snapshot() {
 	name=\$1
 	shift
 	echo "NESTED-BEGIN \$name"
 	t0=\$(now)
 	apifail=
-	rm -f /tmp/\$name.in /tmp/a1.sock /tmp/a2.sock /tmp/snap.state /tmp/snap.mem
+	rm -f /tmp/\$name.in /tmp/a1.sock /tmp/a2.sock /tmp/snap.state /tmp/snap.mem /tmp/v.sock*
+	/payload/vsock_tool echo-uds /tmp/v.sock_5002 >/tmp/vsock-hold.out 2>&1 &
+	holder=\$!
+	/payload/vsock_tool echo-uds /tmp/v.sock_5000 >/tmp/vsock-echo.out 2>&1 &
+	echoer=\$!
 	mkfifo /tmp/\$name.in
 	exec 3<>/tmp/\$name.in
 	/bin/ember --api-sock /tmp/a1.sock "\$@" <&3 >/tmp/\$name.out 2>/tmp/\$name.err &
@@ -189,15 +205,23 @@ run_snapshot() {
 		kill \$pid 2>/dev/null
 	fi
 	echo go >&3
+	# The guest connects to the host's echo itself; this waits for the guest's listener.
+	/payload/vsock_tool client-uds /tmp/v.sock 1234 1048576 >/tmp/vsock-client.out 2>&1 &
+	client=\$!
 	wait \$pid
 	rc=\$?
 	t1=\$(now)
 	kill \$wd 2>/dev/null
 	exec 3>&-
+	i=0
+	while kill -0 \$client 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done
+	kill \$client \$echoer \$holder 2>/dev/null
 	to=0
 	[ ! -e /tmp/\$name.timedout ] || to=1
 	cat /tmp/\$name.out
 	echo
+	cat /tmp/vsock-echo.out /tmp/vsock-client.out
+	sed 's/^L1-ECHO-/L1-HOLD-/' /tmp/vsock-hold.out
 	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
 	sed "s/^/NESTED-API \$name: /" /tmp/\$name.api
 	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=\$to"
@@ -248,7 +272,12 @@ boot_gic() {
 # shellcheck disable=SC2317 # (called by nested_runs)
 judge_gic() {
 	local snap=()
-	case $1 in *-snapshot) snap=(L2-SNAP-READY 'L2-RESTORED .*got=go') ;; esac
+	case $1 in
+	*-snapshot)
+		snap=(L2-SNAP-READY 'L2-RESTORED .*got=go' L2-HOLD-RESET L2-CLIENT-OK 'L2-REFUSED rc=-1'
+			'L1-ECHO-DONE bytes=1048576' 'L1-CLIENT-OK OK ' 'L2-ECHO-DONE bytes=1048576')
+		;;
+	esac
 	nested_judge "$1" "$cur" "$not_started" "$kvm_missing" "$l2_cpus" ${snap[@]+"${snap[@]}"} \
 		L2-DISK-OK L2-RNG-OK L2-MARKER-OK
 }

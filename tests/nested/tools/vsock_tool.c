@@ -2,7 +2,8 @@
 /*
  * vsock_tool.c - both ends of the nested vsock test: a Unix-socket echo server and a
  * CONNECT client for L1 (the host side of ember's hybrid vsock), an AF_VSOCK echo server
- * and client for the L2 guest. Built static by run-tests.sh; prints one result line.
+ * and client for the L2 guest, and a guest connection held open until a snapshot's restore
+ * resets it. Built static by run-tests.sh; prints one result line (hold-vsock: two).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -131,6 +132,19 @@ int main(int argc, char **argv)
 			printf("L2-REFUSED rc=%d errno=%s\n", rc, strerror(errno));
 		}
 		return r != 0;
+	}
+	if (argc >= 4 && !strcmp(argv[1], "hold-vsock")) {
+		/* A connection left open across a snapshot: the restored device's transport reset
+		 * must end it with ECONNRESET (a peer's RST or shutdown would read as EOF). */
+		struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = atoi(argv[2]), .svm_port = atoi(argv[3]) };
+		int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+		char c;
+		if (connect(s, (void *)&a, sizeof(a))) { perror("vsock connect"); printf("L2-HOLD-FAIL connect\n"); return 1; }
+		printf("L2-HOLD-CONNECTED\n"); fflush(stdout);
+		ssize_t n = read(s, &c, 1);
+		if (n < 0 && errno == ECONNRESET) { printf("L2-HOLD-RESET\n"); return 0; }
+		printf("L2-HOLD-FAIL read rc=%zd errno=%s\n", n, n < 0 ? strerror(errno) : "-");
+		return 1;
 	}
 	fprintf(stderr, "usage\n");
 	return 2;

@@ -171,6 +171,7 @@ bench: all guests
 	@bench/startup
 	@bench/api
 	@bench/jailer
+	@bench/snapshot
 
 # libFuzzer (clang) on the image loaders, the virtqueue walker, the API's HTTP codec and
 # the --seccomp-filter parser and the snapshot state loader, FUZZ_SECONDS each.

@@ -39,6 +39,18 @@ def test_put_machine_config(api):
     assert vm_config(api)["machine-config"]["mem_size_mib"] == 256
 
 
+def test_machine_config_track_dirty_pages(api):
+    """A PUT sets it, a PATCH that leaves it out keeps it, a PUT that leaves it out clears it."""
+    api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
+                                      "track_dirty_pages": True})
+    assert machine(api)["track_dirty_pages"] is True
+    api.ok("PATCH", "/machine-config", {"vcpu_count": 2})
+    assert machine(api)["track_dirty_pages"] is True
+    assert vm_config(api)["machine-config"]["track_dirty_pages"] is True
+    api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128})
+    assert machine(api)["track_dirty_pages"] is False
+
+
 @pytest.mark.parametrize("body,field", [({"vcpu_count": 2}, "mem_size_mib"),
                                         ({"mem_size_mib": 256}, "vcpu_count")],
                          ids=["no-mem", "no-vcpus"])

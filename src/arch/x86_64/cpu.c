@@ -345,6 +345,9 @@ int arch_vcpu_init(struct vcpu *vcpu)
 {
 	int ret;
 
+	/* A restore sets CPUID, MSRs, registers and LAPIC from the snapshot: none to make. */
+	if (vcpu->vm->restoring)
+		return 0;
 	ret = x86_set_cpuid(vcpu);
 	if (!ret)
 		ret = x86_set_msrs(vcpu);

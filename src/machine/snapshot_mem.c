@@ -2,7 +2,6 @@
  * Snapshot memory files: every page (Full) or the pages written since the last snapshot
  * (Diff), at their offsets in a sparse file of the whole RAM's size.
  */
-#define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "snapshot_mem.h"
+#include "../snapshot/stream.h"
 #include "../util/util.h"
 
 static bool page_is_zero(const uint8_t *p)
@@ -126,10 +126,6 @@ int snapshot_mem_write(struct vm *vm, bool diff, const char *path, char *why, si
 	unsigned int i;
 	int fd, ret = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(why, why_len, "mem_file_path '%s': too long", path);
-		return -ENAMETOOLONG;
-	}
 	/* Logs first: a Full snapshot is the base the next Diff is taken against. */
 	if (tracking) {
 		ret = take_dirty_logs(vm, logs);
@@ -138,10 +134,9 @@ int snapshot_mem_write(struct vm *vm, bool diff, const char *path, char *why, si
 			goto out;
 		}
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
+	fd = snap_tmp_open(path, tmp, sizeof(tmp), why, why_len);
 	if (fd < 0) {
-		ret = -errno;
-		snprintf(why, why_len, "cannot create '%s': %s", tmp, strerror(-ret));
+		ret = fd;
 		goto out;
 	}
 	if (ftruncate(fd, (off_t)vm->mem.total))
@@ -152,17 +147,7 @@ int snapshot_mem_write(struct vm *vm, bool diff, const char *path, char *why, si
 		ret = write_pages(fd, &vm->mem.regions[i], guest_mem_file_offset(&vm->mem, i),
 				  diff ? page_dirty : NULL, &d);
 	}
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		snprintf(why, why_len, "cannot write the memory file '%s': %s", path,
-			 strerror(-ret));
-	}
+	ret = snap_tmp_commit(fd, tmp, path, ret, why, why_len);
 out:
 	/* On a failure KVM has forgotten what it logged: ember's bitmaps keep it for a retry. */
 	if (tracking && !ret)

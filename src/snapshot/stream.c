@@ -166,22 +166,28 @@ int snap_writer_finish(struct snap_writer *w)
 	return 0;
 }
 
-int snap_write_file(const char *path, const void *buf, size_t len, char *why, size_t why_len)
+int snap_tmp_open(const char *path, char *tmp, size_t tmp_len, char *why, size_t why_len)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd, dfd, ret;
+	int fd;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+	if (snprintf(tmp, tmp_len, "%s.XXXXXX", path) >= (int)tmp_len) {
 		snprintf(why, why_len, "'%s': path too long", path);
 		return -ENAMETOOLONG;
 	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		ret = -errno;
-		snprintf(why, why_len, "cannot create '%s': %s", tmp, strerror(-ret));
-		return ret;
+		fd = -errno;
+		snprintf(why, why_len, "cannot create '%s': %s", tmp, strerror(-fd));
 	}
-	ret = write_all(fd, buf, len);
+	return fd;
+}
+
+int snap_tmp_commit(int fd, const char *tmp, const char *path, int ret, char *why,
+		    size_t why_len)
+{
+	char dir[PATH_MAX];
+	int dfd;
+
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -201,6 +207,16 @@ int snap_write_file(const char *path, const void *buf, size_t len, char *why, si
 		close(dfd);
 	}
 	return 0;
+}
+
+int snap_write_file(const char *path, const void *buf, size_t len, char *why, size_t why_len)
+{
+	char tmp[PATH_MAX];
+	int fd = snap_tmp_open(path, tmp, sizeof(tmp), why, why_len);
+
+	if (fd < 0)
+		return fd;
+	return snap_tmp_commit(fd, tmp, path, write_all(fd, buf, len), why, why_len);
 }
 
 /* --- reading --- */

@@ -34,6 +34,9 @@ int h_get_version(struct api_call *c)
 int h_get_vm_config(struct api_call *c)
 {
 	c->reply = cfg_to_json(&c->in->cfg);
+	/* As Firecracker's: a restored VM was not booted, and has no boot source to show. */
+	if (c->reply && c->in->restored)
+		json_object_del(c->reply, "boot-source");
 	return 0;
 }
 

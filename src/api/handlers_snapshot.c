@@ -8,7 +8,7 @@
 int h_put_snapshot_create(struct api_call *c)
 {
 	static const char *const known[] = {"snapshot_path", "mem_file_path", "snapshot_type",
-					    "version", NULL};
+					    NULL};
 	static const char *const types[] = {"Full", "Diff", NULL};
 	const char *w = "snapshot", *state = NULL, *mem = NULL;
 	unsigned int type = 0;

@@ -42,6 +42,7 @@ struct instance {
 	enum instance_state state;
 	/* A boot-specific resource was configured: a snapshot can no longer be loaded. */
 	bool configured;
+	bool restored; /* the machine came from a snapshot, not a boot */
 	struct machine machine; /* built by InstanceStart or a snapshot load */
 
 	struct api_server *api; /* NULL with --no-api */

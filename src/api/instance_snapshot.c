@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +53,7 @@ static int restore_config(struct instance *in, const struct machine_snapshot *s,
 	if (machine_snapshot_config(s, cfg, why, why_len))
 		return -EINVAL;
 	/* The logger and the metrics are this process's, configured before the load. */
+	free(cfg->metrics.properties);
 	cfg->logger = in->cfg.logger;
 	cfg->metrics = in->cfg.metrics;
 	cfg->metrics.properties = NULL;
@@ -141,6 +143,7 @@ int instance_restore(struct instance *in, const struct restore_config *request, 
 	in->cfg.metrics = old.metrics;
 	old.metrics.properties = NULL;
 	vm_config_free(&old);
+	in->restored = true;
 	if (r->resume) {
 		in->state = INSTANCE_RUNNING;
 	} else {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "snapshot.h"
 #include "snapshot_mem.h"
@@ -88,6 +89,40 @@ static int save_devices(struct machine *m, struct snap_writer *w, char *why, siz
 	return 0;
 }
 
+/*
+ * Both files written and synced beside their paths first, then renamed into place, memory
+ * then state: a failure before the renames leaves the old files (if any) as they were; a
+ * state rename that fails after the memory's removes the old state file, which would
+ * describe other memory. The dirty marks start again only when both are in place.
+ */
+static int write_files(struct machine *m, bool diff, const struct snap_writer *w,
+		       const char *state_path, const char *mem_path, char *why, size_t why_len)
+{
+	struct mem_snapshot ms;
+	char tmp[PATH_MAX];
+	int fd, ret;
+
+	ret = snapshot_mem_prepare(&m->vm, diff, mem_path, &ms, why, why_len);
+	if (!ret) {
+		fd = snap_tmp_open(state_path, tmp, sizeof(tmp), why, why_len);
+		ret = fd < 0 ? fd : snap_tmp_sync(fd, tmp, write_all(fd, w->buf, w->len), why,
+						  why_len);
+		if (!ret) {
+			ret = snap_tmp_rename(ms.tmp, mem_path, why, why_len);
+			if (ret)
+				unlink(tmp);
+		}
+		if (!ret) {
+			ms.tmp[0] = '\0'; /* renamed */
+			ret = snap_tmp_rename(tmp, state_path, why, why_len);
+			if (ret)
+				unlink(state_path);
+		}
+	}
+	snapshot_mem_finish(&m->vm, &ms, ret == 0);
+	return ret;
+}
+
 int machine_snapshot_create(struct machine *m, enum snapshot_type type, const char *state_path,
 			    const char *mem_path, const char *version, char *why, size_t why_len)
 {
@@ -113,9 +148,7 @@ int machine_snapshot_create(struct machine *m, enum snapshot_type type, const ch
 		snprintf(why, why_len, "the state file: %s", strerror(-ret));
 		goto out;
 	}
-	ret = snapshot_mem_write(&m->vm, type == SNAPSHOT_DIFF, mem_path, why, why_len);
-	if (!ret)
-		ret = snap_write_file(state_path, w.buf, w.len, why, why_len);
+	ret = write_files(m, type == SNAPSHOT_DIFF, &w, state_path, mem_path, why, why_len);
 out:
 	snap_writer_free(&w);
 	return ret;

@@ -118,43 +118,53 @@ static void keep_dirty_logs(struct guest_mem *mem, uint64_t *logs[GUEST_MEM_MAX_
 						     GUEST_PAGE_SIZE);
 }
 
-int snapshot_mem_write(struct vm *vm, bool diff, const char *path, char *why, size_t why_len)
+int snapshot_mem_prepare(struct vm *vm, bool diff, const char *path, struct mem_snapshot *ms,
+			 char *why, size_t why_len)
 {
-	uint64_t *logs[GUEST_MEM_MAX_REGIONS] = { NULL };
-	bool tracking = vm->cfg->track_dirty_pages;
-	char tmp[PATH_MAX];
 	unsigned int i;
 	int fd, ret = 0;
 
+	memset(ms, 0, sizeof(*ms));
+	ms->tracking = vm->cfg->track_dirty_pages;
 	/* Logs first: a Full snapshot is the base the next Diff is taken against. */
-	if (tracking) {
-		ret = take_dirty_logs(vm, logs);
+	if (ms->tracking) {
+		ret = take_dirty_logs(vm, ms->logs);
 		if (ret) {
 			snprintf(why, why_len, "KVM_GET_DIRTY_LOG: %s", strerror(-ret));
-			goto out;
+			return ret;
 		}
 	}
-	fd = snap_tmp_open(path, tmp, sizeof(tmp), why, why_len);
+	fd = snap_tmp_open(path, ms->tmp, sizeof(ms->tmp), why, why_len);
 	if (fd < 0) {
-		ret = fd;
-		goto out;
+		ms->tmp[0] = '\0';
+		return fd;
 	}
 	if (ftruncate(fd, (off_t)vm->mem.total))
 		ret = -errno;
 	for (i = 0; !ret && i < vm->mem.nr_regions; i++) {
-		struct dirty_pages d = { &vm->mem, i, logs[i] };
+		struct dirty_pages d = { &vm->mem, i, ms->logs[i] };
 
 		ret = write_pages(fd, &vm->mem.regions[i], guest_mem_file_offset(&vm->mem, i),
 				  diff ? page_dirty : NULL, &d);
 	}
-	ret = snap_tmp_commit(fd, tmp, path, ret, why, why_len);
-out:
-	/* On a failure KVM has forgotten what it logged: ember's bitmaps keep it for a retry. */
-	if (tracking && !ret)
-		guest_mem_clear_dirty(&vm->mem);
-	else if (tracking)
-		keep_dirty_logs(&vm->mem, logs);
-	for (i = 0; i < GUEST_MEM_MAX_REGIONS; i++)
-		free(logs[i]);
+	ret = snap_tmp_sync(fd, ms->tmp, ret, why, why_len);
+	if (ret)
+		ms->tmp[0] = '\0'; /* removed */
 	return ret;
+}
+
+void snapshot_mem_finish(struct vm *vm, struct mem_snapshot *ms, bool done)
+{
+	unsigned int i;
+
+	if (!done && ms->tmp[0])
+		unlink(ms->tmp);
+	/* Not done: KVM has forgotten what it logged, and ember's bitmaps keep it for a retry. */
+	if (ms->tracking && done)
+		guest_mem_clear_dirty(&vm->mem);
+	else if (ms->tracking)
+		keep_dirty_logs(&vm->mem, ms->logs);
+	for (i = 0; i < GUEST_MEM_MAX_REGIONS; i++)
+		free(ms->logs[i]);
+	memset(ms, 0, sizeof(*ms));
 }

@@ -182,19 +182,26 @@ int snap_tmp_open(const char *path, char *tmp, size_t tmp_len, char *why, size_t
 	return fd;
 }
 
-int snap_tmp_commit(int fd, const char *tmp, const char *path, int ret, char *why,
-		    size_t why_len)
+int snap_tmp_sync(int fd, const char *tmp, int ret, char *why, size_t why_len)
 {
-	char dir[PATH_MAX];
-	int dfd;
-
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
 		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
 	if (ret) {
+		unlink(tmp);
+		snprintf(why, why_len, "cannot write '%s': %s", tmp, strerror(-ret));
+	}
+	return ret;
+}
+
+int snap_tmp_rename(const char *tmp, const char *path, char *why, size_t why_len)
+{
+	char dir[PATH_MAX];
+	int dfd, ret;
+
+	if (rename(tmp, path)) {
+		ret = -errno;
 		unlink(tmp);
 		snprintf(why, why_len, "cannot write '%s': %s", path, strerror(-ret));
 		return ret;
@@ -214,9 +221,12 @@ int snap_write_file(const char *path, const void *buf, size_t len, char *why, si
 	char tmp[PATH_MAX];
 	int fd = snap_tmp_open(path, tmp, sizeof(tmp), why, why_len);
 
+	int ret;
+
 	if (fd < 0)
 		return fd;
-	return snap_tmp_commit(fd, tmp, path, write_all(fd, buf, len), why, why_len);
+	ret = snap_tmp_sync(fd, tmp, write_all(fd, buf, len), why, why_len);
+	return ret ? ret : snap_tmp_rename(tmp, path, why, why_len);
 }
 
 /* --- reading --- */

@@ -78,16 +78,18 @@ int snap_writer_finish(struct snap_writer *w);
 int snap_write_file(const char *path, const void *buf, size_t len, char *why, size_t why_len);
 
 /*
- * The same in two steps, for a file written piece by piece: a new temporary file beside
- * (path), its name into (tmp) of (tmp_len) bytes, its descriptor or -errno with (why)...
+ * The same in steps, for a file written piece by piece or two files that must appear
+ * together: a new temporary file beside (path), its name into (tmp) of (tmp_len) bytes,
+ * its descriptor or -errno with (why)...
  */
 int snap_tmp_open(const char *path, char *tmp, size_t tmp_len, char *why, size_t why_len);
 /*
- * ... then, once written (ret: 0, or the writer's -errno), synced, closed and renamed over
- * (path), or removed. 0, or -errno with (why).
+ * ... once written (ret: 0, or the writer's -errno), synced and closed; on a failure it is
+ * removed. 0, or -errno with (why)...
  */
-int snap_tmp_commit(int fd, const char *tmp, const char *path, int ret, char *why,
-		    size_t why_len);
+int snap_tmp_sync(int fd, const char *tmp, int ret, char *why, size_t why_len);
+/* ... and renamed over (path), or removed. 0, or -errno with (why). */
+int snap_tmp_rename(const char *tmp, const char *path, char *why, size_t why_len);
 
 /* One section of a parsed file. (data) points into the file's buffer. */
 struct snap_section {

@@ -118,6 +118,15 @@ void guest_mem_mark_dirty(const struct guest_mem *mem, uint64_t gpa, uint64_t le
 	}
 }
 
+void guest_mem_mark_all_dirty(struct guest_mem *mem)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++)
+		if (mem->dirty[i])
+			memset(mem->dirty[i], 0xff, dirty_words(&mem->regions[i]) * sizeof(uint64_t));
+}
+
 int guest_mem_page_dirty(const struct guest_mem *mem, unsigned int i, uint64_t page)
 {
 	if (!mem->dirty[i])

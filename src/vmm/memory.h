@@ -21,8 +21,8 @@ struct guest_mem {
 	uint64_t total;
 	/*
 	 * With dirty tracking on: a bit per page of each region that ember itself wrote
-	 * (device buffers, used rings, boot structures) since the last snapshot; KVM's dirty
-	 * log holds the guest's own writes. NULL when tracking is off.
+	 * (device buffers, used rings; every page after a boot) since the last snapshot;
+	 * KVM's dirty log holds the guest's own writes. NULL when tracking is off.
 	 */
 	uint64_t *dirty[GUEST_MEM_MAX_REGIONS];
 };
@@ -55,6 +55,12 @@ int guest_mem_track_dirty(struct guest_mem *mem);
  * when tracking is off or the range is not RAM.
  */
 void guest_mem_mark_dirty(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/*
+ * Mark every page: after a boot, whose loaders write guest RAM through gpa_to_hva, nothing
+ * but a snapshot of all of it is a base for the next Diff.
+ */
+void guest_mem_mark_all_dirty(struct guest_mem *mem);
 
 /* Whether page (page) of region (i) is marked; clear every mark. */
 int guest_mem_page_dirty(const struct guest_mem *mem, unsigned int i, uint64_t page);

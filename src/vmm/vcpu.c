@@ -195,8 +195,24 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
  */
 static void vcpu_finish_exit(struct vcpu *vcpu)
 {
+	unsigned int i;
+	int ret = 0;
+
 	vcpu->run->immediate_exit = 1;
-	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+	/*
+	 * Finishing one exit may raise the next (the next batch of a `rep ins`, the second
+	 * half of a split MMIO access): handle those too, a bounded number of times.
+	 */
+	for (i = 0; i < 64; i++) {
+		ret = ioctl(vcpu->fd, KVM_RUN, 0);
+		if (ret < 0)
+			break;
+		if (vcpu_handle_exit(vcpu) < 0) {
+			vm_request_stop(vcpu->vm, VM_STOP_ERROR);
+			break;
+		}
+	}
+	if (i == 64 || (ret < 0 && errno != EINTR && errno != EAGAIN))
 		log_warn(vcpu->vm->log, "vCPU %u: finishing an exit before the pause", vcpu->id);
 	vcpu->run->immediate_exit = 0;
 }

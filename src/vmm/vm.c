@@ -185,6 +185,9 @@ int vm_finish(struct vm *vm, char *why, size_t why_len)
 	ret = vm->restoring ? 0 : boot_finish(vm, why, why_len);
 	if (ret)
 		return why_default(why, why_len, ret, "the boot structures");
+	/* The kernel and the boot structures were written past KVM's log: all of RAM is new. */
+	if (!vm->restoring)
+		guest_mem_mark_all_dirty(&vm->mem);
 	ret = vm_vcpus_create(vm);
 	if (ret)
 		return why_default(why, why_len, ret, "the vCPUs");

@@ -92,6 +92,7 @@ def test_full_snapshot_file_backend(spawn, scratch):
     assert_goes_on(r, last)
     cfg = r.api.ok("GET", "/vm/config")
     assert cfg["machine-config"]["mem_size_mib"] == 64
+    assert "boot-source" not in cfg, "a restored VM shows no boot source, as in Firecracker"
 
 
 def test_load_paused_then_resume(spawn, scratch):
@@ -171,6 +172,41 @@ def test_diff_after_a_load_with_tracking(spawn, scratch):
     pause(r)
     _, diff = snapshot(r, scratch, "diff", "Diff")
     assert 0 < allocated(diff) and allocated(diff) * 10 < allocated(mem)
+
+
+def test_failed_create_keeps_files_and_dirty_marks(spawn, scratch):
+    """A create that fails writing its state file leaves no new memory file and loses
+    none of the pages the next Diff must hold."""
+    e = boot_counter(spawn, track=True)
+    pause(e)
+    base_state, base = snapshot(e, scratch, "base")
+    e.api.ok("PATCH", "/vm", {"state": "Resumed"})
+    wait_counts(e, 3)
+    last = pause(e)
+    bad_mem = os.path.join(scratch, "try1.mem")
+    fault = e.api.fault("PUT", "/snapshot/create", {
+        "snapshot_path": os.path.join(scratch, "no", "such", "dir"), "mem_file_path": bad_mem,
+        "snapshot_type": "Diff"})
+    assert "cannot create" in fault, fault
+    assert sorted(os.listdir(scratch)) == ["base.mem", "base.state"], \
+        "a new or temporary file was left: %r" % os.listdir(scratch)
+    state, diff = snapshot(e, scratch, "diff", "Diff")
+    kill(e)
+    assert allocated(diff) > 0
+    if not os.access(REBASE, os.X_OK):
+        pytest.skip("no %s" % REBASE)
+    merged = os.path.join(scratch, "merged.mem")
+    shutil.copy(base, merged)
+    subprocess.run([REBASE, "--base-file", merged, "--diff-file", diff], check=True)
+    assert_goes_on(load(spawn, state, merged), last)
+
+
+def test_create_refuses_unknown_fields(spawn, scratch):
+    e = boot_counter(spawn)
+    pause(e)
+    assert "version" in e.api.fault("PUT", "/snapshot/create", {
+        "snapshot_path": os.path.join(scratch, "s"), "mem_file_path": os.path.join(scratch, "m"),
+        "version": "1.0.0"})
 
 
 def test_diff_needs_dirty_tracking(spawn, scratch):

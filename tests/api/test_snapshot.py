@@ -134,6 +134,16 @@ def test_two_clones_side_by_side(spawn, scratch):
     assert a.alive() and b.alive()
 
 
+def load_rebased(spawn, d, state, base, diff):
+    """An ember that loads (state) with (diff) merged onto a copy of (base)."""
+    if not os.access(REBASE, os.X_OK):
+        pytest.skip("no %s" % REBASE)
+    merged = os.path.join(d, "merged.mem")
+    shutil.copy(base, merged)
+    subprocess.run([REBASE, "--base-file", merged, "--diff-file", diff], check=True)
+    return load(spawn, state, merged)
+
+
 def allocated(path):
     return os.stat(path).st_blocks * 512
 
@@ -152,12 +162,7 @@ def test_diff_snapshot_is_small_and_rebases(spawn, scratch):
     assert allocated(diff) * 10 < allocated(base), \
         "diff %d bytes allocated, full %d" % (allocated(diff), allocated(base))
     assert allocated(diff) > 0
-    if not os.access(REBASE, os.X_OK):
-        pytest.skip("no %s" % REBASE)
-    merged = os.path.join(scratch, "merged.mem")
-    shutil.copy(base, merged)
-    subprocess.run([REBASE, "--base-file", merged, "--diff-file", diff], check=True)
-    assert_goes_on(load(spawn, state, merged), last)
+    assert_goes_on(load_rebased(spawn, scratch, state, base, diff), last)
 
 
 def test_diff_after_a_load_with_tracking(spawn, scratch):
@@ -193,12 +198,7 @@ def test_failed_create_keeps_files_and_dirty_marks(spawn, scratch):
     state, diff = snapshot(e, scratch, "diff", "Diff")
     kill(e)
     assert allocated(diff) > 0
-    if not os.access(REBASE, os.X_OK):
-        pytest.skip("no %s" % REBASE)
-    merged = os.path.join(scratch, "merged.mem")
-    shutil.copy(base, merged)
-    subprocess.run([REBASE, "--base-file", merged, "--diff-file", diff], check=True)
-    assert_goes_on(load(spawn, state, merged), last)
+    assert_goes_on(load_rebased(spawn, scratch, state, base, diff), last)
 
 
 def test_create_refuses_unknown_fields(spawn, scratch):

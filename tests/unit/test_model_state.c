@@ -19,124 +19,7 @@
 #include "virtio/virtio.h"
 #include "virtio/vsock.h"
 
-#define DESC_GPA  0x10000ULL
-#define AVAIL_GPA 0x11000ULL
-#define USED_GPA  0x12000ULL
-#define BUF_GPA	  0x20000ULL
-#define QSIZE	  8
-
-struct rig {
-	struct guest_mem mem;
-	struct event_loop loop;
-	struct logger log;
-	unsigned int interrupts;
-	unsigned int requeues;
-	uint16_t avail_idx;
-};
-
-static void fake_interrupt(struct virtio_dev *vd, uint32_t why)
-{
-	(void)why;
-	((struct rig *)vd->transport_priv)->interrupts++;
-}
-
-static void fake_requeue(struct virtio_dev *vd, unsigned int q)
-{
-	(void)q;
-	((struct rig *)vd->transport_priv)->requeues++;
-}
-
-static const struct virtio_transport_ops fake_transport = {
-	.interrupt = fake_interrupt,
-	.requeue = fake_requeue,
-};
-
-static uint8_t *hva(struct rig *r, uint64_t gpa)
-{
-	uint8_t *p = gpa_to_hva(&r->mem, gpa, 1);
-
-	assert_non_null(p);
-	return p;
-}
-
-static int rig_setup(void **state)
-{
-	struct rig *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return -1;
-	unit_mem_init(&r->mem, 16);
-	logger_init(&r->log);
-	if (event_loop_init(&r->loop))
-		return -1;
-	*state = r;
-	return 0;
-}
-
-static int rig_teardown(void **state)
-{
-	struct rig *r = *state;
-
-	event_loop_destroy(&r->loop);
-	guest_mem_destroy(&r->mem);
-	logger_destroy(&r->log);
-	free(r);
-	return 0;
-}
-
-/* The driver takes (vd) over and runs queue (q) on fresh rings. */
-static void rig_drive(struct rig *r, struct virtio_dev *vd, unsigned int q)
-{
-	struct virtq *vq = &vd->queues[q];
-
-	vd->transport = &fake_transport;
-	vd->transport_priv = r;
-	memset(hva(r, DESC_GPA), 0, USED_GPA + 0x1000 - DESC_GPA);
-	virtq_reset(vq);
-	vq->size = QSIZE;
-	vq->desc_gpa = DESC_GPA;
-	vq->avail_gpa = AVAIL_GPA;
-	vq->used_gpa = USED_GPA;
-	assert_int_equal(virtq_enable(vq, &r->mem), 0);
-	vd->driver_features = 1ULL << VIRTIO_F_VERSION_1;
-	vd->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-		     VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
-	r->avail_idx = 0;
-}
-
-/* Post a buffer of (len) bytes at (gpa) as descriptor (i), writable or not. */
-static void rig_post(struct rig *r, uint16_t i, uint64_t gpa, uint32_t len, bool writable)
-{
-	uint8_t *d = hva(r, DESC_GPA + 16ULL * i);
-	uint8_t *avail = hva(r, AVAIL_GPA);
-
-	put_u64(d, gpa);
-	put_u32(d + 8, len);
-	put_u16(d + 12, writable ? VIRTQ_DESC_F_WRITE : 0);
-	put_u16(avail + 4 + 2 * (r->avail_idx % QSIZE), i);
-	r->avail_idx++;
-	put_u16(avail + 2, r->avail_idx);
-}
-
-static uint16_t used_idx(struct rig *r)
-{
-	uint16_t v;
-
-	memcpy(&v, hva(r, USED_GPA) + 2, 2);
-	return v;
-}
-
-static uint32_t used_id(struct rig *r, unsigned int slot)
-{
-	return get_u32(hva(r, USED_GPA) + 4 + 8 * slot);
-}
-
-static void kick(struct virtio_dev *vd, unsigned int q)
-{
-	pthread_mutex_lock(&vd->lock);
-	vd->ops->queue_notify(vd, q);
-	pthread_mutex_unlock(&vd->lock);
-}
+#include "model_rig.h"
 
 static void save_kind(const struct device_kind *kind, void *dev, struct snap_blob *b)
 {
@@ -370,14 +253,14 @@ static void test_vsock_reset_event(void **state)
 
 	/* Restored: the guest is told its connections are gone, event id 0, 4 bytes. */
 	snap_rig_load_ok(vsock_load, &ctx, &empty);
-	r->interrupts = 0;
+	memset(r->interrupts, 0, sizeof(r->interrupts));
 	vsock_start(r, ctx.v, true);
 	assert_int_equal(used_idx(r), 1);
 	assert_int_equal(used_id(r, 0), 3);
 	assert_int_equal(get_u32(hva(r, USED_GPA) + 8), 4);
 	assert_int_equal(get_u32(hva(r, BUF_GPA)), 0);
 	assert_int_equal(hva(r, BUF_GPA)[4], 0xee);
-	assert_int_equal(r->interrupts, 1);
+	assert_int_equal(r->interrupts[VIRTIO_INT_VRING], 1);
 	/* Once only. */
 	rig_post(r, 3, BUF_GPA, 8, true);
 	kick(virtio_vsock_dev(ctx.v), EVQ);

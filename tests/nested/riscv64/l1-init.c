@@ -18,8 +18,10 @@
  * then ember's arguments one a line, then for "api" and "snap" runs "> METHOD PATH [BODY]"
  * lines (or "> WAIT TEXT", "> SLEEP MS", done by l1-init itself). A "snap" run's first
  * ember is killed after its requests; "= ARG" lines are the arguments of a second one
- * started then, ">> METHOD PATH [BODY]" its requests and "< FILE" its stdin. A blank line
- * ends a run. Built static by mk-l1-initramfs.sh.
+ * started then, ">> METHOD PATH [BODY]" its requests and "< FILE" its stdin. "& CMD ARG..."
+ * (started before the first ember) and "&& CMD ARG..." (after the second ember's requests)
+ * are a snap run's helpers, e.g. the host ends of a vsock: their output is printed after
+ * the consoles. A blank line ends a run. Built static by mk-l1-initramfs.sh.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +41,7 @@
 
 #define MAX_ARGS 64
 #define MAX_REQS 16
+#define MAX_HELPERS 4
 
 /* One ember of a run: its arguments and the requests sent to it. */
 struct ember {
@@ -54,6 +57,10 @@ struct run {
 	int timeout;
 	struct ember e[2]; /* e[1]: a snap run's second, restoring, ember */
 	char *stdin2;	   /* the file a snap run's second ember reads as its stdin */
+	/* A snap run's helper commands ("CMD ARG...", split at spaces): [0] started before
+	 * the first ember, [1] after the second ember's requests. */
+	char *helpers[2][MAX_HELPERS];
+	int nhelpers[2];
 };
 
 /* The watchdog. A SIGALRM handler rather than a polling loop, which would take CPU time
@@ -292,14 +299,53 @@ static void copy_console(int fd, const char *path)
 	_exit(0);
 }
 
+/* Starts a snap run's helpers of one kind (see struct run); their pids go to pids. */
+static int start_helpers(const struct run *r, int when, pid_t *pids, int n)
+{
+	for (int i = 0; i < r->nhelpers[when]; i++, n++) {
+		char line[512], out[128], *argv[16];
+		int argc = 0;
+		snprintf(line, sizeof(line), "%s", r->helpers[when][i]);
+		for (char *w = strtok(line, " "); w && argc < 15; w = strtok(NULL, " ")) argv[argc++] = w;
+		argv[argc] = NULL;
+		snprintf(out, sizeof(out), "/tmp/%s.helper%d", r->name, n);
+		pids[n] = argc ? spawn(argv, out, O_TRUNC, 1) : -1;
+	}
+	return n;
+}
+
+/* Gives the helpers 5 s to end, kills the rest, prints their output. */
+static void end_helpers(const struct run *r, const pid_t *pids, int n)
+{
+	char out[128];
+	for (int t = 0; t < 50; t++) {
+		int left = 0;
+		for (int i = 0; i < n; i++) {
+			siginfo_t si = { 0 };
+			if (pids[i] > 0 &&
+			    !(!waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid))
+				left = 1;
+		}
+		if (!left) break;
+		msleep(100);
+	}
+	for (int i = 0; i < n; i++) {
+		if (pids[i] <= 0) continue;
+		kill(pids[i], SIGKILL);
+		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR) {}
+		snprintf(out, sizeof(out), "/tmp/%s.helper%d", r->name, i);
+		print_prefixed("", out);
+	}
+}
+
 /* A snap run: the first ember boots, is saved through its API and is then killed (SIGKILL,
  * as a crash would: nothing of it tidies up); the second restores the saved VM. Their
  * consoles go through a tee, for "WAIT TEXT" to read. The result is the second ember's. */
 static void do_snap_run(struct run *r)
 {
 	char err[128], con[128];
-	int st = 255 << 8, first = -1, p[2], ok;
-	pid_t tee_pid;
+	int st = 255 << 8, first = -1, p[2], ok, nhelp;
+	pid_t tee_pid, helpers[2 * MAX_HELPERS];
 	snprintf(err, sizeof(err), "/tmp/%s.err", r->name);
 	snprintf(con, sizeof(con), "/tmp/%s.console", r->name);
 	printf("NESTED-BEGIN %s\n", r->name);
@@ -319,6 +365,7 @@ static void do_snap_run(struct run *r)
 		copy_console(p[0], con);
 	}
 	close(p[0]);
+	nhelp = start_helpers(r, 0, helpers, 0);
 	alarm((unsigned)r->timeout);
 	ember_pid = spawn_io(r->e[0].argv, NULL, p[1], err, O_TRUNC);
 	if (ember_pid > 0) {
@@ -330,6 +377,7 @@ static void do_snap_run(struct run *r)
 		else unlink(err);
 		if (ember_pid > 0) {
 			api_requests(r, &r->e[1], con);
+			nhelp = start_helpers(r, 1, helpers, nhelp);
 			st = wait_ember();
 		}
 	}
@@ -338,7 +386,9 @@ static void do_snap_run(struct run *r)
 	close(p[1]);
 	while (waitpid(tee_pid, NULL, 0) < 0 && errno == EINTR) {}
 	double t1 = now();
-	printf("\nNESTED-SNAP %s first-rc=%d\n", r->name, first);
+	printf("\n");
+	end_helpers(r, helpers, nhelp);
+	printf("NESTED-SNAP %s first-rc=%d\n", r->name, first);
 	report(r, st, t1 - t0);
 }
 
@@ -367,9 +417,13 @@ static int next_run(FILE *f, struct run *r)
 		if (!n) break;
 		/* "= ARG", ">> REQUEST" and "< FILE": a snap run's second ember. */
 		int second = !strncmp(line, "= ", 2) || !strncmp(line, ">> ", 3);
+		int helper = !strncmp(line, "& ", 2) ? 0 : !strncmp(line, "&& ", 3) ? 1 : -1;
 		struct ember *e = &r->e[second];
-		if ((second || !strncmp(line, "< ", 2)) && !snap) {
-			bad = "\"= \", \">> \" and \"< \" lines are for snap runs";
+		if ((second || helper >= 0 || !strncmp(line, "< ", 2)) && !snap) {
+			bad = "\"= \", \">> \", \"& \", \"&& \" and \"< \" lines are for snap runs";
+		} else if (helper >= 0) {
+			if (r->nhelpers[helper] == MAX_HELPERS) bad = "too many helpers";
+			else r->helpers[helper][r->nhelpers[helper]++] = strdup(line + 2 + helper);
 		} else if (!strncmp(line, "< ", 2)) {
 			free(r->stdin2);
 			r->stdin2 = strdup(line + 2);
@@ -434,6 +488,8 @@ int main(void)
 			for (int i = 0; i < r.e[k].nreqs; i++) free(r.e[k].reqs[i]);
 		}
 		free(r.stdin2);
+		for (int k = 0; k < 2; k++)
+			for (int i = 0; i < r.nhelpers[k]; i++) free(r.helpers[k][i]);
 	}
 	puts("NESTED-DONE");
 	fflush(stdout);

@@ -18,6 +18,12 @@
  *                                         answer (O_DIRECT) finds the marker
  *   L2-SNAP-RNG-OK bytes=64               new bytes from virtio-rng
  *   L2-SNAP-OK
+ * With ember.vsock=1 on the command line (a kernel with a vsock driver, and /bin/vsock_tool
+ * from ../tools/vsock_tool.c), the vsock too, as the aarch64 guest checks it: before the
+ * snapshot a listener on port 1234 and a connection to the host's port 5002; after the
+ * restore that connection must have been reset (L2-HOLD-RESET, the transport-reset event),
+ * 1 MiB goes through the host's echo on port 5000 (L2-CLIENT-OK, port 5001 refused) and the
+ * host's 1 MiB through the listener (L2-ECHO-DONE), before L2-SNAP-OK.
  * or L2-FAIL <what> for each failed check; then it powers off and the second ember exits 0.
  */
 #define _GNU_SOURCE
@@ -33,6 +39,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,6 +129,53 @@ static int count_cpus(void)
 	return n;
 }
 
+/* /bin/vsock_tool ARGS... in the background; its output on the console, or in out_path. */
+static pid_t vsock_tool(const char *out_path, char *const argv[])
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid) return pid;
+	if (out_path) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+	}
+	execv(argv[0], argv);
+	printf("L2-FAIL vsock: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int cmdline_has(const char *word)
+{
+	char buf[1024];
+	ssize_t n;
+	int fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0) return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, word) != NULL;
+}
+
+/* Whether pid ended within ms milliseconds (it is reaped then). */
+static int ended_within(pid_t pid, long ms)
+{
+	for (long t = 0; t <= ms; t += 100) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) return 1;
+		msleep(100);
+	}
+	return 0;
+}
+
+static int file_has(const char *path, const char *text)
+{
+	char buf[512];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0) close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, text) != NULL;
+}
+
 int main(void)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
@@ -129,8 +183,8 @@ int main(void)
 	volatile unsigned long *ticks;
 	unsigned long t0, t1, t2;
 	double up0, up1;
-	pid_t ticker;
-	int fd;
+	pid_t ticker, echoer = -1, holder = -1;
+	int fd, vsock;
 
 	sigaction(SIGALRM, &sa, NULL);
 	mount("proc", "/proc", "proc", 0, NULL);
@@ -162,6 +216,17 @@ int main(void)
 	if (*ticks < 5) puts("L2-FAIL ticker: not ticking before the snapshot");
 	if (!disk_ok()) puts("L2-FAIL disk: before the snapshot");
 	if (rng_read(rng1, sizeof(rng1)) != sizeof(rng1)) puts("L2-FAIL rng: before the snapshot");
+	vsock = cmdline_has("ember.vsock=1");
+	if (vsock) {
+		/* A listener that must outlive the restore, and a connection the restore resets. */
+		char *echo[] = { "/bin/vsock_tool", "echo-vsock", "1234", NULL };
+		char *hold[] = { "/bin/vsock_tool", "hold-vsock", "2", "5002", NULL };
+		echoer = vsock_tool(NULL, echo);
+		holder = vsock_tool("/tmp/hold", hold);
+		for (int i = 0; i < 100 && !file_has("/tmp/hold", "L2-HOLD-"); i++) msleep(100);
+		if (!file_has("/tmp/hold", "L2-HOLD-CONNECTED"))
+			puts("L2-FAIL vsock: no connection to host port 5002 before the snapshot");
+	}
 
 	up0 = uptime();
 	t0 = *ticks;
@@ -191,6 +256,29 @@ int main(void)
 		puts("L2-FAIL rng: the same 64 bytes as before");
 	else
 		puts("L2-SNAP-RNG-OK bytes=64");
+	if (vsock) {
+		char buf[256];
+		char *client[] = { "/bin/vsock_tool", "client-vsock", "2", "5000", "1048576", "5001", NULL };
+		if (!ended_within(holder, 5000)) kill(holder, SIGKILL);
+		if ((fd = open("/tmp/hold", O_RDONLY)) >= 0) {
+			ssize_t n;
+			while ((n = read(fd, buf, sizeof(buf))) > 0) fwrite(buf, 1, (size_t)n, stdout);
+			close(fd);
+		}
+		if (!file_has("/tmp/hold", "L2-HOLD-RESET"))
+			puts("L2-FAIL vsock: the connection from before the snapshot was not reset");
+		/* New connections both ways: 1 MiB through the host's echo on port 5000, every
+		 * byte checked, while the host streams through the listener on 1234. */
+		pid_t c = vsock_tool(NULL, client);
+		int st = 0;
+		while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			puts("L2-FAIL vsock: the guest's connection to host port 5000");
+		if (!ended_within(echoer, 30000)) {
+			puts("L2-FAIL vsock: no connection from the host to port 1234 after the restore");
+			kill(echoer, SIGKILL);
+		}
+	}
 	puts("L2-SNAP-OK");
 out:
 	fflush(stdout);

@@ -5,7 +5,9 @@
 # has no riscv64 busybox). Optionally also writes the raw disk image their
 # checks expect.
 #
-# usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img]
+# usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img [VSOCK_TOOL]]
+#   VSOCK_TOOL  a riscv64 static build of ../tools/vsock_tool.c, which becomes
+#               /bin/vsock_tool (l2-snap.c's vsock checks, with ember.vsock=1)
 # environment: CROSS_CC (default riscv64-linux-gnu-gcc)
 # The markers /init prints are described in l2-init.c and README.md.
 set -eu
@@ -14,11 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	echo "usage: $0 OUT.cpio[.gz] [DISK_OUT.img]" >&2
+if [ $# -lt 1 ] || [ $# -gt 3 ]; then
+	echo "usage: $0 OUT.cpio[.gz] [DISK_OUT.img [VSOCK_TOOL]]" >&2
 	exit 2
 fi
-out=$1 disk=${2:-}
+out=$1 disk=${2:-} vsock_tool=${3:-}
 cc=${CROSS_CC:-riscv64-linux-gnu-gcc}
 marker="EMBER-NESTED-RISCV64-DISK-0"
 
@@ -36,7 +38,8 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 chmod 755 "$root"
-mkdir -p "$root/dev" "$root/proc" "$root/sys"
+mkdir -p "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
+[ -z "$vsock_tool" ] || install -D -m 755 "$vsock_tool" "$root/bin/vsock_tool"
 "$cc" -static -O2 -s -Wall -DDISK_MARKER="\"$marker\"" -o "$root/init" "$here/l2-init.c"
 "$cc" -static -O2 -s -Wall -DDISK_MARKER="\"$marker\"" -o "$root/snap-init" "$here/l2-snap.c"
 # Without /dev/console in the archive the kernel starts /init with no stdio;

@@ -19,6 +19,9 @@
 #   EMBER_SHARED          the shared directory (default <repo>/../shared)
 #   NESTED_IMAGE_PLIC     L1/L2 kernel of the plic runs (default $EMBER_SHARED/guest/riscv64/Image)
 #   NESTED_IMAGE_AIA      L1/L2 kernel of the aia runs (default $EMBER_SHARED/guest/riscv64-6.12/Image)
+#   NESTED_RV_L2_IMAGE    an L2 kernel with a vsock driver (CONFIG_VIRTIO_VSOCKETS) for
+#                         plic-snap: its guest then checks the vsock across the restore too
+#                         (default: none; the shared kernels have no vsock)
 #   NESTED_RUN_TIMEOUT    seconds per ember run inside L1 (default 120)
 #   NESTED_START_TIMEOUT  seconds for L1 to reach its /init (default 30)
 #   NESTED_ONLY           space-separated run names to do (default: all)
@@ -51,12 +54,19 @@ ember=$1
 # The L2 guest: the same VM three ways. Its console is the 16550 (ttyS0).
 l2_args="console=ttyS0 earlycon=sbi panic=1"
 l2_cpus=2
-# The saved guest: l2-snap.c, on every device whose state a snapshot holds (the guest
-# kernels have no vsock driver, so that device stays idle). 128 MiB: the memory file
+# The saved guest: l2-snap.c, on every device whose state a snapshot holds (the shared
+# kernels have no vsock driver, so that device stays idle unless NESTED_RV_L2_IMAGE). 128 MiB: the memory file
 # and the restored guest's RAM share L1's 1 GiB.
-snap_args="--kernel /payload/Image --initrd /payload/l2.cpio --vcpus $l2_cpus --memory 128 \
+# With NESTED_RV_L2_IMAGE, plic-snap's L2 is that kernel (the L1 stays
+# NESTED_IMAGE_PLIC) and its guest checks the vsock too (ember.vsock=1).
+l2_vsock_image=${NESTED_RV_L2_IMAGE:-}
+plic_snap_kernel=/payload/Image plic_snap_boot=
+if [ -n "$l2_vsock_image" ]; then
+	plic_snap_kernel=/payload/L2-Image plic_snap_boot=" ember.vsock=1"
+fi
+snap_args="--initrd /payload/l2.cpio --vcpus $l2_cpus --memory 128 \
 --disk /payload/disk.img --rng --vsock 3,/tmp/snap.vsock --api-sock /tmp/ember.sock --level info \
---boot-args '$l2_args rdinit=/snap-init'"
+--boot-args '$l2_args rdinit=/snap-init"
 # name, the L1's irqchip, the kind of run (run: ember alone; api: ember, then
 # the requests of api_requests below), then ember's arguments, as sh words.
 tests=(
@@ -65,8 +75,8 @@ tests=(
 	"aia-2cpu aia run --irqchip aia --kernel /payload/Image --initrd /payload/l2.cpio --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args'"
 	"aia-2cpu-config aia run --irqchip aia --no-api --config-file /payload/vm.json"
 	"aia-sbi aia run --irqchip aia --kernel /payload/sbi-guest.Image --vcpus $l2_cpus --memory 64"
-	"plic-snap plic snap $snap_args --irqchip plic"
-	"aia-snap aia snap $snap_args --irqchip aia"
+	"plic-snap plic snap --kernel $plic_snap_kernel $snap_args$plic_snap_boot' --irqchip plic"
+	"aia-snap aia snap --kernel /payload/Image $snap_args' --irqchip aia"
 )
 # want_markers NAME: what the run's guest must print (besides L2-CPUS=$l2_cpus):
 # sbi-guest.S's checks for the *-sbi runs, l2-init.c's for the Linux ones. Only
@@ -78,11 +88,22 @@ want_markers() {
 	case $1 in
 	*-sbi) echo L2-SBI-DBCN-OK L2-SBI-DBCN-BADADDR-OK L2-BOOT-REGS-OK L2-SBI-UNSUPPORTED-OK ;;
 	# The saved ember was still there to be killed (137: SIGKILL) after the snapshot.
-	*-snap) echo L2-SNAP-READY first-rc=137 L2-SNAP-RESTORED L2-SNAP-TICKER-OK L2-SNAP-DISK-OK \
-		L2-SNAP-RNG-OK L2-SNAP-OK ;;
+	*-snap)
+		echo L2-SNAP-READY first-rc=137 L2-SNAP-RESTORED L2-SNAP-TICKER-OK L2-SNAP-DISK-OK \
+			L2-SNAP-RNG-OK L2-SNAP-OK
+		# The vsock across the restore (vsock_tool's lines): the held connection reset,
+		# 1 MiB each way on new connections.
+		if vsock_run "$1"; then
+			echo L2-HOLD-CONNECTED L2-HOLD-RESET L2-CLIENT-OK L2-REFUSED L2-ECHO-DONE.bytes=1048576 \
+				L1-CLIENT-OK L1-ECHO-DONE.bytes=1048576
+		fi
+		;;
 	*) echo L2-DISK-OK L2-RNG-OK L2-MARKER-OK ;;
 	esac
 }
+# vsock_run NAME: whether that run's guest checks the vsock.
+# shellcheck disable=SC2317 # (called through nested_runs)
+vsock_run() { [ "$1" = plic-snap ] && [ -n "$l2_vsock_image" ]; }
 nested_select tests
 mkdir -p "$out"
 log=$out/run-tests.log
@@ -107,6 +128,8 @@ for t in "${tests[@]}"; do
 	if [ "$chip" = plic ]; then image=$NESTED_IMAGE_PLIC; else image=$NESTED_IMAGE_AIA; fi
 	[ -f "$image" ] || nested_setup_fail "no riscv64 kernel at $image (for the $chip runs)"
 done
+[ -z "$l2_vsock_image" ] || [ -f "$l2_vsock_image" ] ||
+	nested_setup_fail "no riscv64 kernel at NESTED_RV_L2_IMAGE=$l2_vsock_image"
 
 # L1's /payload, one per irqchip: its own Image (the L1 kernel, which is the
 # L2 kernel too) and the common L2 initramfs, disk and config file. Links here;
@@ -114,7 +137,10 @@ done
 common=$out/payload
 rm -rf "$common" "$out"/payload-*
 mkdir -p "$common"
-"$here/mk-l2-initramfs.sh" "$common/l2.cpio" "$common/disk.img" >>"$log" 2>&1 ||
+# Both ends of the vsock checks: L1's (/payload/vsock_tool) and the guest's.
+riscv64-linux-gnu-gcc -static -O2 -s -o "$common/vsock_tool" "$here/../tools/vsock_tool.c" >>"$log" 2>&1 ||
+	nested_setup_fail "could not build vsock_tool (see $log)"
+"$here/mk-l2-initramfs.sh" "$common/l2.cpio" "$common/disk.img" "$common/vsock_tool" >>"$log" 2>&1 ||
 	nested_setup_fail "could not build the L2 initramfs (see $log)"
 # The SBI guest: an Image of a few hundred instructions, linked where ember loads it.
 { riscv64-linux-gnu-gcc -nostdlib -static -march=rv64imac -mabi=lp64 -Wl,-Ttext=0x80200000 \
@@ -140,6 +166,10 @@ for chip in plic aia; do
 		"$common/snap-input" "$out/payload-$chip/"
 done
 ln -s "$NESTED_IMAGE_PLIC" "$out/payload-plic/Image"
+if [ -n "$l2_vsock_image" ]; then
+	ln -s "$common/vsock_tool" "$out/payload-plic/"
+	ln -s "$l2_vsock_image" "$out/payload-plic/L2-Image"
+fi
 ln -s "$NESTED_IMAGE_AIA" "$out/payload-aia/Image"
 
 # The API run's requests, in order, as "METHOD PATH [BODY]" (Firecracker's API).
@@ -169,6 +199,16 @@ snap_lines() {
 = info
 < /payload/snap-input
 EOS
+	# The host ends of the vsock (ember's Unix sockets, /tmp/snap.vsock_PORT): echoes on
+	# port 5002, for the connection the restore resets, and on 5000; after the restore a
+	# client to the guest's port 1234.
+	if vsock_run "$1"; then
+		cat <<EOS
+& /payload/vsock_tool echo-uds /tmp/snap.vsock_5002
+& /payload/vsock_tool echo-uds /tmp/snap.vsock_5000
+&& /payload/vsock_tool client-uds /tmp/snap.vsock 1234 1048576
+EOS
+	fi
 	case $1 in
 	plic-*)
 		cat <<EOS

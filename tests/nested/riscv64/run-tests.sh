@@ -199,16 +199,6 @@ snap_lines() {
 = info
 < /payload/snap-input
 EOS
-	# The host ends of the vsock (ember's Unix sockets, /tmp/snap.vsock_PORT): echoes on
-	# port 5002, for the connection the restore resets, and on 5000; after the restore a
-	# client to the guest's port 1234.
-	if vsock_run "$1"; then
-		cat <<EOS
-& /payload/vsock_tool echo-uds /tmp/snap.vsock_5002
-& /payload/vsock_tool echo-uds /tmp/snap.vsock_5000
-&& /payload/vsock_tool client-uds /tmp/snap.vsock 1234 1048576
-EOS
-	fi
 	case $1 in
 	plic-*)
 		cat <<EOS
@@ -219,6 +209,19 @@ EOS
 		;;
 	*) printf '%s\n' "= --restore" "= /tmp/snap.state,/tmp/snap.mem" ;;
 	esac
+	# The host ends of the vsock (ember's Unix sockets, /tmp/snap.vsock_PORT): echoes on
+	# port 5002, for the connection the restore resets, and on 5000; after the restore a
+	# client to the guest's port 1234. That client waits until the guest has seen the
+	# transport reset: a connection the guest accepts before it handles the reset event
+	# is reset with the old ones (seen here on the first try).
+	if vsock_run "$1"; then
+		cat <<EOS
+& /payload/vsock_tool echo-uds /tmp/snap.vsock_5002
+& /payload/vsock_tool echo-uds /tmp/snap.vsock_5000
+>> WAIT L2-HOLD-RESET
+&& /payload/vsock_tool client-uds /tmp/snap.vsock 1234 1048576
+EOS
+	fi
 }
 
 # gen_runs IRQCHIP NAME...: L1's /runs (format in README.md) for those runs (of

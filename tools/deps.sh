@@ -19,6 +19,7 @@ pkgs=(
 	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross  # make ARCH=riscv64 (static riscv64 ember)
 	dpkg-dev cmake                          # tools/cross-libs.sh builds its riscv64 libraries
 	gperf                                   # ... and libseccomp's syscall table with it
+	linux-source-6.1 flex bison bc libssl-dev  # the riscv64 L2 kernel with vsock (tests/nested/riscv64)
 	busybox-static cpio xz-utils zstd       # initramfs for L1 and L2 guests
 	e2fsprogs iproute2                      # ext4 disk images; network namespaces and TAPs
 	ca-certificates                         # apt-get download of the L1 kernel

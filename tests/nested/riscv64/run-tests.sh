@@ -20,8 +20,10 @@
 #   NESTED_IMAGE_PLIC     L1/L2 kernel of the plic runs (default $EMBER_SHARED/guest/riscv64/Image)
 #   NESTED_IMAGE_AIA      L1/L2 kernel of the aia runs (default $EMBER_SHARED/guest/riscv64-6.12/Image)
 #   NESTED_RV_L2_IMAGE    an L2 kernel with a vsock driver (CONFIG_VIRTIO_VSOCKETS) for
-#                         plic-snap: its guest then checks the vsock across the restore too
-#                         (default: none; the shared kernels have no vsock)
+#                         plic-snap, whose guest checks the vsock across the restore too
+#                         (default: the shared kernel's config plus vsock, built once by
+#                         l2-vsock-kernel.sh into the nested cache, ~8 min; "none": no
+#                         vsock checks, the shared kernel as L2)
 #   NESTED_RUN_TIMEOUT    seconds per ember run inside L1 (default 120)
 #   NESTED_START_TIMEOUT  seconds for L1 to reach its /init (default 30)
 #   NESTED_ONLY           space-separated run names to do (default: all)
@@ -59,7 +61,10 @@ l2_cpus=2
 # and the restored guest's RAM share L1's 1 GiB.
 # With NESTED_RV_L2_IMAGE, plic-snap's L2 is that kernel (the L1 stays
 # NESTED_IMAGE_PLIC) and its guest checks the vsock too (ember.vsock=1).
-l2_vsock_image=${NESTED_RV_L2_IMAGE:-}
+cache=${NESTED_CACHE:-$repo/build/nested/cache}
+l2_vsock_built=$cache/riscv64-l2-vsock
+l2_vsock_image=${NESTED_RV_L2_IMAGE:-$l2_vsock_built/Image}
+[ "$l2_vsock_image" != none ] || l2_vsock_image=
 plic_snap_kernel=/payload/Image plic_snap_boot=
 if [ -n "$l2_vsock_image" ]; then
 	plic_snap_kernel=/payload/L2-Image plic_snap_boot=" ember.vsock=1"
@@ -128,6 +133,15 @@ for t in "${tests[@]}"; do
 	if [ "$chip" = plic ]; then image=$NESTED_IMAGE_PLIC; else image=$NESTED_IMAGE_AIA; fi
 	[ -f "$image" ] || nested_setup_fail "no riscv64 kernel at $image (for the $chip runs)"
 done
+if [ -z "${NESTED_RV_L2_IMAGE:-}" ] && [ -n "$l2_vsock_image" ] &&
+	! grep -qw plic-snap <<<"${tests[*]}"; then
+	l2_vsock_image= # no run needs it: do not build it
+fi
+if [ -n "$l2_vsock_image" ] && [ -z "${NESTED_RV_L2_IMAGE:-}" ]; then
+	echo "nested: the riscv64 L2 kernel with vsock (built once, ~8 min): $l2_vsock_built" >&2
+	"$here/l2-vsock-kernel.sh" "$(dirname "$NESTED_IMAGE_PLIC")/config" "$l2_vsock_built" \
+		>>"$log" 2>&1 || nested_setup_fail "could not build the L2 kernel with vsock (see $log)"
+fi
 [ -z "$l2_vsock_image" ] || [ -f "$l2_vsock_image" ] ||
 	nested_setup_fail "no riscv64 kernel at NESTED_RV_L2_IMAGE=$l2_vsock_image"
 

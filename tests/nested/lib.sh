@@ -168,13 +168,20 @@ start() {
 	t0=\$(now)
 	/bin/ember "\$@" </dev/null 2>/tmp/\$name.err &
 	pid=\$!
+	watchdog
+}
+# watchdog: the watchdog of start for \$pid, whose number it keeps in /tmp/NAME.pid; a
+# run that replaces its ember (a snapshot's restore) writes the new one's number there.
+watchdog() {
+	echo \$pid >/tmp/\$name.pid
 	(
 		sleep $run_timeout
-		kill -0 \$pid 2>/dev/null || exit 0
+		p=\$(cat /tmp/\$name.pid)
+		kill -0 \$p 2>/dev/null || exit 0
 		: >/tmp/\$name.timedout
-		kill \$pid
+		kill \$p
 		sleep 5
-		kill -9 \$pid 2>/dev/null
+		kill -9 \$p 2>/dev/null
 	) &
 	wd=\$!
 }

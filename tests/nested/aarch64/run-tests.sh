@@ -169,17 +169,7 @@ run_snapshot() {
 	exec 3<>/tmp/\$name.in
 	/bin/ember --api-sock /tmp/a1.sock "\$@" <&3 >/tmp/\$name.out 2>/tmp/\$name.err &
 	pid=\$!
-	echo \$pid >/tmp/\$name.pid
-	(
-		sleep $run_timeout
-		p=\$(cat /tmp/\$name.pid)
-		kill -0 \$p 2>/dev/null || exit 0
-		: >/tmp/\$name.timedout
-		kill \$p
-		sleep 5
-		kill -9 \$p 2>/dev/null
-	) &
-	wd=\$!
+	watchdog
 	while kill -0 \$pid 2>/dev/null && ! grep -q L2-SNAP-READY /tmp/\$name.out; do
 		sleep 0.5
 	done

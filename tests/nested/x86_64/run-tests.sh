@@ -169,15 +169,7 @@ run_snapshot() {
 	echo go >&3
 	/payload/vsock_tool client-uds /tmp/v.sock 1234 1048576 >/tmp/vsock-client.out 2>&1 &
 	client=\$!
-	(
-		sleep $run_timeout
-		kill -0 \$pid 2>/dev/null || exit 0
-		: >/tmp/\$name.timedout
-		kill \$pid
-		sleep 5
-		kill -9 \$pid 2>/dev/null
-	) &
-	wd=\$!
+	watchdog
 	wait \$pid
 	rc=\$?
 	t1=\$(now)

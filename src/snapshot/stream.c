@@ -426,16 +426,6 @@ void snap_cursor_init(struct snap_cursor *c, const struct snap_section *s)
 	c->refused = NULL;
 }
 
-void snap_get_bytes(struct snap_cursor *c, void *dst, size_t n)
-{
-	if (!c->bad && n <= c->s->len - c->off) {
-		memcpy(dst, c->s->data + c->off, n);
-		c->off += n;
-		return;
-	}
-	c->bad = true;
-	memset(dst, 0, n);
-}
 
 uint8_t snap_get_u8(struct snap_cursor *c)
 {
@@ -480,6 +470,16 @@ const void *snap_get_span(struct snap_cursor *c, size_t n)
 	p = c->s->data + c->off;
 	c->off += n;
 	return p;
+}
+
+void snap_get_bytes(struct snap_cursor *c, void *dst, size_t n)
+{
+	const void *p = snap_get_span(c, n);
+
+	if (p)
+		memcpy(dst, p, n);
+	else
+		memset(dst, 0, n);
 }
 
 const void *snap_get_blob(struct snap_cursor *c, size_t max, uint32_t *len)

@@ -62,6 +62,12 @@ SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/m
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a
 
+# emberctl: its own program, built like ember (same variant and ARCH) and linked with
+# libember.a for ember's config parser; build/emberctl next to build/ember,
+# build/emberctl-asan next to build/ember-asan, and so on.
+CTL	:= $(EMBER:build/ember%=build/emberctl%)
+CTL_OBJS := $(patsubst %.c,$(OBJDIR)/%.o,$(wildcard src/ctl/*.c))
+
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(OBJDIR)/tests/%)
 
@@ -93,7 +99,7 @@ UFFD_HANDLER_OBJS := $(JAILER_OBJDIR)/tests/snapshot/uffd_handler.o
 
 .PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz print-fuzz-targets
 
-all: $(EMBER) $(JAILER) $(REBASE) $(UFFD_HANDLER)
+all: $(EMBER) $(CTL) $(JAILER) $(REBASE) $(UFFD_HANDLER)
 
 $(JAILER_OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -121,6 +127,9 @@ $(LIB): $(OBJS)
 	$(AR) rcs $@ $^
 
 $(EMBER): $(OBJDIR)/src/main.o $(LIB) | $(CROSS_DEPS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(CTL): $(CTL_OBJS) $(LIB) | $(CROSS_DEPS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ifneq ($(CROSS_DEPS),)
@@ -213,5 +222,5 @@ format:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d) $(JAILER_OBJS:.o=.d) \
+-include $(OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d) $(JAILER_OBJS:.o=.d) \
 	 $(REBASE_OBJS:.o=.d) $(UFFD_HANDLER_OBJS:.o=.d)

@@ -4,6 +4,8 @@
 #   <  main.c
 # src/jailer and src/snaptools are programs of their own (ember-jailer, ember-rebase-snap;
 # libc only): they may use util and nothing of ember's VM layers, and nothing else uses them.
+# src/ctl (emberctl) may use util and config (ember's own parser checks its VM configs)
+# and nothing of the VM layers: it talks to ember through the API and console sockets.
 # (arch/arch.h and arch_defs.h are the arch's interface, which vmm and config may use;
 # arch_defs.h is a leaf). One PASS/FAIL line per rule; the offending lines go to stderr.
 set -u
@@ -33,6 +35,7 @@ check virtio-below-machine src/virtio '(devices|machine|api)/|arch/'
 check arch-below-machine src/arch '(machine|api)/'
 check machine-below-api src/machine 'api/'
 check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|snaptools)/'
+check ctl-uses-only-util-and-config src/ctl '(vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer|snaptools|switch)/'
 check snaptools-uses-only-util src/snaptools '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer)/'
 
 # only_its_own NAME FOLDER: nothing outside src/FOLDER includes it.
@@ -49,4 +52,5 @@ only_its_own() {
 }
 only_its_own nothing-includes-the-jailer jailer
 only_its_own nothing-includes-snaptools snaptools
+only_its_own nothing-includes-ctl ctl
 exit $failed

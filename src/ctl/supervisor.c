@@ -38,6 +38,7 @@
 struct sup {
 	char dir[PATH_MAX];
 	char log[PATH_MAX], status[PATH_MAX], ember_pid[PATH_MAX], api[PATH_MAX];
+	char con[PATH_MAX];
 	char prog[PATH_MAX];
 	char *argv[24];
 	char args[12][PATH_MAX];
@@ -220,6 +221,9 @@ static void __attribute__((noreturn)) supervisor_main(struct sup *s)
 	pid_t pid;
 
 	for (;;) {
+		/* Sockets a killed ember left behind would make its bind fail. */
+		unlink(s->api);
+		unlink(s->con);
 		pid = fork();
 		if (pid == 0)
 			exec_ember(s);
@@ -325,7 +329,7 @@ static void log_tail(const char *log, char *out, size_t out_len)
 static int sup_paths(struct ctl *c, const char *name, const struct ctl_vm_block *blk,
 		     struct sup *s)
 {
-	char con[PATH_MAX], cfg[PATH_MAX];
+	char cfg[PATH_MAX];
 	int n = 0, a = 0, ret;
 
 	if (ctl_path(c, s->dir, sizeof(s->dir), "vms/%s", name) ||
@@ -333,7 +337,7 @@ static int sup_paths(struct ctl *c, const char *name, const struct ctl_vm_block 
 	    ctl_path(c, s->status, sizeof(s->status), "vms/%s/status.json", name) ||
 	    ctl_path(c, s->ember_pid, sizeof(s->ember_pid), "vms/%s/ember.pid", name) ||
 	    ctl_path(c, s->api, sizeof(s->api), "vms/%s/api.sock", name) ||
-	    ctl_path(c, con, sizeof(con), "vms/%s/console.sock", name) ||
+	    ctl_path(c, s->con, sizeof(s->con), "vms/%s/console.sock", name) ||
 	    ctl_path(c, cfg, sizeof(cfg), "vms/%s/ember.json", name))
 		return ctl_fail(c, -ENAMETOOLONG, "state directory path too long");
 	if (blk->jail)
@@ -343,15 +347,12 @@ static int sup_paths(struct ctl *c, const char *name, const struct ctl_vm_block 
 	if (ret)
 		return ctl_fail(c, ret, "cannot find ember (%s): %s; give --ember PATH",
 				s->prog, strerror(-ret));
-	/* Sockets a killed ember left behind would make its bind fail. */
-	unlink(s->api);
-	unlink(con);
 #define ARG(v) (snprintf(s->args[a], PATH_MAX, "%s", (v)), s->argv[n++] = s->args[a++])
 	ARG(s->prog);
 	ARG("--api-sock");
 	ARG(s->api);
 	ARG("--console-sock");
-	ARG(con);
+	ARG(s->con);
 	ARG("--config-file");
 	ARG(cfg);
 	ARG("--id");

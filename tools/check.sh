@@ -91,6 +91,8 @@ asan_guests() {
 step asan-guest asan_guests
 step seccomp tests/seccomp/run.sh build/ember build/guest
 step api tests/api/run.sh build/ember
+# emberctl: a fleet of VMs (20 at once, churn, races, a stale state directory).
+step fleet tests/fleet/run.sh build/emberctl
 # ember started through ember-jailer (as root; the jail needs the static build, which the
 # test takes as build/ember-static).
 step jailer tests/jailer/run.sh build/ember-jailer build/ember build/guest

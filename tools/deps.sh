@@ -26,6 +26,7 @@ pkgs=(
 	python3                                 # bench scripts
 	python3-pytest python3-jsonschema python3-yaml  # API integration tests against the spec
 	util-linux procps                       # script(1), ps
+	time                                    # GNU time: emberctl's peak memory in the fleet churn test
 )
 # The static arm64 build links these arm64 libraries, installed beside the host's through
 # multiarch. (libhttp-parser-dev cannot be: tools/cross-libs.sh unpacks its arm64 package.)

@@ -20,7 +20,7 @@
 #define API_HEAD_MAX  (16 << 10)
 #define API_REPLY_MAX (1 << 20) /* a GET /vm/config of a big VM stays far below */
 
-void api_reply_free(struct api_reply *r)
+void ctl_api_reply_free(struct ctl_api_reply *r)
 {
 	free(r->body);
 	r->body = NULL;
@@ -50,7 +50,7 @@ static const char *header_value(const char *p, const char *end, const char *name
 	return NULL;
 }
 
-int api_parse_reply(const char *buf, size_t len, bool eof, struct api_reply *reply, char *why,
+int ctl_api_parse_reply(const char *buf, size_t len, bool eof, struct ctl_api_reply *reply, char *why,
 		    size_t why_len)
 {
 	const char *head_end, *v;
@@ -168,8 +168,8 @@ static int api_connect(const char *sock, uint64_t deadline, char *why, size_t wh
 	return fd;
 }
 
-int api_call(const char *sock, const char *method, const char *path, const char *body,
-	     int timeout_ms, struct api_reply *reply, char *why, size_t why_len)
+int ctl_api_call(const char *sock, const char *method, const char *path, const char *body,
+	     int timeout_ms, struct ctl_api_reply *reply, char *why, size_t why_len)
 {
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000;
 	size_t body_len = body ? strlen(body) : 0, len = 0, cap = 4096, sent = 0, req_len;
@@ -238,7 +238,7 @@ int api_call(const char *sock, const char *method, const char *path, const char 
 			goto io_fail;
 		}
 		len += (size_t)r;
-		ret = api_parse_reply(buf, len, r == 0, reply, why, why_len);
+		ret = ctl_api_parse_reply(buf, len, r == 0, reply, why, why_len);
 		if (ret != -EAGAIN)
 			goto out;
 	}
@@ -252,14 +252,14 @@ out:
 	return ret;
 }
 
-int api_get_state(const char *sock, int timeout_ms, char *state, size_t state_len, char *id,
+int ctl_api_get_state(const char *sock, int timeout_ms, char *state, size_t state_len, char *id,
 		  size_t id_len, char *why, size_t why_len)
 {
-	struct api_reply r = {0};
+	struct ctl_api_reply r = {0};
 	json_t *root, *s, *i;
 	int ret;
 
-	ret = api_call(sock, "GET", "/", NULL, timeout_ms, &r, why, why_len);
+	ret = ctl_api_call(sock, "GET", "/", NULL, timeout_ms, &r, why, why_len);
 	if (ret)
 		return ret;
 	ret = -EPROTO;
@@ -274,6 +274,6 @@ int api_get_state(const char *sock, int timeout_ms, char *state, size_t state_le
 		snprintf(why, why_len, "GET /: unexpected reply (status %d)", r.status);
 	}
 	json_decref(root);
-	api_reply_free(&r);
+	ctl_api_reply_free(&r);
 	return ret;
 }

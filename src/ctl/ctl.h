@@ -174,20 +174,20 @@ int ctl_find_program(const struct ctl *c, const char *prog, char *out, size_t ou
 
 /* --- api_client.c --- */
 
-struct api_reply {
+struct ctl_api_reply {
 	int status;
 	char *body; /* malloc'd, NUL-terminated; NULL when empty */
 	size_t body_len;
 };
 
-int api_call(const char *sock, const char *method, const char *path, const char *body,
-	     int timeout_ms, struct api_reply *reply, char *why, size_t why_len);
-void api_reply_free(struct api_reply *r);
+int ctl_api_call(const char *sock, const char *method, const char *path, const char *body,
+	     int timeout_ms, struct ctl_api_reply *reply, char *why, size_t why_len);
+void ctl_api_reply_free(struct ctl_api_reply *r);
 /* Parse a whole HTTP/1.1 response in (buf, len); -EAGAIN while incomplete. */
-int api_parse_reply(const char *buf, size_t len, bool eof, struct api_reply *reply, char *why,
+int ctl_api_parse_reply(const char *buf, size_t len, bool eof, struct ctl_api_reply *reply, char *why,
 		    size_t why_len);
 /* GET /: the state word into (state), the instance id into (id). */
-int api_get_state(const char *sock, int timeout_ms, char *state, size_t state_len, char *id,
+int ctl_api_get_state(const char *sock, int timeout_ms, char *state, size_t state_len, char *id,
 		  size_t id_len, char *why, size_t why_len);
 
 /* --- commands --- */

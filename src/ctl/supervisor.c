@@ -403,7 +403,7 @@ static int boot_wait(struct ctl *c, const char *name, struct sup *s, int fd)
 			if (len >= sizeof(line) - 1)
 				len = 0;
 		}
-		if (have_pid && !api_get_state(s->api, 500, state, sizeof(state), id, sizeof(id),
+		if (have_pid && !ctl_api_get_state(s->api, 500, state, sizeof(state), id, sizeof(id),
 					       why, sizeof(why))) {
 			write_all(fd, "ok\n", 3);
 			return 0;

@@ -126,13 +126,13 @@ static int api_expect_204(struct ctl *c, const char *name, const char *method,
 			  const char *path, const char *body)
 {
 	char sock[PATH_MAX], why[CTL_WHY];
-	struct api_reply r = {0};
+	struct ctl_api_reply r = {0};
 	json_t *root, *msg;
 	int ret;
 
 	if (ctl_path(c, sock, sizeof(sock), "vms/%s/api.sock", name))
 		return ctl_fail(c, -ENAMETOOLONG, "state directory path too long");
-	ret = api_call(sock, method, path, body, 5000, &r, why, sizeof(why));
+	ret = ctl_api_call(sock, method, path, body, 5000, &r, why, sizeof(why));
 	if (ret)
 		return ctl_fail(c, ret, "%s: %s", name, why);
 	if (r.status != 204) {
@@ -142,7 +142,7 @@ static int api_expect_204(struct ctl *c, const char *name, const char *method,
 			       json_is_string(msg) ? json_string_value(msg) : "unexpected reply");
 		json_decref(root);
 	}
-	api_reply_free(&r);
+	ctl_api_reply_free(&r);
 	return ret;
 }
 

@@ -182,7 +182,7 @@ void ctl_vm_view(struct ctl *c, const char *name, struct ctl_vm_view *v, bool as
 	v->uptime_s = ctl_pid_uptime(&v->ember);
 	snprintf(v->state, sizeof(v->state), "Running");
 	if (ask_api && !ctl_path(c, api, sizeof(api), "vms/%s/api.sock", name) &&
-	    api_get_state(api, 2000, v->state, sizeof(v->state), v->id, sizeof(v->id), why,
+	    ctl_api_get_state(api, 2000, v->state, sizeof(v->state), v->id, sizeof(v->id), why,
 			  sizeof(why)))
 		snprintf(v->state, sizeof(v->state), "Unresponsive");
 	if (v->broken[0])

@@ -156,8 +156,12 @@ int cmd_vm_console(struct ctl *c, const char *name)
 	drain_end = now_us() + EOF_DRAIN_MAX_US;
 	while (!ret && !closed && !con.tty && now_us() < drain_end) {
 		p = (struct pollfd){.fd = con.sock, .events = POLLIN};
-		if (poll(&p, 1, EOF_DRAIN_MS) <= 0 || from_vm(&con))
+		if (poll(&p, 1, EOF_DRAIN_MS) <= 0)
 			break;
+		if (from_vm(&con)) {
+			closed = true;
+			break;
+		}
 	}
 	close(con.sock);
 	if (ret)

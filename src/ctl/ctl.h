@@ -172,6 +172,32 @@ int ctl_supervise(struct ctl *c, const char *name, const struct ctl_vm_block *bl
 /* Where ember, ember-switch, ember-jailer are: next to ours unless --ember said. */
 int ctl_find_program(const struct ctl *c, const char *prog, char *out, size_t out_len);
 
+/* --- jail.c --- */
+
+#define CTL_JAIL_LINKS_MAX 16
+
+/* A jail's layout and what goes in it, planned at `vm boot`, made before every start. */
+struct ctl_jail {
+	char base[PATH_MAX]; /* DIR/jail: the jailer's --chroot-base-dir */
+	char dir[PATH_MAX];  /* DIR/jail/<exec>/<NAME> */
+	char root[PATH_MAX]; /* ... /root */
+	uid_t uid;
+	gid_t gid;
+	struct {
+		char src[PATH_MAX];
+		char leaf[32];
+	} links[CTL_JAIL_LINKS_MAX];
+	unsigned int nr_links;
+	char ember_json[64 << 10]; /* ember.json with the paths inside the jail */
+};
+
+int ctl_jail_plan(struct ctl *c, const char *name, const char *exec_name, struct ctl_jail *j,
+		  char *why, size_t why_len);
+/* Remove the jail and make it again: the root, the links, /ember.json. */
+int ctl_jail_reset(const struct ctl_jail *j, char *why, size_t why_len);
+/* Remove (dir) and everything below it, following no symlink or mount. */
+int ctl_rmtree_deep(const char *dir);
+
 /* --- api_client.c --- */
 
 struct ctl_api_reply {

@@ -3,6 +3,7 @@
  * the state directory's lock while it decides and signals, and lets go of it before any
  * long wait, so that a slow guest does not hold up the rest of the fleet.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -243,6 +244,28 @@ out:
 	return ret;
 }
 
+/* DIR/jail/<exec>/NAME, whichever ember it ran. */
+static int remove_jails(struct ctl *c, const char *name)
+{
+	char base[PATH_MAX], p[PATH_MAX + CTL_NAME_MAX + 300];
+	struct dirent *e;
+	DIR *d;
+	int ret = 0;
+
+	if (ctl_path(c, base, sizeof(base), "jail") || !(d = opendir(base)))
+		return 0;
+	while ((e = readdir(d)) && !ret) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/%s", base, e->d_name, name);
+		ret = ctl_rmtree_deep(p);
+		if (ret)
+			ret = ctl_fail(c, ret, "cannot remove %s: %s", p, strerror(-ret));
+	}
+	closedir(d);
+	return ret;
+}
+
 int cmd_vm_rm(struct ctl *c, const char *name, bool force)
 {
 	struct ctl_vm_view *v = malloc(sizeof(*v));
@@ -279,6 +302,8 @@ int cmd_vm_rm(struct ctl *c, const char *name, bool force)
 	ret = ctl_rmtree(dir);
 	if (ret)
 		ret = ctl_fail(c, ret, "cannot remove %s: %s", dir, strerror(-ret));
+	if (!ret)
+		ret = remove_jails(c, name);
 out:
 	ctl_unlock(c);
 	free(v);

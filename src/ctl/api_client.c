@@ -28,8 +28,7 @@ void ctl_api_reply_free(struct ctl_api_reply *r)
 }
 
 /* The value of header (name) in the header block [p, end), or NULL. */
-static const char *header_value(const char *p, const char *end, const char *name,
-				size_t *len)
+static const char *header_value(const char *p, const char *end, const char *name, size_t *len)
 {
 	size_t nlen = strlen(name);
 	const char *eol, *v;
@@ -50,8 +49,8 @@ static const char *header_value(const char *p, const char *end, const char *name
 	return NULL;
 }
 
-int ctl_api_parse_reply(const char *buf, size_t len, bool eof, struct ctl_api_reply *reply, char *why,
-		    size_t why_len)
+int ctl_api_parse_reply(const char *buf, size_t len, bool eof, struct ctl_api_reply *reply,
+			char *why, size_t why_len)
 {
 	const char *head_end, *v;
 	size_t vlen = 0, body_len, i;
@@ -61,15 +60,15 @@ int ctl_api_parse_reply(const char *buf, size_t len, bool eof, struct ctl_api_re
 	head_end = memmem(buf, len, "\r\n\r\n", 4);
 	if (!head_end) {
 		if (len > API_HEAD_MAX || eof) {
-			snprintf(why, why_len, eof ? "the connection closed before a whole reply"
-						   : "reply headers too long");
+			snprintf(why, why_len,
+				 eof ? "the connection closed before a whole reply"
+				     : "reply headers too long");
 			return -EPROTO;
 		}
 		return -EAGAIN;
 	}
-	if (head_end - buf < 12 || memcmp(buf, "HTTP/1.", 7) || buf[8] != ' ' ||
-	    buf[9] < '1' || buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' ||
-	    buf[11] > '9') {
+	if (head_end - buf < 12 || memcmp(buf, "HTTP/1.", 7) || buf[8] != ' ' || buf[9] < '1' ||
+	    buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9') {
 		snprintf(why, why_len, "not an HTTP reply");
 		return -EPROTO;
 	}
@@ -169,7 +168,7 @@ static int api_connect(const char *sock, uint64_t deadline, char *why, size_t wh
 }
 
 int ctl_api_call(const char *sock, const char *method, const char *path, const char *body,
-	     int timeout_ms, struct ctl_api_reply *reply, char *why, size_t why_len)
+		 int timeout_ms, struct ctl_api_reply *reply, char *why, size_t why_len)
 {
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000;
 	size_t body_len = body ? strlen(body) : 0, len = 0, cap = 4096, sent = 0, req_len;
@@ -253,7 +252,7 @@ out:
 }
 
 int ctl_api_get_state(const char *sock, int timeout_ms, char *state, size_t state_len, char *id,
-		  size_t id_len, char *why, size_t why_len)
+		      size_t id_len, char *why, size_t why_len)
 {
 	struct ctl_api_reply r = {0};
 	json_t *root, *s, *i;

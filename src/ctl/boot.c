@@ -21,8 +21,8 @@
 #include "sup.h"
 #include "../util/util.h"
 
-#define BOOT_TIMEOUT_MS	  30000 /* for the API socket to answer */
-#define LOG_TAIL_BYTES	  2048
+#define BOOT_TIMEOUT_MS 30000 /* for the API socket to answer */
+#define LOG_TAIL_BYTES	2048
 
 int ctl_find_program(const struct ctl *c, const char *prog, char *out, size_t out_len)
 {
@@ -80,7 +80,6 @@ static void log_tail(const char *log, char *out, size_t out_len)
 	free(text);
 }
 
-
 /* The options that come from the emberctl block. */
 static void vm_args(const struct ctl_vm_block *blk, struct sup *s)
 {
@@ -97,8 +96,7 @@ static void vm_args(const struct ctl_vm_block *blk, struct sup *s)
  * (ember's options, with the paths inside the jail). The exec file must be static: a
  * static sibling of ember (ember-static) is taken when there is one.
  */
-static int jail_args(struct ctl *c, const char *name, const struct ctl_vm_block *blk,
-		     struct sup *s)
+static int jail_args(struct ctl *c, const char *name, const struct ctl_vm_block *blk, struct sup *s)
 {
 	char exe[PATH_MAX + 8], why[CTL_WHY], uid[16], gid[16], api[PATH_MAX], con[PATH_MAX];
 	const char *exec_name;
@@ -125,8 +123,7 @@ static int jail_args(struct ctl *c, const char *name, const struct ctl_vm_block 
 	if (snprintf(api, sizeof(api), "%s/api.sock", s->jail.root) >= (int)sizeof(api) ||
 	    snprintf(con, sizeof(con), "%s/console.sock", s->jail.root) >= (int)sizeof(con) ||
 	    strlen(con) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return ctl_fail(c, -ENAMETOOLONG, "%s: the jail's socket paths are too long",
-				name);
+		return ctl_fail(c, -ENAMETOOLONG, "%s: the jail's socket paths are too long", name);
 	if (symlink(api, s->api) || symlink(con, s->con))
 		return ctl_fail(c, -errno, "%s: cannot link the jail's sockets: %s", name,
 				strerror(errno));
@@ -158,8 +155,7 @@ static int jail_args(struct ctl *c, const char *name, const struct ctl_vm_block 
 	return 0;
 }
 
-static int sup_paths(struct ctl *c, const char *name, const struct ctl_vm_block *blk,
-		     struct sup *s)
+static int sup_paths(struct ctl *c, const char *name, const struct ctl_vm_block *blk, struct sup *s)
 {
 	char cfg[PATH_MAX];
 	int ret;
@@ -176,8 +172,8 @@ static int sup_paths(struct ctl *c, const char *name, const struct ctl_vm_block 
 		return jail_args(c, name, blk, s);
 	ret = ctl_find_program(c, "ember", s->prog, sizeof(s->prog));
 	if (ret)
-		return ctl_fail(c, ret, "cannot find ember (%s): %s; give --ember PATH",
-				s->prog, strerror(-ret));
+		return ctl_fail(c, ret, "cannot find ember (%s): %s; give --ember PATH", s->prog,
+				strerror(-ret));
 	arg(s, s->prog);
 	arg(s, "--api-sock");
 	arg(s, s->api);
@@ -192,7 +188,6 @@ static int sup_paths(struct ctl *c, const char *name, const struct ctl_vm_block 
 	return 0;
 }
 
-
 /* The booting side: wait for "pid N", then for the API (or "exit"). */
 static int boot_wait(struct ctl *c, const char *name, struct sup *s, int fd)
 {
@@ -206,8 +201,10 @@ static int boot_wait(struct ctl *c, const char *name, struct sup *s, int fd)
 	for (;;) {
 		if (now_us() >= deadline) {
 			ctl_unlock(c);
-			return ctl_fail(c, -ETIMEDOUT, "%s: ember's API socket did not answer in "
-					"%d s (see %s)", name, BOOT_TIMEOUT_MS / 1000, s->log);
+			return ctl_fail(c, -ETIMEDOUT,
+					"%s: ember's API socket did not answer in "
+					"%d s (see %s)",
+					name, BOOT_TIMEOUT_MS / 1000, s->log);
 		}
 		if (poll(&p, 1, have_pid ? 10 : 100) > 0) {
 			r = read(fd, line + len, sizeof(line) - 1 - len);
@@ -227,8 +224,8 @@ static int boot_wait(struct ctl *c, const char *name, struct sup *s, int fd)
 			if (len >= sizeof(line) - 1)
 				len = 0;
 		}
-		if (have_pid && !ctl_api_get_state(s->api, 500, state, sizeof(state), id, sizeof(id),
-					       why, sizeof(why))) {
+		if (have_pid && !ctl_api_get_state(s->api, 500, state, sizeof(state), id,
+						   sizeof(id), why, sizeof(why))) {
 			write_all(fd, "ok\n", 3);
 			return 0;
 		}

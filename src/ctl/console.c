@@ -16,8 +16,8 @@
 #include "ctl.h"
 #include "../util/util.h"
 
-#define DETACH_KEY   0x1d /* Ctrl-] */
-#define EOF_DRAIN_MS 300  /* after stdin's end: output still coming in is shown */
+#define DETACH_KEY	 0x1d /* Ctrl-] */
+#define EOF_DRAIN_MS	 300  /* after stdin's end: output still coming in is shown */
 #define EOF_DRAIN_MAX_US 2000000ULL
 
 struct console {
@@ -167,8 +167,10 @@ int cmd_vm_console(struct ctl *c, const char *name)
 	if (ret)
 		return ctl_fail(c, ret, "%s: console: %s", name, strerror(-ret));
 	if (closed)
-		return ctl_fail(c, -EPIPE, "%s's console closed (busy with another viewer, or "
-				"the VM stopped)", name);
+		return ctl_fail(c, -EPIPE,
+				"%s's console closed (busy with another viewer, or "
+				"the VM stopped)",
+				name);
 	if (isatty(0))
 		fprintf(stderr, "\r\nemberctl: detached from %s\r\n", name);
 	return 0;

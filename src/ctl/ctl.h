@@ -15,27 +15,27 @@
 
 #include <jansson.h>
 
-#define CTL_NAME_MAX	 64	   /* a VM or switch name: 1-64 of [A-Za-z0-9_-] */
-#define CTL_CPUS_MAX	 1024	   /* host CPUs a cpu list may name */
-#define CTL_CPULIST_MAX	 256	   /* the text of a cpu list */
-#define CTL_CONFIG_MAX	 (1 << 20) /* config.json, as given */
-#define CTL_STATE_MAX	 (64 << 10) /* status.json, pid files: small, or not ours */
-#define CTL_WHY		 512
-#define CTL_DEFAULT_DIR	 "/run/ember"
-#define CTL_VERSION	 "0.1.0" /* released with ember, whose version it is */
+#define CTL_NAME_MAX	64	   /* a VM or switch name: 1-64 of [A-Za-z0-9_-] */
+#define CTL_CPUS_MAX	1024	   /* host CPUs a cpu list may name */
+#define CTL_CPULIST_MAX 256	   /* the text of a cpu list */
+#define CTL_CONFIG_MAX	(1 << 20)  /* config.json, as given */
+#define CTL_STATE_MAX	(64 << 10) /* status.json, pid files: small, or not ours */
+#define CTL_WHY		512
+#define CTL_DEFAULT_DIR "/run/ember"
+#define CTL_VERSION	"0.1.0" /* released with ember, whose version it is */
 
 /* The exit status of the whole command. */
-#define CTL_EXIT_OK	 0
-#define CTL_EXIT_FAILED	 1
-#define CTL_EXIT_USAGE	 2
+#define CTL_EXIT_OK	0
+#define CTL_EXIT_FAILED 1
+#define CTL_EXIT_USAGE	2
 
 /* What a command needs from the command line and the environment. */
 struct ctl {
 	char state_dir[PATH_MAX];
-	char ember[PATH_MAX];  /* ember, or "" for next to our own executable */
-	char self[PATH_MAX];   /* /proc/self/exe as it was when we started */
-	int lock_fd;	       /* DIR/lock while held, else -1 */
-	char why[CTL_WHY];     /* the reason of the last failure, for the one-line message */
+	char ember[PATH_MAX]; /* ember, or "" for next to our own executable */
+	char self[PATH_MAX];  /* /proc/self/exe as it was when we started */
+	int lock_fd;	      /* DIR/lock while held, else -1 */
+	char why[CTL_WHY];    /* the reason of the last failure, for the one-line message */
 };
 
 enum ctl_restart {
@@ -67,31 +67,31 @@ struct ctl_pid {
 
 /* status.json, written by the supervisor. */
 struct ctl_status {
-	char state[16];	      /* "starting", "running", "restarting", "exited" */
-	pid_t pid;	      /* the last ember's */
-	bool exited;	      /* the last ember's exit was recorded */
-	int exit_code;	      /* when exited: the code, or -1 if killed by a signal */
-	int signal;	      /* when exited: the signal, or 0 */
-	bool unknown;	      /* exited, and nobody could see how */
+	char state[16]; /* "starting", "running", "restarting", "exited" */
+	pid_t pid;	/* the last ember's */
+	bool exited;	/* the last ember's exit was recorded */
+	int exit_code;	/* when exited: the code, or -1 if killed by a signal */
+	int signal;	/* when exited: the signal, or 0 */
+	bool unknown;	/* exited, and nobody could see how */
 	unsigned int restarts;
-	bool stop_requested;  /* vm stop / vm kill: not restarted */
-	long long started;    /* wall clock (s) of the last ember's start */
+	bool stop_requested; /* vm stop / vm kill: not restarted */
+	long long started;   /* wall clock (s) of the last ember's start */
 };
 
 /* Everything `vm list` and `vm info` show about one VM folder. */
 struct ctl_vm_view {
 	char name[CTL_NAME_MAX + 1];
 	char broken[CTL_WHY + 64]; /* non-empty: the folder is not usable, and why */
-	struct ctl_vm_block blk; /* valid unless broken */
-	unsigned int vcpus;	 /* 0 if unknown (a snapshot-load config) */
+	struct ctl_vm_block blk;   /* valid unless broken */
+	unsigned int vcpus;	   /* 0 if unknown (a snapshot-load config) */
 	uint64_t mem_mib;
 	struct ctl_pid ember, supervisor;
 	bool ember_alive, supervisor_alive;
 	bool have_status;
 	struct ctl_status status;
-	char state[48];		/* Running, Paused, Not started, Stopped, Dead, ... */
-	char exit_status[32];	/* "exit 1", "signal 9", "unknown"; "" for none */
-	long long uptime_s;	/* -1 unless running */
+	char state[48];		   /* Running, Paused, Not started, Stopped, Dead, ... */
+	char exit_status[32];	   /* "exit 1", "signal 9", "unknown"; "" for none */
+	long long uptime_s;	   /* -1 unless running */
 	char id[CTL_NAME_MAX + 1]; /* the instance id ember reports, or "" */
 };
 
@@ -118,7 +118,7 @@ int ctl_proc_stat_parse(const char *text, size_t len, unsigned long long *start,
 
 /* DIR/<rel> into (out); -ENAMETOOLONG if it does not fit. */
 int ctl_path(const struct ctl *c, char *out, size_t out_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Make DIR, DIR/vms and DIR/switches. */
 int ctl_state_init(struct ctl *c);
 /* Take DIR/lock, shared or exclusive; ctl_unlock() gives it back. */
@@ -207,14 +207,14 @@ struct ctl_api_reply {
 };
 
 int ctl_api_call(const char *sock, const char *method, const char *path, const char *body,
-	     int timeout_ms, struct ctl_api_reply *reply, char *why, size_t why_len);
+		 int timeout_ms, struct ctl_api_reply *reply, char *why, size_t why_len);
 void ctl_api_reply_free(struct ctl_api_reply *r);
 /* Parse a whole HTTP/1.1 response in (buf, len); -EAGAIN while incomplete. */
-int ctl_api_parse_reply(const char *buf, size_t len, bool eof, struct ctl_api_reply *reply, char *why,
-		    size_t why_len);
+int ctl_api_parse_reply(const char *buf, size_t len, bool eof, struct ctl_api_reply *reply,
+			char *why, size_t why_len);
 /* GET /: the state word into (state), the instance id into (id). */
 int ctl_api_get_state(const char *sock, int timeout_ms, char *state, size_t state_len, char *id,
-		  size_t id_len, char *why, size_t why_len);
+		      size_t id_len, char *why, size_t why_len);
 
 /* --- commands --- */
 

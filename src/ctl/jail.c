@@ -53,8 +53,8 @@ static int mkdir_p(char *path)
 }
 
 /* Link (src) into the jail as /(leaf) and make (obj)'s (key) name it. */
-static int jail_link(struct ctl_jail *j, json_t *obj, const char *key, const char *leaf,
-		     char *why, size_t why_len)
+static int jail_link(struct ctl_jail *j, json_t *obj, const char *key, const char *leaf, char *why,
+		     size_t why_len)
 {
 	json_t *m = json_object_get(obj, key);
 	char inside[80];
@@ -108,8 +108,8 @@ int ctl_jail_plan(struct ctl *c, const char *name, const char *exec_name, struct
 	}
 	j->nr_links = 0;
 	v = json_object_get(doc, "boot-source");
-	ret = jail_link(j, v, "kernel_image_path", "kernel", why, why_len) ?:
-	      jail_link(j, v, "initrd_path", "initrd", why, why_len);
+	ret = jail_link(j, v, "kernel_image_path", "kernel", why, why_len)
+		  ?: jail_link(j, v, "initrd_path", "initrd", why, why_len);
 	json_array_foreach(json_object_get(doc, "drives"), i, e)
 	{
 		char leaf[32];
@@ -159,10 +159,11 @@ int ctl_jail_reset(const struct ctl_jail *j, char *why, size_t why_len)
 		snprintf(path, sizeof(path), "%s/%s", j->root, j->links[i].leaf);
 		if (link(j->links[i].src, path)) {
 			ret = -errno;
-			snprintf(why, why_len, "jail: cannot link %s into %s: %s%s", j->links[i].src,
-				 j->root, strerror(errno),
+			snprintf(why, why_len, "jail: cannot link %s into %s: %s%s",
+				 j->links[i].src, j->root, strerror(errno),
 				 errno == EXDEV ? " (a jailed VM's files must be on the state "
-						  "directory's filesystem)" : "");
+						  "directory's filesystem)"
+						: "");
 			return ret;
 		}
 	}

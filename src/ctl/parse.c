@@ -176,8 +176,8 @@ static int block_bool(json_t *v, const char *key, bool *out, char *why, size_t w
 
 int ctl_block_parse(json_t *v, struct ctl_vm_block *out, char *why, size_t why_len)
 {
-	static const char *const known[] = {"name", "cpus", "realtime", "restart", "jail",
-					    "share_cpus", NULL};
+	static const char *const known[] = {"name", "cpus",	  "realtime", "restart",
+					    "jail", "share_cpus", NULL};
 	struct ctl_vm_block b = {.restart = RESTART_NO};
 	struct ctl_cpuset set;
 	const char *key, *s;
@@ -186,7 +186,8 @@ int ctl_block_parse(json_t *v, struct ctl_vm_block *out, char *why, size_t why_l
 	int i;
 
 	if (!v) {
-		snprintf(why, why_len, "emberctl: required block missing (at least "
+		snprintf(why, why_len,
+			 "emberctl: required block missing (at least "
 			 "{\"name\": \"NAME\"})");
 		return -EINVAL;
 	}
@@ -199,8 +200,10 @@ int ctl_block_parse(json_t *v, struct ctl_vm_block *out, char *why, size_t why_l
 		for (i = 0; known[i] && strcmp(known[i], key); i++)
 			;
 		if (!known[i]) {
-			snprintf(why, why_len, "emberctl.%s: unknown field (known: name, cpus, "
-				 "realtime, restart, jail, share_cpus)", key);
+			snprintf(why, why_len,
+				 "emberctl.%s: unknown field (known: name, cpus, "
+				 "realtime, restart, jail, share_cpus)",
+				 key);
 			return -EINVAL;
 		}
 	}
@@ -211,8 +214,10 @@ int ctl_block_parse(json_t *v, struct ctl_vm_block *out, char *why, size_t why_l
 	}
 	s = json_string_value(m);
 	if (!ctl_name_valid(s)) {
-		snprintf(why, why_len, "emberctl.name: '%.80s' is not a name: 1 to %d letters, "
-			 "digits, '-' or '_'", s, CTL_NAME_MAX);
+		snprintf(why, why_len,
+			 "emberctl.name: '%.80s' is not a name: 1 to %d letters, "
+			 "digits, '-' or '_'",
+			 s, CTL_NAME_MAX);
 		return -EINVAL;
 	}
 	strcpy(b.name, s);
@@ -237,7 +242,8 @@ int ctl_block_parse(json_t *v, struct ctl_vm_block *out, char *why, size_t why_l
 		else if (!strcmp(s, "always"))
 			b.restart = RESTART_ALWAYS;
 		else {
-			snprintf(why, why_len, "emberctl.restart: must be \"no\", \"on-failure\" "
+			snprintf(why, why_len,
+				 "emberctl.restart: must be \"no\", \"on-failure\" "
 				 "or \"always\"");
 			return -EINVAL;
 		}
@@ -250,8 +256,7 @@ int ctl_block_parse(json_t *v, struct ctl_vm_block *out, char *why, size_t why_l
 	return 0;
 }
 
-static int status_int(json_t *root, const char *key, long long min, long long max,
-		      long long *out)
+static int status_int(json_t *root, const char *key, long long min, long long max, long long *out)
 {
 	json_t *m = json_object_get(root, key);
 

@@ -27,10 +27,10 @@
 #include "sup.h"
 #include "../util/util.h"
 
-#define LOG_KEEP_BYTES	  (8 << 20) /* a restart loop truncates the log past this */
-#define BACKOFF_MIN_MS	  100
-#define BACKOFF_MAX_MS	  10000
-#define BACKOFF_RESET_S	  30 /* an ember that ran this long restarts at once again */
+#define LOG_KEEP_BYTES	(8 << 20) /* a restart loop truncates the log past this */
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	10000
+#define BACKOFF_RESET_S 30 /* an ember that ran this long restarts at once again */
 
 void sup_status_write(struct sup *s)
 {
@@ -178,8 +178,10 @@ static void __attribute__((noreturn)) supervisor_main(struct sup *s)
 		unlink(s->con);
 		if (s->jailed && ctl_jail_reset(&s->jail, why, sizeof(why))) {
 			fprintf(stderr, "emberctl: %s\n", why);
-			s->st = (struct ctl_status){.state = "exited", .exited = true,
-						    .exit_code = 1, .restarts = s->st.restarts};
+			s->st = (struct ctl_status){.state = "exited",
+						    .exited = true,
+						    .exit_code = 1,
+						    .restarts = s->st.restarts};
 			sup_status_write(s);
 			talk(s, "exit %lld\n", 1);
 			_exit(1);
@@ -189,8 +191,10 @@ static void __attribute__((noreturn)) supervisor_main(struct sup *s)
 			exec_ember(s);
 		if (pid < 0) {
 			fprintf(stderr, "emberctl: cannot fork: %s\n", strerror(errno));
-			s->st = (struct ctl_status){.state = "exited", .exited = true,
-						    .unknown = true, .restarts = s->st.restarts};
+			s->st = (struct ctl_status){.state = "exited",
+						    .exited = true,
+						    .unknown = true,
+						    .restarts = s->st.restarts};
 			sup_status_write(s);
 			talk(s, "exit %lld\n", -1);
 			_exit(1);
@@ -207,7 +211,8 @@ static void __attribute__((noreturn)) supervisor_main(struct sup *s)
 		snprintf(s->st.state, sizeof(s->st.state), "exited");
 		sup_status_write(s);
 		if (s->talk >= 0) {
-			/* Died before the boot was decided: a failed boot, reported, not retried. */
+			/* Died before the boot was decided: a failed boot, reported, not retried.
+			 */
 			talk(s, "exit %lld\n", 0);
 			_exit(0);
 		}

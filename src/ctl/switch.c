@@ -39,7 +39,8 @@ static int sw_paths(struct ctl *c, const char *name, struct sw_paths *p)
 	    ctl_path(c, p->pid, sizeof(p->pid), "switches/%s/pid", name) ||
 	    ctl_path(c, p->log, sizeof(p->log), "switches/%s/log", name) ||
 	    strlen(p->ctl) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return ctl_fail(c, -ENAMETOOLONG, "the state directory's path is too long for "
+		return ctl_fail(c, -ENAMETOOLONG,
+				"the state directory's path is too long for "
 				"the switch's sockets");
 	return 0;
 }
@@ -72,11 +73,11 @@ static int unix_connect(const char *path)
 	return fd;
 }
 
-static void __attribute__((noreturn)) exec_switch(const struct sw_paths *p, const char *prog,
-						 int log_fd)
+static void __attribute__((noreturn))
+exec_switch(const struct sw_paths *p, const char *prog, int log_fd)
 {
-	char *argv[] = {(char *)prog, "--socket", (char *)p->sock, "--control", (char *)p->ctl,
-			NULL};
+	char *argv[] = {(char *)prog, "--socket",     (char *)p->sock,
+			"--control",  (char *)p->ctl, NULL};
 	int fd = open("/dev/null", O_RDONLY);
 
 	setsid();
@@ -146,7 +147,8 @@ int cmd_switch_create(struct ctl *c, const char *name)
 		}
 		if (now_us() >= deadline) {
 			kill(pid, SIGKILL);
-			ret = ctl_fail(c, -ETIMEDOUT, "ember-switch did not answer (see %s)", p.log);
+			ret =
+			    ctl_fail(c, -ETIMEDOUT, "ember-switch did not answer (see %s)", p.log);
 			break;
 		}
 		ctl_sleep_ms(5);
@@ -225,9 +227,8 @@ static void name_ports(struct ctl *c, json_t *ports)
 
 	if (!v || ctl_list_names(c, "vms", &names, &n))
 		n = 0;
-	json_array_foreach(ports, k, port)
-		if (json_is_object(port))
-			json_object_set_new(port, "vm", json_null());
+	json_array_foreach(ports, k, port) if (json_is_object(port))
+	    json_object_set_new(port, "vm", json_null());
 	for (i = 0; i < n; i++) {
 		ctl_vm_view(c, names[i], v, false);
 		if (!v->ember_alive)
@@ -252,8 +253,8 @@ static long long port_int(json_t *port, const char *key)
 
 static void print_ports(json_t *root)
 {
-	static const char *const counters[] = {"rx_frames", "rx_bytes", "tx_frames", "tx_bytes",
-					       "tx_dropped", "rx_garbage"};
+	static const char *const counters[] = {"rx_frames", "rx_bytes",	  "tx_frames",
+					       "tx_bytes",  "tx_dropped", "rx_garbage"};
 	json_t *ports = json_object_get(root, "ports"), *port, *vm, *macs, *mac;
 	size_t k, m, i;
 
@@ -271,7 +272,7 @@ static void print_ports(json_t *root)
 		printf(" ");
 		macs = json_object_get(port, "macs");
 		json_array_foreach(macs, m, mac)
-			printf(" %s", json_is_string(mac) ? json_string_value(mac) : "?");
+		    printf(" %s", json_is_string(mac) ? json_string_value(mac) : "?");
 		printf("\n");
 	}
 }
@@ -287,8 +288,9 @@ int cmd_switch_show(struct ctl *c, const char *name, bool json)
 	if (ret)
 		return ret;
 	if (!ctl_switch_running(c, name)) {
-		ret = ctl_fail(c, -ESRCH, access(p.dir, F_OK) ? "no switch named %s"
-							      : "switch %s is not running", name);
+		ret = ctl_fail(
+		    c, -ESRCH,
+		    access(p.dir, F_OK) ? "no switch named %s" : "switch %s is not running", name);
 		goto out;
 	}
 	root = switch_query(c, &p, name);
@@ -359,11 +361,11 @@ int cmd_switch_list(struct ctl *c, bool json)
 			continue;
 		up = !ctl_pid_read(p.pid, &pid) && ctl_pid_alive(&pid);
 		if (json)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s}", "name",
-							     names[i], "state",
-							     up ? "Running" : "Stopped", "pid",
-							     up ? json_integer(pid.pid) : json_null(),
-							     "socket", p.sock));
+			json_array_append_new(arr,
+					      json_pack("{s:s, s:s, s:o, s:s}", "name", names[i],
+							"state", up ? "Running" : "Stopped", "pid",
+							up ? json_integer(pid.pid) : json_null(),
+							"socket", p.sock));
 		else if (up)
 			printf("%-20s %-8s %d\n", names[i], "Running", (int)pid.pid);
 		else

@@ -14,8 +14,8 @@
 #include "ctl.h"
 #include "arch_defs.h"
 
-#define KILL_WAIT_MS	 5000 /* after SIGTERM, before SIGKILL */
-#define RECORD_WAIT_MS	 5000 /* for the supervisor to write the exit down */
+#define KILL_WAIT_MS   5000 /* after SIGTERM, before SIGKILL */
+#define RECORD_WAIT_MS 5000 /* for the supervisor to write the exit down */
 
 /* The view of an existing VM folder, or a failure naming what is missing. */
 static int find_vm(struct ctl *c, const char *name, struct ctl_vm_view *v, bool ask_api)
@@ -61,9 +61,10 @@ static int check_cpus(struct ctl *c, const struct ctl_vm_block *blk, bool share)
 		    ctl_cpulist_parse(v->blk.cpus, &theirs, why, sizeof(why)))
 			continue;
 		if (ctl_cpuset_overlap(&mine, &theirs))
-			ret = ctl_fail(c, -EBUSY, "%s's CPUs (%s) overlap those of running VM %s "
-				       "(%s); give --share-cpus to boot it anyway", blk->name,
-				       blk->cpus, v->name, v->blk.cpus);
+			ret = ctl_fail(c, -EBUSY,
+				       "%s's CPUs (%s) overlap those of running VM %s "
+				       "(%s); give --share-cpus to boot it anyway",
+				       blk->name, blk->cpus, v->name, v->blk.cpus);
 	}
 	free(v);
 	ctl_names_free(names, n);
@@ -88,9 +89,10 @@ static int check_switches(struct ctl *c, const char *name)
 			continue;
 		if (!ctl_name_valid(json_string_value(sw)) ||
 		    !ctl_switch_running(c, json_string_value(sw)))
-			ret = ctl_fail(c, -ENOENT, "%s: switch %s is not running (emberctl "
-				       "switch create %s)", name, json_string_value(sw),
-				       json_string_value(sw));
+			ret = ctl_fail(c, -ENOENT,
+				       "%s: switch %s is not running (emberctl "
+				       "switch create %s)",
+				       name, json_string_value(sw), json_string_value(sw));
 	}
 	json_decref(root);
 	return ret;
@@ -123,8 +125,8 @@ out:
 	return ret;
 }
 
-static int api_expect_204(struct ctl *c, const char *name, const char *method,
-			  const char *path, const char *body)
+static int api_expect_204(struct ctl *c, const char *name, const char *method, const char *path,
+			  const char *body)
 {
 	char sock[PATH_MAX], why[CTL_WHY];
 	struct ctl_api_reply r = {0};
@@ -158,8 +160,9 @@ int cmd_vm_pause(struct ctl *c, const char *name, bool pause)
 	if (!ret && !v->ember_alive)
 		ret = ctl_fail(c, -ESRCH, "%s is not running", name);
 	if (!ret)
-		ret = api_expect_204(c, name, "PATCH", "/vm",
-				     pause ? "{\"state\": \"Paused\"}" : "{\"state\": \"Resumed\"}");
+		ret =
+		    api_expect_204(c, name, "PATCH", "/vm",
+				   pause ? "{\"state\": \"Paused\"}" : "{\"state\": \"Resumed\"}");
 	ctl_unlock(c);
 	free(v);
 	return ret;

@@ -62,19 +62,25 @@ static int net_switches(struct ctl *c, json_t *nets, char *why, size_t why_len)
 			continue;
 		name = json_is_string(sw) ? json_string_value(sw) : "";
 		if (!ctl_name_valid(name)) {
-			snprintf(why, why_len, "network-interfaces[%zu].switch: must be a switch "
-				 "name: 1 to %d letters, digits, '-' or '_'", i, CTL_NAME_MAX);
+			snprintf(why, why_len,
+				 "network-interfaces[%zu].switch: must be a switch "
+				 "name: 1 to %d letters, digits, '-' or '_'",
+				 i, CTL_NAME_MAX);
 			return -EINVAL;
 		}
 		if (json_object_get(n, "host_dev_name") || json_object_get(n, "switch_socket")) {
-			snprintf(why, why_len, "network-interfaces[%zu]: give switch or "
-				 "host_dev_name, not both", i);
+			snprintf(why, why_len,
+				 "network-interfaces[%zu]: give switch or "
+				 "host_dev_name, not both",
+				 i);
 			return -EINVAL;
 		}
 		if (ctl_path(c, sock, sizeof(sock), "switches/%s/sock", name) ||
 		    strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			snprintf(why, why_len, "network-interfaces[%zu].switch: the socket path "
-				 "under %s is too long", i, c->state_dir);
+			snprintf(why, why_len,
+				 "network-interfaces[%zu].switch: the socket path "
+				 "under %s is too long",
+				 i, c->state_dir);
 			return -ENAMETOOLONG;
 		}
 		if (json_object_set_new(n, "switch_socket", json_string(sock)) ||
@@ -106,14 +112,13 @@ int ctl_config_check(struct ctl *c, json_t *root, struct ctl_vm_block *blk, char
 	json_object_del(doc, "emberctl");
 	ret = net_switches(c, json_object_get(doc, "network-interfaces"), why, why_len);
 	if (!ret && (v = json_object_get(doc, "boot-source")) && json_is_object(v))
-		ret = absolute_path(v, "kernel_image_path", why, why_len) ?:
-		      absolute_path(v, "initrd_path", why, why_len);
+		ret = absolute_path(v, "kernel_image_path", why, why_len)
+			  ?: absolute_path(v, "initrd_path", why, why_len);
 	if (!ret && json_is_array(v = json_object_get(doc, "drives"))) {
 		json_t *d;
 
-		json_array_foreach(v, i, d)
-			if (!ret && json_is_object(d))
-				ret = absolute_path(d, "path_on_host", why, why_len);
+		json_array_foreach(v, i, d) if (!ret && json_is_object(d)) ret =
+		    absolute_path(d, "path_on_host", why, why_len);
 	}
 	text = ret ? NULL : json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
@@ -221,9 +226,10 @@ int cmd_vm_config(struct ctl *c, const char *file)
 	given = text;
 	if (ctl_path(c, dir, sizeof(dir), "vms/%s" SOCK_LEAF, blk.name) ||
 	    strlen(dir) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		ret = ctl_fail(c, -ENAMETOOLONG, "%s: the state directory's path is too long for "
-			       "the VM's sockets (at most %zu bytes for %s)", shown,
-			       sizeof(((struct sockaddr_un *)0)->sun_path) - 1, dir);
+		ret = ctl_fail(c, -ENAMETOOLONG,
+			       "%s: the state directory's path is too long for "
+			       "the VM's sockets (at most %zu bytes for %s)",
+			       shown, sizeof(((struct sockaddr_un *)0)->sun_path) - 1, dir);
 		goto out;
 	}
 	ret = ctl_lock(c, true);
@@ -244,12 +250,12 @@ int cmd_vm_config(struct ctl *c, const char *file)
 		ret = ctl_fail(c, -errno, "cannot make %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	ret = write_file_in(c, tmp, "config.json", given) ?:
-	      write_file_in(c, tmp, "ember.json", ember_json);
+	ret = write_file_in(c, tmp, "config.json", given)
+		  ?: write_file_in(c, tmp, "ember.json", ember_json);
 	if (!ret && rename(tmp, dir)) {
 		ret = errno == EEXIST || errno == ENOTEMPTY
-			      ? ctl_fail(c, -EEXIST, "a VM named %s already exists", blk.name)
-			      : ctl_fail(c, -errno, "cannot make %s: %s", dir, strerror(errno));
+			  ? ctl_fail(c, -EEXIST, "a VM named %s already exists", blk.name)
+			  : ctl_fail(c, -errno, "cannot make %s: %s", dir, strerror(errno));
 	}
 	if (ret)
 		ctl_rmtree(tmp);

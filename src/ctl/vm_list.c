@@ -14,17 +14,17 @@ static json_t *view_json(struct ctl *c, const struct ctl_vm_view *v, bool info)
 	bool alive = v->ember_alive;
 	json_t *o;
 
-	o = json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name", v->name, "id",
-		      v->id[0] ? json_string(v->id) : json_null(), "state", v->state, "vcpus",
-		      v->vcpus && !v->broken[0] ? json_integer(v->vcpus) : json_null(), "mem_mib",
-		      v->mem_mib && !v->broken[0] ? json_integer((json_int_t)v->mem_mib)
-						  : json_null(),
-		      "uptime_s", alive && v->uptime_s >= 0 ? json_integer(v->uptime_s) : json_null(),
-		      "pid", alive ? json_integer(v->ember.pid) : json_null(), "cpus",
-		      v->blk.cpus[0] ? json_string(v->blk.cpus) : json_null(), "exit_status",
-		      v->exit_status[0] && (!strcmp(v->state, "Stopped") || !strcmp(v->state, "Dead"))
-			      ? json_string(v->exit_status)
-			      : json_null());
+	o = json_pack(
+	    "{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name", v->name, "id",
+	    v->id[0] ? json_string(v->id) : json_null(), "state", v->state, "vcpus",
+	    v->vcpus && !v->broken[0] ? json_integer(v->vcpus) : json_null(), "mem_mib",
+	    v->mem_mib && !v->broken[0] ? json_integer((json_int_t)v->mem_mib) : json_null(),
+	    "uptime_s", alive && v->uptime_s >= 0 ? json_integer(v->uptime_s) : json_null(), "pid",
+	    alive ? json_integer(v->ember.pid) : json_null(), "cpus",
+	    v->blk.cpus[0] ? json_string(v->blk.cpus) : json_null(), "exit_status",
+	    v->exit_status[0] && (!strcmp(v->state, "Stopped") || !strcmp(v->state, "Dead"))
+		? json_string(v->exit_status)
+		: json_null());
 	if (!o)
 		return NULL;
 	if (v->broken[0])
@@ -36,9 +36,8 @@ static json_t *view_json(struct ctl *c, const struct ctl_vm_view *v, bool info)
 	json_object_set_new(o, "realtime", json_boolean(v->blk.realtime));
 	json_object_set_new(o, "jail", json_boolean(v->blk.jail));
 	json_object_set_new(o, "share_cpus", json_boolean(v->blk.share_cpus));
-	json_object_set_new(o, "supervisor_pid", v->supervisor_alive
-							 ? json_integer(v->supervisor.pid)
-							 : json_null());
+	json_object_set_new(o, "supervisor_pid",
+			    v->supervisor_alive ? json_integer(v->supervisor.pid) : json_null());
 	if (!ctl_path(c, p, sizeof(p), "vms/%s", v->name))
 		json_object_set_new(o, "dir", json_string(p));
 	if (!ctl_path(c, p, sizeof(p), "vms/%s/api.sock", v->name))
@@ -47,8 +46,8 @@ static json_t *view_json(struct ctl *c, const struct ctl_vm_view *v, bool info)
 		json_object_set_new(o, "console_sock", json_string(p));
 	if (!ctl_path(c, p, sizeof(p), "vms/%s/ember.log", v->name))
 		json_object_set_new(o, "log", json_string(p));
-	json_object_set_new(o, "config", ctl_vm_load_config(c, v->name, why, sizeof(why))
-						 ?: json_null());
+	json_object_set_new(o, "config",
+			    ctl_vm_load_config(c, v->name, why, sizeof(why)) ?: json_null());
 	return o;
 }
 

@@ -72,8 +72,7 @@ static void machine_size(json_t *root, struct ctl_vm_view *v)
 	if (json_is_integer(n) && json_integer_value(n) > 0 && json_integer_value(n) <= 4096)
 		v->vcpus = (unsigned int)json_integer_value(n);
 	n = json_object_get(mc, "mem_size_mib");
-	if (json_is_integer(n) && json_integer_value(n) > 0 &&
-	    json_integer_value(n) <= (1LL << 40))
+	if (json_is_integer(n) && json_integer_value(n) > 0 && json_integer_value(n) <= (1LL << 40))
 		v->mem_mib = (uint64_t)json_integer_value(n);
 }
 
@@ -89,18 +88,16 @@ static void load_config(struct ctl *c, const char *name, struct ctl_vm_view *v)
 	if (ctl_block_parse(json_object_get(root, "emberctl"), &v->blk, why, sizeof(why)))
 		snprintf(v->broken, sizeof(v->broken), "config.json: %s", why);
 	else if (strcmp(v->blk.name, name))
-		snprintf(v->broken, sizeof(v->broken), "config.json names the VM %s",
-			 v->blk.name);
-	else if (ctl_path(c, path, sizeof(path), "vms/%s/ember.json", name) ||
-		 access(path, R_OK))
+		snprintf(v->broken, sizeof(v->broken), "config.json names the VM %s", v->blk.name);
+	else if (ctl_path(c, path, sizeof(path), "vms/%s/ember.json", name) || access(path, R_OK))
 		snprintf(v->broken, sizeof(v->broken), "no ember.json");
 	else
 		machine_size(root, v);
 	json_decref(root);
 }
 
-static void load_status(struct ctl *c, const char *name, struct ctl_vm_view *v,
-			char *why, size_t why_len)
+static void load_status(struct ctl *c, const char *name, struct ctl_vm_view *v, char *why,
+			size_t why_len)
 {
 	char path[PATH_MAX], *text = NULL;
 	size_t len = 0;
@@ -137,7 +134,7 @@ static void state_at_rest(struct ctl_vm_view *v, const char *status_why)
 	if (v->supervisor_alive) {
 		snprintf(v->state, sizeof(v->state), "%s",
 			 v->have_status && !strcmp(st->state, "restarting") ? "Restarting"
-									 : "Starting");
+									    : "Starting");
 		if (v->have_status)
 			ctl_status_describe(st, v->exit_status, sizeof(v->exit_status));
 		return;
@@ -183,7 +180,7 @@ void ctl_vm_view(struct ctl *c, const char *name, struct ctl_vm_view *v, bool as
 	snprintf(v->state, sizeof(v->state), "Running");
 	if (ask_api && !ctl_path(c, api, sizeof(api), "vms/%s/api.sock", name) &&
 	    ctl_api_get_state(api, 2000, v->state, sizeof(v->state), v->id, sizeof(v->id), why,
-			  sizeof(why)))
+			      sizeof(why)))
 		snprintf(v->state, sizeof(v->state), "Unresponsive");
 	if (v->broken[0])
 		snprintf(v->state, sizeof(v->state), "Broken");

@@ -16,8 +16,10 @@ static void check_status(const struct ctl_status *st)
 {
 	char text[32];
 
-	if (st->restarts > 1000000000 || st->pid < 0 || (st->exited && !st->unknown &&
-	    !st->signal && (st->exit_code < 0 || st->exit_code > 255)) || st->signal > 64)
+	if (st->restarts > 1000000000 || st->pid < 0 ||
+	    (st->exited && !st->unknown && !st->signal &&
+	     (st->exit_code < 0 || st->exit_code > 255)) ||
+	    st->signal > 64)
 		abort();
 	ctl_status_describe(st, text, sizeof(text));
 	if (strlen(text) >= sizeof(text))

@@ -142,6 +142,12 @@ $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS)
 
+# emberctl's unit tests link its objects, all but its main().
+CTL_LIB_OBJS := $(filter-out $(OBJDIR)/src/ctl/main.o,$(CTL_OBJS))
+$(OBJDIR)/tests/test_ctl: tests/unit/test_ctl.c tests/unit/unit.h $(CTL_LIB_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CTL_LIB_OBJS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS)
+
 # The Uffd test hands guest memory to the example handler.
 $(OBJDIR)/tests/test_uffd: | $(UFFD_HANDLER)
 

@@ -91,8 +91,15 @@ asan_guests() {
 step asan-guest asan_guests
 step seccomp tests/seccomp/run.sh build/ember build/guest
 step api tests/api/run.sh build/ember
-# emberctl: a fleet of VMs (20 at once, churn, races, a stale state directory).
+# emberctl: a fleet of VMs (20 at once, churn, races, a stale state directory), and the
+# same but the churn with emberctl under ASan+UBSan (ember as usual).
 step fleet tests/fleet/run.sh build/emberctl
+asan_fleet() {
+	tests/fleet/run.sh build/emberctl-asan -k "not churn" |
+		sed 's/^\(PASS\|FAIL\|SKIP\): fleet/\1: asan-fleet/'
+	return "${PIPESTATUS[0]}"
+}
+step asan-fleet asan_fleet
 # ember started through ember-jailer (as root; the jail needs the static build, which the
 # test takes as build/ember-static).
 step jailer tests/jailer/run.sh build/ember-jailer build/ember build/guest

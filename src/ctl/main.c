@@ -259,9 +259,11 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(usage, stdout);
+			free(c);
 			return CTL_EXIT_OK;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("emberctl %s\n", CTL_VERSION);
+			free(c);
 			return CTL_EXIT_OK;
 		} else if ((v = option_value(argv, &i, argc, "--state-dir"))) {
 			set_state_dir(c, v);
@@ -273,8 +275,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i + 2 > argc) {
-		if (i < argc && (!strcmp(argv[i], "help")))
-			return fputs(usage, stdout), CTL_EXIT_OK;
+		if (i < argc && !strcmp(argv[i], "help")) {
+			fputs(usage, stdout);
+			free(c);
+			return CTL_EXIT_OK;
+		}
 		bad_usage("%s", i < argc ? "a command needs a subcommand" : "no command given");
 	}
 	if (!strcmp(argv[i], "vm"))

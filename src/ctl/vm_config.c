@@ -154,7 +154,7 @@ static int read_config(struct ctl *c, const char *file, char **text, size_t *len
 		return 0;
 	}
 	for (;;) {
-		if (!buf || n == cap) {
+		if (!buf || n + 1 >= cap) {
 			cap = buf ? cap * 2 : cap;
 			if (cap > CTL_CONFIG_MAX + 1) {
 				free(buf);
@@ -167,7 +167,7 @@ static int read_config(struct ctl *c, const char *file, char **text, size_t *len
 			}
 			buf = nb;
 		}
-		r = read(0, buf + n, cap - n);
+		r = read(0, buf + n, cap - n - 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -178,6 +178,7 @@ static int read_config(struct ctl *c, const char *file, char **text, size_t *len
 			break;
 		n += (size_t)r;
 	}
+	buf[n] = '\0';
 	*text = buf;
 	*len = n;
 	return 0;

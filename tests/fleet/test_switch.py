@@ -2,6 +2,8 @@
 """switch create/show/rm/list, and VMs on a switch (skipped until ember-switch is built)."""
 import json
 import os
+import socket
+import time
 
 import pytest
 
@@ -48,6 +50,23 @@ def test_switch_lifecycle(fleet, switch_bin):
             assert isinstance(ports[n][key], int), (key, ports[n])
     text = fleet.run("switch", "show", "lan").stdout
     assert "s1" in text and "s2" in text and "PORT" in text
+
+    # A port of our own (not a VM's): a broadcast frame is learned and flooded to the VMs.
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    peer.connect(os.path.join(fleet.dir, "switches", "lan", "sock"))
+    peer.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x07" + b"\x88\xb5" + b"fleet" * 10)
+    deadline = time.monotonic() + 5
+    while True:
+        show = json.loads(fleet.run("switch", "show", "lan", "--json").stdout)
+        ports = {p["vm"]: p for p in show["ports"]}
+        if None in ports and ports[None]["rx_frames"] == 1 and \
+                all(ports[n]["tx_frames"] + ports[n]["tx_dropped"] >= 1 for n in ("s1", "s2")):
+            break
+        assert time.monotonic() < deadline, show
+        time.sleep(0.05)
+    assert ports[None]["pid"] == os.getpid()
+    assert ports[None]["macs"] == ["02:00:00:00:00:07"]
+    peer.close()
 
     # Without its switch, a VM goes on; the switch cannot be shown, only made again.
     fleet.run("switch", "rm", "lan")

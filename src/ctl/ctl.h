@@ -136,7 +136,7 @@ bool ctl_pid_alive(const struct ctl_pid *p);
 int ctl_proc_start(pid_t pid, unsigned long long *start);
 /* Seconds since (p) started, -1 if unknown. */
 long long ctl_pid_uptime(const struct ctl_pid *p);
-/* Remove a VM or switch folder and what is in it (no subfolders are expected). */
+/* Remove (dir) and everything below it, following no symlink or mount. */
 int ctl_rmtree(const char *dir);
 /* Wait until (p) is gone, at most (timeout_ms); 0 or -ETIMEDOUT. */
 int ctl_wait_gone(const struct ctl_pid *p, int timeout_ms);
@@ -195,8 +195,6 @@ int ctl_jail_plan(struct ctl *c, const char *name, const char *exec_name, struct
 		  char *why, size_t why_len);
 /* Remove the jail and make it again: the root, the links, /ember.json. */
 int ctl_jail_reset(const struct ctl_jail *j, char *why, size_t why_len);
-/* Remove (dir) and everything below it, following no symlink or mount. */
-int ctl_rmtree_deep(const char *dir);
 
 /* --- api_client.c --- */
 

@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +18,6 @@
 
 #include "ctl.h"
 #include "../util/util.h"
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) && errno != ENOENT ? -1 : 0;
-}
-
-int ctl_rmtree_deep(const char *dir)
-{
-	if (access(dir, F_OK))
-		return 0;
-	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -errno : 0;
-}
 
 static int mkdir_p(char *path)
 {
@@ -146,7 +130,7 @@ int ctl_jail_reset(const struct ctl_jail *j, char *why, size_t why_len)
 	unsigned int i;
 	int ret, fd;
 
-	ret = ctl_rmtree_deep(j->dir);
+	ret = ctl_rmtree(j->dir);
 	if (!ret) {
 		snprintf(path, sizeof(path), "%s", j->root);
 		ret = mkdir_p(path);

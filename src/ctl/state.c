@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,29 +236,20 @@ long long ctl_pid_uptime(const struct ctl_pid *p)
 	return MAX((long long)now.tv_sec - (long long)(p->start / (unsigned long long)hz), 0LL);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
 int ctl_rmtree(const char *dir)
 {
-	char p[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	int ret = 0;
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p)) {
-			ret = -ENAMETOOLONG;
-			continue;
-		}
-		if (unlink(p) && errno != ENOENT && !ret)
-			ret = -errno;
-	}
-	closedir(d);
-	if (rmdir(dir) && errno != ENOENT && !ret)
-		ret = -errno;
-	return ret;
+	if (access(dir, F_OK))
+		return 0;
+	/* Depth first, never through a symlink or onto another mount. */
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -errno : 0;
 }
 
 void ctl_sleep_ms(int ms)

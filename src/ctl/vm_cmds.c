@@ -261,7 +261,7 @@ static int remove_jails(struct ctl *c, const char *name)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(p, sizeof(p), "%s/%s/%s", base, e->d_name, name);
-		ret = ctl_rmtree_deep(p);
+		ret = ctl_rmtree(p);
 		if (ret)
 			ret = ctl_fail(c, ret, "cannot remove %s: %s", p, strerror(-ret));
 	}

@@ -6,6 +6,7 @@
  * for what is wrong.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -197,6 +198,25 @@ static int write_file_in(struct ctl *c, const char *dir, const char *leaf, const
 	return 0;
 }
 
+/*
+ * The hidden folders of configs that died half-way: stale, since every `vm config` holds
+ * the exclusive lock from its mkdir to its rename.
+ */
+static void remove_stale_new(struct ctl *c)
+{
+	char vms[PATH_MAX], p[PATH_MAX + 300];
+	struct dirent *e;
+	DIR *d;
+
+	if (ctl_path(c, vms, sizeof(vms), "vms") || !(d = opendir(vms)))
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, ".new-", 5) &&
+		    snprintf(p, sizeof(p), "%s/%s", vms, e->d_name) < (int)sizeof(p))
+			ctl_rmtree(p);
+	closedir(d);
+}
+
 int cmd_vm_config(struct ctl *c, const char *file)
 {
 	const char *shown = strcmp(file, "-") ? file : "standard input";
@@ -246,7 +266,7 @@ int cmd_vm_config(struct ctl *c, const char *file)
 		ret = ctl_fail(c, -EEXIST, "a VM named %s already exists", blk.name);
 		goto out;
 	}
-	ctl_rmtree(tmp);
+	remove_stale_new(c);
 	if (mkdir(tmp, 0755)) {
 		ret = ctl_fail(c, -errno, "cannot make %s: %s", tmp, strerror(errno));
 		goto out;

@@ -66,9 +66,14 @@ def test_broken_folders_are_listed(fleet):
     assert json.loads(r.stdout)["problem"] == "no config.json"
     r = fleet.run("vm", "boot", "noconfig", check=False)
     assert r.returncode == 1 and "no config.json" in r.stderr
+    os.makedirs(os.path.join(vms, "emptycfg", "a", "b"))  # rm takes subfolders too
     for name in ("emptycfg", "noconfig", "fifo", "reused"):
         fleet.run("vm", "rm", name)
     assert "noconfig" not in fleet.list()
+    assert not os.path.exists(os.path.join(vms, "emptycfg"))
+    # The next vm config (holding the lock) clears what a dead one left half-made.
+    fleet.config("late")
+    assert not os.path.exists(os.path.join(vms, ".new-half-123"))
 
 
 def run_all(cmds):

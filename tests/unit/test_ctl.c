@@ -218,7 +218,7 @@ static void test_state_files(void **state)
 	assert_int_not_equal(ctl_pid_read(path, &p), 0);
 	snprintf(path, sizeof(path), "%s/state/vms", dir);
 	assert_int_equal(ctl_rmtree(path), 0);
-	assert_int_equal(ctl_rmtree_deep(dir), 0);
+	assert_int_equal(ctl_rmtree(dir), 0);
 	assert_int_not_equal(access(dir, F_OK), 0);
 }
 

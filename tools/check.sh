@@ -2,7 +2,8 @@
 # `make check`: builds everything, runs every tier, prints one PASS/FAIL line per test
 # and ends with "N passed, N failed". Exit status 0 only if nothing failed.
 #   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders, the
-#   virtqueue walker, the HTTP codec and the seccomp policy parser, command line, tiny
+#   virtqueue walker, the HTTP codec, the seccomp policy parser and ember-switch's
+#   forwarding decision, command line, tiny
 #   guests on /dev/kvm
 #   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), ember-switch
 #   between guests, the API, seccomp,

@@ -23,7 +23,8 @@ struct strbuf {
 	bool failed; /* out of memory: everything after is ignored */
 };
 
-static void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct strbuf *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void sb_printf(struct strbuf *sb, const char *fmt, ...)
 {
@@ -79,9 +80,11 @@ static void sb_port(struct strbuf *sb, const struct sw *sw, unsigned int i)
 	unsigned int cursor = 0;
 	bool first = true;
 
-	sb_printf(sb, "{\"port\":%u,\"pid\":%d,\"rx_frames\":%llu,\"rx_bytes\":%llu,"
+	sb_printf(sb,
+		  "{\"port\":%u,\"pid\":%d,\"rx_frames\":%llu,\"rx_bytes\":%llu,"
 		  "\"tx_frames\":%llu,\"tx_bytes\":%llu,\"tx_dropped\":%llu,\"rx_garbage\":%llu,"
-		  "\"macs\":[", p->id, (int)p->pid, (unsigned long long)p->c.rx_frames,
+		  "\"macs\":[",
+		  p->id, (int)p->pid, (unsigned long long)p->c.rx_frames,
 		  (unsigned long long)p->c.rx_bytes, (unsigned long long)p->c.tx_frames,
 		  (unsigned long long)p->c.tx_bytes, (unsigned long long)p->c.tx_dropped,
 		  (unsigned long long)p->c.rx_garbage);
@@ -96,7 +99,7 @@ static void sb_port(struct strbuf *sb, const struct sw *sw, unsigned int i)
 
 int control_status_json(struct sw *sw, uint64_t now_ms, char **out, size_t *len)
 {
-	struct strbuf sb = { .cap = 4096 };
+	struct strbuf sb = {.cap = 4096};
 	bool first = true;
 	unsigned int i;
 
@@ -131,7 +134,7 @@ static void control_close(struct sw *sw, unsigned int i)
 
 	close(c->fd);
 	free(c->buf);
-	*c = (struct control_client){ .fd = -1 };
+	*c = (struct control_client){.fd = -1};
 }
 
 /* Send what the client's socket takes now; done, or an error: closed. */
@@ -140,8 +143,8 @@ static void control_send(struct sw *sw, unsigned int i)
 	struct control_client *c = &sw->clients[i];
 
 	while (c->off < c->len) {
-		ssize_t n = send(c->fd, c->buf + c->off, c->len - c->off,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->buf + c->off, c->len - c->off, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;

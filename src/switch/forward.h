@@ -31,7 +31,7 @@ struct switch_decision {
  * Decide for the (len) bytes of (frame) that came in on (in_port) at (now_ms), learning
  * its source address in (t) on the way. A garbage frame teaches the table nothing.
  */
-void switch_decide(struct switch_table *t, unsigned int in_port, const uint8_t *frame,
-		   size_t len, uint64_t now_ms, struct switch_decision *out);
+void switch_decide(struct switch_table *t, unsigned int in_port, const uint8_t *frame, size_t len,
+		   uint64_t now_ms, struct switch_decision *out);
 
 #endif

@@ -20,12 +20,12 @@
 #include "switch.h"
 #include "../util/util.h"
 
-#define EXIT_FAILED   1
-#define EXIT_BAD_ARGS 2
-#define AGE_MAX_S     (7 * 24 * 3600)
-#define PORT_BACKLOG  64
+#define EXIT_FAILED	1
+#define EXIT_BAD_ARGS	2
+#define AGE_MAX_S	(7 * 24 * 3600)
+#define PORT_BACKLOG	64
 #define EVENTS_PER_WAIT 64
-#define TICK_MS	      1000 /* how often aged entries and stuck control clients are swept */
+#define TICK_MS		1000 /* how often aged entries and stuck control clients are swept */
 
 static const char usage[] =
     "usage: ember-switch --socket PATH --control PATH [--ports N] [--age SECONDS]\n"
@@ -73,7 +73,7 @@ uint64_t sw_now_ms(void)
 
 int sw_watch(struct sw *sw, int fd, uint32_t events, uint64_t tag)
 {
-	struct epoll_event ev = { .events = events, .data.u64 = tag };
+	struct epoll_event ev = {.events = events, .data.u64 = tag};
 
 	return epoll_ctl(sw->epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
@@ -85,7 +85,7 @@ int sw_watch(struct sw *sw, int fd, uint32_t events, uint64_t tag)
  */
 static int listen_at(const char *path, int type, char *why, size_t why_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct stat st;
 	int fd, probe, err;
 
@@ -146,13 +146,13 @@ static void parse_args(int argc, char **argv, struct sw *sw, uint64_t *age_s)
 {
 	enum { OPT_SOCKET = 256, OPT_CONTROL, OPT_PORTS, OPT_AGE, OPT_NAME, OPT_HELP };
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "control", required_argument, NULL, OPT_CONTROL },
-		{ "ports", required_argument, NULL, OPT_PORTS },
-		{ "age", required_argument, NULL, OPT_AGE },
-		{ "name", required_argument, NULL, OPT_NAME },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"ports", required_argument, NULL, OPT_PORTS},
+	    {"age", required_argument, NULL, OPT_AGE},
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int c;
@@ -173,8 +173,8 @@ static void parse_args(int argc, char **argv, struct sw *sw, uint64_t *age_s)
 			break;
 		case OPT_AGE:
 			if (parse_uint(optarg, 1, AGE_MAX_S, &v))
-				bad_arg("--age %s: must be a number of seconds from 1 to %u", optarg,
-					AGE_MAX_S);
+				bad_arg("--age %s: must be a number of seconds from 1 to %u",
+					optarg, AGE_MAX_S);
 			*age_s = v;
 			break;
 		case OPT_NAME:

@@ -18,7 +18,7 @@
 static void port_set_events(struct sw *sw, unsigned int i, uint32_t want)
 {
 	struct port *p = &sw->ports[i];
-	struct epoll_event ev = { .events = want, .data.u64 = sw_tag(SRC_PORT, i) };
+	struct epoll_event ev = {.events = want, .data.u64 = sw_tag(SRC_PORT, i)};
 
 	if (p->events != want && !epoll_ctl(sw->epoll_fd, EPOLL_CTL_MOD, p->fd, &ev))
 		p->events = want;
@@ -145,7 +145,7 @@ static void port_forward(struct sw *sw, unsigned int in, size_t len)
  */
 static bool port_hung_up(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
 
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
@@ -195,11 +195,12 @@ static void port_close(struct sw *sw, unsigned int i)
 	struct port *p = &sw->ports[i];
 	unsigned int forgotten = switch_table_forget_port(sw->table, i);
 
-	fprintf(stderr, "ember-switch: port %u (pid %d) closed: rx %llu frames, tx %llu frames, "
-		"%llu dropped, %llu garbage; %u addresses forgotten\n", p->id, (int)p->pid,
-		(unsigned long long)p->c.rx_frames, (unsigned long long)p->c.tx_frames,
-		(unsigned long long)p->c.tx_dropped, (unsigned long long)p->c.rx_garbage,
-		forgotten);
+	fprintf(stderr,
+		"ember-switch: port %u (pid %d) closed: rx %llu frames, tx %llu frames, "
+		"%llu dropped, %llu garbage; %u addresses forgotten\n",
+		p->id, (int)p->pid, (unsigned long long)p->c.rx_frames,
+		(unsigned long long)p->c.tx_frames, (unsigned long long)p->c.tx_dropped,
+		(unsigned long long)p->c.rx_garbage, forgotten);
 	close(p->fd); /* also takes it out of the epoll set */
 	while (p->q_len) {
 		free(p->queue[p->q_head].data);
@@ -243,7 +244,7 @@ void port_accept(struct sw *sw)
 {
 	for (;;) {
 		int fd = accept4(sw->port_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct ucred cred = { 0 };
+		struct ucred cred = {0};
 		socklen_t len = sizeof(cred);
 		struct port *p;
 		int slot;
@@ -253,7 +254,8 @@ void port_accept(struct sw *sw)
 		slot = port_free_slot(sw);
 		if (slot < 0) {
 			sw->refused_ports++;
-			fprintf(stderr, "ember-switch: all %u ports are taken: connection refused\n",
+			fprintf(stderr,
+				"ember-switch: all %u ports are taken: connection refused\n",
 				sw->max_ports);
 			close(fd);
 			continue;

@@ -15,14 +15,14 @@
 #include "forward.h"
 #include "table.h"
 
-#define SWITCH_PORTS_DEFAULT  64
-#define SWITCH_AGE_DEFAULT_S  300
+#define SWITCH_PORTS_DEFAULT 64
+#define SWITCH_AGE_DEFAULT_S 300
 /* Frames a port holds for a peer that could not take them at once; more are dropped. */
-#define PORT_QUEUE_LEN	      16
+#define PORT_QUEUE_LEN 16
 /* Frames read from one port before the others get their turn. */
-#define PORT_RX_BATCH	      32
-#define CONTROL_CLIENTS_MAX   8
-#define CONTROL_TIMEOUT_MS    5000
+#define PORT_RX_BATCH	    32
+#define CONTROL_CLIENTS_MAX 8
+#define CONTROL_TIMEOUT_MS  5000
 
 /* What a port counts; rx is what its peer sent to the switch, tx what the switch sent it. */
 struct port_counters {

@@ -52,11 +52,11 @@ static bool tap_hung_up(uint32_t events)
 }
 
 static const struct net_backend_ops tap_ops = {
-	.offloads = true,
-	.send = tap_send,
-	.recv = tap_recv,
-	.set_offload = tap_offload,
-	.hung_up = tap_hung_up,
+    .offloads = true,
+    .send = tap_send,
+    .recv = tap_recv,
+    .set_offload = tap_offload,
+    .hung_up = tap_hung_up,
 };
 
 /* --- ember-switch port: one bare Ethernet frame per message --- */
@@ -73,7 +73,7 @@ static int switch_errno(int err)
 
 static ssize_t switch_send(struct net_backend *b, const struct iovec *iov, unsigned int n)
 {
-	struct msghdr msg = { .msg_iov = b->scratch };
+	struct msghdr msg = {.msg_iov = b->scratch};
 	size_t skip = NET_HDR_LEN;
 	unsigned int i;
 	ssize_t sent;
@@ -123,16 +123,16 @@ static bool switch_hung_up(uint32_t events)
 }
 
 static const struct net_backend_ops switch_ops = {
-	.offloads = false,
-	.send = switch_send,
-	.recv = switch_recv,
-	.set_offload = switch_offload,
-	.hung_up = switch_hung_up,
+    .offloads = false,
+    .send = switch_send,
+    .recv = switch_recv,
+    .set_offload = switch_offload,
+    .hung_up = switch_hung_up,
 };
 
 static int switch_connect(const char *path, char *why, size_t why_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd, err;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -151,20 +151,21 @@ static int switch_connect(const char *path, char *why, size_t why_len)
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		err = -errno;
 		if (err == -EAGAIN)
-			snprintf(why, why_len, "cannot connect to the switch: it is not accepting "
+			snprintf(why, why_len,
+				 "cannot connect to the switch: it is not accepting "
 				 "connections (backlog full)");
 		else
 			snprintf(why, why_len, "cannot connect to the switch: %s%s", strerror(-err),
-				 err == -ENOENT || err == -ECONNREFUSED ? " (is ember-switch running?)"
-									 : "");
+				 err == -ENOENT || err == -ECONNREFUSED
+				     ? " (is ember-switch running?)"
+				     : "");
 		close(fd);
 		return err;
 	}
 	return fd;
 }
 
-int net_backend_open(struct net_backend *b, const struct net_config *cfg, char *why,
-		     size_t why_len)
+int net_backend_open(struct net_backend *b, const struct net_config *cfg, char *why, size_t why_len)
 {
 	int fd;
 

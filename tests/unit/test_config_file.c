@@ -375,13 +375,12 @@ static void test_switch_socket(void **state)
 	out = cfg_to_json(&cfg);
 	assert_non_null(out);
 	nets = json_object_get(out, "network-interfaces");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(nets, 0),
-							      "switch_socket")),
-			    "/run/sw/sock");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(nets, 0), "switch_socket")),
+	    "/run/sw/sock");
 	assert_null(json_object_get(json_array_get(nets, 0), "host_dev_name"));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(nets, 2),
-							      "host_dev_name")),
-			    "tap0");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(nets, 2), "host_dev_name")), "tap0");
 	assert_null(json_object_get(json_array_get(nets, 2), "switch_socket"));
 	json_decref(out);
 	vm_config_free(&cfg);
@@ -400,8 +399,10 @@ static void test_switch_socket(void **state)
 		     "network-interfaces[0].switch_socket: must be a string");
 	memset(long_path, 'p', NET_SWITCH_PATH_MAX + 1);
 	long_path[NET_SWITCH_PATH_MAX + 1] = '\0';
-	snprintf(json, sizeof(json), "{" BOOT ", \"network-interfaces\": [{\"iface_id\": "
-		 "\"a\", \"switch_socket\": \"%s\"}]}", long_path);
+	snprintf(json, sizeof(json),
+		 "{" BOOT ", \"network-interfaces\": [{\"iface_id\": "
+		 "\"a\", \"switch_socket\": \"%s\"}]}",
+		 long_path);
 	expect_error(json, "network-interfaces[0].switch_socket: longer than 107 bytes");
 }
 

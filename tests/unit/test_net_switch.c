@@ -18,13 +18,14 @@
 
 #include "model_rig.h"
 
-#define NET_RXQ	 0
-#define NET_TXQ	 1
-#define HDR	 12
-#define FRAME	 60
+#define NET_RXQ 0
+#define NET_TXQ 1
+#define HDR	12
+#define FRAME	60
 /* CSUM, GUEST_CSUM, GUEST_TSO4/6, GUEST_UFO, HOST_TSO4/6, HOST_UFO. */
-#define OFFLOADS (1ULL << 0 | 1ULL << 1 | 1ULL << 7 | 1ULL << 8 | 1ULL << 10 | 1ULL << 11 | \
-		  1ULL << 12 | 1ULL << 14)
+#define OFFLOADS                                                                                   \
+	(1ULL << 0 | 1ULL << 1 | 1ULL << 7 | 1ULL << 8 | 1ULL << 10 | 1ULL << 11 | 1ULL << 12 |    \
+	 1ULL << 14)
 
 struct sw_ctx {
 	struct rig *r;
@@ -37,7 +38,7 @@ struct sw_ctx {
 static int sw_setup(void **state)
 {
 	struct sw_ctx *ctx = calloc(1, sizeof(*ctx));
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char why[256] = "";
 	void *rig;
 
@@ -56,7 +57,8 @@ static int sw_setup(void **state)
 	assert_int_equal(bind(ctx->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	assert_int_equal(listen(ctx->listen_fd, 4), 0);
 	assert_int_equal(virtio_net_create(&ctx->r->mem, &ctx->r->loop, &ctx->r->log, &ctx->cfg,
-					   &ctx->net, why, sizeof(why)), 0);
+					   &ctx->net, why, sizeof(why)),
+			 0);
 	ctx->peer = accept(ctx->listen_fd, NULL, NULL);
 	assert_true(ctx->peer >= 0);
 	*state = ctx;
@@ -158,7 +160,7 @@ static void test_receive_adds_zero_header(void **state)
 	assert_int_equal(used_idx(r), 1);
 	assert_int_equal(used_len(r, 0), HDR + FRAME);
 	assert_memory_equal(buf, zero, sizeof(zero)); /* no checksum, no GSO */
-	assert_int_equal(buf[10] | buf[11] << 8, 1); /* num_buffers */
+	assert_int_equal(buf[10] | buf[11] << 8, 1);  /* num_buffers */
 	assert_memory_equal(buf + HDR, frame, FRAME);
 
 	/* The device now watches the socket: the next frame comes through the event loop. */
@@ -244,12 +246,12 @@ static void test_switch_gone_on_send(void **state)
 static void test_no_switch(void **state)
 {
 	struct rig *r = *state;
-	struct net_config cfg = { .id = "net0", .switch_path = "/nonexistent/ember/sw.sock" };
+	struct net_config cfg = {.id = "net0", .switch_path = "/nonexistent/ember/sw.sock"};
 	struct virtio_net *net = NULL;
 	char why[256] = "";
 
-	assert_int_equal(virtio_net_create(&r->mem, &r->loop, &r->log, &cfg, &net, why,
-					   sizeof(why)), -ENOENT);
+	assert_int_equal(
+	    virtio_net_create(&r->mem, &r->loop, &r->log, &cfg, &net, why, sizeof(why)), -ENOENT);
 	assert_non_null(strstr(why, "cannot connect to the switch"));
 	assert_null(net);
 }
@@ -259,13 +261,13 @@ static void test_no_switch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		SW_TEST(test_no_offloads_offered),
-		SW_TEST(test_transmit_strips_header),
-		SW_TEST(test_receive_adds_zero_header),
-		SW_TEST(test_oversized_frame_dropped),
-		SW_TEST(test_switch_gone),
-		SW_TEST(test_switch_gone_on_send),
-		cmocka_unit_test_setup_teardown(test_no_switch, rig_setup, rig_teardown),
+	    SW_TEST(test_no_offloads_offered),
+	    SW_TEST(test_transmit_strips_header),
+	    SW_TEST(test_receive_adds_zero_header),
+	    SW_TEST(test_oversized_frame_dropped),
+	    SW_TEST(test_switch_gone),
+	    SW_TEST(test_switch_gone_on_send),
+	    cmocka_unit_test_setup_teardown(test_no_switch, rig_setup, rig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,9 +9,9 @@
 
 #define AGE_MS 300000
 
-static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
-static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
-static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0x0a};
+static const uint8_t mac_b[6] = {0x02, 0, 0, 0, 0, 0x0b};
+static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static int table_setup(void **state)
 {
@@ -77,7 +77,7 @@ static void test_learns_source_and_forwards_unicast(void **state)
 
 static void test_floods_broadcast_and_multicast(void **state)
 {
-	static const uint8_t mcast[6] = { 0x01, 0x00, 0x5e, 0, 0, 1 };
+	static const uint8_t mcast[6] = {0x01, 0x00, 0x5e, 0, 0, 1};
 	struct switch_table *t = *state;
 	struct switch_decision d;
 
@@ -253,15 +253,15 @@ static void test_full_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		TABLE_TEST(test_learns_source_and_forwards_unicast),
-		TABLE_TEST(test_floods_broadcast_and_multicast),
-		TABLE_TEST(test_multicast_and_zero_sources_not_learned),
-		TABLE_TEST(test_garbage_lengths),
-		TABLE_TEST(test_same_port_is_filtered),
-		TABLE_TEST(test_aging),
-		TABLE_TEST(test_move),
-		TABLE_TEST(test_port_removal),
-		TABLE_TEST(test_full_table),
+	    TABLE_TEST(test_learns_source_and_forwards_unicast),
+	    TABLE_TEST(test_floods_broadcast_and_multicast),
+	    TABLE_TEST(test_multicast_and_zero_sources_not_learned),
+	    TABLE_TEST(test_garbage_lengths),
+	    TABLE_TEST(test_same_port_is_filtered),
+	    TABLE_TEST(test_aging),
+	    TABLE_TEST(test_move),
+	    TABLE_TEST(test_port_removal),
+	    TABLE_TEST(test_full_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,12 +73,23 @@ static void sb_json_string(struct strbuf *sb, const char *s)
 	sb_printf(sb, "\"");
 }
 
-static void sb_port(struct strbuf *sb, const struct sw *sw, unsigned int i)
+/* Entries in port order, and by address within a port: the status lists them so. */
+static int by_port(const void *a, const void *b)
+{
+	const struct switch_entry *x = *(const struct switch_entry *const *)a;
+	const struct switch_entry *y = *(const struct switch_entry *const *)b;
+
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return memcmp(x->mac, y->mac, sizeof(x->mac));
+}
+
+/* Port (i), and its addresses from (*next) on in the sorted (entries) of (n). */
+static unsigned int sb_port(struct strbuf *sb, const struct sw *sw, unsigned int i,
+			    const struct switch_entry **entries, unsigned int n, unsigned int *next)
 {
 	const struct port *p = &sw->ports[i];
-	const struct switch_entry *e;
-	unsigned int cursor = 0;
-	bool first = true;
+	unsigned int listed = 0;
 
 	sb_printf(sb,
 		  "{\"port\":%u,\"pid\":%d,\"rx_frames\":%llu,\"rx_bytes\":%llu,"
@@ -88,37 +99,50 @@ static void sb_port(struct strbuf *sb, const struct sw *sw, unsigned int i)
 		  (unsigned long long)p->c.rx_bytes, (unsigned long long)p->c.tx_frames,
 		  (unsigned long long)p->c.tx_bytes, (unsigned long long)p->c.tx_dropped,
 		  (unsigned long long)p->c.rx_garbage);
-	while ((e = switch_table_next(sw->table, &cursor)))
-		if (e->port == i) {
-			sb_printf(sb, "%s\"%02x:%02x:%02x:%02x:%02x:%02x\"", first ? "" : ",",
-				  e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
-			first = false;
-		}
+	while (*next < n && entries[*next]->port < i)
+		(*next)++;
+	for (; *next < n && entries[*next]->port == i; (*next)++, listed++) {
+		const uint8_t *m = entries[*next]->mac;
+
+		sb_printf(sb, "%s\"%02x:%02x:%02x:%02x:%02x:%02x\"", listed ? "," : "", m[0], m[1],
+			  m[2], m[3], m[4], m[5]);
+	}
 	sb_printf(sb, "]}");
+	return listed;
 }
 
 int control_status_json(struct sw *sw, uint64_t now_ms, char **out, size_t *len)
 {
 	struct strbuf sb = {.cap = 4096};
+	const struct switch_entry **entries, *e;
+	unsigned int i, n = 0, next = 0, cursor = 0, macs = 0;
 	bool first = true;
-	unsigned int i;
 
 	/* Entries past their age are not shown as learned. */
 	switch_table_expire(sw->table, now_ms);
+	entries = malloc((sw->table->count + 1) * sizeof(*entries));
 	sb.data = malloc(sb.cap);
-	if (!sb.data)
+	if (!entries || !sb.data) {
+		free(entries);
+		free(sb.data);
 		return -ENOMEM;
+	}
+	while (n < sw->table->count && (e = switch_table_next(sw->table, &cursor)))
+		entries[n++] = e;
+	qsort(entries, n, sizeof(*entries), by_port);
 	sb_printf(&sb, "{\"name\":");
 	sb_json_string(&sb, sw->name);
 	sb_printf(&sb, ",\"ports\":[");
 	for (i = 0; i < sw->max_ports; i++) {
+		/* A port closing this turn is gone, with its addresses. */
 		if (sw->ports[i].fd < 0 || sw->ports[i].closing)
 			continue;
 		sb_printf(&sb, "%s", first ? "" : ",");
-		sb_port(&sb, sw, i);
+		macs += sb_port(&sb, sw, i, entries, n, &next);
 		first = false;
 	}
-	sb_printf(&sb, "],\"macs\":%u}\n", sw->table->count);
+	sb_printf(&sb, "],\"macs\":%u}\n", macs);
+	free(entries);
 	if (sb.failed) {
 		free(sb.data);
 		return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -253,12 +254,39 @@ static int sw_run(struct sw *sw)
 	return ret;
 }
 
+/*
+ * Room for a descriptor per port, per control client and a few of our own: a full table
+ * of descriptors would make accept fail while the listening socket stays readable, and
+ * the loop spin. 0, or -EMFILE when the hard limit is too low.
+ */
+static int reserve_fds(unsigned int max_ports)
+{
+	rlim_t need = max_ports + CONTROL_CLIENTS_MAX + 16;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max < need) {
+		fprintf(stderr,
+			"ember-switch: --ports %u needs %llu file descriptors; the limit is "
+			"%llu\n",
+			max_ports, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		return -EMFILE;
+	}
+	rl.rlim_cur = need;
+	return setrlimit(RLIMIT_NOFILE, &rl) ? -errno : 0;
+}
+
 static int sw_open(struct sw *sw, uint64_t age_s)
 {
 	char why[256];
 	unsigned int i;
 	int fd;
 
+	if (reserve_fds(sw->max_ports))
+		return -EMFILE;
 	sw->table = malloc(sizeof(*sw->table));
 	sw->ports = calloc(sw->max_ports, sizeof(*sw->ports));
 	if (!sw->table || !sw->ports)

@@ -250,13 +250,16 @@ void port_accept(struct sw *sw)
 		int slot;
 
 		if (fd < 0)
-			return; /* EAGAIN: all taken; anything else: the next turn tries again */
+			return; /* EAGAIN: all taken; else transient (fds are reserved at start) */
 		slot = port_free_slot(sw);
 		if (slot < 0) {
+			/* Logged at 1, 2, 4...: a client retrying cannot fill the log. */
 			sw->refused_ports++;
-			fprintf(stderr,
-				"ember-switch: all %u ports are taken: connection refused\n",
-				sw->max_ports);
+			if (!(sw->refused_ports & (sw->refused_ports - 1)))
+				fprintf(stderr,
+					"ember-switch: all %u ports are taken: connection "
+					"refused (%llu so far)\n",
+					sw->max_ports, (unsigned long long)sw->refused_ports);
 			close(fd);
 			continue;
 		}

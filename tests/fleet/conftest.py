@@ -44,6 +44,11 @@ def ember_bin(tmp_path_factory):
     with open(wrapper, "w") as f:
         f.write(WRAPPER % fleetlib.EMBER)
     os.chmod(wrapper, stat.S_IRWXU)
+    # emberctl looks for ember's siblings next to it.
+    for sibling in ("ember-switch", "ember-jailer", "ember-static"):
+        path = os.path.join(os.path.dirname(fleetlib.EMBER), sibling)
+        if os.path.exists(path):
+            os.symlink(path, os.path.join(os.path.dirname(wrapper), sibling))
     return wrapper
 
 

@@ -249,6 +249,9 @@ void __attribute__((noreturn)) supervisor_start(struct sup *s, int talk_fd)
 	close_range(4, ~0U, 0);
 	setsid();
 	prctl(PR_SET_NAME, "emberctl-sup");
+	/* Not holding on to the caller's folder (every path it uses is absolute). */
+	if (chdir("/"))
+		_exit(1);
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0 && fd != 0) {
 		dup2(fd, 0);

@@ -13,7 +13,9 @@
 #include "api/instance.h"
 #include "arch/arch.h"
 #include "config/config_file.h"
+#include "machine/console_sock.h"
 #include "seccomp/confine.h"
+#include "util/cpus.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
@@ -66,6 +68,14 @@ static const char usage[] =
 	"  --api-sock PATH        serve Firecracker's REST API on the Unix socket PATH; without\n"
 	"                         --config-file or --kernel, wait there for InstanceStart\n"
 	"  --id ID                the instance id (default anonymous-instance)\n"
+	"  --console-sock PATH    serve the guest's serial console on the Unix socket PATH\n"
+	"                         instead of stdio: one viewer at a time, who first gets the\n"
+	"                         last 64 KiB of output; ember removes PATH at exit\n"
+	"  --cpus LIST            run every ember thread on these host CPUs only (e.g. 2-3\n"
+	"                         or 0,2); each must be online and allowed to ember\n"
+	"  --realtime             run the vCPU threads SCHED_FIFO (priority 1) where the host\n"
+	"                         allows it (CAP_SYS_NICE or RLIMIT_RTPRIO); else warn and\n"
+	"                         run them as normal threads\n"
 	"  --http-api-max-payload-size N\n"
 	"                         refuse API request bodies over N bytes (default 51200)\n"
 	"  --mmds-size-limit N    the most bytes the MMDS data store may hold (default 51200)\n"
@@ -86,8 +96,9 @@ static const char usage[] =
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
 	"\n"
-	"Guest serial output goes to stdout, its input comes from stdin. ember exits 0 when\n"
-	"the guest resets or powers off, and non-zero with a message on any error.\n";
+	"Guest serial output goes to stdout, its input comes from stdin (unless --console-sock\n"
+	"says otherwise). ember exits 0 when the guest resets or powers off, and non-zero\n"
+	"with a message on any error.\n";
 
 enum {
 	OPT_KERNEL = 256,
@@ -110,6 +121,9 @@ enum {
 	OPT_NO_API,
 	OPT_API_SOCK,
 	OPT_ID,
+	OPT_CONSOLE_SOCK,
+	OPT_CPUS,
+	OPT_REALTIME,
 	OPT_MAX_PAYLOAD,
 	OPT_MMDS_LIMIT,
 	OPT_METADATA,
@@ -147,6 +161,9 @@ static const struct option long_options[] = {
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "id", required_argument, NULL, OPT_ID },
+	{ "console-sock", required_argument, NULL, OPT_CONSOLE_SOCK },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "realtime", no_argument, NULL, OPT_REALTIME },
 	{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
 	{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
 	{ "metadata", required_argument, NULL, OPT_METADATA },
@@ -253,6 +270,9 @@ struct options {
 	const char *config_file;
 	const char *api_sock;
 	const char *id;
+	const char *console_sock;
+	const char *cpus;
+	bool realtime;
 	const char *metadata;
 	const char *log_path;
 	enum log_level level; /* --level: applied once the instance, and its logger, exist */
@@ -372,6 +392,17 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		case OPT_API_SOCK:
 			o->api_sock = optarg;
 			break;
+		case OPT_CONSOLE_SOCK:
+			if (!*optarg)
+				bad_arg("--console-sock needs a path");
+			o->console_sock = optarg;
+			break;
+		case OPT_CPUS:
+			o->cpus = optarg;
+			break;
+		case OPT_REALTIME:
+			o->realtime = true;
+			break;
 		case OPT_ID:
 			if (!instance_id_valid(optarg))
 				bad_arg("--id %s: 1 to %u letters, digits, '-' or '_'", optarg,
@@ -470,6 +501,59 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		bad_arg("--kernel is required");
 }
 
+/*
+ * --cpus: every thread ember makes from now on inherits this affinity, so it is set before
+ * the first one. A CPU the host has not online, or that ember may not use (a cpuset, the
+ * jailer's cgroup, taskset), is a bad argument rather than something to ignore.
+ */
+static void apply_cpus(const char *list)
+{
+	struct cpu_set want, online, allowed;
+	char why[256], text[256];
+	int cpu, ret;
+
+	if (cpu_list_parse(list, &want, why, sizeof(why)))
+		bad_arg("--cpus %s: %s", list, why);
+	if (!cpus_online(&online)) {
+		cpu = cpu_set_first_missing(&want, &online);
+		cpu_list_format(&online, text, sizeof(text));
+		if (cpu >= 0)
+			bad_arg("--cpus %s: CPU %d is not online (online: %s)", list, cpu, text);
+	}
+	ret = cpus_get_affinity(&allowed);
+	if (ret)
+		die("cannot read ember's CPU affinity: %s", strerror(-ret));
+	cpu = cpu_set_first_missing(&want, &allowed);
+	cpu_list_format(&allowed, text, sizeof(text));
+	if (cpu >= 0)
+		bad_arg("--cpus %s: CPU %d is not one ember may run on (allowed: %s)", list, cpu,
+			text);
+	ret = cpus_set_affinity(&want);
+	if (ret)
+		bad_arg("--cpus %s: the host refused: %s", list, strerror(-ret));
+}
+
+/*
+ * --console-sock: the socket and the output pipe, before the API socket (a client that
+ * found the API up finds the console up too). The serial port writes into the pipe.
+ */
+static int open_console_sock(struct instance *in, const char *path)
+{
+	struct vm_config *cfg = &in->cfg;
+	char why[256];
+	int ret;
+
+	ret = console_sock_open(path, &cfg->console_listen, &cfg->console_pipe, &cfg->console_out,
+				why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "ember: --console-sock %s: %s\n", path, why);
+		return ret;
+	}
+	cfg->console_in = -1; /* stdin is not the guest's any more */
+	log_info(&in->log, "console on %s", path);
+	return 0;
+}
+
 /* --metadata: the MMDS data store's first contents. */
 static void load_metadata(struct instance *in, const char *path)
 {
@@ -546,6 +630,8 @@ int main(int argc, char **argv)
 
 	vm_config_init(&cfg);
 	parse_args(argc, argv, &cfg, &o);
+	if (o.cpus)
+		apply_cpus(o.cpus);
 	boot_now = cfg.kernel_path != NULL || cfg.restore.set;
 	if (o.start_time_set && o.start_time_us > start_us)
 		bad_arg("--start-time-us %llu: later than now (%llu), so not this boot's monotonic "
@@ -554,6 +640,7 @@ int main(int argc, char **argv)
 		start_us = o.start_time_us;
 	instance_init(&in, o.id, &cfg, start_us);
 	in.start_cpu_us = o.start_cpu_us;
+	in.cfg.realtime = o.realtime;
 	in.parent_cpu_us = o.parent_cpu_us;
 	log_set_level(&in.log, o.level);
 	in.mmds_limit = o.mmds_limit;
@@ -576,15 +663,22 @@ int main(int argc, char **argv)
 		die("cannot install the vCPU kick handler");
 	arch_host_check(&in.log);
 	setup_seccomp(&in, &o);
-	if (o.api_sock && instance_open_api(&in, o.api_sock, o.max_payload, why, sizeof(why))) {
-		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
+	if (o.console_sock && open_console_sock(&in, o.console_sock)) {
 		instance_destroy(&in);
 		return 1;
+	}
+	if (o.api_sock && instance_open_api(&in, o.api_sock, o.max_payload, why, sizeof(why))) {
+		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
+		status = 1;
+		goto out;
 	}
 	if (o.api_sock)
 		log_info(&in.log, "API socket accepting: process CPU %llu us",
 			 (unsigned long long)cpu_us());
 	status = instance_run(&in, boot_now);
+out:
 	instance_destroy(&in);
+	if (o.console_sock)
+		unlink(o.console_sock);
 	return status;
 }

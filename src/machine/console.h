@@ -1,4 +1,7 @@
-/* The guest's serial console on the host: stdin feeds the UART, raw while it is a terminal. */
+/*
+ * The guest's serial console input on the host: stdin (raw while it is a terminal), or the
+ * viewer of --console-sock (console_sock.h), feeds the UART.
+ */
 #ifndef EMBER_MACHINE_CONSOLE_H
 #define EMBER_MACHINE_CONSOLE_H
 

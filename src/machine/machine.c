@@ -98,14 +98,18 @@ int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, 
 
 int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 {
+	struct serial *serial = machine_find(m, &device_kind_serial, NULL);
 	struct vm *vm = &m->vm;
 	int ret, status;
 
 	/* Signals first: one that comes while the terminal is raw must still restore it. */
 	ret = vm_watch_stops(vm);
-	if (!ret)
-		ret = console_start(&m->console, m->cfg->console_in,
-				    machine_find(m, &device_kind_serial, NULL), &vm->loop, vm->log);
+	if (!ret && m->cfg->console_listen >= 0)
+		ret = console_sock_start(&m->console_sock, m->cfg->console_listen,
+					 m->cfg->console_pipe, &m->console, serial, &vm->loop,
+					 vm->log);
+	else if (!ret)
+		ret = console_start(&m->console, m->cfg->console_in, serial, &vm->loop, vm->log);
 	if (ret) {
 		log_err(vm->log, "cannot start the event loop: %s", strerror(-ret));
 		return 1;
@@ -130,6 +134,7 @@ int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 		}
 	}
 	status = vm_join(vm);
+	console_sock_stop(&m->console_sock);
 	console_stop(&m->console);
 	/* Every device backend runs on this thread: its CPU time is the device model's cost. */
 	log_info(vm->log, "event loop thread CPU: %llu us", (unsigned long long)thread_cpu_us());
@@ -138,6 +143,7 @@ int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 
 void machine_destroy(struct machine *m)
 {
+	console_sock_stop(&m->console_sock);
 	console_stop(&m->console);
 	if (!m->vm_built)
 		return;

@@ -30,12 +30,17 @@ static void console_feed(struct console *con)
 	}
 }
 
-static void console_close_input(struct console *con)
+static void console_unwatch(struct console *con)
 {
-	con->open = false;
 	if (con->registered)
 		event_loop_del(con->loop, &con->src);
 	con->registered = false;
+}
+
+static void console_close_input(struct console *con)
+{
+	con->open = false;
+	console_unwatch(con);
 }
 
 static void console_readable(void *opaque, uint32_t events)
@@ -50,10 +55,12 @@ static void console_readable(void *opaque, uint32_t events)
 	if (con->len) {
 		/*
 		 * Input is waiting for FIFO room with the watch off, so only a hang-up or an
-		 * error wakes us: the writer is gone, and reading now would overwrite what is
-		 * still to be fed. That is fed; the rest went with the writer.
+		 * error wakes us, and it would again at every turn of the loop. What the
+		 * writer sent before it went is still to be read: from now on, on each retry,
+		 * as from a regular file, up to the EOF.
 		 */
-		console_close_input(con);
+		console_unwatch(con);
+		con->unpollable = true;
 		return;
 	}
 	n = read(con->in_fd, con->buf, sizeof(con->buf));

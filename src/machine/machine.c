@@ -106,8 +106,7 @@ int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 	ret = vm_watch_stops(vm);
 	if (!ret && m->cfg->console_listen >= 0)
 		ret = console_sock_start(&m->console_sock, m->cfg->console_listen,
-					 m->cfg->console_pipe, &m->console, serial, &vm->loop,
-					 vm->log);
+					 m->cfg->console_pipe, serial, &vm->loop, vm->log);
 	else if (!ret)
 		ret = console_start(&m->console, m->cfg->console_in, serial, &vm->loop, vm->log);
 	if (ret) {
@@ -127,7 +126,10 @@ int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 		vm_request_stop(vm, VM_STOP_ERROR);
 	}
 	while (!vm_stopping(vm)) {
-		ret = event_loop_run_once(&vm->loop, console_retry(&m->console));
+		/* One of the two consoles is in use; the other has nothing waiting. */
+		int in_ms = console_retry(&m->console), sock_ms = console_sock_retry(&m->console_sock);
+
+		ret = event_loop_run_once(&vm->loop, in_ms < 0 ? sock_ms : in_ms);
 		if (ret) {
 			log_err(vm->log, "event loop: %s", strerror(-ret));
 			vm_request_stop(vm, VM_STOP_ERROR);

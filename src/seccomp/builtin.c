@@ -115,7 +115,6 @@ static const struct seccomp_rule vmm_rules[] = {
 	ALLOW_EQ("getrusage", 0, RUSAGE_SELF, "the exit report: peak RSS, CPU time"),
 	ALLOW("unlink", "removing the API, console and vsock sockets at exit"),
 	ALLOW("unlinkat", "removing the vsock socket at exit"),
-	ALLOW("dup", "--console-sock: the viewer's socket watched for input and output apart"),
 	IOCTL(TCGETS, "the console: the terminal's settings"),
 	IOCTL(TCSETS, "the console: restoring the terminal at exit"),
 	IOCTL(TCSETSW, "the console: restoring the terminal at exit"),

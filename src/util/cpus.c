@@ -102,6 +102,15 @@ void cpu_list_format(const struct cpu_set *set, char *buf, size_t len)
 	}
 }
 
+unsigned int cpu_set_count(const struct cpu_set *set)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(set->bits); i++)
+		n += __builtin_popcountll(set->bits[i]);
+	return n;
+}
+
 int cpu_set_first_missing(const struct cpu_set *a, const struct cpu_set *b)
 {
 	unsigned int cpu;

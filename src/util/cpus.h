@@ -31,6 +31,9 @@ int cpu_list_parse(const char *s, struct cpu_set *set, char *why, size_t why_len
 /* (set) written as a list, ranges joined ("0-3,8"; "" when empty), truncated to (len). */
 void cpu_list_format(const struct cpu_set *set, char *buf, size_t len);
 
+/* How many CPUs (set) holds. */
+unsigned int cpu_set_count(const struct cpu_set *set);
+
 /* The first CPU of (a) that is not in (b), or -1. */
 int cpu_set_first_missing(const struct cpu_set *a, const struct cpu_set *b);
 

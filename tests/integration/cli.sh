@@ -250,6 +250,10 @@ else
 	kill -9 "$pid" 2>/dev/null
 fi
 
+# --realtime on no more CPUs than vCPUs: allowed, with a warning (the guest resets at once).
+expect realtime-no-room 0 "--realtime with 1 vCPUs on 1 host CPUs: .*give ember more CPUs than vCPUs" -- \
+	--kernel "$guests/reset.elf" --realtime --cpus "$first_cpu"
+
 # --realtime without CAP_SYS_NICE (and RLIMIT_RTPRIO 0): a warning at the default level that
 # says why, and the VM runs on with normal vCPU threads.
 if ticker realtime-refused prlimit --rtprio=0 setpriv --inh-caps=-sys_nice \
@@ -257,7 +261,7 @@ if ticker realtime-refused prlimit --rtprio=0 setpriv --inh-caps=-sys_nice \
 	got=$(policies)
 	ticker_stop
 	if grep -q 'WARN.*--realtime: SCHED_FIFO refused: no CAP_SYS_NICE and RLIMIT_RTPRIO is 0' \
-		"$tmp/realtime-refused.err" && [ "$(grep -c -- --realtime "$tmp/realtime-refused.err")" = 1 ] &&
+		"$tmp/realtime-refused.err" && [ "$(grep -c 'SCHED_FIFO refused' "$tmp/realtime-refused.err")" = 1 ] &&
 		! grep -q SCHED_FIFO <<<"$got" && [ $rc -eq 0 ]; then
 		echo "PASS: cli/realtime-refused-warns"
 	else

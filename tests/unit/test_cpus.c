@@ -89,7 +89,7 @@ static void test_format_truncates(void **state)
 	assert_string_equal(text, "");
 }
 
-static void test_first_missing(void **state)
+static void test_first_missing_and_count(void **state)
 {
 	struct cpu_set a, b;
 	char why[64];
@@ -101,6 +101,9 @@ static void test_first_missing(void **state)
 	assert_int_equal(cpu_set_first_missing(&b, &a), 0);
 	assert_int_equal(cpu_list_parse("1,3", &b, why, sizeof(why)), 0);
 	assert_int_equal(cpu_set_first_missing(&a, &b), 2);
+	assert_int_equal(cpu_set_count(&a), 3);
+	assert_int_equal(cpu_list_parse("0-1023", &a, why, sizeof(why)), 0);
+	assert_int_equal(cpu_set_count(&a), 1024);
 }
 
 /* The host's own sets parse, and this thread's affinity is among the online CPUs. */
@@ -122,7 +125,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_lists),
 	    cmocka_unit_test(test_beyond_the_set),
 	    cmocka_unit_test(test_format_truncates),
-	    cmocka_unit_test(test_first_missing),
+	    cmocka_unit_test(test_first_missing_and_count),
 	    cmocka_unit_test(test_host_sets),
 	};
 

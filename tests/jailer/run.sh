@@ -3,10 +3,10 @@
 # nothing on the host; a tiny guest boots through the jailer with cgroups v1, a network
 # namespace, a new PID namespace and --daemonize, and the jailed ember is checked from the
 # host (ids, capabilities, no_new_privs, seccomp, root, cgroups, netns, rlimits, API, the
-# console socket and --cpus passed through to ember); a
-# cgroup v2 run; a failure after the forks is undone, and so is a jailer process killed
-# before ember's exec; an exec file swapped after its checks is refused; fsize=1 is set
-# only at the exec; the umask and the signals ember is started with.
+# console socket and --cpus passed through to ember); a cgroup v2 run; a failure after the
+# forks is undone, and so is a jailer process killed before ember's exec; an exec file
+# swapped after its checks is refused; fsize=1 is set only at the exec; the umask and the
+# signals ember is started with.
 # usage: tests/jailer/run.sh JAILER EMBER GUEST_DIR      one PASS:/FAIL: line per check
 # EMBER must be statically linked (the jail holds nothing else); given a dynamic one, its
 # static sibling EMBER-static (make STATIC=1) is used instead.

@@ -237,7 +237,7 @@ static void vcpu_realtime(struct vcpu *vcpu)
 		log_info(vm->log, "vCPU %u: SCHED_FIFO priority %d", vcpu->id, VCPU_RT_PRIORITY);
 		return;
 	}
-	if (!__atomic_exchange_n(&vm->realtime_refused, true, __ATOMIC_RELAXED))
+	if (!__atomic_exchange_n(&vm->realtime_refused, 1, __ATOMIC_RELAXED))
 		log_warnx(vm->log, "--realtime: %s; the vCPU threads run SCHED_OTHER instead", why);
 }
 

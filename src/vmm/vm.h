@@ -79,7 +79,7 @@ struct vm {
 	int signal_fd;
 	struct event_source signal_src;
 	/* --realtime: a vCPU thread was refused SCHED_FIFO (warned once, not per vCPU). */
-	bool realtime_refused;
+	int realtime_refused; /* an int: riscv64 has no 1-byte atomic exchange */
 };
 
 /*

@@ -78,6 +78,18 @@ JAILER_OBJS := $(JAILER_SRCS:%.c=$(JAILER_OBJDIR)/%.o)
 JAILER_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wshadow \
 	-Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
 
+# ember-switch, the virtual switch between VMs: a program of its own like the jailer (libc
+# alone, static, the jailer's flags whatever the variant). Its learning table and forwarding
+# decision have no sockets: the unit tests and the fuzzer build them for the host.
+ifeq ($(ARCH),x86_64)
+SWITCH	:= build/ember-switch
+else
+SWITCH	:= build/ember-switch-$(ARCH)
+endif
+SWITCH_SRCS := $(wildcard src/switch/*.c) src/util/util.c
+SWITCH_OBJS := $(SWITCH_SRCS:%.c=$(JAILER_OBJDIR)/%.o)
+SWITCH_CORE_SRCS := src/switch/table.c src/switch/forward.c
+
 # The snapshot tools, with the jailer's flags, whatever the variant: ember-rebase-snap (like
 # Firecracker's rebase-snap; libc alone, static) and uffd-handler, the example page-fault
 # handler of the Uffd memory backend that the tests serve restored VMs with (jansson).
@@ -93,7 +105,7 @@ UFFD_HANDLER_OBJS := $(JAILER_OBJDIR)/tests/snapshot/uffd_handler.o
 
 .PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz print-fuzz-targets
 
-all: $(EMBER) $(JAILER) $(REBASE) $(UFFD_HANDLER)
+all: $(EMBER) $(JAILER) $(SWITCH) $(REBASE) $(UFFD_HANDLER)
 
 $(JAILER_OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -103,6 +115,9 @@ $(JAILER): $(JAILER_OBJS)
 	$(CC) -static -o $@ $^
 
 $(REBASE): $(REBASE_OBJS)
+	$(CC) -static -o $@ $^
+
+$(SWITCH): $(SWITCH_OBJS)
 	$(CC) -static -o $@ $^
 
 # jansson's headers and library: the host's, or for a cross build the cross libraries'.
@@ -152,6 +167,10 @@ $(OBJDIR)/tests/test_riscv64_%: tests/unit/test_riscv64_%.c $(RISCV64_HOST_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(RISCV64_HOST_SRCS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS) -lfdt
 
+$(OBJDIR)/tests/test_switch_%: tests/unit/test_switch_%.c $(SWITCH_CORE_SRCS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(SWITCH_CORE_SRCS) $(LIB) $(LDFLAGS) -lcmocka $(LDLIBS)
+
 unit: $(UNIT_TESTS)
 	@tests/unit/run.sh $(UNIT_TESTS)
 
@@ -178,17 +197,19 @@ bench: all guests
 	@bench/snapshot
 
 # libFuzzer (clang) on the image loaders, the virtqueue walker, the API's HTTP codec and
-# the --seccomp-filter parser and the snapshot state loader, FUZZ_SECONDS each.
+# the --seccomp-filter parser, the snapshot state loader and ember-switch's forwarding
+# decision, FUZZ_SECONDS each.
 # -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.
 # A target's tests/fuzz/fuzz_<name>.dict and tests/fuzz/seeds/<name>/, if any, give libFuzzer
 # the words of its format and valid inputs to start from: without them it would rarely get
 # past a library it cannot see into (jansson is not instrumented).
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := loader virtq http seccomp_policy snapshot
+FUZZ_TARGETS := loader virtq http seccomp_policy snapshot switch
 FUZZ_SRCS := $(filter-out src/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/machine/*.c \
-	     src/devices/*.c src/seccomp/*.c src/snapshot/*.c src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c))
+	     src/devices/*.c src/seccomp/*.c src/snapshot/*.c src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c)) \
+	     $(SWITCH_CORE_SRCS)
 fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c \
-      tests/fuzz/fuzz_seccomp_policy.c tests/fuzz/fuzz_snapshot.c
+      tests/fuzz/fuzz_seccomp_policy.c tests/fuzz/fuzz_snapshot.c tests/fuzz/fuzz_switch.c
 	@mkdir -p build/fuzz
 	for t in $(FUZZ_TARGETS); do \
 		opts=; \
@@ -214,4 +235,4 @@ clean:
 	rm -rf build
 
 -include $(OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d) $(JAILER_OBJS:.o=.d) \
-	 $(REBASE_OBJS:.o=.d) $(UFFD_HANDLER_OBJS:.o=.d)
+	 $(REBASE_OBJS:.o=.d) $(UFFD_HANDLER_OBJS:.o=.d) $(SWITCH_OBJS:.o=.d)

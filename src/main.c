@@ -49,6 +49,9 @@ static const char usage[] =
 	"  --net TAP[,mac=MAC][,rx_bw=B][,rx_ops=B][,tx_bw=B][,tx_ops=B]\n"
 	"                         add a virtio-net device on host TAP interface TAP (up to 4);\n"
 	"                         B: a token bucket SIZE:REFILL_MS[:BURST]\n"
+	"  --net switch=PATH[,mac=MAC][,rx_bw=B]...\n"
+	"                         the same on a port of ember-switch listening at PATH (no\n"
+	"                         root or TAP needed; bare frames, so no checksum/TSO offloads)\n"
 	"  --balloon MIB[,deflate_on_oom][,stats=SECONDS]\n"
 	"                         add a virtio-balloon asking the guest to give back MIB\n"
 	"  --vsock CID,UDS_PATH   add a virtio-vsock with guest CID (>= 3); host programs\n"
@@ -339,9 +342,10 @@ static void parse_vm_option(int opt, struct vm_config *cfg)
 		if (cfg->nr_nets == VM_MAX_NETS)
 			bad_arg("--net: at most %u network devices", VM_MAX_NETS);
 		if (net_config_parse(optarg, &n))
-			bad_arg("--net %s: expected TAP[,mac=AA:BB:CC:DD:EE:FF] (a unicast MAC, "
-				"a name under 16 characters)",
-				optarg);
+			bad_arg("--net %s: expected TAP or switch=PATH, then [,mac=AA:BB:CC:DD:EE:FF]"
+				"[,rx_bw=B][,rx_ops=B][,tx_bw=B][,tx_ops=B] (a unicast MAC, a TAP "
+				"name under 16 characters, a PATH of at most %zu)", optarg,
+				NET_SWITCH_PATH_MAX);
 		snprintf(n.id, sizeof(n.id), "net%u", cfg->nr_nets);
 		if (vm_config_put_net(cfg, &n, why, sizeof(why)))
 			bad_arg("--net %s: %s", optarg, why);

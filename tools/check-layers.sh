@@ -2,8 +2,9 @@
 # The folders of src/ are layers, and an include may only point down:
 #   util  <  seccomp, snapshot  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api
 #   <  main.c
-# src/jailer and src/snaptools are programs of their own (ember-jailer, ember-rebase-snap;
-# libc only): they may use util and nothing of ember's VM layers, and nothing else uses them.
+# src/jailer, src/snaptools and src/switch are programs of their own (ember-jailer,
+# ember-rebase-snap, ember-switch; libc only): they may use util and nothing of ember's VM
+# layers, and nothing else uses them.
 # (arch/arch.h and arch_defs.h are the arch's interface, which vmm and config may use;
 # arch_defs.h is a leaf). One PASS/FAIL line per rule; the offending lines go to stderr.
 set -u
@@ -34,6 +35,7 @@ check arch-below-machine src/arch '(machine|api)/'
 check machine-below-api src/machine 'api/'
 check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|snaptools)/'
 check snaptools-uses-only-util src/snaptools '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer)/'
+check switch-uses-only-util src/switch '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer|snaptools)/'
 
 # only_its_own NAME FOLDER: nothing outside src/FOLDER includes it.
 only_its_own() {
@@ -49,4 +51,5 @@ only_its_own() {
 }
 only_its_own nothing-includes-the-jailer jailer
 only_its_own nothing-includes-snaptools snaptools
+only_its_own nothing-includes-the-switch switch
 exit $failed

@@ -2,9 +2,11 @@
 # `make check`: builds everything, runs every tier, prints one PASS/FAIL line per test
 # and ends with "N passed, N failed". Exit status 0 only if nothing failed.
 #   tiers: build, lint, unit (plain and ASan/UBSan), 10 s of libFuzzer on the loaders, the
-#   virtqueue walker, the HTTP codec and the seccomp policy parser, command line, tiny
+#   virtqueue walker, the HTTP codec, the seccomp policy parser and ember-switch's
+#   forwarding decision, command line, tiny
 #   guests on /dev/kvm
-#   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), the API, seccomp,
+#   (plain and ASan/UBSan: hostile guests must not trip the sanitizers), ember-switch
+#   between guests, the API, seccomp,
 #   the jailer, nested
 #   real Linux on x86_64 and on arm64 (GICv2 and GICv3 L1s), and (without QEMU) the nested
 #   tier's test-bed stall classifier.
@@ -89,6 +91,8 @@ asan_guests() {
 	return "$rc"
 }
 step asan-guest asan_guests
+# ember-switch between tiny guests (no root or TAP), its control socket and command line.
+step switch tests/switch/run.sh build/ember build/ember-switch build/guest
 step seccomp tests/seccomp/run.sh build/ember build/guest
 step api tests/api/run.sh build/ember
 # ember started through ember-jailer (as root; the jail needs the static build, which the

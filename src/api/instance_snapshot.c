@@ -69,6 +69,12 @@ static int restore_config(struct instance *in, const struct machine_snapshot *s,
 				 r->nets[i].iface_id);
 			return -EINVAL;
 		}
+		/* An override names a TAP; a switch port reconnects to its switch's path. */
+		if (*cfg->nets[n].switch_path) {
+			snprintf(why, why_len, "network_overrides: interface '%s' is on a switch "
+				 "(switch_socket), not a TAP (host_dev_name)", r->nets[i].iface_id);
+			return -EINVAL;
+		}
 		memcpy(cfg->nets[n].tap, r->nets[i].tap, sizeof(cfg->nets[n].tap));
 	}
 	if (*r->vsock_uds) {

@@ -64,7 +64,9 @@ static json_t *drive_json(const struct disk_config *d)
 
 static json_t *net_json(const struct net_config *n)
 {
-	json_t *o = json_pack("{s:s, s:s}", "iface_id", n->id, "host_dev_name", n->tap);
+	json_t *o = json_pack("{s:s, s:s}", "iface_id", n->id,
+			      *n->switch_path ? "switch_socket" : "host_dev_name",
+			      *n->switch_path ? n->switch_path : n->tap);
 	char mac[18];
 
 	if (o && n->has_mac) {

@@ -159,9 +159,17 @@ int net_config_parse(const char *arg, struct net_config *cfg)
 		return -EINVAL;
 	strcpy(copy, arg);
 	tap = strtok_r(copy, ",", &save);
-	if (!tap || strlen(tap) >= sizeof(cfg->tap))
+	if (!tap || arg[0] == ',')
 		return -EINVAL;
-	strcpy(cfg->tap, tap);
+	if (!strncmp(tap, "switch=", 7)) {
+		if (!tap[7] || strlen(tap + 7) > NET_SWITCH_PATH_MAX)
+			return -EINVAL;
+		strcpy(cfg->switch_path, tap + 7);
+	} else if (strlen(tap) < sizeof(cfg->tap)) {
+		strcpy(cfg->tap, tap);
+	} else {
+		return -EINVAL;
+	}
 	while ((opt = strtok_r(NULL, ",", &save))) {
 		char end;
 		int i;

@@ -44,10 +44,14 @@ struct disk_config {
 };
 
 #define NET_TAP_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
+/* An ember-switch port socket: a whole sun_path, without the NUL. */
+#define NET_SWITCH_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
+/* One interface: on a host TAP, or on a port of ember-switch; exactly one is named. */
 struct net_config {
 	char id[CONFIG_ID_MAX + 1]; /* iface_id: how the API names it */
-	char tap[NET_TAP_NAME_MAX]; /* host TAP interface name */
+	char tap[NET_TAP_NAME_MAX]; /* host TAP interface name, or "" */
+	char switch_path[NET_SWITCH_PATH_MAX + 1]; /* the switch's SOCK_SEQPACKET socket, or "" */
 	uint8_t mac[6];
 	bool has_mac;	     /* else the guest picks its own */
 	struct throttle_config rx_limit; /* frames to the guest */
@@ -94,7 +98,8 @@ int disk_config_parse(const char *spec, struct disk_config *cfg, char *why, size
 
 /*
  * Parse "TAP[,mac=AA:BB:CC:DD:EE:FF][,rx_bw=B][,rx_ops=B][,tx_bw=B][,tx_ops=B]" into (cfg),
- * each B a token bucket "SIZE:REFILL_MS[:BURST]". 0 or -EINVAL.
+ * each B a token bucket "SIZE:REFILL_MS[:BURST]"; "switch=PATH" in place of TAP puts the
+ * interface on ember-switch's socket PATH (which runs to the first comma). 0 or -EINVAL.
  */
 int net_config_parse(const char *arg, struct net_config *cfg);
 

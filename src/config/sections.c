@@ -139,17 +139,24 @@ static int cf_mac(const char *s, uint8_t mac[6])
 
 int cfg_net(struct cf *cf, json_t *v, const char *w, struct net_config *out)
 {
+	/* switch_socket is ember's: the interface on a port of ember-switch, not a TAP. */
 	static const char *const known[] = {
-	    "iface_id",	       "host_dev_name", "guest_mac", "rx_rate_limiter",
+	    "iface_id",	       "host_dev_name", "switch_socket", "guest_mac", "rx_rate_limiter",
 	    "tx_rate_limiter", "mtu",		NULL};
 	struct net_config n = {0};
 	const char *mac = NULL;
-	json_t *p;
+	json_t *tap, *sw, *p;
 	int err;
 
 	err = cf_object(cf, v, w) ?: cf_keys(cf, v, w, known) ?:
 	      cf_id(cf, v, w, "iface_id", n.id) ?:
-	      cf_str_copy(cf, v, w, "host_dev_name", true, n.tap, sizeof(n.tap)) ?:
+	      cf_member(cf, v, w, "host_dev_name", false, &tap) ?:
+	      cf_member(cf, v, w, "switch_socket", false, &sw) ?:
+	      (!tap == !sw ? cf_fail(cf, "%s: exactly one of host_dev_name and switch_socket "
+				 "must be given", w) : 0) ?:
+	      cf_str_copy(cf, v, w, "host_dev_name", false, n.tap, sizeof(n.tap)) ?:
+	      cf_str_copy(cf, v, w, "switch_socket", false, n.switch_path,
+			  sizeof(n.switch_path)) ?:
 	      cf_str(cf, v, w, "guest_mac", false, &mac) ?:
 	      cf_member(cf, v, w, "mtu", false, &p) ?:
 	      (p ? cf_fail(cf, "%s.mtu: not supported by ember yet", w) : 0) ?:

@@ -141,7 +141,8 @@ int vm_config_put_net(struct vm_config *cfg, const struct net_config *n, char *w
 
 		if ((int)i == at)
 			continue;
-		if (!strcmp(o->tap, n->tap)) {
+		/* Two ports on one switch are two interfaces; one TAP cannot be two. */
+		if (*n->tap && !strcmp(o->tap, n->tap)) {
 			snprintf(why, why_len, "network interface '%s': host_dev_name '%s' is "
 				 "already used by '%s'", n->id, n->tap, o->id);
 			return -EINVAL;

@@ -359,7 +359,8 @@ static int net_create(struct machine *m, unsigned int index, void **dev, char *w
 				    (struct virtio_net **)dev, reason, sizeof(reason));
 
 	if (ret)
-		snprintf(why, why_len, "network interface '%s' (TAP %s): %s", n->id, n->tap,
+		snprintf(why, why_len, "network interface '%s' (%s %s): %s", n->id,
+			 *n->switch_path ? "switch" : "TAP", *n->switch_path ? n->switch_path : n->tap,
 			 *reason ? reason : strerror(-ret));
 	return ret;
 }

@@ -1,17 +1,17 @@
 /*
- * virtio-net over TAP. The TAP speaks the same 12-byte virtio_net_hdr_v1 as the guest, so
- * transmit is one writev of the guest's buffers. Receive reads a frame once and spreads
- * it over as many guest buffers as it needs (mergeable rx buffers).
+ * virtio-net over a backend (net_backend.h): a TAP, which speaks the same 12-byte
+ * virtio_net_hdr_v1 as the guest, or an ember-switch port, which carries bare frames.
+ * Transmit hands the guest's buffers to the backend as they are. Receive reads a frame
+ * once and spreads it over as many guest buffers as it needs (mergeable rx buffers).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "net.h"
+#include "net_backend.h"
 #include "virtio.h"
 #include "../snapshot/stream.h"
 #include "../util/log.h"
@@ -33,7 +33,7 @@
 #define NET_TXQ 1
 
 /* The largest frame a TAP hands over: a 64 KiB GSO packet plus Ethernet and our header. */
-#define NET_FRAME_MAX	     (TAP_VNET_HDR_LEN + 65550)
+#define NET_FRAME_MAX	     (NET_HDR_LEN + 65550)
 #define NET_HDR_NUM_BUFFERS  10
 /* Guest buffers one received frame may take; Linux posts at least 1.5 KiB per buffer. */
 #define NET_RX_MAX_CHAINS    48
@@ -42,12 +42,13 @@ struct virtio_net {
 	struct virtio_dev vd;
 	struct event_loop *loop;
 	struct net_config *cfg; /* the caller's; the limits follow virtio_net_update_limits */
-	int tap_fd;
-	struct event_source tap_src;
-	bool tap_registered;
-	uint32_t tap_events;
-	bool tx_blocked;     /* the TAP is full: wait for EPOLLOUT */
-	size_t rx_len;	     /* bytes of a frame read from the TAP, waiting for guest buffers */
+	struct net_backend be;
+	struct event_source be_src;
+	bool be_registered;
+	uint32_t be_events;
+	bool be_gone;	     /* the switch closed our port: every frame is dropped from now on */
+	bool tx_blocked;     /* the backend is full: wait for EPOLLOUT */
+	size_t rx_len;	     /* bytes of a frame read from the backend, waiting for guest buffers */
 	uint8_t *rx_frame;
 	struct virtq_elem *elems; /* NET_RX_MAX_CHAINS; also used by tx */
 	uint32_t rx_used[NET_RX_MAX_CHAINS];
@@ -56,14 +57,15 @@ struct virtio_net {
 	struct net_stats stats;
 };
 
-static void net_set_tap_events(struct virtio_net *net, uint32_t want)
+static void net_set_backend_events(struct virtio_net *net, uint32_t want)
 {
-	if (want != net->tap_events && !event_loop_modify(net->loop, &net->tap_src, want))
-		net->tap_events = want;
+	if (net->be_registered && want != net->be_events &&
+	    !event_loop_modify(net->loop, &net->be_src, want))
+		net->be_events = want;
 }
 
-/* Read the TAP only while a frame can go somewhere; watch for room while tx is blocked. */
-static void net_watch_tap(struct virtio_net *net)
+/* Read the backend only while a frame can go somewhere; watch for room while tx is blocked. */
+static void net_watch_backend(struct virtio_net *net)
 {
 	uint32_t want = 0;
 
@@ -73,7 +75,26 @@ static void net_watch_tap(struct virtio_net *net)
 		if (net->tx_blocked)
 			want |= EPOLLOUT;
 	}
-	net_set_tap_events(net, want);
+	net_set_backend_events(net, want);
+}
+
+/*
+ * The switch went away (it exited, or closed our port). The guest runs on: what it sends
+ * is dropped and counted, nothing arrives. Once: a hung-up socket stays readable, so it
+ * leaves the event loop, which would otherwise wake for it forever.
+ */
+static void net_backend_lost(struct virtio_net *net)
+{
+	if (net->be_gone)
+		return;
+	log_warnx(net->vd.log, "virtio-net %s: the switch closed the connection; frames to and "
+		  "from the guest are dropped from now on", net->be.name);
+	net->be_gone = true;
+	net->tx_blocked = false;
+	net->rx_len = 0;
+	if (net->be_registered)
+		event_loop_del(net->loop, &net->be_src);
+	net->be_registered = false;
 }
 
 /*
@@ -106,7 +127,7 @@ static int net_rx_deliver(struct virtio_net *net)
 		}
 		n++;
 		/* An rx buffer the device may only read, or too small for a header. */
-		if (e->nr_out || (n == 1 && e->in_len < TAP_VNET_HDR_LEN))
+		if (e->nr_out || (n == 1 && e->in_len < NET_HDR_LEN))
 			return -1;
 		take = MIN(e->in_len, net->rx_len - off);
 		virtq_elem_write(e, 0, net->rx_frame + off, take);
@@ -119,7 +140,7 @@ static int net_rx_deliver(struct virtio_net *net)
 		virtq_fill(q, &net->elems[i], net->rx_used[i], i);
 	virtq_flush(q, n);
 	net->stats.rx_frames++;
-	net->stats.rx_bytes += net->rx_len - TAP_VNET_HDR_LEN;
+	net->stats.rx_bytes += net->rx_len - NET_HDR_LEN;
 	return 1;
 }
 
@@ -129,22 +150,27 @@ static void net_rx(struct virtio_net *net)
 	bool delivered = false;
 	int ret;
 
-	while (virtio_dev_running(&net->vd) && q->enabled) {
+	while (virtio_dev_running(&net->vd) && q->enabled && !net->be_gone) {
 		if (!net->rx_len) {
-			ssize_t n = read(net->tap_fd, net->rx_frame, NET_FRAME_MAX);
+			ssize_t n = net_backend_recv(&net->be, net->rx_frame, NET_FRAME_MAX);
 
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				log_warn(net->vd.log, "virtio-net %s: read", net->cfg->tap);
-			if (n <= 0)
+			if (n == -EPIPE) {
+				net_backend_lost(net);
 				break;
-			if ((size_t)n <= TAP_VNET_HDR_LEN) {
+			}
+			if (n == -EMSGSIZE || (n > 0 && (size_t)n <= NET_HDR_LEN)) {
 				net->stats.rx_dropped++;
 				continue;
 			}
+			if (n < 0 && n != -EAGAIN && n != -EINTR)
+				log_warnx(net->vd.log, "virtio-net %s: read: %s", net->be.name,
+					  strerror(-n));
+			if (n <= 0)
+				break;
 			net->rx_len = n;
 		}
-		/* Out of tokens: the frame waits in rx_frame and the TAP is not read meanwhile. */
-		if (!throttle_allow(&net->rx_throttle, net->rx_len - TAP_VNET_HDR_LEN))
+		/* Out of tokens: the frame waits in rx_frame and the backend is not read meanwhile. */
+		if (!throttle_allow(&net->rx_throttle, net->rx_len - NET_HDR_LEN))
 			break;
 		ret = net_rx_deliver(net);
 		if (ret < 0) {
@@ -163,7 +189,7 @@ static void net_rx(struct virtio_net *net)
 	}
 	if (delivered)
 		virtio_dev_signal_queue(&net->vd, NET_RXQ);
-	net_watch_tap(net);
+	net_watch_backend(net);
 }
 
 static void net_tx(struct virtio_net *net)
@@ -171,40 +197,45 @@ static void net_tx(struct virtio_net *net)
 	struct virtq *q = &net->vd.queues[NET_TXQ];
 	struct virtq_elem *e = &net->elems[0];
 	bool pushed = false;
+	ssize_t sent;
 	int ret;
 
 	while (!net->tx_blocked) {
 		ret = virtio_dev_pop(&net->vd, NET_TXQ, e, "malformed transmit chain");
 		if (ret <= 0)
 			break;
-		if (e->nr_in || e->out_len <= TAP_VNET_HDR_LEN || e->out_len > NET_FRAME_MAX) {
+		if (e->nr_in || e->out_len <= NET_HDR_LEN || e->out_len > NET_FRAME_MAX ||
+		    net->be_gone) {
 			net->stats.tx_dropped++;
-		} else if (!throttle_allow(&net->tx_throttle, e->out_len - TAP_VNET_HDR_LEN)) {
+		} else if (!throttle_allow(&net->tx_throttle, e->out_len - NET_HDR_LEN)) {
 			virtq_unpop(q, 1); /* the throttle's timer brings us back */
 			break;
-		} else if (writev(net->tap_fd, e->iov, e->nr_out) < 0) {
-			if (errno == EAGAIN) {
-				/* Full TAP: this frame goes again when the TAP drains. */
+		} else if ((sent = net_backend_send(&net->be, e->iov, e->nr_out)) < 0) {
+			if (sent == -EAGAIN) {
+				/* Full backend: this frame goes again when it drains. */
 				virtq_unpop(q, 1);
 				net->tx_blocked = true;
 				break;
 			}
-			log_info(net->vd.log, "virtio-net %s: frame dropped: %s", net->cfg->tap,
-				 strerror(errno));
+			if (sent == -EPIPE)
+				net_backend_lost(net);
+			else
+				log_info(net->vd.log, "virtio-net %s: frame dropped: %s", net->be.name,
+					 strerror(-sent));
 			net->stats.tx_dropped++;
 		} else {
 			net->stats.tx_frames++;
-			net->stats.tx_bytes += e->out_len - TAP_VNET_HDR_LEN;
+			net->stats.tx_bytes += e->out_len - NET_HDR_LEN;
 		}
 		virtq_push(q, e, 0);
 		pushed = true;
 	}
 	if (pushed)
 		virtio_dev_signal_queue(&net->vd, NET_TXQ);
-	net_watch_tap(net);
+	net_watch_backend(net);
 }
 
-static void net_tap_event(void *opaque, uint32_t events)
+static void net_backend_event(void *opaque, uint32_t events)
 {
 	struct virtio_net *net = opaque;
 
@@ -215,6 +246,9 @@ static void net_tap_event(void *opaque, uint32_t events)
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		net_rx(net);
+	/* Reported whatever is asked for, so also while the device is not reading. */
+	if (net_backend_hung_up(&net->be, events))
+		net_backend_lost(net);
 	pthread_mutex_unlock(&net->vd.lock);
 }
 
@@ -241,10 +275,15 @@ static void net_tx_resume(struct virtio_dev *vd)
 static uint64_t net_features(struct virtio_dev *vd)
 {
 	struct virtio_net *net = vd->priv;
-	uint64_t f = 1ULL << NET_F_CSUM | 1ULL << NET_F_GUEST_CSUM | 1ULL << NET_F_GUEST_TSO4 |
-		     1ULL << NET_F_GUEST_TSO6 | 1ULL << NET_F_GUEST_UFO | 1ULL << NET_F_HOST_TSO4 |
-		     1ULL << NET_F_HOST_TSO6 | 1ULL << NET_F_HOST_UFO | 1ULL << NET_F_MRG_RXBUF;
+	uint64_t offloads = 1ULL << NET_F_CSUM | 1ULL << NET_F_GUEST_CSUM |
+			    1ULL << NET_F_GUEST_TSO4 | 1ULL << NET_F_GUEST_TSO6 |
+			    1ULL << NET_F_GUEST_UFO | 1ULL << NET_F_HOST_TSO4 |
+			    1ULL << NET_F_HOST_TSO6 | 1ULL << NET_F_HOST_UFO;
+	uint64_t f = 1ULL << NET_F_MRG_RXBUF;
 
+	/* A switch port carries bare frames: the guest must checksum and segment them itself. */
+	if (net_backend_offloads(&net->be))
+		f |= offloads;
 	return f | (net->cfg->has_mac ? 1ULL << NET_F_MAC : 0);
 }
 
@@ -261,7 +300,12 @@ static int net_activate(struct virtio_dev *vd)
 {
 	struct virtio_net *net = vd->priv;
 	unsigned int offloads = 0;
+	int ret;
 
+	if (!net_backend_offloads(&net->be)) {
+		net_watch_backend(net);
+		return 0;
+	}
 	/* The TAP may hand the guest only what the guest said it can take. */
 	if (virtio_dev_has_feature(vd, NET_F_GUEST_CSUM)) {
 		offloads |= TAP_OFFLOAD_CSUM;
@@ -272,9 +316,11 @@ static int net_activate(struct virtio_dev *vd)
 		if (virtio_dev_has_feature(vd, NET_F_GUEST_UFO))
 			offloads |= TAP_OFFLOAD_UFO;
 	}
-	if (tap_set_offload(net->tap_fd, offloads))
-		log_warn(net->vd.log, "virtio-net %s: TUNSETOFFLOAD 0x%x", net->cfg->tap, offloads);
-	net_watch_tap(net);
+	ret = net_backend_set_offload(&net->be, offloads);
+	if (ret)
+		log_warnx(net->vd.log, "virtio-net %s: TUNSETOFFLOAD 0x%x: %s", net->be.name,
+			  offloads, strerror(-ret));
+	net_watch_backend(net);
 	return 0;
 }
 
@@ -284,7 +330,7 @@ static void net_reset(struct virtio_dev *vd)
 
 	net->rx_len = 0;
 	net->tx_blocked = false;
-	net_set_tap_events(net, 0);
+	net_set_backend_events(net, 0);
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -310,7 +356,7 @@ int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
 		return -ENOMEM;
 	net->cfg = cfg;
 	net->loop = loop;
-	net->tap_fd = -1;
+	net->be.fd = -1;
 	net->rx_throttle.timer_fd = net->tx_throttle.timer_fd = -1;
 	net->rx_frame = malloc(NET_FRAME_MAX);
 	net->elems = calloc(NET_RX_MAX_CHAINS, sizeof(*net->elems));
@@ -318,17 +364,14 @@ int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
 		ret = -ENOMEM;
 		goto err;
 	}
-	net->tap_fd = tap_open(cfg->tap);
-	if (net->tap_fd < 0) {
-		ret = net->tap_fd;
-		snprintf(why, why_len, "cannot open the TAP device: %s", strerror(-ret));
-		goto err;
-	}
-	net->tap_src = (struct event_source){ net->tap_fd, net_tap_event, net };
-	ret = event_loop_add(net->loop, &net->tap_src, 0);
+	ret = net_backend_open(&net->be, cfg, why, why_len);
 	if (ret)
 		goto err;
-	net->tap_registered = true;
+	net->be_src = (struct event_source){ net_backend_fd(&net->be), net_backend_event, net };
+	ret = event_loop_add(net->loop, &net->be_src, 0);
+	if (ret)
+		goto err;
+	net->be_registered = true;
 	virtio_dev_init(&net->vd, &net_ops, net, mem, log);
 	ret = throttle_init(&net->rx_throttle, &cfg->rx_limit, net->loop, &net->vd, net_rx_resume);
 	if (!ret)
@@ -343,10 +386,9 @@ int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
 	*out = net;
 	return 0;
 err:
-	if (net->tap_registered)
-		event_loop_del(net->loop, &net->tap_src);
-	if (net->tap_fd >= 0)
-		close(net->tap_fd);
+	if (net->be_registered)
+		event_loop_del(net->loop, &net->be_src);
+	net_backend_close(&net->be);
 	free(net->rx_frame);
 	free(net->elems);
 	free(net);
@@ -364,15 +406,16 @@ void virtio_net_destroy(struct virtio_net *net)
 		return;
 	log_info(net->vd.log,
 		 "virtio-net %s: rx %llu frames %llu bytes %llu dropped, tx %llu frames %llu bytes "
-		 "%llu dropped", net->cfg->tap, (unsigned long long)net->stats.rx_frames,
+		 "%llu dropped", net->be.name, (unsigned long long)net->stats.rx_frames,
 		 (unsigned long long)net->stats.rx_bytes, (unsigned long long)net->stats.rx_dropped,
 		 (unsigned long long)net->stats.tx_frames, (unsigned long long)net->stats.tx_bytes,
 		 (unsigned long long)net->stats.tx_dropped);
 	throttle_destroy(&net->rx_throttle);
 	throttle_destroy(&net->tx_throttle);
 	virtio_dev_destroy(&net->vd);
-	event_loop_del(net->loop, &net->tap_src);
-	close(net->tap_fd);
+	if (net->be_registered)
+		event_loop_del(net->loop, &net->be_src);
+	net_backend_close(&net->be);
 	free(net->rx_frame);
 	free(net->elems);
 	free(net);
@@ -394,7 +437,7 @@ int virtio_net_update_limits(struct virtio_net *net, const struct throttle_confi
 
 	if ((rx && throttle_config_validate(rx)) || (tx && throttle_config_validate(tx))) {
 		log_warnx(net->vd.log, "virtio-net %s: rate limiter out of range; nothing changed",
-			  net->cfg->tap);
+			  net->be.name);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&net->vd.lock);

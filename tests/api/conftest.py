@@ -2,8 +2,10 @@
 """Fixtures for the API tests: ember processes with an API socket, and a booted
 ticker guest.  EMBER_BIN, GUEST_DIR and EMBER_API_SPEC override the defaults
 (build/ember, build/guest, ../shared/spec/firecracker-api.yaml)."""
+import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -126,6 +128,58 @@ def module_spawn(tmp_path_factory):
     s = Spawner(tmp_path_factory.mktemp("module"))
     yield s
     s.cleanup()
+
+
+# ember-switch from the same build as ember (taken before ember is copied away).
+SWITCH = os.path.abspath(os.environ.get(
+    "EMBER_SWITCH_BIN", os.path.join(os.path.dirname(embervm.EMBER), "ember-switch")))
+
+
+class Switch:
+    """An ember-switch of the test's own, with its port and control sockets in (d)."""
+
+    def __init__(self, d):
+        self.sock = os.path.join(d, "sw.sock")
+        self.ctl = os.path.join(d, "sw.ctl")
+        self.err_path = os.path.join(d, "switch.err")
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([SWITCH, "--socket", self.sock, "--control", self.ctl,
+                                          "--name", "api"], stdin=subprocess.DEVNULL,
+                                         stderr=err)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.ctl):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("ember-switch did not start: %s" % open(self.err_path).read())
+            time.sleep(0.02)
+
+    def status(self):
+        """The control socket's JSON object."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(self.ctl)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return json.loads(data)
+
+    def stop(self):
+        self.proc.terminate()
+        assert self.proc.wait(10) == 0, open(self.err_path).read()
+        assert not os.path.exists(self.sock) and not os.path.exists(self.ctl)
+
+
+@pytest.fixture
+def switch(scratch):
+    """A running ember-switch (build/ember-switch), stopped with SIGTERM afterwards."""
+    if not os.access(SWITCH, os.X_OK):
+        pytest.skip("%s is missing: run make" % SWITCH)
+    s = Switch(scratch)
+    yield s
+    s.stop()
 
 
 @pytest.fixture(scope="session")

@@ -78,3 +78,53 @@ def test_mmds_after_start(vm, tap_name):
     api.ok("PUT", "/mmds", {"replaced": True})
     assert api.ok("GET", "/mmds") == {"replaced": True}
     assert api.ok("GET", "/vm/config")["mmds-config"]["network_interfaces"] == ["eth0"]
+
+
+# On an ember-switch port: "switch_socket" in place of "host_dev_name" (ember's own field).
+def test_switch_socket_echoed(vm, switch):
+    api = vm.api
+    api.ok("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "switch_socket": switch.sock,
+                                               "guest_mac": "06:00:AC:10:00:03"})
+    # Not through the checking client: the spec's NetworkInterface requires host_dev_name.
+    nets = embervm.get_unchecked(vm, "/vm/config")["network-interfaces"]
+    assert len(nets) == 1
+    assert nets[0]["switch_socket"] == switch.sock
+    assert "host_dev_name" not in nets[0]
+    assert nets[0]["guest_mac"].lower() == "06:00:ac:10:00:03"
+
+
+def test_switch_socket_or_host_dev_name(api, tap_name):
+    for body in [{"iface_id": "eth0"},
+                 {"iface_id": "eth0", "host_dev_name": tap_name, "switch_socket": "/tmp/s"}]:
+        fault = api.fault("PUT", "/network-interfaces/eth0", body)
+        assert "exactly one of host_dev_name and switch_socket" in fault, fault
+    fault = api.fault("PUT", "/network-interfaces/eth0", {"iface_id": "eth0",
+                                                          "switch_socket": ""})
+    assert "switch_socket" in fault, fault
+    fault = api.fault("PUT", "/network-interfaces/eth0", {"iface_id": "eth0",
+                                                          "switch_socket": "/" + "s" * 200})
+    assert "switch_socket" in fault, fault
+    assert not api.ok("GET", "/vm/config").get("network-interfaces")
+
+
+def test_switch_port_connects_at_start(vm, switch):
+    """InstanceStart connects to the switch: a port with ember's pid; the rate limiters
+    can be changed after, as on a TAP."""
+    api = vm.api
+    embervm.configure_ticker(api)
+    api.ok("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "switch_socket": switch.sock})
+    assert switch.status()["ports"] == []
+    embervm.start(vm)
+    assert [p["pid"] for p in switch.status()["ports"]] == [vm.proc.pid]
+    api.ok("PATCH", "/network-interfaces/eth0", {"iface_id": "eth0", "rx_rate_limiter": {
+        "bandwidth": {"size": 100000, "refill_time": 100}}})
+    vm.wait_ticks(2, timeout=5)
+
+
+def test_start_without_the_switch_fails(vm, scratch):
+    api = vm.api
+    embervm.configure_ticker(api)
+    api.ok("PUT", "/network-interfaces/eth0", {"iface_id": "eth0",
+                                               "switch_socket": scratch + "/none.sock"})
+    fault = api.fault("PUT", "/actions", {"action_type": "InstanceStart"})
+    assert "cannot connect to the switch" in fault, fault

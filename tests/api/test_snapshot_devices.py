@@ -40,7 +40,7 @@ def disk(d):
     return path
 
 
-def boot(spawn, d, tap=None):
+def boot(spawn, d, tap=None, switch=None):
     if not os.path.exists(GUEST):
         pytest.skip("%s is missing: run make guests" % GUEST)
     e = spawn()
@@ -54,6 +54,9 @@ def boot(spawn, d, tap=None):
         e.api.ok("PUT", "/network-interfaces/eth0", {
             "iface_id": "eth0", "host_dev_name": tap,
             "tx_rate_limiter": {"ops": {"size": 100, "refill_time": 100}}})
+    if switch:
+        e.api.ok("PUT", "/network-interfaces/eth0", {
+            "iface_id": "eth0", "switch_socket": switch.sock, "guest_mac": "06:00:00:00:00:01"})
     e.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
     e.wait_serial("SNAPV-READY", 20)
     wait_vio(e, 2)
@@ -169,3 +172,40 @@ def test_network_device_goes_on(spawn, scratch, tap_name):
     goes_on(r, last)
     cfg = r.api.ok("GET", "/vm/config")
     assert cfg["network-interfaces"][0]["host_dev_name"] == tap_name
+
+
+def port_of(switch, e, frames_over=0, timeout=10.0):
+    """(e)'s port on (switch) once it has sent more than (frames_over) frames; it must be
+    the only port there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ports = switch.status()["ports"]
+        if len(ports) == 1 and ports[0]["pid"] == e.proc.pid and \
+                ports[0]["rx_frames"] > frames_over:
+            return ports[0]
+        if time.monotonic() > deadline:
+            pytest.fail("the switch's ports: %r, want one of pid %d with more than %d frames"
+                        % (ports, e.proc.pid, frames_over))
+        time.sleep(0.05)
+
+
+def test_switch_port_goes_on(spawn, scratch, switch):
+    """A VM on an ember-switch port: the restored one connects to the switch again (a new
+    port; the old one went with its process) and its frames go on through it."""
+    e = boot(spawn, scratch, switch=switch)
+    before = port_of(switch, e)
+    assert before["macs"] == ["06:00:00:00:00:01"]
+    last, state, mem = pause_and_snapshot(e, scratch)
+    kill(e)
+    # network_overrides names TAPs: not for an interface on a switch.
+    fault = spawn().api.fault("PUT", "/snapshot/load", {
+        "snapshot_path": state, "mem_file_path": mem,
+        "network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap0"}]})
+    assert "on a switch" in fault, fault
+    r = load(spawn, state, mem)
+    goes_on(r, last)
+    after = port_of(switch, r, 2)
+    assert after["port"] != before["port"]
+    assert after["macs"] == ["06:00:00:00:00:01"]
+    cfg = embervm.get_unchecked(r, "/vm/config")
+    assert cfg["network-interfaces"][0]["switch_socket"] == switch.sock

@@ -5,6 +5,7 @@
 
 #include "unit.h"
 #include "config/config_file.h"
+#include "config/sections.h"
 #include "vmm/vm.h"
 
 static const char full_config[] =
@@ -347,6 +348,64 @@ static void test_unsupported(void **state)
 		     "balloon.free_page_reporting: not supported");
 }
 
+/* "switch_socket" in place of "host_dev_name": ember's interface on an ember-switch port. */
+static void test_switch_socket(void **state)
+{
+	char err[256], long_path[200], json[512];
+	struct vm_config cfg;
+	json_t *out, *nets;
+
+	(void)state;
+	assert_int_equal(load("{" BOOT ", \"network-interfaces\": ["
+			      "{\"iface_id\": \"a\", \"switch_socket\": \"/run/sw/sock\", "
+			      "\"guest_mac\": \"02:00:00:00:00:0a\"}, "
+			      "{\"iface_id\": \"b\", \"switch_socket\": \"/run/sw/sock\"}, "
+			      "{\"iface_id\": \"c\", \"host_dev_name\": \"tap0\"}]}",
+			      &cfg, err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg.nr_nets, 3);
+	assert_string_equal(cfg.nets[0].switch_path, "/run/sw/sock");
+	assert_string_equal(cfg.nets[0].tap, "");
+	assert_true(cfg.nets[0].has_mac);
+	/* Two ports on one switch are fine; two interfaces on one TAP are not. */
+	assert_string_equal(cfg.nets[1].switch_path, "/run/sw/sock");
+	assert_string_equal(cfg.nets[2].tap, "tap0");
+	assert_string_equal(cfg.nets[2].switch_path, "");
+	/* GET /vm/config (and a snapshot's configuration) says it back. */
+	out = cfg_to_json(&cfg);
+	assert_non_null(out);
+	nets = json_object_get(out, "network-interfaces");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(nets, 0), "switch_socket")),
+	    "/run/sw/sock");
+	assert_null(json_object_get(json_array_get(nets, 0), "host_dev_name"));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(nets, 2), "host_dev_name")), "tap0");
+	assert_null(json_object_get(json_array_get(nets, 2), "switch_socket"));
+	json_decref(out);
+	vm_config_free(&cfg);
+
+	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\", "
+		     "\"host_dev_name\": \"t\", \"switch_socket\": \"/s\"}]}",
+		     "network-interfaces[0]: exactly one of host_dev_name and switch_socket must "
+		     "be given");
+	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\"}]}",
+		     "network-interfaces[0]: exactly one of host_dev_name and switch_socket");
+	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\", "
+		     "\"switch_socket\": \"\"}]}",
+		     "network-interfaces[0].switch_socket: must not be empty");
+	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\", "
+		     "\"switch_socket\": 7}]}",
+		     "network-interfaces[0].switch_socket: must be a string");
+	memset(long_path, 'p', NET_SWITCH_PATH_MAX + 1);
+	long_path[NET_SWITCH_PATH_MAX + 1] = '\0';
+	snprintf(json, sizeof(json),
+		 "{" BOOT ", \"network-interfaces\": [{\"iface_id\": "
+		 "\"a\", \"switch_socket\": \"%s\"}]}",
+		 long_path);
+	expect_error(json, "network-interfaces[0].switch_socket: longer than 107 bytes");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +417,7 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_values),
 	    cmocka_unit_test(test_unsupported),
+	    cmocka_unit_test(test_switch_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

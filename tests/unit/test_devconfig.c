@@ -53,6 +53,28 @@ static void test_net_parse(void **state)
 	memset(long_arg, 'x', sizeof(long_arg) - 1);
 	long_arg[sizeof(long_arg) - 1] = '\0';
 	assert_int_equal(net_config_parse(long_arg, &c), -EINVAL);
+
+	/* On an ember-switch port: the path runs to the first comma. */
+	assert_int_equal(net_config_parse("switch=/run/ember/sw0/sock,mac=02:00:00:00:00:07,"
+					  "rx_bw=100:10", &c), 0);
+	assert_string_equal(c.switch_path, "/run/ember/sw0/sock");
+	assert_string_equal(c.tap, "");
+	assert_true(c.has_mac);
+	assert_int_equal(c.mac[5], 7);
+	assert_int_equal(c.rx_limit.bandwidth.size, 100);
+	assert_int_equal(net_config_parse("switch=rel/sock", &c), 0);
+	assert_string_equal(c.switch_path, "rel/sock");
+	assert_int_equal(net_config_parse("switch=", &c), -EINVAL);
+	assert_int_equal(net_config_parse("switch=,mac=02:00:00:00:00:01", &c), -EINVAL);
+	assert_int_equal(net_config_parse("switch=/s,bogus", &c), -EINVAL);
+	/* A sun_path holds 107 bytes and the NUL. */
+	memcpy(long_arg, "switch=/", 8);
+	memset(long_arg + 8, 'p', NET_SWITCH_PATH_MAX - 1);
+	long_arg[8 + NET_SWITCH_PATH_MAX - 1] = '\0';
+	assert_int_equal(net_config_parse(long_arg, &c), 0);
+	assert_int_equal(strlen(c.switch_path), NET_SWITCH_PATH_MAX);
+	strcat(long_arg, "p");
+	assert_int_equal(net_config_parse(long_arg, &c), -EINVAL);
 }
 
 static void test_balloon_parse(void **state)

@@ -6,7 +6,9 @@
 #                          finds (L2-HWRNG-BYTES=..., L2-BLK ...), and L2-MARKER-OK, resets;
 #                          with ember.snapshot=1 it first starts a process that counts,
 #                          prints L2-SNAP-READY and waits for a line on the console (the
-#                          host snapshots and restores it meanwhile), then L2-RESTORED
+#                          host snapshots and restores it meanwhile), then L2-RESTORED;
+#                          with ember.ip=A ember.peer=B it pings B from A over eth0
+#                          (L2-PEER-PING-OK B 3 packets received)
 #   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
 #   MODE=demo-scripted     banner, a short scripted shell session, resets
 # x86 guests without ACPI cannot power off in a way the VMM sees, so every
@@ -80,7 +82,25 @@ if grep -q 'ember.snapshot=1' /proc/cmdline; then
 	echo "L2-RESTORED uptime=$(cut -d' ' -f1 /proc/uptime) ticker-alive=$alive ticks=$(cat /tmp/ticks) got=$line"
 fi
 # Devices the run gave us, each reported on one line for the host to check.
-if [ -e /sys/class/net/eth0 ]; then
+# ember.ip=A ember.peer=B: two guests on one switch. Each pings the other until it answers
+# (the other may boot later), then stays up a while so that the other's pings find it.
+arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}" ;; esac; done; }
+if [ -e /sys/class/net/eth0 ] && [ -n "$(arg ember.peer)" ]; then
+	ip link set eth0 up
+	ip addr add "$(arg ember.ip)/24" dev eth0
+	i=0
+	until { ping -c 3 -W 2 "$(arg ember.peer)" >/tmp/ping 2>&1; grep -q ' 3 packets received' /tmp/ping; } ||
+		[ $i -ge 20 ]; do
+		i=$((i + 1))
+	done
+	if grep -q ' 3 packets received' /tmp/ping; then
+		echo "L2-PEER-PING-OK $(arg ember.peer) $(grep -o '[0-9]* packets received' /tmp/ping) tries=$i"
+	else
+		echo "L2-PEER-PING-FAILED $(arg ember.peer)"
+		cat /tmp/ping
+	fi
+	sleep 8
+elif [ -e /sys/class/net/eth0 ]; then
 	ip link set eth0 up
 	ip addr add 169.254.100.2/24 dev eth0
 	if ping -c 3 -W 3 169.254.100.1 >/tmp/ping 2>&1; then

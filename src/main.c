@@ -13,7 +13,6 @@
 #include "api/instance.h"
 #include "arch/arch.h"
 #include "config/config_file.h"
-#include "machine/console_sock.h"
 #include "seccomp/confine.h"
 #include "util/cpus.h"
 #include "util/log.h"
@@ -505,59 +504,6 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 		bad_arg("--kernel is required");
 }
 
-/*
- * --cpus: every thread ember makes from now on inherits this affinity, so it is set before
- * the first one. A CPU the host has not online, or that ember may not use (a cpuset, the
- * jailer's cgroup, taskset), is a bad argument rather than something to ignore.
- */
-static void apply_cpus(const char *list)
-{
-	struct cpu_set want, online, allowed;
-	char why[256], text[256];
-	int cpu, ret;
-
-	if (cpu_list_parse(list, &want, why, sizeof(why)))
-		bad_arg("--cpus %s: %s", list, why);
-	if (!cpus_online(&online)) {
-		cpu = cpu_set_first_missing(&want, &online);
-		cpu_list_format(&online, text, sizeof(text));
-		if (cpu >= 0)
-			bad_arg("--cpus %s: CPU %d is not online (online: %s)", list, cpu, text);
-	}
-	ret = cpus_get_affinity(&allowed);
-	if (ret)
-		die("cannot read ember's CPU affinity: %s", strerror(-ret));
-	cpu = cpu_set_first_missing(&want, &allowed);
-	cpu_list_format(&allowed, text, sizeof(text));
-	if (cpu >= 0)
-		bad_arg("--cpus %s: CPU %d is not one ember may run on (allowed: %s)", list, cpu,
-			text);
-	ret = cpus_set_affinity(&want);
-	if (ret)
-		bad_arg("--cpus %s: the host refused: %s", list, strerror(-ret));
-}
-
-/*
- * --console-sock: the socket and the output pipe, before the API socket (a client that
- * found the API up finds the console up too). The serial port writes into the pipe.
- */
-static int open_console_sock(struct instance *in, const char *path)
-{
-	struct vm_config *cfg = &in->cfg;
-	char why[256];
-	int ret;
-
-	ret = console_sock_open(path, &cfg->console_listen, &cfg->console_pipe, &cfg->console_out,
-				why, sizeof(why));
-	if (ret) {
-		fprintf(stderr, "ember: --console-sock %s: %s\n", path, why);
-		return ret;
-	}
-	cfg->console_in = -1; /* stdin is not the guest's any more */
-	log_info(&in->log, "console on %s", path);
-	return 0;
-}
-
 /* --metadata: the MMDS data store's first contents. */
 static void load_metadata(struct instance *in, const char *path)
 {
@@ -634,8 +580,9 @@ int main(int argc, char **argv)
 
 	vm_config_init(&cfg);
 	parse_args(argc, argv, &cfg, &o);
-	if (o.cpus)
-		apply_cpus(o.cpus);
+	/* Before the first thread: they all inherit it. */
+	if (o.cpus && cpus_restrict(o.cpus, why, sizeof(why)))
+		bad_arg("--cpus %s: %s", o.cpus, why);
 	boot_now = cfg.kernel_path != NULL || cfg.restore.set;
 	if (o.start_time_set && o.start_time_us > start_us)
 		bad_arg("--start-time-us %llu: later than now (%llu), so not this boot's monotonic "
@@ -667,7 +614,8 @@ int main(int argc, char **argv)
 		die("cannot install the vCPU kick handler");
 	arch_host_check(&in.log);
 	setup_seccomp(&in, &o);
-	if (o.console_sock && open_console_sock(&in, o.console_sock)) {
+	if (o.console_sock && instance_open_console(&in, o.console_sock, why, sizeof(why))) {
+		fprintf(stderr, "ember: --console-sock %s: %s\n", o.console_sock, why);
 		instance_destroy(&in);
 		return 1;
 	}

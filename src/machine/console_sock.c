@@ -367,7 +367,8 @@ int console_sock_retry(struct console_sock *cs)
 					console_sock_flush(cs);
 				cs->pipe_due_us = now + CONSOLE_OUTPUT_REST_US;
 			} else {
-				console_sock_watch_pipe(cs, true); /* quiet: wake on the next byte */
+				/* Quiet: wake on the next byte. */
+				console_sock_watch_pipe(cs, true);
 			}
 		}
 		if (cs->pipe_resting) {

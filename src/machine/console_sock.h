@@ -27,14 +27,14 @@ struct serial;
 
 struct console_sock {
 	bool started;
-	int listen_fd;	     /* the socket viewers connect to (the caller's) */
-	int pipe_fd;	     /* the read end of the output pipe (the caller's) */
-	int viewer_fd;	     /* -1: nobody attached */
+	int listen_fd;		/* the socket viewers connect to (the caller's) */
+	int pipe_fd;		/* the read end of the output pipe (the caller's) */
+	int viewer_fd;		/* -1: nobody attached */
 	uint32_t viewer_events; /* what viewer_fd is watched for */
 	bool viewer_input_done; /* the viewer's input reached EOF; it may still read */
-	bool out_waiting;    /* the viewer's socket was full: watching for room */
-	uint64_t viewer_pos; /* the ring position of the next byte the viewer gets */
-	bool pipe_resting;   /* output came lately: the pipe is read again at pipe_due_us */
+	bool out_waiting;	/* the viewer's socket was full: watching for room */
+	uint64_t viewer_pos;	/* the ring position of the next byte the viewer gets */
+	bool pipe_resting;	/* output came lately: the pipe is read again at pipe_due_us */
 	uint64_t pipe_due_us;
 	struct console_ring *ring;
 	/* Input in arrival order, from this viewer and ones before it. */

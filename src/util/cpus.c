@@ -170,6 +170,42 @@ int cpus_set_affinity(const struct cpu_set *set)
 	return sched_setaffinity(0, sizeof(cs), &cs) ? -errno : 0;
 }
 
+int cpus_restrict(const char *list, char *why, size_t why_len)
+{
+	struct cpu_set want, online, allowed;
+	char text[256];
+	int cpu, ret;
+
+	ret = cpu_list_parse(list, &want, why, why_len);
+	if (ret)
+		return ret;
+	/* Without sysfs, the affinity check below still holds: it has only online CPUs. */
+	if (!cpus_online(&online)) {
+		cpu = cpu_set_first_missing(&want, &online);
+		cpu_list_format(&online, text, sizeof(text));
+		if (cpu >= 0) {
+			snprintf(why, why_len, "CPU %d is not online (online: %s)", cpu, text);
+			return -EINVAL;
+		}
+	}
+	ret = cpus_get_affinity(&allowed);
+	if (ret) {
+		snprintf(why, why_len, "cannot read ember's CPU affinity: %s", strerror(-ret));
+		return ret;
+	}
+	cpu = cpu_set_first_missing(&want, &allowed);
+	cpu_list_format(&allowed, text, sizeof(text));
+	if (cpu >= 0) {
+		snprintf(why, why_len, "CPU %d is not one ember may run on (allowed: %s)", cpu,
+			 text);
+		return -EINVAL;
+	}
+	ret = cpus_set_affinity(&want);
+	if (ret)
+		snprintf(why, why_len, "the host refused: %s", strerror(-ret));
+	return ret;
+}
+
 /* Whether the calling thread has CAP_SYS_NICE in its effective set. */
 static bool has_sys_nice(void)
 {

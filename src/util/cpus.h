@@ -45,6 +45,13 @@ int cpus_get_affinity(struct cpu_set *set);
 int cpus_set_affinity(const struct cpu_set *set);
 
 /*
+ * --cpus (list): parse it, check that every CPU is online and in the calling thread's
+ * affinity (a cpuset, taskset), and make it that thread's affinity. 0, or -errno with the
+ * reason in (why, why_len): -EINVAL for a list that is bad here.
+ */
+int cpus_restrict(const char *list, char *why, size_t why_len);
+
+/*
  * Run the calling thread SCHED_FIFO at (priority). 0, or -errno with why the host refused
  * in (why, why_len): the missing capability and rlimit, or a cgroup without real-time
  * runtime.

@@ -118,6 +118,35 @@ static void test_host_sets(void **state)
 	assert_int_equal(cpus_set_affinity(&mine), 0);
 }
 
+/* --cpus as a whole: the affinity it already has is taken; offline or bad lists are not. */
+static void test_restrict(void **state)
+{
+	struct cpu_set online, mine, after;
+	char list[4096], why[300], want[64];
+	unsigned int cpu;
+
+	(void)state;
+	assert_int_equal(cpus_online(&online), 0);
+	assert_int_equal(cpus_get_affinity(&mine), 0);
+	cpu_list_format(&mine, list, sizeof(list));
+	if (cpus_restrict(list, why, sizeof(why)))
+		fail_msg("'%s' (the current affinity) refused: %s", list, why);
+	assert_int_equal(cpus_get_affinity(&after), 0);
+	assert_memory_equal(&after, &mine, sizeof(mine));
+	for (cpu = 0; cpu_set_has(&online, cpu); cpu++)
+		;
+	if (cpu < CPUS_MAX) {
+		snprintf(list, sizeof(list), "%u", cpu);
+		assert_int_equal(cpus_restrict(list, why, sizeof(why)), -EINVAL);
+		snprintf(want, sizeof(want), "CPU %u is not online", cpu);
+		if (!strstr(why, want))
+			fail_msg("'%s' refused with '%s'", list, why);
+	}
+	assert_int_equal(cpus_restrict("0-", why, sizeof(why)), -EINVAL);
+	assert_int_equal(cpus_get_affinity(&after), 0);
+	assert_memory_equal(&after, &mine, sizeof(mine)); /* a refusal changes nothing */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -127,6 +156,7 @@ int main(void)
 	    cmocka_unit_test(test_format_truncates),
 	    cmocka_unit_test(test_first_missing_and_count),
 	    cmocka_unit_test(test_host_sets),
+	    cmocka_unit_test(test_restrict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

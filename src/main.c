@@ -591,8 +591,8 @@ int main(int argc, char **argv)
 		start_us = o.start_time_us;
 	instance_init(&in, o.id, &cfg, start_us);
 	in.start_cpu_us = o.start_cpu_us;
-	in.cfg.realtime = o.realtime;
 	in.parent_cpu_us = o.parent_cpu_us;
+	in.cfg.realtime = o.realtime; /* after instance_init: not part of a config file */
 	log_set_level(&in.log, o.level);
 	in.mmds_limit = o.mmds_limit;
 	if (o.metadata)

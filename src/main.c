@@ -14,6 +14,7 @@
 #include "arch/arch.h"
 #include "config/config_file.h"
 #include "seccomp/confine.h"
+#include "util/cpus.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
@@ -69,6 +70,14 @@ static const char usage[] =
 	"  --api-sock PATH        serve Firecracker's REST API on the Unix socket PATH; without\n"
 	"                         --config-file or --kernel, wait there for InstanceStart\n"
 	"  --id ID                the instance id (default anonymous-instance)\n"
+	"  --console-sock PATH    serve the guest's serial console on the Unix socket PATH\n"
+	"                         instead of stdio: one viewer at a time, who first gets the\n"
+	"                         last 64 KiB of output; ember removes PATH at exit\n"
+	"  --cpus LIST            run every ember thread on these host CPUs only (e.g. 2-3\n"
+	"                         or 0,2); each must be online and allowed to ember\n"
+	"  --realtime             run the vCPU threads SCHED_FIFO (priority 1) where the host\n"
+	"                         allows it (CAP_SYS_NICE or RLIMIT_RTPRIO); else warn and\n"
+	"                         run them as normal threads\n"
 	"  --http-api-max-payload-size N\n"
 	"                         refuse API request bodies over N bytes (default 51200)\n"
 	"  --mmds-size-limit N    the most bytes the MMDS data store may hold (default 51200)\n"
@@ -89,8 +98,9 @@ static const char usage[] =
 	"  --version              print the version and exit\n"
 	"  --help                 print this help and exit\n"
 	"\n"
-	"Guest serial output goes to stdout, its input comes from stdin. ember exits 0 when\n"
-	"the guest resets or powers off, and non-zero with a message on any error.\n";
+	"Guest serial output goes to stdout, its input comes from stdin (unless --console-sock\n"
+	"says otherwise). ember exits 0 when the guest resets or powers off, and non-zero\n"
+	"with a message on any error.\n";
 
 enum {
 	OPT_KERNEL = 256,
@@ -113,6 +123,9 @@ enum {
 	OPT_NO_API,
 	OPT_API_SOCK,
 	OPT_ID,
+	OPT_CONSOLE_SOCK,
+	OPT_CPUS,
+	OPT_REALTIME,
 	OPT_MAX_PAYLOAD,
 	OPT_MMDS_LIMIT,
 	OPT_METADATA,
@@ -150,6 +163,9 @@ static const struct option long_options[] = {
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
 	{ "id", required_argument, NULL, OPT_ID },
+	{ "console-sock", required_argument, NULL, OPT_CONSOLE_SOCK },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "realtime", no_argument, NULL, OPT_REALTIME },
 	{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
 	{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
 	{ "metadata", required_argument, NULL, OPT_METADATA },
@@ -256,6 +272,9 @@ struct options {
 	const char *config_file;
 	const char *api_sock;
 	const char *id;
+	const char *console_sock;
+	const char *cpus;
+	bool realtime;
 	const char *metadata;
 	const char *log_path;
 	enum log_level level; /* --level: applied once the instance, and its logger, exist */
@@ -375,6 +394,17 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 			break;
 		case OPT_API_SOCK:
 			o->api_sock = optarg;
+			break;
+		case OPT_CONSOLE_SOCK:
+			if (!*optarg)
+				bad_arg("--console-sock needs a path");
+			o->console_sock = optarg;
+			break;
+		case OPT_CPUS:
+			o->cpus = optarg;
+			break;
+		case OPT_REALTIME:
+			o->realtime = true;
 			break;
 		case OPT_ID:
 			if (!instance_id_valid(optarg))
@@ -550,6 +580,9 @@ int main(int argc, char **argv)
 
 	vm_config_init(&cfg);
 	parse_args(argc, argv, &cfg, &o);
+	/* Before the first thread: they all inherit it. */
+	if (o.cpus && cpus_restrict(o.cpus, why, sizeof(why)))
+		bad_arg("--cpus %s: %s", o.cpus, why);
 	boot_now = cfg.kernel_path != NULL || cfg.restore.set;
 	if (o.start_time_set && o.start_time_us > start_us)
 		bad_arg("--start-time-us %llu: later than now (%llu), so not this boot's monotonic "
@@ -559,6 +592,7 @@ int main(int argc, char **argv)
 	instance_init(&in, o.id, &cfg, start_us);
 	in.start_cpu_us = o.start_cpu_us;
 	in.parent_cpu_us = o.parent_cpu_us;
+	in.cfg.realtime = o.realtime; /* after instance_init: not part of a config file */
 	log_set_level(&in.log, o.level);
 	in.mmds_limit = o.mmds_limit;
 	if (o.metadata)
@@ -580,15 +614,23 @@ int main(int argc, char **argv)
 		die("cannot install the vCPU kick handler");
 	arch_host_check(&in.log);
 	setup_seccomp(&in, &o);
-	if (o.api_sock && instance_open_api(&in, o.api_sock, o.max_payload, why, sizeof(why))) {
-		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
+	if (o.console_sock && instance_open_console(&in, o.console_sock, why, sizeof(why))) {
+		fprintf(stderr, "ember: --console-sock %s: %s\n", o.console_sock, why);
 		instance_destroy(&in);
 		return 1;
+	}
+	if (o.api_sock && instance_open_api(&in, o.api_sock, o.max_payload, why, sizeof(why))) {
+		fprintf(stderr, "ember: --api-sock %s: %s\n", o.api_sock, why);
+		status = 1;
+		goto out;
 	}
 	if (o.api_sock)
 		log_info(&in.log, "API socket accepting: process CPU %llu us",
 			 (unsigned long long)cpu_us());
 	status = instance_run(&in, boot_now);
+out:
 	instance_destroy(&in);
+	if (o.console_sock)
+		unlink(o.console_sock);
 	return status;
 }

@@ -165,6 +165,21 @@ static int instance_wait_for_start(struct instance *in)
 	return ret;
 }
 
+int instance_open_console(struct instance *in, const char *path, char *why, size_t why_len)
+{
+	struct vm_config *cfg = &in->cfg;
+	int ret;
+
+	/* The serial port writes into the pipe; the machine serves the socket from the pipe. */
+	ret = console_sock_open(path, &cfg->console_listen, &cfg->console_pipe, &cfg->console_out,
+				why, why_len);
+	if (ret)
+		return ret;
+	cfg->console_in = -1; /* stdin is not the guest's any more */
+	log_info(&in->log, "console on %s", path);
+	return 0;
+}
+
 int instance_open_api(struct instance *in, const char *sock_path, size_t max_payload, char *why,
 		      size_t why_len)
 {

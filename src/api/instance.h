@@ -66,6 +66,12 @@ void instance_init(struct instance *in, const char *id, struct vm_config *cfg, u
  */
 int instance_start(struct instance *in, char *why, size_t why_len);
 
+/*
+ * --console-sock: serve the serial console on (path) instead of stdio, from the start (a
+ * client that finds the API up finds the console up too). 0, or -errno with (why).
+ */
+int instance_open_console(struct instance *in, const char *path, char *why, size_t why_len);
+
 /* Serve the API on (sock_path). 0, or -errno with the reason in (why, why_len). */
 int instance_open_api(struct instance *in, const char *sock_path, size_t max_payload, char *why,
 		      size_t why_len);

@@ -48,8 +48,12 @@ static int restore_config(struct instance *in, const struct machine_snapshot *s,
 	int n;
 
 	vm_config_init(cfg);
+	/* This process's, not the snapshot's: the console and how the vCPUs are scheduled. */
 	cfg->console_in = in->cfg.console_in;
 	cfg->console_out = in->cfg.console_out;
+	cfg->console_listen = in->cfg.console_listen;
+	cfg->console_pipe = in->cfg.console_pipe;
+	cfg->realtime = in->cfg.realtime;
 	if (machine_snapshot_config(s, cfg, why, why_len))
 		return -EINVAL;
 	/* The logger and the metrics are this process's, configured before the load. */

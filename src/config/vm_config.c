@@ -19,6 +19,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->mem_mib = DEFAULT_MEM_MIB;
 	cfg->console_in = STDIN_FILENO;
 	cfg->console_out = STDOUT_FILENO;
+	cfg->console_listen = cfg->console_pipe = -1;
 	cfg->kernel_fd = cfg->initrd_fd = -1;
 }
 

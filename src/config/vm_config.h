@@ -99,6 +99,13 @@ struct vm_config {
 	struct restore_config restore; /* a snapshot to load at start (config file, CLI) */
 	int console_in;	 /* fd read for guest serial input, -1 for none */
 	int console_out; /* fd that guest serial output goes to */
+	/*
+	 * --console-sock: the socket its viewers connect to, and the read end of the pipe
+	 * whose write end is console_out (console_sock.h). -1 for the console on stdio.
+	 */
+	int console_listen;
+	int console_pipe;
+	bool realtime; /* --realtime: the vCPU threads ask for SCHED_FIFO */
 };
 
 /*
@@ -108,7 +115,7 @@ struct vm_config {
  */
 int restore_option_parse(const char *arg, struct restore_config *out);
 
-/* The defaults: 1 vCPU, 128 MiB, nothing else; console on stdin/stdout. */
+/* The defaults: 1 vCPU, 128 MiB, nothing else; console on stdin/stdout, no socket. */
 void vm_config_init(struct vm_config *cfg);
 
 /* Free what (cfg) owns and leave it as vm_config_init() does. */

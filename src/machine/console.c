@@ -30,12 +30,39 @@ static void console_feed(struct console *con)
 	}
 }
 
+static void console_unwatch(struct console *con)
+{
+	if (con->registered)
+		event_loop_del(con->loop, &con->src);
+	con->registered = false;
+}
+
+static void console_close_input(struct console *con)
+{
+	con->open = false;
+	console_unwatch(con);
+}
+
 static void console_readable(void *opaque, uint32_t events)
 {
 	struct console *con = opaque;
 	ssize_t n;
 
 	(void)events;
+	/* An event of an input console_stop ended, dispatched in the same batch. */
+	if (!con->open)
+		return;
+	if (con->len) {
+		/*
+		 * Input is waiting for FIFO room with the watch off, so only a hang-up or an
+		 * error wakes us, and it would again at every turn of the loop. What the
+		 * writer sent before it went is still to be read: from now on, on each retry,
+		 * as from a regular file, up to the EOF.
+		 */
+		console_unwatch(con);
+		con->unpollable = true;
+		return;
+	}
 	n = read(con->in_fd, con->buf, sizeof(con->buf));
 	if (n > 0) {
 		con->off = 0;
@@ -43,10 +70,7 @@ static void console_readable(void *opaque, uint32_t events)
 		console_feed(con);
 	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 		/* EOF or a dead fd: the guest simply gets no more input. */
-		con->open = false;
-		if (con->registered)
-			event_loop_del(con->loop, &con->src);
-		con->registered = false;
+		console_close_input(con);
 	}
 }
 
@@ -61,6 +85,7 @@ int console_start(struct console *con, int in_fd, struct serial *serial, struct 
 	con->loop = loop;
 	con->log = log;
 	con->off = con->len = 0;
+	con->unpollable = false;
 	if (in_fd < 0 || !serial)
 		return 0;
 	if (isatty(in_fd) && tcgetattr(in_fd, &con->term_saved) == 0) {

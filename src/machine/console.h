@@ -1,4 +1,7 @@
-/* The guest's serial console on the host: stdin feeds the UART, raw while it is a terminal. */
+/*
+ * The guest's serial console on the host: stdin feeds the UART, raw while it is a terminal
+ * (--console-sock's viewers have their own path: console_sock.h).
+ */
 #ifndef EMBER_MACHINE_CONSOLE_H
 #define EMBER_MACHINE_CONSOLE_H
 
@@ -20,7 +23,11 @@ struct console {
 	struct event_source src;
 	bool registered;
 	bool open;		/* input has not reached EOF */
-	bool unpollable;	/* a regular file or /dev/null: read on each retry instead */
+	/*
+	 * A regular file or /dev/null, or an input that hung up with bytes still to read:
+	 * read on each retry instead of watched.
+	 */
+	bool unpollable;
 	uint8_t buf[256];	/* read from in_fd, not yet taken by the UART */
 	size_t off, len;
 	bool term_raw;

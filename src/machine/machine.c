@@ -98,14 +98,17 @@ int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, 
 
 int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 {
+	struct serial *serial = machine_find(m, &device_kind_serial, NULL);
 	struct vm *vm = &m->vm;
 	int ret, status;
 
 	/* Signals first: one that comes while the terminal is raw must still restore it. */
 	ret = vm_watch_stops(vm);
-	if (!ret)
-		ret = console_start(&m->console, m->cfg->console_in,
-				    machine_find(m, &device_kind_serial, NULL), &vm->loop, vm->log);
+	if (!ret && m->cfg->console_listen >= 0)
+		ret = console_sock_start(&m->console_sock, m->cfg->console_listen,
+					 m->cfg->console_pipe, serial, &vm->loop, vm->log);
+	else if (!ret)
+		ret = console_start(&m->console, m->cfg->console_in, serial, &vm->loop, vm->log);
 	if (ret) {
 		log_err(vm->log, "cannot start the event loop: %s", strerror(-ret));
 		return 1;
@@ -123,13 +126,17 @@ int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 		vm_request_stop(vm, VM_STOP_ERROR);
 	}
 	while (!vm_stopping(vm)) {
-		ret = event_loop_run_once(&vm->loop, console_retry(&m->console));
+		/* One of the two consoles is in use; the other has nothing waiting. */
+		int in_ms = console_retry(&m->console), sock_ms = console_sock_retry(&m->console_sock);
+
+		ret = event_loop_run_once(&vm->loop, in_ms < 0 ? sock_ms : in_ms);
 		if (ret) {
 			log_err(vm->log, "event loop: %s", strerror(-ret));
 			vm_request_stop(vm, VM_STOP_ERROR);
 		}
 	}
 	status = vm_join(vm);
+	console_sock_stop(&m->console_sock);
 	console_stop(&m->console);
 	/* Every device backend runs on this thread: its CPU time is the device model's cost. */
 	log_info(vm->log, "event loop thread CPU: %llu us", (unsigned long long)thread_cpu_us());
@@ -138,6 +145,7 @@ int machine_run(struct machine *m, struct seccomp_filters *seccomp)
 
 void machine_destroy(struct machine *m)
 {
+	console_sock_stop(&m->console_sock);
 	console_stop(&m->console);
 	if (!m->vm_built)
 		return;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "console.h"
+#include "console_sock.h"
 #include "../config/vm_config.h"
 #include "../vmm/vm.h"
 
@@ -75,6 +76,7 @@ struct machine {
 	struct machine_device devs[MACHINE_MAX_DEVICES];
 	unsigned int nr_devs;	 /* built so far, in build order */
 	struct console console;	 /* the serial port's input from the host */
+	struct console_sock console_sock; /* --console-sock: its viewer and output history */
 };
 
 /* The kinds a machine is built from, in build order (devices.c). */

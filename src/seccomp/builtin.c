@@ -113,7 +113,7 @@ static const struct seccomp_rule vmm_rules[] = {
 	IOCTL(BLKGETSIZE64, "PATCH /drives: a block device's size"),
 	ALLOW("mincore", "the exit report: guest RAM resident"),
 	ALLOW_EQ("getrusage", 0, RUSAGE_SELF, "the exit report: peak RSS, CPU time"),
-	ALLOW("unlink", "removing the API and vsock sockets at exit"),
+	ALLOW("unlink", "removing the API, console and vsock sockets at exit"),
 	ALLOW("unlinkat", "removing the vsock socket at exit"),
 	IOCTL(TCGETS, "the console: the terminal's settings"),
 	IOCTL(TCSETS, "the console: restoring the terminal at exit"),

@@ -9,11 +9,17 @@
 
 #include "vcpu.h"
 #include "vm.h"
+#include "../util/cpus.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
 /* A real-time signal only interrupts KVM_RUN; its handler does nothing. */
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
+/*
+ * --realtime: the lowest SCHED_FIFO priority. It is enough to run ahead of every normal
+ * thread on the CPU, and leaves the host's own real-time threads (higher) ahead of it.
+ */
+#define VCPU_RT_PRIORITY 1
 
 static void vcpu_kick_handler(int sig)
 {
@@ -217,6 +223,24 @@ static void vcpu_finish_exit(struct vcpu *vcpu)
 	vcpu->run->immediate_exit = 0;
 }
 
+/*
+ * --realtime, before the thread's seccomp filter (which has no scheduling syscalls). A host
+ * that refuses is not an error: the vCPU runs on as a normal thread, and the user is told
+ * once why.
+ */
+static void vcpu_realtime(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	char why[200];
+
+	if (!thread_realtime(VCPU_RT_PRIORITY, why, sizeof(why))) {
+		log_info(vm->log, "vCPU %u: SCHED_FIFO priority %d", vcpu->id, VCPU_RT_PRIORITY);
+		return;
+	}
+	if (!__atomic_exchange_n(&vm->realtime_refused, 1, __ATOMIC_RELAXED))
+		log_warnx(vm->log, "--realtime: %s; the vCPU threads run SCHED_OTHER instead", why);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -229,6 +253,8 @@ static void *vcpu_thread(void *arg)
 	/* Named for ps, logs and fault reports; confined before its first KVM_RUN. */
 	snprintf(name, sizeof(name), "ember_vcpu %u", vcpu->id);
 	prctl(PR_SET_NAME, name, 0, 0, 0);
+	if (vm->cfg->realtime)
+		vcpu_realtime(vcpu);
 	ret = seccomp_thread_enter(vm->seccomp, SECCOMP_VCPU);
 	if (ret) {
 		log_err(vm->log, "vCPU %u: seccomp filter: %s", vcpu->id, strerror(-ret));

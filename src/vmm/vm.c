@@ -16,6 +16,7 @@
 #include "uffd.h"
 #include "vm.h"
 #include "vcpu.h"
+#include "../util/cpus.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -344,11 +345,32 @@ int vm_watch_stops(struct vm *vm)
 	return ret;
 }
 
+/*
+ * --realtime: a vCPU thread keeps its CPU until it blocks. On no more host CPUs than vCPUs,
+ * the VMM and API threads run only while a vCPU is idle, or in what the kernel's RT
+ * throttling leaves over: allowed, but the user should know.
+ */
+static void vm_check_realtime_room(struct vm *vm)
+{
+	struct cpu_set allowed;
+	unsigned int n;
+
+	if (!vm->cfg->realtime || cpus_get_affinity(&allowed))
+		return;
+	n = cpu_set_count(&allowed);
+	if (n <= vm->nr_vcpus)
+		log_warnx(vm->log,
+			  "--realtime with %u vCPUs on %u host CPUs: the VMM and API threads get a "
+			  "CPU only while a vCPU thread is idle; give ember more CPUs than vCPUs",
+			  vm->nr_vcpus, n);
+}
+
 void vm_start_vcpus(struct vm *vm)
 {
 	unsigned int i;
 	int ret;
 
+	vm_check_realtime_room(vm);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret) {

@@ -78,6 +78,8 @@ struct vm {
 	struct event_source stop_src;
 	int signal_fd;
 	struct event_source signal_src;
+	/* --realtime: a vCPU thread was refused SCHED_FIFO (warned once, not per vCPU). */
+	int realtime_refused; /* an int: riscv64 has no 1-byte atomic exchange */
 };
 
 /*

@@ -75,23 +75,13 @@ class Fleet:
             json.dump(doc, f)
         return self.run("vm", "config", path, check=check)
 
-    def has_console_sock(self):
-        return self.ember == EMBER and ember_has("--console-sock")
-
     def console_viewer(self, name):
-        """A `vm console` attached until the VM ends (None where ember has no console
-        socket: its output is in ember.log then)."""
-        if not self.has_console_sock():
-            return None
-        p = subprocess.Popen(self.cmd("vm", "console", name), stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        return p
+        """A `vm console` attached until the VM ends."""
+        return subprocess.Popen(self.cmd("vm", "console", name), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def guest_output(self, name, viewer):
-        """What the guest wrote: what (viewer) saw until the console closed, or the log."""
-        if viewer is None:
-            with open(os.path.join(self.vm_dir(name), "ember.log")) as f:
-                return f.read()
+    def guest_output(self, viewer):
+        """What the guest wrote, as (viewer) saw it until the console closed."""
         out = viewer.stdout.read()  # to the console's close: the VM has ended
         viewer.stdin.close()
         viewer.wait(timeout=20)

@@ -9,9 +9,6 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.usefixtures("console_sock")
-
-
 def read_until(stream_fd, want, timeout=10):
     """Bytes read from (stream_fd) until (want) shows up."""
     got = b""

@@ -41,8 +41,6 @@ def jailed(fleet):
     for prog in ("ember-jailer", "ember-static"):
         if not os.access(os.path.join(here, prog), os.X_OK):
             pytest.skip("no %s next to ember (make all STATIC=1)" % prog)
-    if fleet.ember != fleetlib.EMBER:
-        pytest.skip("ember has no --console-sock yet: the jailed ember gets it")
     return fleet
 
 

@@ -94,7 +94,7 @@ def test_switch_that_dies_is_stopped(fleet, switch_bin):
     fleet.run("switch", "rm", "tmp")
 
 
-def test_traffic_counted_by_vm(fleet, switch_bin, console_sock):
+def test_traffic_counted_by_vm(fleet, switch_bin):
     """Two net_switch.elf guests exchange frames through a switch, paced on their consoles
     through emberctl; switch show counts each VM's frames on its port."""
     from test_console import read_until

@@ -132,6 +132,171 @@ expect no-seccomp-with-filter 2 'cannot be combined with --seccomp-filter' -- \
 expect config-file-with-kernel 2 'cannot be combined with --config-file' -- \
 	--config-file "$tmp/reset.json" --kernel "$guests/reset.elf"
 
+# --cpus: a list that does not parse, or names a CPU that is not online or not one ember
+# may run on, is a bad argument (status 2, the reason named).
+expect cpus-empty 2 "--cpus : an empty list" -- --kernel "$guests/reset.elf" --cpus ''
+expect cpus-junk 2 "--cpus 0-x: '0-x': expected a CPU number" -- --kernel "$guests/reset.elf" \
+	--cpus 0-x
+expect cpus-trailing-comma 2 "--cpus 0,: '': expected a CPU number" -- \
+	--kernel "$guests/reset.elf" --cpus 0,
+expect cpus-backwards 2 "'1-0': a range runs from the lower CPU up" -- \
+	--kernel "$guests/reset.elf" --cpus 1-0
+expect cpus-beyond-setsize 2 "'4096': CPUs from 0 to 1023 only" -- \
+	--kernel "$guests/reset.elf" --cpus 0,4096
+# The first CPU number the host does not have online, and the online ones.
+read -r offline online_cpus < <(python3 - <<'PY'
+cpus = set()
+for item in open("/sys/devices/system/cpu/online").read().strip().split(","):
+    a, _, b = item.partition("-")
+    cpus.update(range(int(a), int(b or a) + 1))
+print(min(set(range(1024)) - cpus), " ".join(map(str, sorted(cpus))))
+PY
+)
+first_cpu=${online_cpus%% *}
+expect cpus-offline 2 "--cpus $offline: CPU $offline is not online" -- \
+	--kernel "$guests/reset.elf" --cpus "$offline"
+# taskset stands for a cpuset or a jailer: a CPU outside ember's affinity is refused.
+second_cpu=$(awk '{ print $2 }' <<<"$online_cpus")
+if [ -n "$second_cpu" ]; then
+	timeout 20 taskset -c "$first_cpu" "$ember" --kernel "$guests/reset.elf" \
+		--cpus "$second_cpu" </dev/null >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -eq 2 ] && grep -q "CPU $second_cpu is not one ember may run on (allowed: $first_cpu)" "$tmp/err"; then
+		echo "PASS: cli/cpus-not-allowed"
+	else
+		echo "FAIL: cli/cpus-not-allowed (exit $rc: $(head -c 200 "$tmp/err"))"
+		fail=1
+	fi
+else
+	echo "SKIP: cli/cpus-not-allowed (one CPU online)"
+fi
+
+# ticker NAME [WRAPPER...] -- ARGS...: the ticking guest with 2 vCPUs in the background (pid),
+# started through WRAPPER if any; returns once both vCPU threads exist.
+ticker() {
+	local name=$1 i
+	shift
+	local wrap=()
+	while [ "$1" != -- ]; do
+		wrap+=("$1")
+		shift
+	done
+	shift
+	"${wrap[@]}" "$ember" --kernel "$guests/api_ticker.elf" --vcpus 2 "$@" </dev/null \
+		>"$tmp/$name.out" 2>"$tmp/$name.err" &
+	pid=$!
+	for i in $(seq 100); do
+		[ "$(grep -l '^ember_vcpu' /proc/$pid/task/*/comm 2>/dev/null | wc -l)" -ge 2 ] &&
+			return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# ticker_stop: SIGTERM; the exit status in rc.
+ticker_stop() {
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+}
+
+# policies: "comm=policy" of every thread of ember (pid), by chrt.
+policies() {
+	local t
+	for t in /proc/$pid/task/*; do
+		printf '%s=%s ' "$(tr ' ' _ <"$t/comm")" \
+			"$(chrt -p "${t##*/}" | sed -n 's/.*current scheduling policy: //p')"
+	done
+}
+
+# --cpus N: every thread, the VMM's, the API's and both vCPUs', inherits the affinity.
+if ticker cpus -- --cpus "$first_cpu" --api-sock "$tmp/api.sock"; then
+	lists=$(grep -h '^Cpus_allowed_list' /proc/$pid/task/*/status | awk '{ print $2 }' | sort -u)
+	threads=$(ls /proc/$pid/task | wc -l)
+	ticker_stop
+	if [ "$lists" = "$first_cpu" ] && [ "$threads" -ge 4 ] && [ $rc -eq 0 ]; then
+		echo "PASS: cli/cpus-every-thread"
+	else
+		echo "FAIL: cli/cpus-every-thread ($threads threads on: $lists; exit $rc)"
+		fail=1
+	fi
+else
+	echo "FAIL: cli/cpus-every-thread (no VM: $(tail -c 300 "$tmp/cpus.err"))"
+	fail=1
+	kill -9 "$pid" 2>/dev/null
+fi
+
+# --realtime: the vCPU threads run SCHED_FIFO, the others stay SCHED_OTHER.
+if ticker realtime -- --realtime --api-sock "$tmp/api.sock"; then
+	got=$(policies)
+	ticker_stop
+	case "$got" in
+	*ember_vcpu_0=SCHED_FIFO*ember_vcpu_1=SCHED_FIFO*) bad= ;;
+	*) bad="vCPUs not FIFO" ;;
+	esac
+	# Nor do threads a vCPU thread makes (KVM's own worker) inherit it.
+	tr ' ' '\n' <<<"$got" | grep -v '^ember_vcpu' | grep -q SCHED_FIFO &&
+		bad="$bad; a thread that is not a vCPU is FIFO"
+	if [ -z "$bad" ] && [ $rc -eq 0 ]; then
+		echo "PASS: cli/realtime-vcpus-fifo"
+	else
+		echo "FAIL: cli/realtime-vcpus-fifo ($bad: $got; exit $rc)"
+		fail=1
+	fi
+else
+	echo "FAIL: cli/realtime-vcpus-fifo (no VM: $(tail -c 300 "$tmp/realtime.err"))"
+	fail=1
+	kill -9 "$pid" 2>/dev/null
+fi
+
+# --realtime on no more CPUs than vCPUs: allowed, with a warning (the guest resets at once).
+expect realtime-no-room 0 "--realtime with 1 vCPUs on 1 host CPUs: .*give ember more CPUs than vCPUs" -- \
+	--kernel "$guests/reset.elf" --realtime --cpus "$first_cpu"
+
+# --realtime without CAP_SYS_NICE (and RLIMIT_RTPRIO 0): a warning at the default level that
+# says why, and the VM runs on with normal vCPU threads.
+if ticker realtime-refused prlimit --rtprio=0 setpriv --inh-caps=-sys_nice \
+	--bounding-set=-sys_nice -- --realtime; then
+	got=$(policies)
+	ticker_stop
+	if grep -q 'WARN.*--realtime: SCHED_FIFO refused: no CAP_SYS_NICE and RLIMIT_RTPRIO is 0' \
+		"$tmp/realtime-refused.err" && [ "$(grep -c 'SCHED_FIFO refused' "$tmp/realtime-refused.err")" = 1 ] &&
+		! grep -q SCHED_FIFO <<<"$got" && [ $rc -eq 0 ]; then
+		echo "PASS: cli/realtime-refused-warns"
+	else
+		echo "FAIL: cli/realtime-refused-warns (policies $got; exit $rc; stderr: $(head -c 300 "$tmp/realtime-refused.err"))"
+		fail=1
+	fi
+else
+	echo "FAIL: cli/realtime-refused-warns (no VM: $(tail -c 300 "$tmp/realtime-refused.err"))"
+	fail=1
+	kill -9 "$pid" 2>/dev/null
+fi
+
+# --console-sock: a path in use by a live console, or a file that is not a socket, is
+# refused; a stale socket is replaced; ember removes its socket at exit.
+: >"$tmp/not-a-socket"
+expect console-sock-not-a-socket 1 "--console-sock $tmp/not-a-socket: exists and is not a socket" -- \
+	--kernel "$guests/reset.elf" --console-sock "$tmp/not-a-socket"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/c.sock"
+expect console-sock-stale 0 '' -- --kernel "$guests/reset.elf" --console-sock "$tmp/c.sock"
+if [ -e "$tmp/c.sock" ]; then
+	echo "FAIL: cli/console-sock-removed ($tmp/c.sock left behind)"
+	fail=1
+else
+	echo "PASS: cli/console-sock-removed"
+fi
+if ticker console-live -- --console-sock "$tmp/c.sock"; then
+	expect console-sock-in-use 1 "--console-sock $tmp/c.sock: in use by another process" -- \
+		--kernel "$guests/reset.elf" --console-sock "$tmp/c.sock"
+	ticker_stop
+else
+	echo "FAIL: cli/console-sock-in-use (no VM: $(tail -c 300 "$tmp/console-live.err"))"
+	fail=1
+	kill -9 "$pid" 2>/dev/null
+fi
+
 # SIGTERM while the guest waits for input: every vCPU stops, exit status 0.
 mkfifo "$tmp/in"
 exec 3<>"$tmp/in"

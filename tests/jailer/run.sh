@@ -2,10 +2,11 @@
 # ember-jailer tests (as root): bad arguments get one message, a non-zero exit and leave
 # nothing on the host; a tiny guest boots through the jailer with cgroups v1, a network
 # namespace, a new PID namespace and --daemonize, and the jailed ember is checked from the
-# host (ids, capabilities, no_new_privs, seccomp, root, cgroups, netns, rlimits, API); a
-# cgroup v2 run; a failure after the forks is undone, and so is a jailer process killed
-# before ember's exec; an exec file swapped after its checks is refused; fsize=1 is set
-# only at the exec; the umask and the signals ember is started with.
+# host (ids, capabilities, no_new_privs, seccomp, root, cgroups, netns, rlimits, API, the
+# console socket and --cpus passed through to ember); a cgroup v2 run; a failure after the
+# forks is undone, and so is a jailer process killed before ember's exec; an exec file
+# swapped after its checks is refused; fsize=1 is set only at the exec; the umask and the
+# signals ember is started with.
 # usage: tests/jailer/run.sh JAILER EMBER GUEST_DIR      one PASS:/FAIL: line per check
 # EMBER must be statically linked (the jail holds nothing else); given a dynamic one, its
 # static sibling EMBER-static (make STATIC=1) is used instead.
@@ -305,7 +306,7 @@ memory=$((512 << 20))
 	--cgroup-version 1 --cgroup cpuset.cpus=0 --cgroup pids.max=100 \
 	--cgroup memory.limit_in_bytes=$memory \
 	--resource-limit no-file=1024 --resource-limit fsize=$fsize \
-	-- --api-sock /api.sock </dev/null >"$tmp/out" 2>"$tmp/err"
+	-- --api-sock /api.sock --console-sock /console.sock --cpus 0 </dev/null >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -ne 0 ] || ! [ -s "$jail/ember.pid" ]; then
 	fail v1/start "exit $rc, $(head -c 300 "$tmp/err")"
@@ -321,6 +322,25 @@ else
 	info=$(api "$jail/api.sock" GET /)
 	check v1/api-boots-guest "boot-source $boot, InstanceStart $start, GET / $info" \
 		grep -q "\"id\": *\"$id\".*\"state\": *\"Running\"" <<<"$info"
+	# --console-sock and --cpus passed through: the console is in the jail, every thread
+	# on CPU 0 (the cpuset allows only that one).
+	console=$(timeout 20 python3 - "$jail/console.sock" 2>&1 <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+data = b""
+while b"TICKER-READY" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print("TICKER-READY" if b"TICKER-READY" in data else "console said: %r" % data[-200:])
+PY
+)
+	check v1/console-socket "$console" test "$console" = TICKER-READY
+	check v1/cpus "$(grep -H '^Cpus_allowed_list' /proc/$pid/task/*/status | tr '\n\t' '  ')" \
+		bash -c "[ \"\$(grep -h '^Cpus_allowed_list' /proc/$pid/task/*/status | sort -u | tr '\t' ' ')\" = 'Cpus_allowed_list: 0' ]"
 	check v1/uid "$(grep -E '^(Uid|Gid)' /proc/$pid/status | tr '\n\t' '  ')" \
 		bash -c "grep -qP '^Uid:\t$uid\t$uid\t$uid\t$uid\$' /proc/$pid/status &&
 			 grep -qP '^Gid:\t$gid\t$gid\t$gid\t$gid\$' /proc/$pid/status"
@@ -365,7 +385,7 @@ else
 	check v1/no-mount-on-host "the host sees $(grep -c "$jail" /proc/self/mountinfo) mounts in the jail" \
 		bash -c "! grep -q '$jail' /proc/self/mountinfo"
 	check v1/ember-args "cmdline: $(tr '\0' ' ' <"/proc/$pid/cmdline")" \
-		grep -qaE "^/ember.--id.$id.--start-time-us.[0-9]+.--start-time-cpu-us.[0-9]+.--parent-cpu-time-us.[0-9]+.--api-sock./api.sock.\$" \
+		grep -qaE "^/ember.--id.$id.--start-time-us.[0-9]+.--start-time-cpu-us.[0-9]+.--parent-cpu-time-us.[0-9]+.--api-sock./api.sock.--console-sock./console.sock.--cpus.0.\$" \
 		"/proc/$pid/cmdline"
 	kill -TERM "$pid"
 	for i in $(seq 100); do
@@ -373,6 +393,7 @@ else
 		sleep 0.1
 	done
 	check v1/stops "ember $pid still runs 10 s after SIGTERM" test ! -e "/proc/$pid"
+	check v1/console-socket-removed "$jail/console.sock left behind" test ! -e "$jail/console.sock"
 	rm -rf "${base:?}/ember/$id"
 	for c in cpuset pids memory; do
 		rmdir "$cg1/$c/$parent/$id" "$cg1/$c/$parent" 2>/dev/null

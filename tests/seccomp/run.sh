@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Seccomp in ember: every thread of a booted VM is confined (Seccomp: 2) and --no-seccomp
-# leaves them all unconfined (0); the built-in policy, printed as seccompiler JSON, loads
-# back through --seccomp-filter; a policy that leaves out a syscall the VMM thread needs
-# ends ember with status 148, the syscall and the thread named in the log and the fault
-# counted in the metrics; a malformed policy is refused with its JSON path and status 2.
+# Seccomp in ember: every thread of a booted VM is confined (Seccomp: 2), with a console
+# socket and --cpus too, and --no-seccomp leaves them all unconfined (0); the built-in
+# policy, printed as seccompiler JSON, loads back through --seccomp-filter; a policy that
+# leaves out a syscall the VMM thread needs ends ember with status 148, the syscall and the
+# thread named in the log and the fault counted in the metrics; a malformed policy is
+# refused with its JSON path and status 2.
 # usage: run.sh EMBER GUEST_DIR      prints one PASS:/FAIL: line per check
 set -u
 ember=$1
@@ -75,6 +76,51 @@ if boot default --api-sock "$tmp/api.sock"; then
 	[ "$rc" = 0 ] && pass default-clean-exit || flunk default-clean-exit "exit $rc: $(tail -3 "$tmp/default.err")"
 else
 	flunk all-threads-filtered "no VM: $(tail -3 "$tmp/default.err")"
+fi
+
+# 1b. --console-sock and --cpus under the filters: a viewer attaches, gets the history and
+# the ticks, a second one is refused, the first types, leaves and comes back; every thread
+# stays confined and nothing traps (a trap would end ember with 148). (--realtime acts
+# before a vCPU's filter is loaded: the cli tier runs it, filtered as always.)
+if boot console --api-sock "$tmp/api.sock" --console-sock "$tmp/console.sock" \
+	--cpus "$(cat /sys/devices/system/cpu/online)"; then
+	if timeout 30 python3 - "$tmp/console.sock" >"$tmp/console.viewer" 2>&1 <<'PY'
+import socket, sys, time
+def viewer():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.settimeout(10)
+    return s
+def until(s, text):
+    data = b""
+    while text not in data:
+        chunk = s.recv(65536)
+        assert chunk, "closed before %r: %r" % (text, data[-200:])
+        data += chunk
+    return data
+a = viewer()
+assert until(a, b"TICK 2\n").startswith(b"BOOT-PROTOCOL=pvh\nTICKER-READY\nTICK 0\n")
+b = viewer()
+assert until(b, b"busy") == b"ember: console busy\r\n"
+a.sendall(b"typed\n")
+a.close()
+time.sleep(0.2)
+a = viewer()
+until(a, b"TICKER-READY")
+a.close()
+print("viewer-ok")
+PY
+	then
+		pass console-sock-viewers
+	else
+		flunk console-sock-viewers "$(tail -c 300 "$tmp/console.viewer")"
+	fi
+	threads_say console-sock-cpus-filtered 2
+	stop
+	[ "$rc" = 0 ] && pass console-sock-cpus-clean-exit ||
+		flunk console-sock-cpus-clean-exit "exit $rc: $(tail -3 "$tmp/console.err")"
+else
+	flunk console-sock-cpus-filtered "no VM: $(tail -3 "$tmp/console.err")"
 fi
 
 # 2. --no-seccomp: none.

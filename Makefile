@@ -210,6 +210,7 @@ bench: all guests
 	@bench/api
 	@bench/jailer
 	@bench/snapshot
+	@bench/fleet
 
 # libFuzzer (clang) on the image loaders, the virtqueue walker, the API's HTTP codec and
 # the --seccomp-filter parser, the snapshot state loader, ember-switch's forwarding

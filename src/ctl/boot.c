@@ -206,7 +206,8 @@ static int boot_wait(struct ctl *c, const char *name, struct sup *s, int fd)
 					"%d s (see %s)",
 					name, BOOT_TIMEOUT_MS / 1000, s->log);
 		}
-		if (poll(&p, 1, have_pid ? 10 : 100) > 0) {
+		/* Once ember runs, its API socket is tried every ms: a boot takes a few. */
+		if (poll(&p, 1, have_pid ? 1 : 100) > 0) {
 			r = read(fd, line + len, sizeof(line) - 1 - len);
 			if (r <= 0)
 				break; /* the supervisor died */

@@ -74,10 +74,10 @@ static int unix_connect(const char *path)
 }
 
 static void __attribute__((noreturn))
-exec_switch(const struct sw_paths *p, const char *prog, int log_fd)
+exec_switch(const struct sw_paths *p, const char *name, const char *prog, int log_fd)
 {
-	char *argv[] = {(char *)prog, "--socket",     (char *)p->sock,
-			"--control",  (char *)p->ctl, NULL};
+	char *argv[] = {(char *)prog,	  "--socket",	 (char *)p->sock, "--control",
+			(char *)p->ctl, "--name", (char *)name,	 NULL};
 	int fd = open("/dev/null", O_RDONLY);
 
 	setsid();
@@ -126,7 +126,7 @@ int cmd_switch_create(struct ctl *c, const char *name)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0)
-		exec_switch(&p, prog, fd);
+		exec_switch(&p, name, prog, fd);
 	close(fd);
 	if (pid < 0) {
 		ret = ctl_fail(c, -errno, "fork: %s", strerror(errno));

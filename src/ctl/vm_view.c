@@ -170,6 +170,8 @@ void ctl_vm_view(struct ctl *c, const char *name, struct ctl_vm_view *v, bool as
 	load_pid(c, name, "ember.pid", &v->ember, &v->ember_alive);
 	load_pid(c, name, "supervisor.pid", &v->supervisor, &v->supervisor_alive);
 	load_status(c, name, v, status_why, sizeof(status_why));
+	/* emberctl boots every VM with --id NAME; a live ember's own answer replaces it. */
+	snprintf(v->id, sizeof(v->id), "%s", name);
 	if (!v->ember_alive) {
 		state_at_rest(v, status_why);
 		if (v->broken[0])

@@ -49,6 +49,8 @@ tests=(
 	"ext4-sigkill --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --disk /payload/ext4.img --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.ext4=write'"
 	"vsock-echo --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --vsock 3,/tmp/v.sock --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1'"
 	"virtio-net-ping --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --net tap0,mac=02:00:00:00:00:02"
+	# Not ember's arguments: two L2s through emberctl (run_fleet), one vCPU each.
+	"fleet-switch-ping --vcpus 1"
 	"snapshot-restore --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng --disk /payload/disk0.img,id=ember-nested --disk /payload/disk1.img,ro --vsock 3,/tmp/v.sock --net tap0,mac=02:00:00:00:00:02 --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1 ember.snapshot=1'"
 )
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -94,6 +96,16 @@ gcc -static -O2 -o "$out/vsock_tool" "$here/../tools/vsock_tool.c" >>"$log" 2>&1
 cp "$out/vsock_tool" "$payload/vsock_tool"
 gcc -static -O2 -o "$payload/api_client" "$here/../tools/api_client.c" >>"$log" 2>&1 ||
 	setup_fail "could not build api_client (see $log)"
+# The fleet run's programs: emberctl built like ember (static), and ember-switch.
+case " ${tests[*]} " in
+*" fleet-switch-ping "*)
+	for b in "$(dirname "$ember")/emberctl${ember##*/ember}" "$(dirname "$ember")/ember-switch"; do
+		[ -f "$b" ] || setup_fail "no $b for the fleet run (make STATIC=1 all)"
+	done
+	cp "$(dirname "$ember")/emberctl${ember##*/ember}" "$payload/emberctl"
+	cp "$(dirname "$ember")/ember-switch" "$payload/ember-switch"
+	;;
+esac
 "$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test "$out/vsock_tool" >>"$log" 2>&1 ||
 	setup_fail "could not build the L2 initramfs (see $log)"
 
@@ -190,6 +202,65 @@ run_snapshot() {
 	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=\$to"
 }
 
+# run_fleet NAME: two L2s through emberctl, each on its own L1 CPU ("cpus"), on one
+# ember-switch ("switch": "lan", no TAP); each pings the other's IP. Their consoles are
+# read through emberctl vm console (its replay holds the start), prefixed "l2-N| ".
+run_fleet() {
+	name=\$1
+	echo "NESTED-BEGIN \$name"
+	t0=\$(now)
+	cp /payload/ember-switch /bin/ember-switch
+	ctl() { /payload/emberctl --state-dir /tmp/fleet --ember /bin/ember "\$@"; }
+	ctl switch create lan >/tmp/\$name.err 2>&1
+	for i in 1 2; do
+		cat >/tmp/l2-\$i.json <<EOF
+{"boot-source": {"kernel_image_path": "/payload/bzImage", "initrd_path": "/payload/l2-test.cpio.gz",
+  "boot_args": "console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.ip=169.254.101.\$i ember.peer=169.254.101.\$((3 - i))"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+ "network-interfaces": [{"iface_id": "eth0", "guest_mac": "02:00:00:00:01:0\$i", "switch": "lan"}],
+ "emberctl": {"name": "l2-\$i", "cpus": "\$((i - 1))"}}
+EOF
+		ctl vm config /tmp/l2-\$i.json >>/tmp/\$name.err 2>&1
+	done
+	rm -f /tmp/con.in
+	mkfifo /tmp/con.in
+	exec 4<>/tmp/con.in
+	for i in 1 2; do
+		ctl vm boot l2-\$i >>/tmp/\$name.err 2>&1
+		ctl vm console l2-\$i <&4 >/tmp/l2-\$i.out 2>&1 &
+	done
+	# Every thread of each ember (its vCPU too, once its guest prints) on its one CPU.
+	i=0
+	while [ \$i -lt $run_timeout ] && ! { grep -q L2-CPUS /tmp/l2-1.out && grep -q L2-CPUS /tmp/l2-2.out; }; do
+		sleep 1
+		i=\$((i + 1))
+	done
+	for i in 1 2; do
+		p=\$(cut -d' ' -f1 /tmp/fleet/vms/l2-\$i/ember.pid)
+		echo "L1-TASK-CPUS l2-\$i threads=\$(ls /proc/\$p/task | wc -l) cpus=\$(cat /proc/\$p/task/*/status | sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' | sort -u | tr '\\n' ' ')"
+	done
+	i=0
+	while [ \$i -lt $run_timeout ] && ctl vm list | grep -q Running; do
+		sleep 1
+		i=\$((i + 1))
+	done
+	[ \$i -lt $run_timeout ] || { : >/tmp/\$name.timedout; ctl vm kill l2-1; ctl vm kill l2-2; }
+	t1=\$(now)
+	sleep 1
+	exec 4>&-
+	for i in 1 2; do sed "s/^/l2-\$i| /" /tmp/l2-\$i.out; echo; done
+	ctl vm list >/tmp/\$name.api 2>&1
+	ctl switch show lan >>/tmp/\$name.api 2>&1
+	ctl switch rm lan >>/tmp/\$name.err 2>&1
+	rc=0
+	[ "\$(grep -c ' Stopped ' /tmp/\$name.api)" = 2 ] || rc=1
+	to=0
+	[ ! -e /tmp/\$name.timedout ] || to=1
+	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
+	sed "s/^/NESTED-API \$name: /" /tmp/\$name.api
+	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=\$to"
+}
+
 # run_kill NAME MARKER ARGS...: once the guest prints MARKER, SIGKILL ember; then the
 # L1 mounts the first --disk image itself and prints the file the guest wrote.
 run_kill() {
@@ -227,6 +298,7 @@ EOS
 		case $t in
 		ext4-sigkill*) echo "run_kill ext4-sigkill L2-EXT4-SYNCED ${t#ext4-sigkill }" ;;
 		snapshot-restore*) echo "run_snapshot $t" ;;
+		fleet-switch-ping*) echo "run_fleet fleet-switch-ping" ;;
 		vsock-echo*) echo "run_vsock $t" ;;
 		*) echo "run $t" ;;
 		esac
@@ -293,6 +365,20 @@ snapshot_checks() {
 	fi
 }
 
+# fleet_checks SECTION: both L2s pinged each other through the switch, each ember's
+# threads stayed on its CPU, and both guests ended their runs.
+# shellcheck disable=SC2317 # (called by judge_run)
+fleet_checks() {
+	local sect=$1 i
+	for i in 1 2; do
+		grep -q -a "^l2-$i| L2-PEER-PING-OK 169.254.101.$((3 - i)) 3 packets received" "$sect" ||
+			reasons+=("l2-$i could not ping 169.254.101.$((3 - i)) through the switch")
+		grep -q -a "^L1-TASK-CPUS l2-$i threads=[0-9]* cpus=$((i - 1)) \$" "$sect" ||
+			reasons+=("l2-$i's threads not all on CPU $((i - 1)): $(grep -a "^L1-TASK-CPUS l2-$i " "$sect")")
+		grep -q -a "^l2-$i| L2-MARKER-OK" "$sect" || reasons+=("no L2-MARKER-OK from l2-$i")
+	done
+}
+
 # judge_run NAME: NAME's PASS/FAIL line, from $cur; its section goes to $out/NAME.out.
 # shellcheck disable=SC2317 # (called by nested_runs)
 judge_run() {
@@ -339,6 +425,7 @@ judge_run() {
 		if [ "$name" = snapshot-restore ]; then
 			snapshot_checks "$sect"
 		fi
+		[ "$name" != fleet-switch-ping ] || fleet_checks "$sect"
 		if [ "$name" = vsock-echo ] || [ "$name" = snapshot-restore ]; then
 			for m in 'L2-CLIENT-OK' 'L2-ECHO-DONE bytes=1048576' 'L1-CLIENT-OK OK ' \
 				'L1-ECHO-DONE bytes=1048576' 'L2-REFUSED rc=-1'; do

@@ -274,9 +274,10 @@ int ctl_supervise(struct ctl *c, const char *name, const struct ctl_vm_block *bl
 		goto out;
 	}
 	/* A boot's log holds that boot and its restarts. */
-	fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = ctl_open_log(s->log, O_TRUNC);
 	if (fd < 0) {
-		ret = ctl_fail(c, -errno, "cannot write %s: %s", s->log, strerror(errno));
+		ret = ctl_fail(c, fd, "cannot write %s: %s", s->log,
+			       fd == -EINVAL ? "not a regular file" : strerror(-fd));
 		goto out;
 	}
 	close(fd);

@@ -126,6 +126,9 @@ int ctl_lock(struct ctl *c, bool exclusive);
 void ctl_unlock(struct ctl *c);
 /* Write (len) bytes to (path) through a temporary file and rename. */
 int ctl_write_atomic(const char *path, const void *buf, size_t len);
+/* Open a log for writing (O_TRUNC or O_APPEND in (flags)): a regular file only, -EINVAL for
+ * anything else (a FIFO, a symlink, a device); the fd, or -errno. */
+int ctl_open_log(const char *path, int flags);
 /* Read a small file (at most (max) bytes) NUL-terminated into a malloc'd buffer. */
 int ctl_read_small(const char *path, size_t max, char **buf, size_t *len);
 int ctl_pid_read(const char *path, struct ctl_pid *out);

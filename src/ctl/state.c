@@ -105,7 +105,7 @@ int ctl_write_atomic(const char *path, const void *buf, size_t len)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
 	ret = write_all(fd, buf, len);
@@ -118,6 +118,33 @@ int ctl_write_atomic(const char *path, const void *buf, size_t len)
 	if (ret)
 		unlink(tmp);
 	return ret;
+}
+
+/*
+ * A log we write (ember's, the switch's): a FIFO or a symlink left in its place must not
+ * block us (holding the lock, every other command would wait too) nor send the output
+ * elsewhere. Opened without blocking and without following, then kept only if it is a
+ * regular file; the descriptor blocks again for the writers after.
+ */
+int ctl_open_log(const char *path, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | flags, 0644);
+	struct stat st;
+	int fl;
+
+	if (fd < 0)
+		/* ELOOP: a symlink; ENXIO: a FIFO nobody reads */
+		return errno == ELOOP || errno == ENXIO ? -EINVAL : -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
 }
 
 /*

@@ -157,11 +157,13 @@ static bool should_restart(const struct sup *s)
 	return s->restart == RESTART_ALWAYS || (s->restart == RESTART_ON_FAILURE && failed);
 }
 
-static void trim_log(const struct sup *s)
+static void trim_log(void)
 {
 	struct stat st;
 
-	if (!stat(s->log, &st) && st.st_size > LOG_KEEP_BYTES && truncate(s->log, 0) == 0)
+	/* Our stdout is the log (opened O_APPEND): whatever now sits at its path is not cut. */
+	if (!fstat(1, &st) && S_ISREG(st.st_mode) && st.st_size > LOG_KEEP_BYTES &&
+	    ftruncate(1, 0) == 0)
 		fprintf(stderr, "emberctl: log truncated at a restart (over %d bytes)\n",
 			LOG_KEEP_BYTES);
 }
@@ -230,7 +232,7 @@ static void __attribute__((noreturn)) supervisor_main(struct sup *s)
 		}
 		backoff = MIN(backoff * 2, BACKOFF_MAX_MS);
 		s->st.restarts++;
-		trim_log(s);
+		trim_log();
 	}
 }
 
@@ -257,7 +259,9 @@ void __attribute__((noreturn)) supervisor_start(struct sup *s, int talk_fd)
 		dup2(fd, 0);
 		close(fd);
 	}
-	fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	fd = ctl_open_log(s->log, O_APPEND);
+	if (fd < 0) /* not the caller's stdout either: trim_log() cuts it */
+		fd = open("/dev/null", O_WRONLY);
 	if (fd >= 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);

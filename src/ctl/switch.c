@@ -118,9 +118,10 @@ int cmd_switch_create(struct ctl *c, const char *name)
 	}
 	unlink(p.sock);
 	unlink(p.ctl);
-	fd = open(p.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = ctl_open_log(p.log, O_TRUNC);
 	if (fd < 0) {
-		ret = ctl_fail(c, -errno, "cannot write %s: %s", p.log, strerror(errno));
+		ret = ctl_fail(c, fd, "cannot write %s: %s", p.log,
+			       fd == -EINVAL ? "not a regular file" : strerror(-fd));
 		goto out;
 	}
 	fflush(NULL);

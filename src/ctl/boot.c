@@ -26,13 +26,13 @@
 
 int ctl_find_program(const struct ctl *c, const char *prog, char *out, size_t out_len)
 {
-	const char *base, *env = getenv("EMBER_BIN");
+	const char *base;
 	char dir[PATH_MAX], *slash;
 	const char *suffix = "";
 
-	/* --ember or EMBER_BIN name ember itself; its siblings are found next to it. */
-	if (c->ember[0] || (env && *env)) {
-		snprintf(dir, sizeof(dir), "%s", c->ember[0] ? c->ember : env);
+	/* --ember or EMBER_BIN (main made it absolute) name ember; its siblings are next to it. */
+	if (c->ember[0]) {
+		snprintf(dir, sizeof(dir), "%s", c->ember);
 		if (!strcmp(prog, "ember")) {
 			snprintf(out, out_len, "%s", dir);
 			return access(out, X_OK) ? -errno : 0;

@@ -225,6 +225,25 @@ static void set_state_dir(struct ctl *c, const char *dir)
 		c->state_dir[--n] = '\0';
 }
 
+/*
+ * --ember or EMBER_BIN made absolute: the supervisor and the switch's child run it from
+ * another folder. Not resolved (a symlink named ember keeps its siblings next to it).
+ */
+static void set_ember(struct ctl *c, const char *path, const char *what)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (!*path)
+		bad_usage("%s: empty", what);
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		n = snprintf(c->ember, sizeof(c->ember), "%s", path);
+	else
+		n = snprintf(c->ember, sizeof(c->ember), "%s/%s", cwd, path);
+	if (n < 0 || (size_t)n >= sizeof(c->ember))
+		bad_usage("%s: too long", what);
+}
+
 /* Descriptors 0-2 open, so that no socket or lock of ours ever lands on them. */
 static void std_fds(void)
 {
@@ -268,12 +287,13 @@ int main(int argc, char **argv)
 		} else if ((v = option_value(argv, &i, argc, "--state-dir"))) {
 			set_state_dir(c, v);
 		} else if ((v = option_value(argv, &i, argc, "--ember"))) {
-			if (snprintf(c->ember, sizeof(c->ember), "%s", v) >= (int)sizeof(c->ember))
-				bad_usage("--ember %s: too long", v);
+			set_ember(c, v, "--ember");
 		} else {
 			bad_usage("%s: unknown option", argv[i]);
 		}
 	}
+	if (!c->ember[0] && (v = getenv("EMBER_BIN")) && *v)
+		set_ember(c, v, "EMBER_BIN");
 	if (i + 2 > argc) {
 		if (i < argc && !strcmp(argv[i], "help")) {
 			fputs(usage, stdout);

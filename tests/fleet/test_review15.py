@@ -31,3 +31,22 @@ def test_fifo_logs_do_not_hang(fleet):
     r = fleet.run("switch", "create", "s1", check=False, timeout=15)
     assert r.returncode == 1 and "not a regular file" in r.stderr, r.stderr
     fleet.run("vm", "list", timeout=15)
+
+
+def test_relative_ember(fleet):
+    fleet.config("r1")
+    bindir = os.path.dirname(fleetlib.EMBER)
+    base = os.path.basename(fleetlib.EMBER)
+    cmd = [fleetlib.EMBERCTL, "--state-dir", fleet.dir]
+    for args, extra in ((["--ember", base], {}), ([], {"EMBER_BIN": base})):
+        env = {k: v for k, v in os.environ.items() if k != "EMBER_BIN"}
+        env.update(extra)
+        r = subprocess.run(cmd + args + ["vm", "boot", "r1"], cwd=bindir, env=env,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert fleet.list()["r1"]["state"] == "Running"
+        fleet.run("vm", "kill", "r1")
+        r = subprocess.run(cmd + args + ["switch", "create", "rs"], cwd=bindir, env=env,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        fleet.run("switch", "rm", "rs")

@@ -134,36 +134,43 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 	}
 }
 
-static int api_connect(const char *sock, uint64_t deadline, char *why, size_t why_len)
+int ctl_unix_connect(const char *path, uint64_t deadline)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd, ret;
 
-	if (strlen(sock) >= sizeof(addr.sun_path)) {
-		snprintf(why, why_len, "%s: path too long for a socket", sock);
+	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, sock);
+	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		snprintf(why, why_len, "socket: %s", strerror(errno));
+	if (fd < 0)
 		return -errno;
-	}
 	/* A full backlog answers EAGAIN at once: try again until the deadline. */
 	while (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		ret = -errno;
 		if (ret != -EAGAIN && ret != -EINTR) {
-			snprintf(why, why_len, "cannot connect to %s: %s", sock, strerror(-ret));
 			close(fd);
 			return ret;
 		}
 		if (now_us() >= deadline) {
-			snprintf(why, why_len, "%s: no answer in time", sock);
 			close(fd);
 			return -ETIMEDOUT;
 		}
 		ctl_sleep_ms(5);
 	}
+	return fd;
+}
+
+static int api_connect(const char *sock, uint64_t deadline, char *why, size_t why_len)
+{
+	int fd = ctl_unix_connect(sock, deadline);
+
+	if (fd == -ENAMETOOLONG)
+		snprintf(why, why_len, "%s: path too long for a socket", sock);
+	else if (fd == -ETIMEDOUT)
+		snprintf(why, why_len, "%s: no answer in time", sock);
+	else if (fd < 0)
+		snprintf(why, why_len, "cannot connect to %s: %s", sock, strerror(-fd));
 	return fd;
 }
 

@@ -207,6 +207,9 @@ struct ctl_api_reply {
 	size_t body_len;
 };
 
+/* Connect to the stream socket at (path) without ever blocking (a full backlog is tried
+ * again until (deadline), now_us()'s clock): the fd, non-blocking, or -errno. */
+int ctl_unix_connect(const char *path, uint64_t deadline);
 int ctl_api_call(const char *sock, const char *method, const char *path, const char *body,
 		 int timeout_ms, struct ctl_api_reply *reply, char *why, size_t why_len);
 void ctl_api_reply_free(struct ctl_api_reply *r);

@@ -50,3 +50,41 @@ def test_relative_ember(fleet):
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         fleet.run("switch", "rm", "rs")
+
+
+def test_console_of_a_paused_vm_still_detaches(fleet):
+    fleet.config("p1")
+    fleet.run("vm", "boot", "p1")
+    fleet.run("vm", "pause", "p1")
+    start = time.monotonic()
+    r = subprocess.run(fleet.cmd("vm", "console", "p1"), input=b"\0" * (4 << 20) + b"\x1d",
+                       capture_output=True, timeout=30)
+    took = time.monotonic() - start
+    assert r.returncode == 0, r.stderr
+    assert took < 5, took
+    assert b"dropped" in r.stderr, r.stderr
+    # The VM goes on, and the console still serves a viewer.
+    fleet.run("vm", "resume", "p1")
+    assert fleet.list()["p1"]["state"] == "Running"
+    fleet.run("vm", "kill", "p1")
+
+
+def test_console_sigterm_restores_the_terminal(fleet):
+    import pty
+    import termios
+    fleet.config("t1")
+    fleet.run("vm", "boot", "t1")
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen(fleet.cmd("vm", "console", "t1"), stdin=slave, stdout=slave,
+                         stderr=slave, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while termios.tcgetattr(slave)[3] == before[3]:  # lflag: raw mode clears ICANON, ECHO
+        assert time.monotonic() < deadline and p.poll() is None
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == -signal.SIGTERM
+    assert termios.tcgetattr(slave) == before
+    os.close(master)
+    os.close(slave)
+    fleet.run("vm", "kill", "t1")

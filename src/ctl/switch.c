@@ -53,26 +53,6 @@ bool ctl_switch_running(struct ctl *c, const char *name)
 	return !sw_paths(c, name, &p) && !ctl_pid_read(p.pid, &pid) && ctl_pid_alive(&pid);
 }
 
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static void __attribute__((noreturn))
 exec_switch(const struct sw_paths *p, const char *name, const char *prog, int log_fd)
 {
@@ -116,8 +96,21 @@ int cmd_switch_create(struct ctl *c, const char *name)
 		ret = ctl_fail(c, -errno, "cannot make %s: %s", p.dir, strerror(errno));
 		goto out;
 	}
-	unlink(p.sock);
-	unlink(p.ctl);
+	/*
+	 * A switch whose pid file went stale may still be listening: its sockets are not ours
+	 * to take. Those of a switch that died are ember-switch's to clear (it removes only
+	 * the ones nobody listens on).
+	 */
+	fd = ctl_unix_connect(p.ctl, 0);
+	if (fd >= 0 || (fd != -ENOENT && fd != -ECONNREFUSED)) {
+		if (fd >= 0)
+			close(fd);
+		ret = ctl_fail(c, -EEXIST,
+			       "switch %s: something still listens on %s (a switch whose pid "
+			       "file %s is stale?)",
+			       name, p.ctl, p.pid);
+		goto out;
+	}
 	fd = ctl_open_log(p.log, O_TRUNC);
 	if (fd < 0) {
 		ret = ctl_fail(c, fd, "cannot write %s: %s", p.log,
@@ -134,10 +127,16 @@ int cmd_switch_create(struct ctl *c, const char *name)
 		goto out;
 	}
 	ret = ctl_pid_write(p.pid, pid);
+	if (ret) {
+		/* Not left running where no command could find it. */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ret = ctl_fail(c, ret, "cannot write %s: %s", p.pid, strerror(-ret));
+	}
 	/* Up once its control socket answers; gone if it exited first. */
 	deadline = now_us() + SWITCH_START_MS * 1000ULL;
 	while (!ret) {
-		fd = unix_connect(p.ctl);
+		fd = ctl_unix_connect(p.ctl, 0);
 		if (fd >= 0) {
 			close(fd);
 			break;
@@ -148,6 +147,7 @@ int cmd_switch_create(struct ctl *c, const char *name)
 		}
 		if (now_us() >= deadline) {
 			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
 			ret =
 			    ctl_fail(c, -ETIMEDOUT, "ember-switch did not answer (see %s)", p.log);
 			break;
@@ -173,7 +173,7 @@ static json_t *switch_query(struct ctl *c, const struct sw_paths *p, const char 
 	ssize_t n;
 	int fd;
 
-	fd = unix_connect(p->ctl);
+	fd = ctl_unix_connect(p->ctl, deadline);
 	if (fd < 0) {
 		ctl_fail(c, fd, "switch %s: cannot reach its control socket: %s", name,
 			 strerror(-fd));
@@ -196,7 +196,7 @@ static json_t *switch_query(struct ctl *c, const struct sw_paths *p, const char 
 			goto out;
 		}
 		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
 			ctl_fail(c, -errno, "switch %s: %s", name, strerror(errno));
@@ -294,10 +294,15 @@ int cmd_switch_show(struct ctl *c, const char *name, bool json)
 		    access(p.dir, F_OK) ? "no switch named %s" : "switch %s is not running", name);
 		goto out;
 	}
+	/* A hung switch must not hold the lock from everyone while we wait for it. */
+	ctl_unlock(c);
 	root = switch_query(c, &p, name);
-	if (!root) {
-		ret = -EIO;
-		goto out;
+	if (!root)
+		return -EIO;
+	ret = ctl_lock(c, false);
+	if (ret) {
+		json_decref(root);
+		return ret;
 	}
 	name_ports(c, json_object_get(root, "ports"));
 	if (json) {

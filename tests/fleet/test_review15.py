@@ -88,3 +88,47 @@ def test_console_sigterm_restores_the_terminal(fleet):
     os.close(master)
     os.close(slave)
     fleet.run("vm", "kill", "t1")
+
+
+def test_hung_ember_consoles_do_not_block_the_fleet(fleet):
+    fleet.config("a")
+    fleet.config("b")
+    fleet.run("vm", "boot", "a")
+    fleet.run("vm", "boot", "b")
+    a = fleet.pidfile("a", "ember.pid")
+    os.kill(a, signal.SIGSTOP)
+    viewers = []
+    try:
+        # More than the console socket's backlog: the later connects would wait for ember.
+        for _ in range(7):
+            viewers.append(subprocess.Popen(fleet.cmd("vm", "console", "a"),
+                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+        time.sleep(0.5)
+        start = time.monotonic()
+        fleet.run("vm", "list", timeout=20)
+        fleet.run("vm", "stop", "b", "--timeout", "5", timeout=20)
+        assert time.monotonic() - start < 15
+        assert fleet.list()["b"]["state"] in ("Stopped", "Dead")
+    finally:
+        os.kill(a, signal.SIGCONT)
+        for v in viewers:
+            v.kill()
+            v.wait()
+    fleet.run("vm", "kill", "a")
+
+
+def test_switch_create_keeps_a_live_switchs_sockets(fleet):
+    fleet.run("switch", "create", "s1")
+    sw = os.path.join(fleet.dir, "switches", "s1")
+    with open(os.path.join(sw, "pid")) as f:
+        real = f.read()
+    with open(os.path.join(sw, "pid"), "w") as f:
+        f.write("1 0\n")  # stale: the switch runs on
+    r = fleet.run("switch", "create", "s1", check=False, timeout=20)
+    assert r.returncode == 1
+    assert os.path.exists(os.path.join(sw, "sock")) and os.path.exists(os.path.join(sw, "ctl.sock"))
+    with open(os.path.join(sw, "pid"), "w") as f:
+        f.write(real)
+    assert json.loads(fleet.run("switch", "show", "s1", "--json").stdout)["ports"] == []
+    fleet.run("switch", "rm", "s1")

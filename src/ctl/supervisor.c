@@ -92,6 +92,12 @@ static bool on_signal(struct sup *s, pid_t pid)
 	switch (si.ssi_signo) {
 	case SIGUSR1:
 		s->st.stop_requested = true;
+		/*
+		 * The stopper names the ember it saw (ctl_sup_stop, 0 for none): one started
+		 * since (a restart it raced) is ours to stop, or it would run on.
+		 */
+		if (pid > 0 && si.ssi_code == SI_QUEUE && si.ssi_int != pid)
+			kill(pid, SIGTERM);
 		return false;
 	case SIGTERM:
 	case SIGINT:

@@ -149,6 +149,17 @@ static int api_expect_204(struct ctl *c, const char *name, const char *method, c
 	return ret;
 }
 
+/*
+ * Tell the supervisor not to restart: with the pid of the ember we saw (0 for none), so
+ * that it stops one it started since, in a restart that raced us.
+ */
+static void sup_stop(const struct ctl_vm_view *v)
+{
+	union sigval val = {.sival_int = v->ember_alive ? (int)v->ember.pid : 0};
+
+	sigqueue(v->supervisor.pid, SIGUSR1, val);
+}
+
 int cmd_vm_pause(struct ctl *c, const char *name, bool pause)
 {
 	struct ctl_vm_view *v = malloc(sizeof(*v));
@@ -204,7 +215,7 @@ int cmd_vm_stop(struct ctl *c, const char *name, int timeout_s)
 		goto out;
 	/* Not restarted, however ember ends. */
 	if (v->supervisor_alive)
-		kill(v->supervisor.pid, SIGUSR1);
+		sup_stop(v);
 	/*
 	 * A running x86 guest is asked as a PC is, with Ctrl-Alt-Del (Linux reboots, which
 	 * ends ember); Firecracker has no such action elsewhere, and a paused guest cannot
@@ -236,7 +247,7 @@ int cmd_vm_kill(struct ctl *c, const char *name)
 	if (ret)
 		goto out;
 	if (v->supervisor_alive)
-		kill(v->supervisor.pid, SIGUSR1);
+		sup_stop(v);
 	if (v->ember_alive)
 		kill(v->ember.pid, SIGKILL);
 	ctl_unlock(c);
@@ -287,7 +298,7 @@ int cmd_vm_rm(struct ctl *c, const char *name, bool force)
 	}
 	if (ctl_vm_active(v)) {
 		if (v->supervisor_alive)
-			kill(v->supervisor.pid, SIGUSR1);
+			sup_stop(v);
 		if (v->ember_alive)
 			kill(v->ember.pid, SIGKILL);
 		ret = wait_stopped(c, v, KILL_WAIT_MS);

@@ -132,3 +132,23 @@ def test_switch_create_keeps_a_live_switchs_sockets(fleet):
         f.write(real)
     assert json.loads(fleet.run("switch", "show", "s1", "--json").stdout)["ports"] == []
     fleet.run("switch", "rm", "s1")
+
+
+def test_stop_that_raced_a_restart_stops_the_new_ember(fleet):
+    """vm stop names the ember it saw (none, between two restarts) in its SIGUSR1; an
+    ember the supervisor started since is stopped, not left running."""
+    import ctypes
+    fleet.config("race", {"restart": "always"})
+    fleet.run("vm", "boot", "race")
+    sup = fleet.pidfile("race", "supervisor.pid")
+    ember = fleet.pidfile("race", "ember.pid")
+    libc = ctypes.CDLL(None, use_errno=True)
+    # What a vm stop that looked during the back-off sends, arriving after the restart.
+    assert libc.sigqueue(sup, signal.SIGUSR1, ctypes.c_void_p(0)) == 0
+    deadline = time.monotonic() + 10
+    while fleetlib.alive(ember) or fleetlib.alive(sup):
+        assert time.monotonic() < deadline, "the new ember runs on"
+        time.sleep(0.05)
+    v = fleet.list()["race"]
+    assert v["state"] in ("Stopped", "Dead") and v["pid"] is None
+    assert not fleet.processes()

@@ -114,6 +114,12 @@ const char *ctl_restart_name(enum ctl_restart r);
 /* The start time (jiffies since boot) and state letter of /proc/PID/stat's text. */
 int ctl_proc_stat_parse(const char *text, size_t len, unsigned long long *start, char *state);
 
+/* Every byte of (text) that is not part of a valid UTF-8 sequence (one cut short by a
+ * bounded copy, say) turned into '?', so that JSON takes it. */
+void ctl_utf8_fix(char *text);
+/* json_string() of (text) after ctl_utf8_fix(): never NULL but when out of memory. */
+json_t *ctl_json_text(const char *text);
+
 /* --- state.c: the state directory --- */
 
 /* DIR/<rel> into (out); -ENAMETOOLONG if it does not fit. */

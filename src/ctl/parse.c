@@ -347,3 +347,64 @@ void ctl_status_describe(const struct ctl_status *st, char *out, size_t out_len)
 	else
 		snprintf(out, out_len, "exit %d", st->exit_code);
 }
+
+/* The length of the valid UTF-8 sequence at (s), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+void ctl_utf8_fix(char *text)
+{
+	unsigned char *s = (unsigned char *)text;
+	size_t n;
+
+	while (*s) {
+		n = utf8_seq(s);
+		if (n) {
+			s += n;
+		} else {
+			*s++ = '?';
+		}
+	}
+}
+
+json_t *ctl_json_text(const char *text)
+{
+	char *copy = strdup(text);
+	json_t *v;
+
+	if (!copy)
+		return NULL;
+	ctl_utf8_fix(copy);
+	v = json_string(copy);
+	free(copy);
+	return v;
+}

@@ -14,21 +14,22 @@ static json_t *view_json(struct ctl *c, const struct ctl_vm_view *v, bool info)
 	bool alive = v->ember_alive;
 	json_t *o;
 
+	/* Texts cut to their fields' sizes (the id, a problem) may end in half a character. */
 	o = json_pack(
-	    "{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name", v->name, "id",
-	    v->id[0] ? json_string(v->id) : json_null(), "state", v->state, "vcpus",
+	    "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", v->name, "id",
+	    v->id[0] ? ctl_json_text(v->id) : json_null(), "state", ctl_json_text(v->state), "vcpus",
 	    v->vcpus && !v->broken[0] ? json_integer(v->vcpus) : json_null(), "mem_mib",
 	    v->mem_mib && !v->broken[0] ? json_integer((json_int_t)v->mem_mib) : json_null(),
 	    "uptime_s", alive && v->uptime_s >= 0 ? json_integer(v->uptime_s) : json_null(), "pid",
 	    alive ? json_integer(v->ember.pid) : json_null(), "cpus",
-	    v->blk.cpus[0] ? json_string(v->blk.cpus) : json_null(), "exit_status",
+	    v->blk.cpus[0] ? ctl_json_text(v->blk.cpus) : json_null(), "exit_status",
 	    v->exit_status[0] && (!strcmp(v->state, "Stopped") || !strcmp(v->state, "Dead"))
 		? json_string(v->exit_status)
 		: json_null());
 	if (!o)
 		return NULL;
 	if (v->broken[0])
-		json_object_set_new(o, "problem", json_string(v->broken));
+		json_object_set_new(o, "problem", ctl_json_text(v->broken));
 	if (!info)
 		return o;
 	json_object_set_new(o, "restarts", json_integer(v->have_status ? v->status.restarts : 0));

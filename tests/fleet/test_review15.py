@@ -152,3 +152,14 @@ def test_stop_that_raced_a_restart_stops_the_new_ember(fleet):
     v = fleet.list()["race"]
     assert v["state"] in ("Stopped", "Dead") and v["pid"] is None
     assert not fleet.processes()
+
+
+def test_a_problem_cut_mid_character_is_still_listed(fleet):
+    fleet.config("cut")
+    path = os.path.join(fleet.vm_dir("cut"), "config.json")
+    cfg = json.load(open(path))
+    cfg["emberctl"]["name"] = "a" + "\u00e9" * 60  # '%.80s' cuts an é in two
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    v = fleet.list()["cut"]
+    assert v["state"] == "Broken" and "is not a name" in v["problem"], v

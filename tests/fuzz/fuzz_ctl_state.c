@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	len = size - 1;
-	switch (data[0] % 6) {
+	switch (data[0] % 7) {
 	case 0:
 		if (!ctl_pid_parse(text, len, &pid) && pid.pid < 2)
 			abort();
@@ -72,6 +72,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			ctl_api_reply_free(&reply);
 		}
+		free(s);
+		break;
+	case 5:
+		/* Whatever the bytes, the fixed text is a valid JSON string. */
+		s = strndup(text, len);
+		if (!s)
+			break;
+		v = ctl_json_text(s);
+		if (!v)
+			abort();
+		json_decref(v);
 		free(s);
 		break;
 	default:

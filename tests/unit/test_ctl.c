@@ -183,6 +183,32 @@ static void test_http_replies(void **state)
 			 -EPROTO);
 }
 
+static void test_utf8_fix(void **state)
+{
+	/* Cut short, stray continuation, overlong, surrogate, past U+10FFFF, fine. */
+	char cut[] = "caf\xc3", stray[] = "a\x80" "b", overlong[] = "\xc0\xaf", sur[] = "\xed\xa0\x80",
+	     big[] = "\xf4\x90\x80\x80", fine[] = "d\xc3\xa9j\xc3\xa0 \xe2\x82\xac \xf0\x9f\x94\xa5";
+	json_t *v;
+
+	(void)state;
+	ctl_utf8_fix(cut);
+	assert_string_equal(cut, "caf?");
+	ctl_utf8_fix(stray);
+	assert_string_equal(stray, "a?b");
+	ctl_utf8_fix(overlong);
+	assert_string_equal(overlong, "??");
+	ctl_utf8_fix(sur);
+	assert_string_equal(sur, "???");
+	ctl_utf8_fix(big);
+	assert_string_equal(big, "????");
+	ctl_utf8_fix(fine);
+	assert_string_equal(fine, "d\xc3\xa9j\xc3\xa0 \xe2\x82\xac \xf0\x9f\x94\xa5");
+	v = ctl_json_text("problem: '\xc3\xa9\xc3");
+	assert_non_null(v);
+	assert_string_equal(json_string_value(v), "problem: '\xc3\xa9?");
+	json_decref(v);
+}
+
 static void test_state_files(void **state)
 {
 	char dir[] = "/tmp/ctl-unit-XXXXXX", path[PATH_MAX], *text = NULL, big[100];
@@ -228,7 +254,7 @@ int main(void)
 	    cmocka_unit_test(test_names),	 cmocka_unit_test(test_cpulists),
 	    cmocka_unit_test(test_pid_files),	 cmocka_unit_test(test_proc_stat),
 	    cmocka_unit_test(test_status),	 cmocka_unit_test(test_block),
-	    cmocka_unit_test(test_http_replies), cmocka_unit_test(test_state_files),
+	    cmocka_unit_test(test_http_replies), cmocka_unit_test(test_state_files), cmocka_unit_test(test_utf8_fix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,3 +163,13 @@ def test_a_problem_cut_mid_character_is_still_listed(fleet):
         json.dump(cfg, f)
     v = fleet.list()["cut"]
     assert v["state"] == "Broken" and "is not a name" in v["problem"], v
+
+
+def test_every_state_word_is_documented():
+    text = subprocess.run([fleetlib.EMBERCTL, "--help"], capture_output=True,
+                          text=True).stdout
+    readme = open(os.path.join(fleetlib.REPO, "README.md")).read()
+    for word in ("Running", "Paused", "Not started", "Unresponsive", "Starting", "Restarting",
+                 "Stopped", "Dead", "Broken"):
+        assert word in text, word
+        assert "`%s`" % word in readme, word

@@ -167,14 +167,19 @@ int cmd_vm_pause(struct ctl *c, const char *name, bool pause)
 
 	if (!v)
 		return ctl_fail(c, -ENOMEM, "out of memory");
-	ret = ctl_lock(c, false) ?: find_vm(c, name, v, false);
+	/*
+	 * A change of state: exclusive, so that it never interleaves with a boot, stop or rm
+	 * of the VM; but given back before ember is asked, which a hung ember would make
+	 * everyone wait for.
+	 */
+	ret = ctl_lock(c, true) ?: find_vm(c, name, v, false);
 	if (!ret && !v->ember_alive)
 		ret = ctl_fail(c, -ESRCH, "%s is not running", name);
+	ctl_unlock(c);
 	if (!ret)
 		ret =
 		    api_expect_204(c, name, "PATCH", "/vm",
 				   pause ? "{\"state\": \"Paused\"}" : "{\"state\": \"Resumed\"}");
-	ctl_unlock(c);
 	free(v);
 	return ret;
 }

@@ -173,3 +173,22 @@ def test_every_state_word_is_documented():
                  "Stopped", "Dead", "Broken"):
         assert word in text, word
         assert "`%s`" % word in readme, word
+
+
+def test_pause_takes_the_lock_exclusive(fleet):
+    import fcntl
+    fleet.config("pl")
+    fleet.run("vm", "boot", "pl")
+    with open(os.path.join(fleet.dir, "lock")) as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # a reader: a change of state waits for it
+        p = subprocess.Popen(fleet.cmd("vm", "pause", "pl"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        assert p.poll() is None
+        assert fleet.list()["pl"]["state"] == "Running"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert p.wait(timeout=10) == 0, p.stderr.read()
+    p.stdout.close()
+    p.stderr.close()
+    assert fleet.list()["pl"]["state"] == "Paused"
+    fleet.run("vm", "kill", "pl")

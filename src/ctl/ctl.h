@@ -21,6 +21,7 @@
 #define CTL_CONFIG_MAX	(1 << 20)  /* config.json, as given */
 #define CTL_STATE_MAX	(64 << 10) /* status.json, pid files: small, or not ours */
 #define CTL_WHY		512
+#define CTL_TEMP_STALE_S 60 /* a temporary file of a dead writer, this old, is removed */
 #define CTL_DEFAULT_DIR "/run/ember"
 #define CTL_VERSION	"0.1.0" /* released with ember, whose version it is */
 

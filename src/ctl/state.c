@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +71,59 @@ int ctl_state_init(struct ctl *c)
 	return 0;
 }
 
+/*
+ * A temporary file of ctl_write_atomic (NAME.tmp-PID) whose writer died before its rename.
+ * Taken for stale only when that pid is gone and the file is old: a writer renames within
+ * moments, and a pid reused since would have to write the same file in the same second.
+ */
+static bool stale_temp(int dirfd, const char *leaf, time_t now)
+{
+	const char *t = strstr(leaf, ".tmp-");
+	struct stat st;
+	char *end;
+	long pid;
+
+	if (!t || t == leaf)
+		return false;
+	errno = 0;
+	pid = strtol(t + 5, &end, 10);
+	if (errno || *end || end == t + 5 || pid < 1 || pid > INT_MAX)
+		return false;
+	if (!kill((pid_t)pid, 0) || errno != ESRCH)
+		return false;
+	return !fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	       now - st.st_mtime >= CTL_TEMP_STALE_S;
+}
+
+/* Remove the stale temporary files of DIR/<sub>/<each folder>. */
+static void clean_temps_in(struct ctl *c, const char *sub, time_t now)
+{
+	struct dirent *e, *f;
+	char p[PATH_MAX];
+	DIR *d, *vd;
+	int fd;
+
+	if (ctl_path(c, p, sizeof(p), "%s", sub) || !(d = opendir(p)))
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		vd = fdopendir(fd);
+		if (!vd) {
+			close(fd);
+			continue;
+		}
+		while ((f = readdir(vd)))
+			if (stale_temp(fd, f->d_name, now))
+				unlinkat(fd, f->d_name, 0);
+		closedir(vd);
+	}
+	closedir(d);
+}
+
 int ctl_lock(struct ctl *c, bool exclusive)
 {
 	char p[PATH_MAX];
@@ -88,6 +143,10 @@ int ctl_lock(struct ctl *c, bool exclusive)
 		if (errno != EINTR)
 			return ctl_fail(c, -errno, "cannot lock the state directory: %s",
 					strerror(errno));
+	if (exclusive) {
+		clean_temps_in(c, "vms", time(NULL));
+		clean_temps_in(c, "switches", time(NULL));
+	}
 	return 0;
 }
 

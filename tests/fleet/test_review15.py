@@ -192,3 +192,27 @@ def test_pause_takes_the_lock_exclusive(fleet):
     p.stderr.close()
     assert fleet.list()["pl"]["state"] == "Paused"
     fleet.run("vm", "kill", "pl")
+
+
+def test_stale_temporary_files_are_cleaned(fleet):
+    fleet.config("tmp")
+    d = fleet.vm_dir("tmp")
+    with open("/proc/sys/kernel/pid_max") as f:
+        gone = int(f.read())  # no process ever has it
+    old = time.time() - 3600
+    stale = os.path.join(d, "status.json.tmp-%d" % gone)
+    fresh = os.path.join(d, "ember.pid.tmp-%d" % gone)
+    live = os.path.join(d, "config.json.tmp-%d" % os.getpid())
+    other = os.path.join(d, "notes.tmp-x")
+    for path in (stale, fresh, live, other):
+        with open(path, "w") as f:
+            f.write("half")
+    for path in (stale, live, other):
+        os.utime(path, (old, old))
+    fleet.run("vm", "list")  # a reader leaves them
+    assert os.path.exists(stale)
+    fleet.config("another")  # a writer takes the lock exclusive
+    assert not os.path.exists(stale)
+    for path in (fresh, live, other):
+        assert os.path.exists(path), path
+    assert fleet.list()["tmp"]["state"] == "Stopped"

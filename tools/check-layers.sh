@@ -5,10 +5,15 @@
 # src/jailer, src/snaptools and src/switch are programs of their own (ember-jailer,
 # ember-rebase-snap, ember-switch; libc only): they may use util and nothing of ember's VM
 # layers, and nothing else uses them.
-# src/ctl (emberctl) may use util and config (ember's own parser checks its VM configs)
-# and nothing of the VM layers: it talks to ember through the API and console sockets.
+# src/ctl (emberctl) may use util and config (ember's own parser checks its VM configs),
+# and of the arch only arch_defs.h: constants and types, no code (vm stop asks for
+# Ctrl-Alt-Del where ARCH_HAS_I8042 says the guest has one; config's headers need it
+# anyway). Nothing else of the VM layers: it talks to ember through the API and console
+# sockets. Since src/arch/<arch> is on the include path, a bare "name.h" in src/ctl must
+# be its own header or arch_defs.h (ctl-includes-are-its-own).
 # (arch/arch.h and arch_defs.h are the arch's interface, which vmm and config may use;
-# arch_defs.h is a leaf). One PASS/FAIL line per rule; the offending lines go to stderr.
+# arch_defs.h names only libc and, on riscv64, its sibling fdt_tree.h, types only too.)
+# One PASS/FAIL line per rule; the offending lines go to stderr.
 set -u
 cd "$(dirname "$0")/.."
 failed=0
@@ -39,6 +44,24 @@ check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|
 check ctl-uses-only-util-and-config src/ctl '(vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer|snaptools|switch)/'
 check snaptools-uses-only-util src/snaptools '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer)/'
 check switch-uses-only-util src/switch '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer|snaptools)/'
+
+# Every bare quoted include of src/ctl is a header of src/ctl, or arch_defs.h.
+ctl_includes_are_its_own() {
+	local hits="" line inc
+	while IFS= read -r line; do
+		inc=$(sed -nE 's/^.*#\s*include\s+"([^"/]+)".*$/\1/p' <<<"$line")
+		[ -z "$inc" ] || [ "$inc" = arch_defs.h ] || [ -e "src/ctl/$inc" ] ||
+			hits+="$line"$'\n'
+	done < <(grep -rnE '^#\s*include\s+"[^"/]+"' src/ctl 2>/dev/null)
+	if [ -n "$hits" ]; then
+		printf '%s' "$hits" >&2
+		echo "FAIL: lint/layers/ctl-includes-are-its-own"
+		failed=1
+	else
+		echo "PASS: lint/layers/ctl-includes-are-its-own"
+	fi
+}
+ctl_includes_are_its_own
 
 # only_its_own NAME FOLDER: nothing outside src/FOLDER includes it.
 only_its_own() {

@@ -210,9 +210,9 @@ int cmd_vm_console(struct ctl *c, const char *name)
 		goto out;
 	con->sock = ctl_unix_connect(path, now_us() + CONNECT_TIMEOUT_MS * 1000ULL);
 	if (con->sock < 0) {
-		ret = ctl_fail(c, con->sock, "%s: cannot attach to its console %s: %s", name, path,
-			       con->sock == -ETIMEDOUT ? "no answer in time"
-						       : strerror(-con->sock));
+		ret =
+		    ctl_fail(c, con->sock, "%s: cannot attach to its console %s: %s", name, path,
+			     con->sock == -ETIMEDOUT ? "no answer in time" : strerror(-con->sock));
 		goto out;
 	}
 	ret = catch_signals(con);
@@ -239,7 +239,8 @@ int cmd_vm_console(struct ctl *c, const char *name)
 	else if (isatty(0))
 		fprintf(stderr, "\r\nemberctl: detached from %s\r\n", name);
 	if (!ret && con->dropped)
-		fprintf(stderr, "emberctl: %zu bytes of input dropped (the VM did not take them)%s\n",
+		fprintf(stderr,
+			"emberctl: %zu bytes of input dropped (the VM did not take them)%s\n",
 			con->dropped, con->tty ? "\r" : "");
 out:
 	if (con->sock >= 0)

@@ -15,15 +15,15 @@
 
 #include <jansson.h>
 
-#define CTL_NAME_MAX	64	   /* a VM or switch name: 1-64 of [A-Za-z0-9_-] */
-#define CTL_CPUS_MAX	1024	   /* host CPUs a cpu list may name */
-#define CTL_CPULIST_MAX 256	   /* the text of a cpu list */
-#define CTL_CONFIG_MAX	(1 << 20)  /* config.json, as given */
-#define CTL_STATE_MAX	(64 << 10) /* status.json, pid files: small, or not ours */
-#define CTL_WHY		512
+#define CTL_NAME_MAX	 64	    /* a VM or switch name: 1-64 of [A-Za-z0-9_-] */
+#define CTL_CPUS_MAX	 1024	    /* host CPUs a cpu list may name */
+#define CTL_CPULIST_MAX	 256	    /* the text of a cpu list */
+#define CTL_CONFIG_MAX	 (1 << 20)  /* config.json, as given */
+#define CTL_STATE_MAX	 (64 << 10) /* status.json, pid files: small, or not ours */
+#define CTL_WHY		 512
 #define CTL_TEMP_STALE_S 60 /* a temporary file of a dead writer, this old, is removed */
-#define CTL_DEFAULT_DIR "/run/ember"
-#define CTL_VERSION	"0.1.0" /* released with ember, whose version it is */
+#define CTL_DEFAULT_DIR	 "/run/ember"
+#define CTL_VERSION	 "0.1.0" /* released with ember, whose version it is */
 
 /* The exit status of the whole command. */
 #define CTL_EXIT_OK	0

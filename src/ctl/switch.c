@@ -56,8 +56,8 @@ bool ctl_switch_running(struct ctl *c, const char *name)
 static void __attribute__((noreturn))
 exec_switch(const struct sw_paths *p, const char *name, const char *prog, int log_fd)
 {
-	char *argv[] = {(char *)prog,	  "--socket",	 (char *)p->sock, "--control",
-			(char *)p->ctl, "--name", (char *)name,	 NULL};
+	char *argv[] = {(char *)prog,	"--socket", (char *)p->sock, "--control",
+			(char *)p->ctl, "--name",   (char *)name,    NULL};
 	int fd = open("/dev/null", O_RDONLY);
 
 	setsid();

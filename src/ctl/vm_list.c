@@ -17,8 +17,8 @@ static json_t *view_json(struct ctl *c, const struct ctl_vm_view *v, bool info)
 	/* Texts cut to their fields' sizes (the id, a problem) may end in half a character. */
 	o = json_pack(
 	    "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", v->name, "id",
-	    v->id[0] ? ctl_json_text(v->id) : json_null(), "state", ctl_json_text(v->state), "vcpus",
-	    v->vcpus && !v->broken[0] ? json_integer(v->vcpus) : json_null(), "mem_mib",
+	    v->id[0] ? ctl_json_text(v->id) : json_null(), "state", ctl_json_text(v->state),
+	    "vcpus", v->vcpus && !v->broken[0] ? json_integer(v->vcpus) : json_null(), "mem_mib",
 	    v->mem_mib && !v->broken[0] ? json_integer((json_int_t)v->mem_mib) : json_null(),
 	    "uptime_s", alive && v->uptime_s >= 0 ? json_integer(v->uptime_s) : json_null(), "pid",
 	    alive ? json_integer(v->ember.pid) : json_null(), "cpus",

@@ -186,8 +186,11 @@ static void test_http_replies(void **state)
 static void test_utf8_fix(void **state)
 {
 	/* Cut short, stray continuation, overlong, surrogate, past U+10FFFF, fine. */
-	char cut[] = "caf\xc3", stray[] = "a\x80" "b", overlong[] = "\xc0\xaf", sur[] = "\xed\xa0\x80",
-	     big[] = "\xf4\x90\x80\x80", fine[] = "d\xc3\xa9j\xc3\xa0 \xe2\x82\xac \xf0\x9f\x94\xa5";
+	char cut[] = "caf\xc3",
+	     stray[] = "a\x80"
+		       "b",
+	     overlong[] = "\xc0\xaf", sur[] = "\xed\xa0\x80", big[] = "\xf4\x90\x80\x80",
+	     fine[] = "d\xc3\xa9j\xc3\xa0 \xe2\x82\xac \xf0\x9f\x94\xa5";
 	json_t *v;
 
 	(void)state;
@@ -254,7 +257,8 @@ int main(void)
 	    cmocka_unit_test(test_names),	 cmocka_unit_test(test_cpulists),
 	    cmocka_unit_test(test_pid_files),	 cmocka_unit_test(test_proc_stat),
 	    cmocka_unit_test(test_status),	 cmocka_unit_test(test_block),
-	    cmocka_unit_test(test_http_replies), cmocka_unit_test(test_state_files), cmocka_unit_test(test_utf8_fix),
+	    cmocka_unit_test(test_http_replies), cmocka_unit_test(test_state_files),
+	    cmocka_unit_test(test_utf8_fix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

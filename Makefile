@@ -141,7 +141,7 @@ $(LIB): $(OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(EMBER): $(OBJDIR)/src/main.o $(LIB) | $(CROSS_DEPS)
+$(EMBER): $(OBJDIR)/src/main.o $(OBJDIR)/src/usage.o $(LIB) | $(CROSS_DEPS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(CTL): $(CTL_OBJS) $(LIB) | $(CROSS_DEPS)

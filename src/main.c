@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "usage.h"
 #include "api/instance.h"
 #include "arch/arch.h"
 #include "config/config_file.h"
@@ -21,86 +22,6 @@
 #include "vmm/vm.h"
 
 #define EXIT_BAD_ARGS	 2
-
-static const char usage[] =
-	"usage: ember --kernel PATH [options]\n"
-	"       ember --config-file FILE [--no-api] [--level L]\n"
-	"       ember --api-sock PATH [--id ID] [--config-file FILE] [options]\n"
-	"\n"
-	"  --kernel PATH          guest kernel: ELF vmlinux, bzImage, or a PVH ELF\n"
-	"  --initrd PATH          initial ramdisk\n"
-	"  --boot-args STR        kernel command line (default: serial console on ttyS0)\n"
-	"  --vcpus N              number of vCPUs, 1-32 (default 1)\n"
-	"  --memory MIB           guest RAM in MiB (default 128)\n"
-	"  --boot-timer           log the time until the guest writes 123 to the boot timer\n"
-	"  --boot-protocol P      auto (default), linux or pvh\n"
-	"  --gic V                arm64: the interrupt controller, v2 (GIC-400), v3 or auto\n"
-	"                         (default: v3 if KVM has it, else v2)\n"
-	"  --irqchip C            riscv64: the interrupt controller, plic (emulated by ember),\n"
-	"                         aia (KVM's APLIC + IMSIC) or auto (default: aia if KVM has it)\n"
-	"  --rng[=LIMITS]         add a virtio-rng device fed by the host's getrandom();\n"
-	"                         LIMITS: bw=SIZE:REFILL_MS[:BURST],ops=SIZE:REFILL_MS[:BURST]\n"
-	"  --disk PATH[,ro][,id=SERIAL][,cache=unsafe|writeback][,bw=B][,ops=B]\n"
-	"                         add a virtio-blk disk on a raw image or block device (up\n"
-	"                         to 8; the guest names them vda, vdb... in this order).\n"
-	"                         id= is the serial (20 bytes at most); cache=unsafe (the\n"
-	"                         default) ignores guest flushes, writeback honours them\n"
-	"  --net TAP[,mac=MAC][,rx_bw=B][,rx_ops=B][,tx_bw=B][,tx_ops=B]\n"
-	"                         add a virtio-net device on host TAP interface TAP (up to 4);\n"
-	"                         B: a token bucket SIZE:REFILL_MS[:BURST]\n"
-	"  --net switch=PATH[,mac=MAC][,rx_bw=B]...\n"
-	"                         the same on a port of ember-switch listening at PATH (no\n"
-	"                         root or TAP needed; bare frames, so no checksum/TSO offloads)\n"
-	"  --balloon MIB[,deflate_on_oom][,stats=SECONDS]\n"
-	"                         add a virtio-balloon asking the guest to give back MIB\n"
-	"  --vsock CID,UDS_PATH   add a virtio-vsock with guest CID (>= 3); host programs\n"
-	"                         reach guest port P by connecting to UDS_PATH and sending\n"
-	"                         \"CONNECT P\\n\"; guest connections to host port P go to\n"
-	"                         UDS_PATH_P\n"
-	"  --restore STATE,MEM[,uffd][,paused][,track_dirty_pages]\n"
-	"                         start from a snapshot instead of a kernel: its state file\n"
-	"                         and memory file (uffd: MEM is a page-fault handler's\n"
-	"                         socket); it runs at once unless paused\n"
-	"  --config-file FILE     take the whole VM from Firecracker's config-file JSON\n"
-	"                         (boot-source, machine-config, drives, network-interfaces,\n"
-	"                         vsock, balloon, entropy), or a \"snapshot-load\" to start\n"
-	"                         from (PUT /snapshot/load's body); no device or machine options\n"
-	"                         may be given with it\n"
-	"  --no-api               boot from --config-file alone, with no API socket\n"
-	"  --api-sock PATH        serve Firecracker's REST API on the Unix socket PATH; without\n"
-	"                         --config-file or --kernel, wait there for InstanceStart\n"
-	"  --id ID                the instance id (default anonymous-instance)\n"
-	"  --console-sock PATH    serve the guest's serial console on the Unix socket PATH\n"
-	"                         instead of stdio: one viewer at a time, who first gets the\n"
-	"                         last 64 KiB of output; ember removes PATH at exit\n"
-	"  --cpus LIST            run every ember thread on these host CPUs only (e.g. 2-3\n"
-	"                         or 0,2); each must be online and allowed to ember\n"
-	"  --realtime             run the vCPU threads SCHED_FIFO (priority 1) where the host\n"
-	"                         allows it (CAP_SYS_NICE or RLIMIT_RTPRIO); else warn and\n"
-	"                         run them as normal threads\n"
-	"  --http-api-max-payload-size N\n"
-	"                         refuse API request bodies over N bytes (default 51200)\n"
-	"  --mmds-size-limit N    the most bytes the MMDS data store may hold (default 51200)\n"
-	"  --metadata FILE        preload the MMDS data store with this JSON object\n"
-	"  --log-path PATH        write the log there, in Firecracker's format\n"
-	"  --show-level           with --log-path: put the level on each line\n"
-	"  --show-log-origin      with --log-path: put the source file and line on each line\n"
-	"  --no-seccomp           run without seccomp filters (not recommended)\n"
-	"  --seccomp-filter FILE  replace the built-in seccomp filters with FILE, a policy in\n"
-	"                         Firecracker's seccompiler JSON (keys vmm, api, vcpu)\n"
-	"  --start-time-us N      the monotonic time (us) the process was started by its\n"
-	"                         jailer, for the startup metrics (set by ember-jailer)\n"
-	"  --start-time-cpu-us N  the process CPU time (us) at that moment (likewise)\n"
-	"  --parent-cpu-time-us N the jailer's own CPU time (us) (likewise)\n"
-	"  --print-seccomp-filter print the built-in seccomp policy in that JSON and exit\n"
-	"  --level L              log level: error, warn (default), info, debug; also\n"
-	"                         Firecracker's Error, Warning, Info, Debug, Trace, Off\n"
-	"  --version              print the version and exit\n"
-	"  --help                 print this help and exit\n"
-	"\n"
-	"Guest serial output goes to stdout, its input comes from stdin (unless --console-sock\n"
-	"says otherwise). ember exits 0 when the guest resets or powers off, and non-zero\n"
-	"with a message on any error.\n";
 
 enum {
 	OPT_KERNEL = 256,
@@ -477,7 +398,7 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 			printf("ember v%s (%s)\n", EMBER_VERSION, ARCH_NAME);
 			exit(0);
 		case OPT_HELP:
-			fputs(usage, stdout);
+			fputs(ember_usage, stdout);
 			exit(0);
 		default:
 			bad_arg("unknown or incomplete option");

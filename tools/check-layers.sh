@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The folders of src/ are layers, and an include may only point down:
 #   util  <  seccomp, snapshot  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api
-#   <  main.c
+#   <  main.c (with usage.c, its --help text)
 # src/jailer, src/snaptools and src/switch are programs of their own (ember-jailer,
 # ember-rebase-snap, ember-switch; libc only): they may use util and nothing of ember's VM
 # layers, and nothing else uses them.

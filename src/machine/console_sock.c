@@ -29,6 +29,12 @@
 #define CONSOLE_OUTPUT_REST_US 1000
 /* How often input waiting for FIFO room is retried: the guest drains the FIFO meanwhile. */
 #define CONSOLE_INPUT_RETRY_MS 10
+/*
+ * How long the listener is left alone after accept failed for want of a descriptor or of
+ * memory: the connection stays pending, the socket readable, and retrying at once would
+ * spin this thread (and the log) until something else frees one.
+ */
+#define CONSOLE_ACCEPT_REST_US (100 * 1000)
 
 /* Whether a socket file at (path) is a leftover: nobody accepts on it any more. */
 static bool socket_is_stale(const char *path, const struct sockaddr_un *addr)
@@ -279,13 +285,26 @@ static void console_sock_attach(struct console_sock *cs, int fd)
 	console_sock_flush(cs);
 }
 
+static void console_sock_watch_listener(struct console_sock *cs, bool on)
+{
+	if (event_loop_modify(cs->loop, &cs->listen_src, on ? EPOLLIN : 0))
+		log_warn(cs->log, "console: cannot change the listener's watch");
+	cs->listen_resting = !on;
+	cs->listen_due_us = now_us() + CONSOLE_ACCEPT_REST_US;
+}
+
 static void console_sock_on_listen(void *opaque, uint32_t events)
 {
 	struct console_sock *cs = opaque;
 	int fd;
 
 	(void)events;
+	if (cs->listen_resting)
+		return;
 	while ((fd = accept4(cs->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (cs->accept_failing)
+			log_info(cs->log, "console: accept works again");
+		cs->accept_failing = false;
 		/* A viewer that just went away, its hang-up not handled yet, is not in the way. */
 		if (cs->viewer_fd >= 0 && console_sock_viewer_gone(cs))
 			console_sock_viewer_left(cs);
@@ -299,8 +318,14 @@ static void console_sock_on_listen(void *opaque, uint32_t events)
 		close(fd);
 		log_info(cs->log, "console: a second viewer refused (busy)");
 	}
-	if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-		log_warn(cs->log, "console: accept");
+	if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+		return;
+	/* Said once per spell of failures, not at every retry. */
+	if (!cs->accept_failing)
+		log_warn(cs->log, "console: accept (retried every %d ms)",
+			 CONSOLE_ACCEPT_REST_US / 1000);
+	cs->accept_failing = true;
+	console_sock_watch_listener(cs, false);
 }
 
 /* Move what the guest wrote from the pipe into the history. Returns the bytes moved. */
@@ -373,6 +398,17 @@ int console_sock_retry(struct console_sock *cs)
 		}
 		if (cs->pipe_resting) {
 			int ms = (int)((cs->pipe_due_us - MIN(now, cs->pipe_due_us) + 999) / 1000);
+
+			timeout = timeout < 0 ? ms : MIN(timeout, ms);
+		}
+	}
+	if (cs->listen_resting) {
+		now = now_us();
+		if (now >= cs->listen_due_us) {
+			/* Level-triggered: a connection still pending wakes the loop again at once. */
+			console_sock_watch_listener(cs, true);
+		} else {
+			int ms = (int)((cs->listen_due_us - now + 999) / 1000);
 
 			timeout = timeout < 0 ? ms : MIN(timeout, ms);
 		}

@@ -36,6 +36,9 @@ struct console_sock {
 	uint64_t viewer_pos;	/* the ring position of the next byte the viewer gets */
 	bool pipe_resting;	/* output came lately: the pipe is read again at pipe_due_us */
 	uint64_t pipe_due_us;
+	bool listen_resting;	/* accept failed (EMFILE...): the listener is watched again at */
+	uint64_t listen_due_us; /* listen_due_us, not at once: it stays readable meanwhile */
+	bool accept_failing;	/* the failure was logged: not again until an accept works */
 	struct console_ring *ring;
 	/* Input in arrival order, from this viewer and ones before it. */
 	uint8_t in[CONSOLE_INPUT_MAX];
@@ -62,7 +65,8 @@ int console_sock_start(struct console_sock *cs, int listen_fd, int pipe_fd, stru
 		       struct event_loop *loop, struct logger *log);
 
 /*
- * What is due: input waiting for FIFO room, output after the pipe's rest. Returns the time
+ * What is due: input waiting for FIFO room, output after the pipe's rest, the listener after
+ * a failed accept. Returns the time
  * in ms the event loop may sleep before calling again: -1 when nothing is waiting.
  */
 int console_sock_retry(struct console_sock *cs);

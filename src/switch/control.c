@@ -161,6 +161,12 @@ static void control_close(struct sw *sw, unsigned int i)
 	*c = (struct control_client){.fd = -1};
 }
 
+/* Done with client (i): closed at the end of this turn, by control_reap. */
+static void control_finish(struct sw *sw, unsigned int i)
+{
+	sw->clients[i].closing = true;
+}
+
 /* Send what the client's socket takes now; done, or an error: closed. */
 static void control_send(struct sw *sw, unsigned int i)
 {
@@ -178,7 +184,7 @@ static void control_send(struct sw *sw, unsigned int i)
 			break;
 		c->off += n;
 	}
-	control_close(sw, i);
+	control_finish(sw, i);
 }
 
 void control_accept(struct sw *sw)
@@ -208,7 +214,7 @@ void control_accept(struct sw *sw)
 		c->off = 0;
 		c->deadline_ms = now + CONTROL_TIMEOUT_MS;
 		if (sw_watch(sw, fd, EPOLLOUT, sw_tag(SRC_CLIENT, i))) {
-			control_close(sw, i);
+			control_finish(sw, i);
 			continue;
 		}
 		control_send(sw, i);
@@ -217,19 +223,30 @@ void control_accept(struct sw *sw)
 
 void control_event(struct sw *sw, unsigned int i, uint32_t events)
 {
-	if (i >= CONTROL_CLIENTS_MAX || sw->clients[i].fd < 0)
+	if (i >= CONTROL_CLIENTS_MAX || sw->clients[i].fd < 0 || sw->clients[i].closing)
 		return;
 	if (events & (EPOLLERR | EPOLLHUP))
-		control_close(sw, i);
+		control_finish(sw, i);
 	else
 		control_send(sw, i);
 }
 
+/* Outside the dispatch of a turn: no event of this turn is left to name the slot. */
 void control_expire(struct sw *sw, uint64_t now_ms, bool all)
 {
 	unsigned int i;
 
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
-		if (sw->clients[i].fd >= 0 && (all || now_ms >= sw->clients[i].deadline_ms))
+		if (sw->clients[i].fd >= 0 &&
+		    (all || sw->clients[i].closing || now_ms >= sw->clients[i].deadline_ms))
+			control_close(sw, i);
+}
+
+void control_reap(struct sw *sw)
+{
+	unsigned int i;
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (sw->clients[i].fd >= 0 && sw->clients[i].closing)
 			control_close(sw, i);
 }

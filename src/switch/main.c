@@ -233,6 +233,7 @@ static int sw_turn(struct sw *sw, int timeout_ms)
 		}
 	}
 	port_reap(sw);
+	control_reap(sw);
 	return 0;
 }
 

@@ -48,7 +48,8 @@ struct port {
 
 /* A control socket client being sent the status. */
 struct control_client {
-	int fd; /* -1: free */
+	int fd;	      /* -1: free */
+	bool closing; /* closed at the end of this loop turn, when no event can name it */
 	char *buf;
 	size_t len, off;
 	uint64_t deadline_ms; /* closed then even if it has not read everything */
@@ -112,5 +113,12 @@ void control_event(struct sw *sw, unsigned int i, uint32_t events);
 
 /* Close the clients past their deadline (or all of them, at exit, with (all)). */
 void control_expire(struct sw *sw, uint64_t now_ms, bool all);
+
+/*
+ * Close the clients marked closing: at the end of a loop turn, so that a slot is never
+ * taken again in the turn that freed it (a stale event of the old client would then hit
+ * the new one).
+ */
+void control_reap(struct sw *sw);
 
 #endif

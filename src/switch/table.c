@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "table.h"
+#include "../util/util.h"
 
 #define SWITCH_ENTRY_FREE 0xffff /* an entry's port when it holds nothing */
 #define SWITCH_NIL	  0xffff /* the end of a bucket's chain or of the free list */
@@ -94,6 +95,26 @@ static unsigned int remove_if(struct switch_table *t,
 	return n;
 }
 
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/*
+ * The earliest last frame of any entry: seen_ms only grows, and new entries come at the
+ * current time, so nothing ages before this plus the age limit.
+ */
+static uint64_t oldest_seen(const struct switch_table *t)
+{
+	uint64_t oldest = UINT64_MAX;
+	unsigned int i;
+
+	for (i = 0; i < SWITCH_TABLE_CAPACITY; i++)
+		if (t->entries[i].port != SWITCH_ENTRY_FREE)
+			oldest = MIN(oldest, t->entries[i].seen_ms);
+	return oldest;
+}
+
 enum switch_learn switch_table_learn(struct switch_table *t, const uint8_t mac[6],
 				     unsigned int port, uint64_t now_ms)
 {
@@ -114,8 +135,13 @@ enum switch_learn switch_table_learn(struct switch_table *t, const uint8_t mac[6
 		t->moves++;
 		return SWITCH_LEARN_MOVED;
 	}
-	if (t->free_head == SWITCH_NIL)
+	if (t->free_head == SWITCH_NIL && now_ms >= t->full_until_ms) {
 		switch_table_expire(t, now_ms);
+		t->sweeps++;
+		if (t->free_head == SWITCH_NIL)
+			t->full_until_ms = MAX(add_sat(oldest_seen(t), t->age_ms),
+					       add_sat(now_ms, SWITCH_TABLE_RESWEEP_MS));
+	}
 	if (t->free_head == SWITCH_NIL) {
 		t->refused++;
 		return SWITCH_LEARN_FULL;

@@ -19,6 +19,11 @@
 #define SWITCH_TABLE_CAPACITY 4096
 #define SWITCH_TABLE_BUCKETS  1024 /* a power of two */
 #define SWITCH_PORT_MAX	      4096 /* ports are numbered 0 .. SWITCH_PORT_MAX - 1 */
+/*
+ * A full table is swept for aged entries at most this often on behalf of new addresses:
+ * a stream of made-up sources would otherwise cost a sweep of every entry per frame.
+ */
+#define SWITCH_TABLE_RESWEEP_MS 100
 
 struct switch_entry {
 	uint8_t mac[6];
@@ -35,6 +40,13 @@ struct switch_table {
 	uint64_t age_ms;
 	uint64_t refused; /* addresses not learned because the table was full */
 	uint64_t moves;	  /* addresses that showed up on another port */
+	/*
+	 * Full: no entry can have aged before this (the oldest's last frame plus the age
+	 * limit, and not sooner than SWITCH_TABLE_RESWEEP_MS after the last sweep), so a new
+	 * address is refused without a sweep until then.
+	 */
+	uint64_t full_until_ms;
+	uint64_t sweeps; /* sweeps for a new address in a full table */
 };
 
 enum switch_learn {

@@ -3,8 +3,10 @@
 output replayed and then the live console, types to the guest, detaches and comes back;
 a second viewer is told the console is busy; output goes on into the history while
 nobody is attached, and a viewer that never reads stalls neither the guest nor ember;
-a restored VM serves its console too; ember removes the socket at exit."""
+a restored VM serves its console too; ember removes the socket at exit; a viewer that comes
+while ember has no descriptor to spare waits, without ember spinning."""
 import os
+import resource
 import select
 import socket
 import time
@@ -145,6 +147,47 @@ def test_history_kept_while_detached(console):
     everything = BANNER + flood_text(lines) + b"ECHO: mark\n"
     assert len(seen) == HISTORY, "replayed %d bytes, not the last 64 KiB" % len(seen)
     assert seen == everything[-HISTORY:], "the replay is not the last 64 KiB of the output"
+
+
+def vmm_thread_cpu_s(pid):
+    """The user + system CPU time of ember's VMM thread (its main thread, which serves the
+    console) so far, in seconds. Not the process's: console_echo polls the UART."""
+    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_accept_out_of_descriptors(console):
+    """With no descriptor left (RLIMIT_NOFILE lowered under it), a viewer's connection
+    stays pending: ember neither spins on the readable listener nor logs at every turn,
+    and takes the viewer once a descriptor is free again."""
+    e, path = console
+    v = Viewer(path)
+    v.read_until(b"CONSOLE-READY\n")
+    v.close()
+    pid = e.proc.pid
+    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    open_fds = len(os.listdir("/proc/%d/fd" % pid))
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (open_fds, limits[1]))
+    try:
+        waiting = [Viewer(path) for _ in range(2)]
+        time.sleep(0.2)
+        cpu = vmm_thread_cpu_s(pid)
+        time.sleep(1.0)
+        cpu = vmm_thread_cpu_s(pid) - cpu
+        assert cpu < 0.3, "the VMM thread used %.2f s of CPU in 1 s with accept failing" % cpu
+        assert e.stderr().count("console: accept") == 1, e.stderr()
+        assert not waiting[0]._recv(0), "a viewer was served without a descriptor"
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+    # A descriptor again: the first one waiting is the viewer, the second one is told.
+    waiting[0].read_until(b"CONSOLE-READY\n")
+    assert waiting[1].read_quiet() == BUSY
+    waiting[0].send(b"back\n")
+    waiting[0].read_until(b"ECHO: back\n")
+    for w in waiting:
+        w.close()
+    assert "console: accept works again" in e.stderr()
 
 
 def test_viewer_that_never_reads(console):

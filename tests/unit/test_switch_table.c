@@ -248,6 +248,46 @@ static void test_full_table(void **state)
 	assert_int_equal(switch_table_learn(t, mac_b, 2, 1000 + 10 + AGE_MS), SWITCH_LEARN_NEW);
 }
 
+/* A stream of new addresses at a table full of live entries costs no sweep per frame. */
+static void test_full_table_sweeps_are_bounded(void **state)
+{
+	struct switch_table *t = *state;
+	uint8_t mac[6];
+	unsigned int i;
+
+	for (i = 0; i < SWITCH_TABLE_CAPACITY; i++) {
+		station(i, mac);
+		assert_int_equal(switch_table_learn(t, mac, 1, 1000 + i / 2), SWITCH_LEARN_NEW);
+	}
+	/* 10000 made-up sources over 10 s: nothing can age before 1000 + AGE_MS. */
+	for (i = 0; i < 10000; i++) {
+		station(SWITCH_TABLE_CAPACITY + i, mac);
+		assert_int_equal(switch_table_learn(t, mac, 2, 2000 + i), SWITCH_LEARN_FULL);
+	}
+	assert_int_equal(t->sweeps, 1);
+	assert_int_equal(t->refused, 10000);
+	/* Once the oldest can have aged, a sweep makes room (two entries per ms age out). */
+	station(1u << 20, mac);
+	assert_int_equal(switch_table_learn(t, mac, 2, 1000 + AGE_MS), SWITCH_LEARN_NEW);
+	assert_int_equal(t->sweeps, 2);
+	station((1u << 20) + 1, mac);
+	assert_int_equal(switch_table_learn(t, mac, 2, 1000 + AGE_MS), SWITCH_LEARN_NEW);
+	/* Full again: the next sweep waits at least SWITCH_TABLE_RESWEEP_MS, even though an
+	 * entry ages every half millisecond from here. */
+	for (i = 0; i < SWITCH_TABLE_RESWEEP_MS; i++) {
+		station((1u << 20) + 2 + i, mac);
+		assert_int_equal(switch_table_learn(t, mac, 2, 1000 + AGE_MS + i), SWITCH_LEARN_FULL);
+	}
+	assert_int_equal(t->sweeps, 3);
+	station(1u << 21, mac);
+	assert_int_equal(switch_table_learn(t, mac, 2, 1000 + AGE_MS + SWITCH_TABLE_RESWEEP_MS),
+			 SWITCH_LEARN_NEW);
+	assert_int_equal(t->sweeps, 4);
+	/* The stations learned first are still known while live. */
+	station(SWITCH_TABLE_CAPACITY - 1, mac);
+	assert_int_equal(switch_table_lookup(t, mac, 1000 + AGE_MS + SWITCH_TABLE_RESWEEP_MS), 1);
+}
+
 #define TABLE_TEST(f) cmocka_unit_test_setup_teardown(f, table_setup, table_teardown)
 
 int main(void)
@@ -262,6 +302,7 @@ int main(void)
 	    TABLE_TEST(test_move),
 	    TABLE_TEST(test_port_removal),
 	    TABLE_TEST(test_full_table),
+	    TABLE_TEST(test_full_table_sweeps_are_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -469,12 +469,11 @@ static int api_server_listen(struct api_server *s, char *err, size_t err_len)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int ret;
 
-	if (strlen(s->sock_path) >= sizeof(addr.sun_path)) {
-		snprintf(err, err_len, "API socket path too long (at most %zu bytes): %s",
-			 sizeof(addr.sun_path) - 1, s->sock_path);
+	if (unix_addr(&addr, s->sock_path)) {
+		snprintf(err, err_len, "API socket path too long (at most %d bytes): %s",
+			 UNIX_PATH_LEN_MAX, s->sock_path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(addr.sun_path, s->sock_path);
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listen_fd < 0) {
 		ret = -errno;

@@ -139,9 +139,8 @@ int ctl_unix_connect(const char *path, uint64_t deadline)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd, ret;
 
-	if (strlen(path) >= sizeof(addr.sun_path))
+	if (unix_addr(&addr, path))
 		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;

@@ -61,12 +61,10 @@ static int console_sock_bind(const char *path, int *listen_fd, char *why, size_t
 	struct stat st;
 	int fd, ret;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(why, why_len, "socket path too long (at most %zu bytes)",
-			 sizeof(addr.sun_path) - 1);
+	if (unix_addr(&addr, path)) {
+		snprintf(why, why_len, "socket path too long (at most %d bytes)", UNIX_PATH_LEN_MAX);
 		return -ENAMETOOLONG;
 	}
-	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;

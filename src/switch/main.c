@@ -90,11 +90,10 @@ static int listen_at(const char *path, int type, char *why, size_t why_len)
 	struct stat st;
 	int fd, probe, err;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(why, why_len, "longer than %zu bytes", sizeof(addr.sun_path) - 1);
+	if (unix_addr(&addr, path)) {
+		snprintf(why, why_len, "longer than %d bytes", UNIX_PATH_LEN_MAX);
 		return -ENAMETOOLONG;
 	}
-	strcpy(addr.sun_path, path);
 	if (!lstat(path, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
 			snprintf(why, why_len, "exists and is not a socket");

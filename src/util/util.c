@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +118,20 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (v < min || v > max)
 		return -ERANGE;
 	*out = v;
+	return 0;
+}
+
+_Static_assert(UNIX_PATH_LEN_MAX == sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+	       "UNIX_PATH_LEN_MAX is sun_path's room");
+
+int unix_addr(struct sockaddr_un *addr, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (len > UNIX_PATH_LEN_MAX)
+		return -ENAMETOOLONG;
+	addr->sun_family = AF_UNIX;
+	memcpy(addr->sun_path, path, len + 1);
 	return 0;
 }
 

@@ -89,6 +89,15 @@ int why_default(char *why, size_t why_len, int err, const char *what);
 /* Parse a decimal unsigned integer in [min, max]. Returns 0 or -EINVAL / -ERANGE. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+struct sockaddr_un;
+/* The longest path a Unix socket address holds (its terminating NUL aside). */
+#define UNIX_PATH_LEN_MAX 107
+/*
+ * Fill (addr) with AF_UNIX and (path): 0, or -ENAMETOOLONG (addr untouched) when the path
+ * is longer than UNIX_PATH_LEN_MAX bytes. Callers word the refusal for their own readers.
+ */
+int unix_addr(struct sockaddr_un *addr, const char *path);
+
 /* Write all of (buf) to (fd), retrying on EINTR and short writes. Returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 

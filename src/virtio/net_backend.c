@@ -10,6 +10,7 @@
 
 #include "net_backend.h"
 #include "../util/tap.h"
+#include "../util/util.h"
 
 _Static_assert(NET_HDR_LEN == TAP_VNET_HDR_LEN, "the TAP's header is the device's");
 
@@ -135,12 +136,10 @@ static int switch_connect(const char *path, char *why, size_t why_len)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd, err;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(why, why_len, "the socket path is longer than %zu bytes",
-			 sizeof(addr.sun_path) - 1);
+	if (unix_addr(&addr, path)) {
+		snprintf(why, why_len, "the socket path is longer than %d bytes", UNIX_PATH_LEN_MAX);
 		return -ENAMETOOLONG;
 	}
-	strcpy(addr.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = -errno;

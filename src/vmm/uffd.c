@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "uffd.h"
+#include "../util/util.h"
 
 /* How long a handler may take to accept the connection before the restore gives up. */
 #define UFFD_CONNECT_TIMEOUT_S 5
@@ -143,12 +144,11 @@ static int uffd_connect(const char *path, char *why, size_t why_len)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int sock, err;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(why, why_len, "the handler's socket path '%s' is longer than %zu bytes",
-			 path, sizeof(addr.sun_path) - 1);
+	if (unix_addr(&addr, path)) {
+		snprintf(why, why_len, "the handler's socket path '%s' is longer than %d bytes",
+			 path, UNIX_PATH_LEN_MAX);
 		return -ENAMETOOLONG;
 	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sock < 0) {
 		snprintf(why, why_len, "socket: %s", strerror(errno));

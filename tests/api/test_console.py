@@ -162,10 +162,17 @@ def test_accept_out_of_descriptors(console):
     stays pending: ember neither spins on the readable listener nor logs at every turn,
     and takes the viewer once a descriptor is free again."""
     e, path = console
+    pid = e.proc.pid
     v = Viewer(path)
     v.read_until(b"CONSOLE-READY\n")
+    attached = len(os.listdir("/proc/%d/fd" % pid))
     v.close()
-    pid = e.proc.pid
+    # The limit is ember's count once it has closed that viewer: counted earlier, it would
+    # leave the viewer's descriptor free for the next one.
+    deadline = time.monotonic() + 10
+    while len(os.listdir("/proc/%d/fd" % pid)) >= attached:
+        assert time.monotonic() < deadline, "ember kept the closed viewer's descriptor"
+        time.sleep(0.01)
     limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     open_fds = len(os.listdir("/proc/%d/fd" % pid))
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (open_fds, limits[1]))

@@ -64,21 +64,6 @@ static void bad_arg(const char *fmt, ...)
 	exit(EXIT_BAD_ARGS);
 }
 
-uint64_t sw_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int sw_watch(struct sw *sw, int fd, uint32_t events, uint64_t tag)
-{
-	struct epoll_event ev = {.events = events, .data.u64 = tag};
-
-	return epoll_ctl(sw->epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
 /*
  * A listening socket of (type) at (path). A socket file left by a switch that is gone
  * (nobody accepts on it) is replaced; a live one, or any other file, is not. The fd, or

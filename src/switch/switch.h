@@ -10,10 +10,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #include "forward.h"
 #include "table.h"
+#include "../util/util.h"
 
 #define SWITCH_PORTS_DEFAULT 64
 #define SWITCH_AGE_DEFAULT_S 300
@@ -78,10 +81,18 @@ static inline uint64_t sw_tag(enum sw_source kind, unsigned int index)
 }
 
 /* Monotonic milliseconds: the learning table's clock. */
-uint64_t sw_now_ms(void);
+static inline uint64_t sw_now_ms(void)
+{
+	return now_us() / 1000;
+}
 
 /* Register (fd) with the loop for (events) under (tag). 0 or -errno. */
-int sw_watch(struct sw *sw, int fd, uint32_t events, uint64_t tag);
+static inline int sw_watch(struct sw *sw, int fd, uint32_t events, uint64_t tag)
+{
+	struct epoll_event ev = {.events = events, .data.u64 = tag};
+
+	return epoll_ctl(sw->epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
 
 /* --- port.c: the data path --- */
 

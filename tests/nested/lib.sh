@@ -381,8 +381,11 @@ nested_judge() {
 #     NMI (arm64, riscv64), so no answer proves nothing; this rule is off.
 #   - an L2 "BUG: workqueue lockup - pool cpus=Y ..." with no backtrace of Y;
 #   - an L1 soft lockup in the VMM's thread ("[NAME:pid]", NAME = --vmm, by
-#     default ember) while the L2 stays unfinished.
-# and, in every case, none of: a kernel panic or oops (L1 or L2), a line the
+#     default ember) while the L2 stays unfinished;
+#   - L1's kernel hitting a stack guard page in exc_page_fault in the VMM's
+#     thread ("Comm: NAME..."), and the panic that follows it (seen once, in
+#     the fleet run's two concurrent L2s: L1's own kernel, not ember's guest).
+# and, in every case, none of: a kernel panic or oops (L1 or L2; but that one), a line the
 # VMM wrote on stderr (NESTED-STDERR) other than an INFO/DEBUG one, a VMM
 # that ended by itself (NESTED-RESULT with timeout=0; a stalled guest never
 # ends, the run's watchdog kills it), a failed API request, an L2-...FAIL...
@@ -442,10 +445,20 @@ nested_classify_stall() {
 		line[++n] = $0
 	}
 	END {
+		# 0. L1 itself (QEMU TCG, nested SVM) overflowing a kernel stack in page-fault
+		# handling while it runs the VMM'"'"'s thread: "Comm: <vmm>..." names L1'"'"'s task, so
+		# this is not the L2 kernel, and no user program can do it to L1 unless L1'"'"'s
+		# kernel is broken. It ends L1 with a panic, which rule 1 then leaves to it.
+		l1_fault = 0
+		for (i = 1; i <= n && !l1_fault; i++)
+			if (line[i] ~ /BUG: TASK stack guard page was hit/)
+				for (j = i + 1; j <= n && j <= i + 4; j++)
+					if (index(line[j], " Comm: " vmm) && line[j + 2] ~ /RIP: [0-9a-f]+:exc_page_fault/)
+						l1_fault = i
 		# 1. What is a failure whatever else the console shows.
 		for (i = 1; i <= n; i++) {
 			l = line[i]
-			if (l ~ /Kernel panic - not syncing/)
+			if (l ~ /Kernel panic - not syncing/ && !(l1_fault && i > l1_fault))
 				failure("a kernel panic: " l)
 			if (l ~ /Oops: |BUG: unable to handle|BUG: kernel NULL pointer|general protection fault|kernel BUG at /)
 				failure("a kernel oops: " l)
@@ -532,6 +545,8 @@ nested_classify_stall() {
 			stall("L1 soft lockup in " vmm " (CPU#" num_after(l, "CPU#") " stuck for " \
 				num_after(l, " stuck for ") "s)")
 		}
+		if (l1_fault)
+			stall("L1 kernel stack overflow in page-fault handling, in " vmm "'"'"'s thread")
 		failure("no test-bed stall signature")
 	}' "$1"
 }

@@ -23,6 +23,9 @@ cases=(
 	"workqueue-lockup|workqueue-lockup||stall: L2 workqueue lockup on CPU 1 (stuck for 60s)|"
 	"l1-soft-lockup|l1-soft-lockup||stall: L1 soft lockup in ember (CPU#1 stuck for 23s)|"
 	"l2-soft-lockup|l2-soft-lockup||failure|no test-bed stall signature"
+	# L1's own kernel overflowed its stack in ember's vCPU thread (then panicked).
+	"l1-stack-guard|l1-stack-guard||stall: L1 kernel stack overflow in page-fault handling, in ember's thread|"
+	"l1-stack-guard-other-vmm|l1-stack-guard|--vmm lkvm|failure|a kernel panic"
 	"wrong-output|wrong-output||failure|the guest finished its checks"
 	# arm64 and riscv64 (--no-nmi): an unanswered backtrace IPI proves nothing.
 	"no-nmi-rcu-unanswered|rcu-nmi-unanswered|--no-nmi|failure|no test-bed stall signature"

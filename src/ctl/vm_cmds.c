@@ -205,6 +205,22 @@ static int wait_stopped(struct ctl *c, const struct ctl_vm_view *v, int first_ms
 	return 0;
 }
 
+/*
+ * vm stop and vm kill: under the exclusive lock, (v) is NAME's view (asking its API if
+ * ask_api), which must be running, and its supervisor is told not to restart it, however
+ * ember ends. 0 with the lock held, or -errno.
+ */
+static int take_running(struct ctl *c, const char *name, struct ctl_vm_view *v, bool ask_api)
+{
+	int ret = ctl_lock(c, true) ?: find_vm(c, name, v, ask_api);
+
+	if (!ret && !ctl_vm_active(v))
+		ret = ctl_fail(c, -ESRCH, "%s is not running (%s)", name, v->state);
+	if (!ret && v->supervisor_alive)
+		sup_stop(v);
+	return ret;
+}
+
 int cmd_vm_stop(struct ctl *c, const char *name, int timeout_s)
 {
 	struct ctl_vm_view *v = malloc(sizeof(*v));
@@ -213,14 +229,9 @@ int cmd_vm_stop(struct ctl *c, const char *name, int timeout_s)
 
 	if (!v)
 		return ctl_fail(c, -ENOMEM, "out of memory");
-	ret = ctl_lock(c, true) ?: find_vm(c, name, v, true);
-	if (!ret && !ctl_vm_active(v))
-		ret = ctl_fail(c, -ESRCH, "%s is not running (%s)", name, v->state);
+	ret = take_running(c, name, v, true);
 	if (ret)
 		goto out;
-	/* Not restarted, however ember ends. */
-	if (v->supervisor_alive)
-		sup_stop(v);
 	/*
 	 * A running x86 guest is asked as a PC is, with Ctrl-Alt-Del (Linux reboots, which
 	 * ends ember); Firecracker has no such action elsewhere, and a paused guest cannot
@@ -246,13 +257,9 @@ int cmd_vm_kill(struct ctl *c, const char *name)
 
 	if (!v)
 		return ctl_fail(c, -ENOMEM, "out of memory");
-	ret = ctl_lock(c, true) ?: find_vm(c, name, v, false);
-	if (!ret && !ctl_vm_active(v))
-		ret = ctl_fail(c, -ESRCH, "%s is not running (%s)", name, v->state);
+	ret = take_running(c, name, v, false);
 	if (ret)
 		goto out;
-	if (v->supervisor_alive)
-		sup_stop(v);
 	if (v->ember_alive)
 		kill(v->ember.pid, SIGKILL);
 	ctl_unlock(c);

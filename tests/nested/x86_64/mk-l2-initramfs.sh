@@ -11,8 +11,11 @@
 #                          (L2-PEER-PING-OK B 3 packets received)
 #   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
 #   MODE=demo-scripted     banner, a short scripted shell session, resets
+#   MODE=bench             prints L2-BENCH-CMDLINE <its /proc/cmdline> and L2-BENCH-INIT
+#                          cpus=<online> uptime=<L2 s> as soon as /init runs (no forks
+#                          before them), then idles until the VMM is killed (bench/nested-exits)
 # x86 guests without ACPI cannot power off in a way the VMM sees, so every
-# mode ends in `reboot -f` (with reboot=k: an i8042 reset, which ends ember).
+# mode but bench ends in `reboot -f` (with reboot=k: an i8042 reset, which ends ember).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,12 +23,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
 [ $# -ge 2 ] || {
-	echo "usage: $0 OUT.cpio.gz test|demo-interactive|demo-scripted [EXTRA_BIN...]" >&2
+	echo "usage: $0 OUT.cpio.gz test|demo-interactive|demo-scripted|bench [EXTRA_BIN...]" >&2
 	exit 2
 }
 out=$1 mode=$2
 case $mode in
-test | demo-interactive | demo-scripted) ;;
+test | demo-interactive | demo-scripted | bench) ;;
 *)
 	echo "mk-l2-initramfs: unknown mode '$mode'" >&2
 	exit 2
@@ -170,6 +173,18 @@ echo
 setsid cttyhack sh -l
 echo "=== shell ended, resetting the guest ==="
 end
+EOS
+	;;
+bench)
+	# Shell builtins only: the marker should come as close to /init's start as it can.
+	cat >>"$root/init" <<'EOS'
+read -r cmdline </proc/cmdline
+read -r online </sys/devices/system/cpu/online
+read -r up _ </proc/uptime
+echo "L2-BENCH-CMDLINE $cmdline"
+echo "L2-BENCH-INIT cpus=$online uptime=$up"
+# The host reads its VMM's exit counts now, then kills it.
+while :; do sleep 3600; done
 EOS
 	;;
 demo-scripted)

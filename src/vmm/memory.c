@@ -7,6 +7,32 @@
 #include "memory.h"
 #include "../util/util.h"
 
+/*
+ * Anonymous guest RAM at a 2 MiB-aligned host address, so that the host's transparent huge
+ * pages (where its policy is "always") can back it: KVM then maps the guest with 2 MiB
+ * pages, and a guest touching its RAM takes one nested page fault per 2 MiB instead of one
+ * per 4 KiB (measured in a nested L1: 16k faults per Linux boot down to 38, a quarter of
+ * all its exits; bench/nested-exits). ember asks for no huge pages itself: a host set to
+ * "madvise" or "never" keeps 4 KiB pages and memory granularity. The slack around the
+ * aligned range is unmapped at once.
+ */
+static void *map_anonymous_aligned(uint64_t size)
+{
+	const uint64_t align = 2 * MiB;
+	uint64_t head;
+	uint8_t *p;
+
+	p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	head = ALIGN_UP((uintptr_t)p, align) - (uintptr_t)p;
+	if (head)
+		munmap(p, head);
+	munmap(p + head + size, align - head);
+	return p + head;
+}
+
 static int guest_mem_map(struct guest_mem *mem, const struct mem_region *layout, unsigned int nr,
 			 int fd)
 {
@@ -29,8 +55,7 @@ static int guest_mem_map(struct guest_mem *mem, const struct mem_region *layout,
 		}
 		/* NORESERVE: only what the guest touches costs host memory. */
 		if (fd < 0)
-			p = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			p = map_anonymous_aligned(r->size);
 		else
 			p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
 				 fd, (off_t)offset);

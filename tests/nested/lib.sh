@@ -149,10 +149,10 @@ nested_apt_unpack() {
 
 # nested_l1_runner TIMEOUT: prints the shell functions an L1 /run.sh uses to run
 # ember: "start NAME ARGS..." (in the background, its guest's console on ours,
-# stderr kept in /tmp/NAME.err), "finish" (waits, SIGTERM after TIMEOUT s, or
-# after $run_secs s if the script sets that variable,
+# stderr kept in /tmp/NAME.err), "finish" (waits, SIGTERM after TIMEOUT s,
 # SIGKILL 5 s later; prints stderr, any /tmp/NAME.api, and "NESTED-RESULT NAME
-# rc=.. secs=.. timeout=0|1"), and "run NAME ARGS..." (both).
+# rc=.. secs=.. timeout=0|1"), and "run NAME ARGS..." (both). A /run.sh that
+# sets run_secs=N gives the runs after it N s instead of TIMEOUT.
 nested_l1_runner() {
 	local run_timeout=$1
 	cat <<EOS

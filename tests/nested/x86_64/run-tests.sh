@@ -416,8 +416,9 @@ fleet_checks() {
 	done
 }
 
-# poweroff_checks SECTION: the guest found its virtio-rng (device 4) through ACPI
-# and got as far as its power-off.
+# poweroff_checks SECTION: the guest found its virtio-rng (device 4) through ACPI,
+# with no virtio_mmio.device= on its command line (which would add each device a
+# second time), and got as far as its power-off.
 # shellcheck disable=SC2317 # (called by judge_run)
 poweroff_checks() {
 	local sect=$1 rng
@@ -428,6 +429,10 @@ poweroff_checks() {
 	elif ! grep -q 'via=acpi' <<<"$rng"; then
 		reasons+=("virtio-rng not found through ACPI (${rng##* })")
 	fi
+	grep -a -m 1 'Kernel command line:' "$sect" | grep -q 'virtio_mmio\.device=' &&
+		reasons+=("virtio_mmio.device= on the guest's command line")
+	[ "$(grep -a -c '^L2-VIRTIO ' "$sect")" -le 1 ] ||
+		reasons+=("$(grep -a -c '^L2-VIRTIO ' "$sect") virtio devices for one --rng")
 }
 
 # stock_checks SECTION: the stock kernel loaded its modules, found its disk (through

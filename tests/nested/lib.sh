@@ -151,13 +151,15 @@ nested_apt_unpack() {
 # ember: "start NAME ARGS..." (in the background, its guest's console on ours,
 # stderr kept in /tmp/NAME.err), "finish" (waits, SIGTERM after TIMEOUT s,
 # SIGKILL 5 s later; prints stderr, any /tmp/NAME.api, and "NESTED-RESULT NAME
-# rc=.. secs=.. timeout=0|1"), and "run NAME ARGS..." (both).
+# rc=.. secs=.. timeout=0|1"), and "run NAME ARGS..." (both). A /run.sh that
+# sets run_secs=N gives the runs after it N s instead of TIMEOUT.
 nested_l1_runner() {
 	local run_timeout=$1
 	cat <<EOS
 now() { cut -d' ' -f1 /proc/uptime; }
 # start NAME ARGS...: ember in the background, its guest's console on ours,
-# with a watchdog that sends SIGTERM after $run_timeout s and SIGKILL 5 s later.
+# with a watchdog that sends SIGTERM after $run_timeout s (\$run_secs s if set)
+# and SIGKILL 5 s later.
 # A sleeping watchdog rather than a polling loop, which would take CPU time
 # from the L2 in a TCG L1; nor timeout(1): a VMM that exits 0 on SIGTERM would
 # hide the time-out.
@@ -175,7 +177,7 @@ start() {
 watchdog() {
 	echo \$pid >/tmp/\$name.pid
 	(
-		sleep $run_timeout
+		sleep \${run_secs:-$run_timeout}
 		p=\$(cat /tmp/\$name.pid)
 		kill -0 \$p 2>/dev/null || exit 0
 		: >/tmp/\$name.timedout

@@ -2,20 +2,30 @@
 # Builds the busybox initramfs for the L2 guest (the Linux that ember boots).
 #
 # usage: mk-l2-initramfs.sh OUT.cpio.gz MODE [EXTRA_BIN...]   (copied into /bin)
+#        mk-l2-initramfs.sh OUT.cpio.gz stock MODULE_DIR
 #   MODE=test              prints L2-CPUS=<online cpus>, what it reads from the devices it
 #                          finds (L2-HWRNG-BYTES=..., L2-BLK ...), and L2-MARKER-OK, resets;
 #                          with ember.snapshot=1 it first starts a process that counts,
 #                          prints L2-SNAP-READY and waits for a line on the console (the
 #                          host snapshots and restores it meanwhile), then L2-RESTORED;
 #                          with ember.ip=A ember.peer=B it pings B from A over eth0
-#                          (L2-PEER-PING-OK B 3 packets received)
+#                          (L2-PEER-PING-OK B 3 packets received); with ember.end=poweroff
+#                          it powers off instead of resetting
+#   MODE=stock             for a stock distribution kernel whose virtio drivers are
+#                          modules: insmods MODULE_DIR's modules in the order its file
+#                          "order" gives (L2-INSMOD-FAIL <name> if one does not load),
+#                          prints L2-CPUS=<n>, L2-VDA-READ=<vda's first 27 bytes> (or
+#                          L2-NO-VDA) and L2-MARKER-OK, and powers off
 #   MODE=demo-interactive  banner, then a shell on the console; resets when it ends
 #   MODE=demo-scripted     banner, a short scripted shell session, resets
 #   MODE=bench             prints L2-BENCH-CMDLINE <its /proc/cmdline> and L2-BENCH-INIT
 #                          cpus=<online> uptime=<L2 s> as soon as /init runs (no forks
 #                          before them), then idles until the VMM is killed (bench/nested-exits)
-# x86 guests without ACPI cannot power off in a way the VMM sees, so every
-# mode but bench ends in `reboot -f` (with reboot=k: an i8042 reset, which ends ember).
+# Every mode but stock and bench resets with `reboot -f` by default (with reboot=k: an
+# i8042 reset, which ends ember): an x86 guest cannot power off in a way the
+# VMM sees without ACPI. Before it powers off (`poweroff -f`), a guest prints
+# L2-POWEROFF; every virtio device it found is printed as
+# "L2-VIRTIO <name> via=acpi|cmdline|<its parent>": how virtio_mmio found it.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,11 +34,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 [ $# -ge 2 ] || {
 	echo "usage: $0 OUT.cpio.gz test|demo-interactive|demo-scripted|bench [EXTRA_BIN...]" >&2
+	echo "       $0 OUT.cpio.gz stock MODULE_DIR" >&2
 	exit 2
 }
 out=$1 mode=$2
 case $mode in
 test | demo-interactive | demo-scripted | bench) ;;
+stock)
+	if [ $# -ne 3 ] || [ ! -s "$3/order" ]; then
+		echo "mk-l2-initramfs: stock needs a MODULE_DIR with an 'order' file" >&2
+		exit 2
+	fi
+	;;
 *)
 	echo "mk-l2-initramfs: unknown mode '$mode'" >&2
 	exit 2
@@ -38,7 +55,12 @@ esac
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 nested_rootfs "$root"
-for bin in "${@:3}"; do cp "$bin" "$root/bin/"; done
+if [ "$mode" = stock ]; then
+	mkdir -p "$root/lib/modules"
+	cp "$3/order" "$3"/*.ko "$root/lib/modules/"
+else
+	for bin in "${@:3}"; do cp "$bin" "$root/bin/"; done
+fi
 
 # Common start of /init: mounts, console, then the mode's part.
 cat >"$root/init" <<'EOS'
@@ -51,10 +73,31 @@ exec </dev/console >/dev/console 2>&1
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 cd /
 ncpus() { grep -c '^processor' /proc/cpuinfo; }
+# virtio_report: one line per virtio device: through which path its virtio-mmio
+# platform device came (ACPI names it after its _HID, LNRO0005:NN; the command
+# line's virtio_mmio.device= makes virtio-mmio.N).
+virtio_report() {
+	for d in /sys/bus/virtio/devices/*; do
+		[ -e "$d" ] || continue
+		p=$(basename "$(dirname "$(readlink -f "$d")")")
+		case $p in
+		LNRO0005:*) via=acpi ;;
+		virtio-mmio.*) via=cmdline ;;
+		*) via=$p ;;
+		esac
+		echo "L2-VIRTIO $(basename "$d") device=$(cat "$d/device") via=$via"
+	done
+}
+# end [poweroff]: reset (reboot=k), or power off with "poweroff" or ember.end=poweroff.
 end() {
 	sync
-	reboot -f
-	# Only reached if reboot failed; do not let init exit (that panics).
+	if [ "${1:-}" = poweroff ] || grep -q 'ember.end=poweroff' /proc/cmdline; then
+		echo "L2-POWEROFF"
+		poweroff -f
+	else
+		reboot -f
+	fi
+	# Only reached if that failed; do not let init exit (that panics).
 	while :; do sleep 1; done
 }
 EOS
@@ -146,8 +189,32 @@ if [ -e /dev/hwrng ]; then
 	n=$(head -c 64 /dev/hwrng 2>/dev/null | wc -c)
 	echo "L2-HWRNG-BYTES=$n L2-HWRNG-CURRENT=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)"
 fi
+virtio_report
 echo "L2-MARKER-OK"
 end
+EOS
+	;;
+stock)
+	cat >>"$root/init" <<'EOS'
+for m in $(cat /lib/modules/order); do
+	insmod "/lib/modules/$m.ko" || echo "L2-INSMOD-FAIL $m"
+done
+echo "L2-CPUS=$(ncpus)"
+echo "L2-ACPI-TABLES=$(ls /sys/firmware/acpi/tables 2>/dev/null | tr '\n' ' ')"
+virtio_report
+# virtio_blk's probe adds the disk; give devtmpfs a moment for the node.
+i=0
+while [ ! -b /dev/vda ] && [ -e /sys/block/vda ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -b /dev/vda ]; then
+	echo "L2-VDA-READ=$(head -c 27 /dev/vda)"
+else
+	echo "L2-NO-VDA"
+fi
+echo "L2-MARKER-OK"
+end poweroff
 EOS
 	;;
 demo-interactive)

@@ -9,11 +9,20 @@
 # from the virtio_rng driver; with --net, the guest must ping L1's tap0
 # (169.254.100.1, a link-local subnet inside L1) 3 times out of 3; with --disk,
 # vda must read, write and flush and the read-only vdb refuse a write.
+# vmlinux-poweroff ends its guest with poweroff -f, not a reset: ember must
+# exit 0, and the guest must have found its virtio-rng through ACPI.
+# debian-stock-2cpu boots L1's own Debian cloud kernel, unmodified, as the L2:
+# it loads virtio_mmio and virtio_blk from the initramfs, must see 2 CPUs and
+# read vda, and powers off. Both need ACPI from ember (the stock kernel has no
+# MP-table parser and no virtio_mmio.device= parser; a guest without ACPI
+# cannot power off): without it they hang until NESTED_POWEROFF_TIMEOUT.
 #
 # usage: run-tests.sh EMBER_STATIC_BIN
 # environment:
 #   NESTED_CACHE          L1 kernel cache (default <repo>/build/nested/cache)
 #   NESTED_RUN_TIMEOUT    seconds per ember run inside L1 (default 90)
+#   NESTED_POWEROFF_TIMEOUT  the same for the runs that end in a power-off
+#                         (default 60)
 #   NESTED_START_TIMEOUT  seconds for L1 to reach its /init (default 60)
 #   NESTED_EXTRA_PAYLOAD  directory whose contents also go into L1's /payload
 #   NESTED_ONLY           space-separated run names to do (default: all)
@@ -28,6 +37,7 @@ cache=${NESTED_CACHE:-$repo/build/nested/cache}
 export NESTED_CACHE=$cache
 guest=${NESTED_GUEST_DIR:-$repo/../shared/guest/x86_64}
 run_timeout=${NESTED_RUN_TIMEOUT:-90}
+poweroff_timeout=${NESTED_POWEROFF_TIMEOUT:-60}
 start_timeout=${NESTED_START_TIMEOUT:-60}
 tries=3
 
@@ -51,6 +61,10 @@ tests=(
 	"virtio-net-ping --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --net tap0,mac=02:00:00:00:00:02"
 	# Not ember's arguments: two L2s through emberctl (run_fleet), one vCPU each.
 	"fleet-switch-ping --vcpus 1"
+	"vmlinux-poweroff --kernel /payload/vmlinux --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.end=poweroff'"
+	# L1's kernel package, as shipped. ember's default command line but for "nomodule",
+	# which sets modules_disabled: every insmod would fail with EPERM.
+	"debian-stock-2cpu --kernel /payload/stock-vmlinuz --initrd /payload/l2-stock.cpio.gz --vcpus 2 --memory 256 --disk /payload/disk0.img,ro --boot-args 'console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd'"
 	"snapshot-restore --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng --disk /payload/disk0.img,id=ember-nested --disk /payload/disk1.img,ro --vsock 3,/tmp/v.sock --net tap0,mac=02:00:00:00:00:02 --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1 ember.snapshot=1'"
 )
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -108,6 +122,15 @@ case " ${tests[*]} " in
 esac
 "$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test "$out/vsock_tool" >>"$log" 2>&1 ||
 	setup_fail "could not build the L2 initramfs (see $log)"
+# The stock run: L1's kernel (14 MiB, only in L1s that do this run) and its modules.
+case " ${tests[*]} " in
+*" debian-stock-2cpu "*)
+	ln -s "$cache/l1/vmlinuz" "$payload/stock-vmlinuz"
+	"$here/mk-l2-initramfs.sh" "$payload/l2-stock.cpio.gz" stock "$cache/l1/l2-modules" >>"$log" 2>&1 ||
+		setup_fail "could not build the stock L2 initramfs (see $log)"
+	;;
+esac
+stock_vda="L2-VDA-READ=$(head -c 27 "$payload/disk0.img")"
 
 # gen_script NAME...: /run.sh for an L1 that does those runs. Each run is
 # delimited by NESTED-BEGIN and NESTED-RESULT; ember's stderr is kept apart and
@@ -313,6 +336,7 @@ EOS
 		snapshot-restore*) echo "run_snapshot $t" ;;
 		fleet-switch-ping*) echo "run_fleet fleet-switch-ping" ;;
 		vsock-echo*) echo "run_vsock $t" ;;
+		vmlinux-poweroff* | debian-stock-2cpu*) echo "run_secs=$poweroff_timeout; run $t; run_secs=" ;;
 		*) echo "run $t" ;;
 		esac
 	done
@@ -392,6 +416,42 @@ fleet_checks() {
 	done
 }
 
+# poweroff_checks SECTION: the guest found its virtio-rng (device 4) through ACPI,
+# with no virtio_mmio.device= on its command line (which would add each device a
+# second time), and got as far as its power-off.
+# shellcheck disable=SC2317 # (called by judge_run)
+poweroff_checks() {
+	local sect=$1 rng
+	grep -q -a '^L2-POWEROFF' "$sect" || reasons+=("the guest never reached poweroff -f")
+	rng=$(grep -a -m 1 '^L2-VIRTIO [a-z0-9]* device=0x0004 ' "$sect" || true)
+	if [ -z "$rng" ]; then
+		reasons+=("the guest found no virtio-rng device")
+	elif ! grep -q 'via=acpi' <<<"$rng"; then
+		reasons+=("virtio-rng not found through ACPI (${rng##* })")
+	fi
+	grep -a -m 1 'Kernel command line:' "$sect" | grep -q 'virtio_mmio\.device=' &&
+		reasons+=("virtio_mmio.device= on the guest's command line")
+	[ "$(grep -a -c '^L2-VIRTIO ' "$sect")" -le 1 ] ||
+		reasons+=("$(grep -a -c '^L2-VIRTIO ' "$sect") virtio devices for one --rng")
+}
+
+# stock_checks SECTION: the stock kernel loaded its modules, found its disk (through
+# ACPI or not: it has no virtio_mmio.device= parser) and read it, and powered off.
+# shellcheck disable=SC2317 # (called by judge_run)
+stock_checks() {
+	local sect=$1 m got
+	while read -r m; do
+		[ -z "$m" ] || reasons+=("insmod $m failed")
+	done < <(sed -n 's/^L2-INSMOD-FAIL //p' "$sect")
+	if grep -q -a '^L2-NO-VDA' "$sect"; then
+		reasons+=("no vda ($(grep -a -c '^L2-VIRTIO ' "$sect") virtio devices, ACPI tables: $(sed -n 's/^L2-ACPI-TABLES=//p' "$sect" | head -n 1))")
+	elif ! grep -q -a -F -x "$stock_vda" "$sect"; then
+		got=$(grep -a -m 1 '^L2-VDA-READ=' "$sect" || true)
+		reasons+=("vda: ${got:-nothing} instead of '$stock_vda'")
+	fi
+	grep -q -a '^L2-POWEROFF' "$sect" || reasons+=("the guest never reached poweroff -f")
+}
+
 # judge_run NAME: NAME's PASS/FAIL line, from $cur; its section goes to $out/NAME.out.
 # shellcheck disable=SC2317 # (called by nested_runs)
 judge_run() {
@@ -416,8 +476,10 @@ judge_run() {
 	else
 		rc=$(sed -n 's/.* rc=\([0-9]*\) .*/\1/p' <<<"$res")
 		secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$res")
-		if grep -q ' timeout=1' <<<"$res"; then
-			reasons+=("timed out after ${run_timeout}s in L1, ember killed")
+		if grep -q ' timeout=1' <<<"$res" && grep -q -a '^L2-POWEROFF' "$sect"; then
+			reasons+=("ember still running ${secs}s after the guest's poweroff -f, killed")
+		elif grep -q ' timeout=1' <<<"$res"; then
+			reasons+=("timed out after ${secs}s in L1, ember killed")
 			show_err=1
 		elif [ "$name" = ext4-sigkill ]; then
 			grep -q -a 'L2-EXT4-SYNCED' "$sect" || reasons+=("the guest never synced its file")
@@ -445,13 +507,15 @@ judge_run() {
 				grep -q -a -- "$m" "$cur" || reasons+=("no '$m'")
 			done
 		fi
-		if [ "$name" != ext4-sigkill ] && grep -q -- ' --disk' <<<"$t" &&
+		if [ "$name" != ext4-sigkill ] && [ "$name" != debian-stock-2cpu ] && grep -q -- ' --disk' <<<"$t" &&
 			! grep -q -a -F "$blk_want" "$sect"; then
 			reasons+=("the guest's vda/vdb checks differ from '$blk_want'")
 		fi
 		if grep -q -- ' --net' <<<"$t" && ! grep -q -a 'L2-PING-OK 3 packets received' "$sect"; then
 			reasons+=("the guest could not ping L1 over the TAP")
 		fi
+		[ "$name" != vmlinux-poweroff ] || poweroff_checks "$sect"
+		[ "$name" != debian-stock-2cpu ] || stock_checks "$sect"
 	fi
 	[ "$show_err" = 1 ] || lasterr=
 	nested_report "$name" "$secs" "$cpus" "$want" "$lasterr" ${reasons[@]+"${reasons[@]}"}

@@ -30,6 +30,8 @@ enum {
 	OPT_VCPUS,
 	OPT_MEMORY,
 	OPT_BOOT_TIMER,
+	OPT_NO_ACPI,
+	OPT_VIRTIO_MMIO_CMDLINE,
 	OPT_BOOT_PROTOCOL,
 	OPT_GIC,
 	OPT_IRQCHIP,
@@ -70,6 +72,8 @@ static const struct option long_options[] = {
 	{ "vcpus", required_argument, NULL, OPT_VCPUS },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+	{ "no-acpi", no_argument, NULL, OPT_NO_ACPI },
+	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_VIRTIO_MMIO_CMDLINE },
 	{ "boot-protocol", required_argument, NULL, OPT_BOOT_PROTOCOL },
 	{ "gic", required_argument, NULL, OPT_GIC },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
@@ -354,6 +358,12 @@ static void parse_args(int argc, char **argv, struct vm_config *cfg, struct opti
 			break;
 		case OPT_BOOT_TIMER:
 			cfg->boot_timer = true;
+			break;
+		case OPT_NO_ACPI:
+			cfg->acpi = false;
+			break;
+		case OPT_VIRTIO_MMIO_CMDLINE:
+			cfg->virtio_mmio_cmdline = true;
 			break;
 		case OPT_BOOT_PROTOCOL:
 			if (!strcmp(optarg, "auto"))

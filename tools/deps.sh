@@ -7,6 +7,7 @@ pkgs=(
 	clang                                   # libFuzzer targets (make fuzz)
 	libcmocka-dev                           # unit tests
 	libfdt-dev device-tree-compiler         # unit tests check ember's own FDT blobs with them
+	acpica-tools                            # unit tests decompile ember's own ACPI tables with iasl
 	liburing-dev                            # virtio-blk I/O (liburing.a for the static build)
 	libjansson-dev                          # --config-file JSON (libjansson.a for the static build)
 	libhttp-parser-dev                      # the API server's HTTP/1.1 parser

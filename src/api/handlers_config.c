@@ -55,6 +55,7 @@ static int machine(struct api_call *c, bool partial)
 	c->in->cfg.vcpus = t.vcpus;
 	c->in->cfg.mem_mib = t.mem_mib;
 	c->in->cfg.track_dirty_pages = t.track_dirty_pages;
+	c->in->cfg.acpi = t.acpi;
 	return 0;
 }
 

@@ -39,9 +39,14 @@ static void limiter_set(json_t *obj, const char *key, const struct throttle_conf
 
 json_t *cfg_machine_json(const struct vm_config *cfg)
 {
-	return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", cfg->vcpus, "mem_size_mib",
-			 (json_int_t)cfg->mem_mib, "smt", 0, "track_dirty_pages", cfg->track_dirty_pages, "huge_pages",
-			 "None");
+	json_t *o = json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", cfg->vcpus, "mem_size_mib",
+			      (json_int_t)cfg->mem_mib, "smt", 0, "track_dirty_pages",
+			      cfg->track_dirty_pages, "huge_pages", "None");
+
+	/* ember's own field, shown only when it is not the default: Firecracker's view stays. */
+	if (o && !cfg->acpi)
+		json_object_set_new(o, "acpi", json_false());
+	return o;
 }
 
 json_t *cfg_balloon_json(const struct balloon_config *b)

@@ -61,11 +61,12 @@ int cfg_machine(struct cf *cf, json_t *v, bool partial, struct vm_config *cfg)
 {
 	static const char *const known[] = {
 	    "vcpu_count", "mem_size_mib", "smt", "track_dirty_pages",
-	    "huge_pages", "cpu_template", NULL};
+	    "huge_pages", "cpu_template", "acpi", NULL};
 	const char *w = "machine-config";
 	uint64_t vcpus = cfg->vcpus, mib = cfg->mem_mib;
 	/* A PUT sets every field, to its default if left out; a PATCH keeps what it omits. */
 	bool track = partial ? cfg->track_dirty_pages : false;
+	bool acpi = partial ? cfg->acpi : true;
 	int err;
 
 	err = cf_object(cf, v, w) ?: cf_keys(cf, v, w, known) ?:
@@ -75,12 +76,14 @@ int cfg_machine(struct cf *cf, json_t *v, bool partial, struct vm_config *cfg)
 	      cf_default_only(cf, v, w, "smt", json_false()) ?:
 	      cf_bool(cf, v, w, "track_dirty_pages", false, &track) ?:
 	      cf_default_only(cf, v, w, "huge_pages", json_string("None")) ?:
-	      cf_default_only(cf, v, w, "cpu_template", json_string("None"));
+	      cf_default_only(cf, v, w, "cpu_template", json_string("None")) ?:
+	      cf_bool(cf, v, w, "acpi", false, &acpi);
 	if (err)
 		return err;
 	cfg->vcpus = vcpus;
 	cfg->mem_mib = mib;
 	cfg->track_dirty_pages = track;
+	cfg->acpi = acpi;
 	return 0;
 }
 

@@ -16,6 +16,7 @@ void vm_config_init(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->vcpus = 1;
+	cfg->acpi = true;
 	cfg->mem_mib = DEFAULT_MEM_MIB;
 	cfg->console_in = STDIN_FILENO;
 	cfg->console_out = STDOUT_FILENO;

@@ -95,6 +95,14 @@ struct vm_config {
 	struct metrics_config metrics;
 	struct mmds_config mmds;
 	enum boot_protocol boot_proto;
+	/*
+	 * x86: ACPI tables for the guest (--no-acpi, "acpi": false leave them out), and
+	 * whether the virtio-mmio devices also go on the kernel command line
+	 * (--virtio-mmio-cmdline; they always do without ACPI). The device-tree arches have
+	 * no ACPI and take neither.
+	 */
+	bool acpi;
+	bool virtio_mmio_cmdline;
 	struct arch_config arch; /* the arch's own knobs (arch_config_option) */
 	struct restore_config restore; /* a snapshot to load at start (config file, CLI) */
 	int console_in;	 /* fd read for guest serial input, -1 for none */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "../devices/acpi_sleep.h"
 #include "../devices/boot_timer.h"
 #include "../devices/i8042.h"
 #include "../devices/pl031.h"
@@ -230,6 +231,48 @@ const struct device_kind device_kind_rtc = {
 	.destroy = rtc_destroy,
 	.save = rtc_save,
 	.restore = rtc_restore,
+};
+
+/* --- the ACPI sleep registers (x86): the guest's power-off --- */
+
+static unsigned int acpi_sleep_count(const struct vm_config *cfg)
+{
+	return ARCH_HAS_ACPI_SLEEP && cfg->acpi;
+}
+
+static void acpi_power_off(void *vm)
+{
+	vm_request_stop(vm, VM_STOP_SHUTDOWN);
+}
+
+static int acpi_sleep_create(struct machine *m, unsigned int index, void **dev, char *why,
+			     size_t why_len)
+{
+	struct acpi_sleep *s = calloc(1, sizeof(*s));
+	int ret;
+
+	(void)index;
+	(void)why;
+	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
+	if (!s)
+		return -ENOMEM;
+	*s = (struct acpi_sleep){ ARCH_ACPI_S5_TYPE, acpi_power_off, &m->vm, m->vm.log };
+	ret = bus_register(&m->vm.pio_bus, ARCH_ACPI_SLEEP_PORT, ACPI_SLEEP_SPAN, &acpi_sleep_ops, s,
+			   "acpi-sleep");
+	if (ret) {
+		free(s);
+		return ret;
+	}
+	*dev = s;
+	return 0;
+}
+
+/* No snapshot hooks: the registers hold nothing between two writes. */
+const struct device_kind device_kind_acpi_sleep = {
+	.name = "ACPI sleep registers",
+	.count = acpi_sleep_count,
+	.create = acpi_sleep_create,
+	.destroy = free,
 };
 
 /* --- virtio-rng --- */
@@ -503,6 +546,7 @@ const struct device_kind *const machine_device_kinds[] = {
 	&device_kind_serial,
 	&device_kind_i8042,
 	&device_kind_rtc,
+	&device_kind_acpi_sleep,
 	&device_kind_rng,
 	&device_kind_disk,
 	&device_kind_net,

@@ -88,6 +88,7 @@ extern const struct device_kind device_kind_boot_timer;
 extern const struct device_kind device_kind_serial;
 extern const struct device_kind device_kind_i8042;
 extern const struct device_kind device_kind_rtc;
+extern const struct device_kind device_kind_acpi_sleep;
 extern const struct device_kind device_kind_rng;
 extern const struct device_kind device_kind_disk;
 extern const struct device_kind device_kind_net;

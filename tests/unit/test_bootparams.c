@@ -15,15 +15,19 @@ static void test_e820_small(void **state)
 	(void)state;
 	unit_mem_init(&mem, 128);
 	n = x86_e820_build(&mem, map, BP_E820_MAX);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(map[0].addr, 0);
 	assert_int_equal(map[0].size, 0x9fc00);
 	assert_int_equal(map[0].type, E820_RAM);
 	assert_int_equal(map[1].addr, 0x9fc00);
 	assert_int_equal(map[1].type, E820_RESERVED);
-	assert_int_equal(map[2].addr, 0x100000);
-	assert_int_equal(map[2].addr + map[2].size, 128 * MiB);
-	assert_int_equal(map[2].type, E820_RAM);
+	/* The BIOS area, where the ACPI tables are. */
+	assert_int_equal(map[2].addr, 0xe0000);
+	assert_int_equal(map[2].size, 0x20000);
+	assert_int_equal(map[2].type, E820_RESERVED);
+	assert_int_equal(map[3].addr, 0x100000);
+	assert_int_equal(map[3].addr + map[3].size, 128 * MiB);
+	assert_int_equal(map[3].type, E820_RAM);
 	guest_mem_destroy(&mem);
 }
 
@@ -36,14 +40,14 @@ static void test_e820_split_around_hole(void **state)
 	(void)state;
 	unit_mem_init(&mem, 5120);
 	n = x86_e820_build(&mem, map, BP_E820_MAX);
-	assert_int_equal(n, 4);
-	assert_int_equal(map[2].addr + map[2].size, 0xc0000000);
-	assert_int_equal(map[3].addr, 0x100000000);
-	assert_int_equal(map[3].size, 2 * GiB);
+	assert_int_equal(n, 5);
+	assert_int_equal(map[3].addr + map[3].size, 0xc0000000);
+	assert_int_equal(map[4].addr, 0x100000000);
+	assert_int_equal(map[4].size, 2 * GiB);
 	/* Exactly 3 GiB: no high region. */
 	guest_mem_destroy(&mem);
 	unit_mem_init(&mem, 3072);
-	assert_int_equal(x86_e820_build(&mem, map, BP_E820_MAX), 3);
+	assert_int_equal(x86_e820_build(&mem, map, BP_E820_MAX), 4);
 	guest_mem_destroy(&mem);
 }
 
@@ -71,10 +75,14 @@ static void test_zero_page(void **state)
 	assert_int_equal(get_u32(bp + BP_HDR_RAMDISK_IMAGE), 0x7f00000);
 	assert_int_equal(get_u32(bp + BP_HDR_RAMDISK_SIZE), 0x12345);
 	assert_int_equal(get_u32(bp + BP_EXT_RAMDISK_IMAGE), 0);
-	assert_int_equal(bp[BP_E820_ENTRIES], 3);
-	assert_int_equal(get_u64(bp + BP_E820_TABLE + 2 * 20), 0x100000);
-	assert_int_equal(get_u64(bp + BP_E820_TABLE + 2 * 20 + 8), 127 * MiB);
-	assert_int_equal(get_u32(bp + BP_E820_TABLE + 2 * 20 + 16), E820_RAM);
+	assert_int_equal(bp[BP_E820_ENTRIES], 4);
+	assert_int_equal(get_u64(bp + BP_E820_TABLE + 3 * 20), 0x100000);
+	assert_int_equal(get_u64(bp + BP_E820_TABLE + 3 * 20 + 8), 127 * MiB);
+	assert_int_equal(get_u32(bp + BP_E820_TABLE + 3 * 20 + 16), E820_RAM);
+	assert_int_equal(get_u64(bp + BP_ACPI_RSDP_ADDR), 0); /* no ACPI in (bi) */
+	bi.arch.rsdp_addr = 0xe0000;
+	x86_zero_page_build(&mem, &bi, bp);
+	assert_int_equal(get_u64(bp + BP_ACPI_RSDP_ADDR), 0xe0000);
 
 	/* A bzImage's own header is kept, with the loader's fields written over it. */
 	memset(bi.arch.setup_header, 0x11, 0x77);
@@ -96,10 +104,11 @@ static void test_pvh_info(void **state)
 		.cmdline_size = 5,
 		.initrd_addr = 0x3000000,
 		.initrd_size = 777,
+		.arch.rsdp_addr = 0xe0000,
 	};
 	struct hvm_start_info info;
 	struct hvm_modlist_entry mod;
-	struct hvm_memmap_entry mm[4];
+	struct hvm_memmap_entry mm[5];
 
 	(void)state;
 	unit_mem_init(&mem, 4096);
@@ -109,15 +118,16 @@ static void test_pvh_info(void **state)
 	assert_int_equal(info.magic, HVM_START_MAGIC);
 	assert_int_equal(info.version, 1);
 	assert_int_equal(info.cmdline_paddr, ARCH_CMDLINE_ADDR);
+	assert_int_equal(info.rsdp_paddr, 0xe0000);
 	assert_int_equal(info.nr_modules, 1);
-	assert_int_equal(info.memmap_entries, 4);
+	assert_int_equal(info.memmap_entries, 5);
 	assert_int_equal(guest_mem_read(&mem, info.modlist_paddr, &mod, sizeof(mod)), 0);
 	assert_int_equal(mod.paddr, 0x3000000);
 	assert_int_equal(mod.size, 777);
 	assert_int_equal(guest_mem_read(&mem, info.memmap_paddr, mm, sizeof(mm)), 0);
-	assert_int_equal(mm[3].addr, 0x100000000);
-	assert_int_equal(mm[3].size, 1 * GiB);
-	assert_int_equal(mm[3].type, E820_RAM);
+	assert_int_equal(mm[4].addr, 0x100000000);
+	assert_int_equal(mm[4].size, 1 * GiB);
+	assert_int_equal(mm[4].type, E820_RAM);
 	guest_mem_destroy(&mem);
 }
 

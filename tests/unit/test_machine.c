@@ -278,7 +278,10 @@ static void test_real_table(void **state)
 	assert_int_equal(device_kind_net.count(&cfg), 0);
 	assert_non_null(device_kind_net.id);
 	assert_int_equal(device_kind_balloon.count(&cfg), 0);
-	assert_int_equal(total, 1 + ARCH_HAS_I8042 + ARCH_HAS_RTC + 2);
+	assert_int_equal(device_kind_acpi_sleep.count(&cfg), ARCH_HAS_ACPI_SLEEP);
+	assert_int_equal(total, 1 + ARCH_HAS_I8042 + ARCH_HAS_RTC + ARCH_HAS_ACPI_SLEEP + 2);
+	cfg.acpi = false; /* --no-acpi: no sleep registers either */
+	assert_int_equal(device_kind_acpi_sleep.count(&cfg), 0);
 	vm_config_free(&cfg);
 }
 

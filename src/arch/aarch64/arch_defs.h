@@ -45,6 +45,9 @@
 #define ARCH_I8042_IRQ	      0
 #define ARCH_HAS_RTC	      1
 #define ARCH_RTC_ADDR	      ARM_RTC_ADDR
+#define ARCH_HAS_ACPI_SLEEP   0 /* no ACPI: the device tree describes the board */
+#define ARCH_ACPI_SLEEP_PORT  0
+#define ARCH_ACPI_S5_TYPE     0
 
 /* ember's own MMIO devices: the boot timer first, then one 4 KiB slot per virtio device. */
 #define ARCH_MMIO_BASE	      0x0a000000ULL

@@ -58,6 +58,9 @@ struct plic;
 #define ARCH_I8042_IRQ	      0
 #define ARCH_HAS_RTC	      0
 #define ARCH_RTC_ADDR	      0
+#define ARCH_HAS_ACPI_SLEEP   0 /* no ACPI: the device tree describes the board */
+#define ARCH_ACPI_SLEEP_PORT  0
+#define ARCH_ACPI_S5_TYPE     0
 
 /* --irqchip, parsed by arch_config_option: 0 takes the best this KVM has. */
 struct arch_config {

@@ -1,4 +1,7 @@
-/* x86_64 machine: memory layout, in-kernel irqchip and PIT, virtio-mmio on the command line. */
+/*
+ * x86_64 machine: memory layout, in-kernel irqchip and PIT, virtio-mmio devices on the
+ * command line when the guest has no ACPI tables to find them in.
+ */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -86,13 +89,36 @@ void arch_vm_destroy(struct vm *vm)
 	(void)vm; /* the irqchip and PIT go with the VM fd */
 }
 
+/* Whether (cmdline) has the word "acpi=off": such a kernel finds nothing in the tables. */
+static bool cmdline_acpi_off(const char *cmdline)
+{
+	const char *p = cmdline;
+	size_t n = strlen("acpi=off");
+
+	while ((p = strstr(p, "acpi=off"))) {
+		bool starts = p == cmdline || p[-1] == ' ';
+		bool ends = p[n] == '\0' || p[n] == ' ';
+
+		if (starts && ends)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 int arch_cmdline_devices(const struct vm *vm, char *buf, size_t size)
 {
 	size_t len = 0;
 	unsigned int i;
 
 	buf[0] = '\0';
-	/* No ACPI yet: Linux's virtio_mmio driver takes its devices from the command line. */
+	/*
+	 * With ACPI the guest finds the devices in the DSDT; listing them here too would make
+	 * a kernel with both ways register each twice. Without it, Linux's virtio_mmio driver
+	 * takes them from the command line (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
+	 */
+	if (vm->cfg->acpi && !vm->cfg->virtio_mmio_cmdline && !cmdline_acpi_off(vm->boot.cmdline))
+		return 0;
 	for (i = 0; i < vm->plumbing.nr_mmio_devs; i++) {
 		const struct vm_mmio_dev *d = &vm->plumbing.mmio_devs[i];
 		int n = snprintf(buf + len, size - len, " virtio_mmio.device=%lluK@0x%llx:%u",

@@ -29,6 +29,9 @@
 #define ARCH_CMDLINE_MAX      4096
 #define X86_EBDA_START	      0x9fc00
 #define X86_MPTABLE_ADDR      X86_EBDA_START
+/* The BIOS area: the ACPI tables, RSDP first where the legacy scan looks (reserved in e820). */
+#define X86_ACPI_BASE	      0xe0000
+#define X86_ACPI_END	      0x100000
 #define X86_HIGH_MEM_START    0x100000
 
 /* The 32-bit MMIO hole: RAM stops at 3 GiB and resumes at 4 GiB. */
@@ -64,11 +67,19 @@
 #define ARCH_I8042_IRQ	      X86_KBD_IRQ
 #define ARCH_HAS_RTC	      0 /* no CMOS RTC: kvmclock gives Linux its time */
 #define ARCH_RTC_ADDR	      0
+/*
+ * The FADT's sleep control and status registers (hardware-reduced ACPI), one byte each on
+ * port I/O; a write of SLP_TYP (the DSDT's \_S5 value) with SLP_EN powers the VM off.
+ */
+#define ARCH_HAS_ACPI_SLEEP   1
+#define ARCH_ACPI_SLEEP_PORT  0x600
+#define ARCH_ACPI_S5_TYPE     5
 
 struct arch_boot_info {
 	uint8_t setup_header[0x9f]; /* bzImage: the header from 0x1f1, copied into the zero page */
 	uint32_t setup_header_len;
 	uint64_t pvh_entry;	    /* PVH: the XEN_ELFNOTE_PHYS32_ENTRY address */
+	uint64_t rsdp_addr;	    /* the ACPI RSDP, 0 without ACPI */
 };
 
 /* The arch's own command-line knobs (arch_config_option): x86_64 has none. */

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "acpi.h"
 #include "bootparams.h"
 #include "cpu.h"
 #include "mptable.h"
@@ -13,11 +14,15 @@ unsigned int x86_e820_build(const struct guest_mem *mem, struct e820_entry *map,
 {
 	unsigned int i, n = 0;
 
-	/* Base memory, then the EBDA (where the MP table lives), then everything from 1 MiB. */
-	if (max < 2)
+	/*
+	 * Base memory, the EBDA (where the MP table lives), the BIOS area (the ACPI tables),
+	 * then everything from 1 MiB.
+	 */
+	if (max < 3)
 		return 0;
 	map[n++] = (struct e820_entry){ 0, X86_EBDA_START, E820_RAM };
 	map[n++] = (struct e820_entry){ X86_EBDA_START, 0xa0000 - X86_EBDA_START, E820_RESERVED };
+	map[n++] = (struct e820_entry){ X86_ACPI_BASE, X86_ACPI_END - X86_ACPI_BASE, E820_RESERVED };
 	for (i = 0; i < mem->nr_regions && n < max; i++) {
 		const struct mem_region *r = &mem->regions[i];
 		uint64_t start = MAX(r->gpa, X86_HIGH_MEM_START);
@@ -50,6 +55,7 @@ void x86_zero_page_build(const struct guest_mem *mem, const struct boot_info *bi
 	put_le(bp + BP_HDR_RAMDISK_IMAGE, bi->initrd_addr, 4);
 	put_le(bp + BP_EXT_RAMDISK_IMAGE, bi->initrd_addr >> 32, 4);
 	put_le(bp + BP_HDR_RAMDISK_SIZE, bi->initrd_size, 4);
+	put_le64(bp + BP_ACPI_RSDP_ADDR, bi->arch.rsdp_addr);
 	put_le(bp + BP_EXT_RAMDISK_SIZE, bi->initrd_size >> 32, 4);
 
 	n = x86_e820_build(mem, map, BP_E820_MAX);
@@ -72,6 +78,7 @@ int x86_pvh_info_write(struct guest_mem *mem, const struct boot_info *bi)
 		.magic = HVM_START_MAGIC,
 		.version = 1,
 		.cmdline_paddr = bi->cmdline_addr,
+		.rsdp_paddr = bi->arch.rsdp_addr,
 		.memmap_paddr = X86_PVH_MEMMAP_ADDR,
 	};
 	unsigned int i, n;
@@ -106,6 +113,8 @@ int arch_boot_setup(struct vm *vm)
 	ret = x86_write_boot_tables(&vm->mem, bi->proto);
 	if (!ret)
 		ret = x86_mptable_write(&vm->mem, vm->cfg->vcpus);
+	if (!ret && vm->cfg->acpi)
+		ret = x86_acpi_write(vm, &bi->arch.rsdp_addr);
 	if (ret)
 		return ret;
 	if (bi->proto == BOOT_PROTO_PVH)

@@ -10,6 +10,7 @@
 #include "../../vmm/memory.h"
 
 /* Offsets into boot_params (Documentation/arch/x86/zero-page.rst and boot.rst). */
+#define BP_ACPI_RSDP_ADDR     0x070
 #define BP_EXT_RAMDISK_IMAGE  0x0c0
 #define BP_EXT_RAMDISK_SIZE   0x0c4
 #define BP_EXT_CMD_LINE_PTR   0x0c8

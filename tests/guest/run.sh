@@ -188,9 +188,13 @@ check_triple_fault() {
 	verdict nosuccess
 }
 
+# NAME [EMBER ARGS...]: with ACPI (the default) the guest finds the device in the DSDT,
+# with --no-acpi on the command line.
 check_virtio_rng() {
-	guest virtio_rng virtio_rng || return
-	run virtio_rng "" --kernel "$elf" --memory 128 --rng
+	local name=${1:-virtio_rng}
+	shift
+	guest virtio_rng "$name" || return
+	run "$name" "" --kernel "$elf" --memory 128 --rng "$@"
 	want_line VIRTIO-RNG-AT=0xd0001000
 	want_re '^RNG-BYTES=[0-9a-f]{64}$' "no RNG-BYTES line"
 	verdict
@@ -530,7 +534,8 @@ check_serial_echo
 check_reset
 check_triple_fault
 check_boot_timer
-check_virtio_rng
+check_virtio_rng virtio_rng
+check_virtio_rng virtio_rng_noacpi --no-acpi
 check_virtio_rng_limited
 check_virtio_blk_limited
 check_virtio_blk_batched

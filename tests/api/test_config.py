@@ -51,6 +51,23 @@ def test_machine_config_track_dirty_pages(api):
     assert machine(api)["track_dirty_pages"] is False
 
 
+def test_machine_config_acpi(api):
+    """ember's own field: absent from the default view (Firecracker's bytes stay), shown
+    when false; a PUT without it turns ACPI back on, a PATCH without it keeps it; a
+    non-boolean is refused with the field named."""
+    assert "acpi" not in machine(api)
+    assert "acpi" not in vm_config(api)["machine-config"]
+    api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "acpi": False})
+    assert machine(api)["acpi"] is False
+    assert vm_config(api)["machine-config"]["acpi"] is False
+    api.ok("PATCH", "/machine-config", {"vcpu_count": 2})
+    assert machine(api)["acpi"] is False
+    api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128})
+    assert "acpi" not in machine(api)
+    assert "acpi" in api.fault("PATCH", "/machine-config", {"acpi": "no"})
+    assert "acpi" not in machine(api)
+
+
 @pytest.mark.parametrize("body,field", [({"vcpu_count": 2}, "mem_size_mib"),
                                         ({"mem_size_mib": 256}, "vcpu_count")],
                          ids=["no-mem", "no-vcpus"])

@@ -6,7 +6,7 @@ import re
 import stat
 import time
 
-from embervm import TICKER, make_file
+from embervm import GUEST_DIR, TICKER, make_file
 
 
 def write_json(directory, name, obj):
@@ -47,6 +47,24 @@ def test_config_file_with_api_boots_at_once(spawn, scratch):
     api.ok("PATCH", "/vm", {"state": "Paused"})
     api.ok("PATCH", "/vm", {"state": "Resumed"})
     e.wait_ticks(2, timeout=5)
+
+
+def test_config_file_acpi_off(spawn, scratch):
+    """"acpi": false in machine-config is --no-acpi: the virtio devices go back on the
+    command line (the boot-info guest prints it); by default they are in the DSDT only."""
+    seen = {}
+    for acpi in (True, False):
+        cfg = config(scratch)
+        cfg["boot-source"]["kernel_image_path"] = os.path.join(GUEST_DIR, "pvh_boot.elf")
+        if not acpi:
+            cfg["machine-config"]["acpi"] = False
+        e = spawn(["--no-api", "--config-file", write_json(scratch, "vm.json", cfg)],
+                  api_sock=False)
+        e.wait_serial("CMDLINE=", timeout=15)
+        e.wait_exit(15)
+        seen[acpi] = re.findall(r"virtio_mmio\.device=\S+", e.serial())
+    assert seen[True] == []
+    assert len(seen[False]) == 3, seen[False]  # the drive, the balloon, the rng
 
 
 def socket_files(directory):

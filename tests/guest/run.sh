@@ -142,6 +142,18 @@ check_boot() {	# NAME ELF PROTOCOL
 	verdict
 }
 
+# pvh32_boot.elf is pvh_boot.elf repacked as ELF32: the same checks, once we know the
+# repacking really made an ELF32 (EI_CLASS 1), so a 64-bit file cannot pass for it.
+check_boot_elf32() {
+	guest pvh32_boot pvh32_boot || return
+	if [ "$(od -An -tu1 -j4 -N1 "$elf" | tr -d ' ')" != 1 ]; then
+		echo "FAIL: guest/pvh32_boot ($elf is not an ELF32)"
+		failed=1
+		return
+	fi
+	check_boot pvh32_boot pvh32_boot pvh
+}
+
 check_boot_4g() {
 	guest linux_boot linux_boot_4g || return
 	run linux_boot_4g "" --kernel "$elf" --memory 4096 --boot-args console=ttyS0
@@ -526,6 +538,7 @@ check_acpi_poweroff() {	# NAME [SLP-TYP]
 check_boot linux_boot linux_boot linux
 check_boot_4g
 check_boot pvh_boot pvh_boot pvh
+check_boot_elf32
 check_smp 1
 check_smp 2
 check_smp 4

@@ -43,6 +43,8 @@ expect initrd-too-big 1 'do not fit' -- --kernel "$guests/reset.elf" --memory 3 
 	--initrd "$tmp/big.initrd"
 expect bad-protocol 2 'auto, linux or pvh' -- --kernel "$guests/reset.elf" --boot-protocol efi
 expect pvh-without-note 1 'no PVH entry' -- --kernel "$guests/linux_boot.elf" --boot-protocol pvh
+expect elf32-linux-protocol 1 'linux needs a 64-bit image; this ELF32 one boots only through PVH' \
+	-- --kernel "$guests/pvh32_boot.elf" --boot-protocol linux
 expect net-bad-mac 2 'expected TAP' -- --kernel "$guests/reset.elf" --net tap0,mac=02:00:00:00:00:zz
 expect net-multicast-mac 2 'unicast' -- --kernel "$guests/reset.elf" --net tap0,mac=01:00:5e:00:00:01
 expect net-unknown-option 2 'expected TAP' -- --kernel "$guests/reset.elf" --net tap0,speed=10

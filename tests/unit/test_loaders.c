@@ -145,12 +145,19 @@ static void test_elf_malformed(void **state)
 
 	(void)state;
 	make_elf(img, 0);
-	img[EI_CLASS] = ELFCLASS32;
-	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL, "ELF: not a little-endian 64-bit image");
+	img[EI_DATA] = ELFDATA2MSB;
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL,
+		"ELF: not a little-endian 32- or 64-bit image");
 
 	make_elf(img, 0);
 	((Elf64_Ehdr *)img)->e_machine = EM_AARCH64;
-	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL, "ELF: built for machine 183, this is 62");
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL,
+		"ELF: 64-bit image built for machine 183, this is 62");
+
+	make_elf(img, 0);
+	((Elf64_Ehdr *)img)->e_machine = EM_386; /* the 32-bit machine in a 64-bit class */
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL,
+		"ELF: 64-bit image built for machine 3, this is 62");
 
 	make_elf(img, 0);
 	((Elf64_Ehdr *)img)->e_phoff = IMG_SIZE - 8; /* headers past the end */
@@ -188,6 +195,16 @@ static void test_elf_malformed(void **state)
 	phdr0(img)->p_paddr = 64 * MiB - 0x100; /* runs past the end of 64 MiB of RAM */
 	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -ENOMEM,
 		"is outside guest RAM (try a larger --memory)");
+
+	make_elf(img, 1);
+	phdr0(img)[1].p_type = PT_LOAD; /* the note's segment, now loaded over segment 0 */
+	phdr0(img)[1].p_paddr = LOAD_ADDR + 0x100;
+	phdr0(img)[1].p_memsz = 0x20;
+	refused(img, IMG_SIZE, BOOT_PROTO_AUTO, -EINVAL,
+		"ELF: segments 0 and 1 overlap in guest memory (0x200000 and 0x200100)");
+	phdr0(img)[1].p_paddr = LOAD_ADDR + 0x200; /* right after it: fine */
+	assert_int_equal(load(img, IMG_SIZE, BOOT_PROTO_AUTO, &bi), 0);
+	assert_int_equal(bi.kernel_end, LOAD_ADDR + 0x220);
 
 	make_elf(img, 1);
 	put_u32(img + 0x404, 0x10000); /* note descriptor larger than its segment */

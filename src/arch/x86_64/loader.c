@@ -1,6 +1,7 @@
 /*
  * x86_64 kernel formats: bzImage (entered at its 64-bit entry point, skipping real mode)
  * and ELF (vmlinux via the Linux 64-bit protocol, or PVH when the image has the note).
+ * An ELF32 image (EM_386) has no 64-bit entry to speak of, so it boots through PVH only.
  */
 #include <elf.h>
 #include <errno.h>
@@ -92,40 +93,74 @@ int x86_bzimage_load(struct guest_mem *mem, const uint8_t *img, size_t size,
 	return 0;
 }
 
-static int x86_elf_load(struct guest_mem *mem, const uint8_t *img, size_t size,
-			enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len)
+/* Read the PVH entry note into bi->arch.pvh_entry: 0, -ENOENT without one, or -EINVAL. */
+static int x86_pvh_note(const uint8_t *img, size_t size, struct boot_info *bi, char *why,
+			size_t why_len)
 {
 	const uint8_t *desc;
 	uint32_t desc_len;
 	int ret;
 
-	ret = elf_validate(img, size, EM_X86_64, why, why_len);
-	if (ret)
-		return ret;
 	ret = elf_find_note(img, size, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &desc, &desc_len, why,
 			    why_len);
-	if (ret && ret != -ENOENT)
+	if (ret)
 		return ret;
-	if (!ret) {
-		if (desc_len != 4 && desc_len != 8) {
-			snprintf(why, why_len, "ELF: PVH entry note has %u bytes, expected 4 or 8",
-				 desc_len);
-			return -EINVAL;
-		}
-		bi->arch.pvh_entry = desc_len == 4 ? get_le(desc, 4) : get_le64(desc);
-		if (bi->arch.pvh_entry >= X86_MMIO_HOLE_START) {
-			snprintf(why, why_len, "ELF: PVH entry 0x%llx is not in low RAM",
-				 (unsigned long long)bi->arch.pvh_entry);
-			return -EINVAL;
-		}
+	if (desc_len != 4 && desc_len != 8) {
+		snprintf(why, why_len, "ELF: PVH entry note has %u bytes, expected 4 or 8",
+			 desc_len);
+		return -EINVAL;
 	}
-	if (proto == BOOT_PROTO_AUTO)
-		proto = ret == 0 ? BOOT_PROTO_PVH : BOOT_PROTO_LINUX;
-	if (proto == BOOT_PROTO_PVH && ret) {
+	bi->arch.pvh_entry = desc_len == 4 ? get_le(desc, 4) : get_le64(desc);
+	if (bi->arch.pvh_entry >= X86_MMIO_HOLE_START) {
+		snprintf(why, why_len, "ELF: PVH entry 0x%llx is not in low RAM",
+			 (unsigned long long)bi->arch.pvh_entry);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Settle (*proto) for an ELF image of (bits) with or without the PVH note, or refuse. */
+static int x86_elf_protocol(unsigned int bits, bool has_pvh, enum boot_protocol *proto,
+			    char *why, size_t why_len)
+{
+	if (bits == 32 && *proto == BOOT_PROTO_LINUX) {
+		snprintf(why, why_len,
+			 "ELF: --boot-protocol linux needs a 64-bit image; this ELF32 one boots "
+			 "only through PVH");
+		return -EINVAL;
+	}
+	if (bits == 32 && !has_pvh) {
+		snprintf(why, why_len,
+			 "ELF: a 32-bit image boots only through PVH, but this one has no PVH "
+			 "entry note");
+		return -EINVAL;
+	}
+	if (*proto == BOOT_PROTO_AUTO)
+		*proto = has_pvh ? BOOT_PROTO_PVH : BOOT_PROTO_LINUX;
+	if (*proto == BOOT_PROTO_PVH && !has_pvh) {
 		snprintf(why, why_len,
 			 "ELF: --boot-protocol pvh, but the image has no PVH entry note");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int x86_elf_load(struct guest_mem *mem, const uint8_t *img, size_t size,
+			enum boot_protocol proto, struct boot_info *bi, char *why, size_t why_len)
+{
+	static const struct elf_machines machines = { .elf64 = EM_X86_64, .elf32 = EM_386 };
+	unsigned int bits;
+	int ret;
+
+	ret = elf_validate(img, size, &machines, &bits, why, why_len);
+	if (ret)
+		return ret;
+	ret = x86_pvh_note(img, size, bi, why, why_len);
+	if (ret && ret != -ENOENT)
+		return ret;
+	ret = x86_elf_protocol(bits, ret == 0, &proto, why, why_len);
+	if (ret)
+		return ret;
 	ret = elf_load(img, size, mem, &bi->entry, &bi->kernel_end, why, why_len);
 	if (ret)
 		return ret;

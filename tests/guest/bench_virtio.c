@@ -147,7 +147,7 @@ void guest_main(const struct boot_info *b)
 {
 	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
 	u64 n = arg(cmdline, "bench.n=", 1000);
-	u64 blk = vio_find_id(cmdline, ID_BLK), net = vio_find_id(cmdline, ID_NET);
+	u64 blk = vio_find_id(b, ID_BLK), net = vio_find_id(b, ID_NET);
 
 	u64 qd = arg(cmdline, "bench.qd=", 1);
 

@@ -8,6 +8,7 @@
 #include "lib.h"
 
 /* Linux zero page (Documentation/arch/x86/zero-page.rst, boot.rst). */
+#define ZP_ACPI_RSDP_ADDR    0x070 /* u64, boot protocol 2.14 */
 #define ZP_EXT_RAMDISK_IMAGE 0x0c0
 #define ZP_EXT_RAMDISK_SIZE  0x0c4
 #define ZP_EXT_CMD_LINE_PTR  0x0c8
@@ -98,6 +99,7 @@ void linux_c_entry(u64 zp)
 							       << 32;
 		boot.initrd_size = zp32(zp, ZP_RAMDISK_SIZE) | (u64)zp32(zp, ZP_EXT_RAMDISK_SIZE)
 								   << 32;
+		boot.rsdp = zp32(zp, ZP_ACPI_RSDP_ADDR) | (u64)zp32(zp, ZP_ACPI_RSDP_ADDR + 4) << 32;
 	}
 	run();
 }
@@ -116,6 +118,7 @@ void pvh_c_entry(u64 si_paddr)
 		boot.pvh_version = si->version;
 		boot.cmdline = si->cmdline_paddr;
 		boot.nr_modules = si->nr_modules;
+		boot.rsdp = si->rsdp_paddr;
 		if (si->nr_modules && si->modlist_paddr && si->modlist_paddr < MAPPED_LIMIT) {
 			mod = (const void *)si->modlist_paddr;
 			boot.initrd = mod[0].paddr;

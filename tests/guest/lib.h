@@ -81,6 +81,7 @@ struct boot_info {
 	u64 initrd;	 /* physical address */
 	u64 initrd_size; /* 0 = no initrd */
 	u32 nr_modules;	 /* PVH only */
+	u64 rsdp;	 /* ACPI RSDP the protocol gave: acpi_rsdp_addr / rsdp_paddr, 0 = none */
 };
 
 /* Implemented by each guest; (b) describes how we were booted. */

@@ -192,13 +192,13 @@ void guest_main(const struct boot_info *b)
 {
 	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
-	u64 base = vio_find_id(cmdline, VIRTIO_ID_NET);
+	u64 base = vio_find_id(b, VIRTIO_ID_NET);
 	u64 n = arg_num(cmdline, "sw.n=", 100), nb = arg_num(cmdline, "sw.b=", 10);
 	u64 expect = arg_num(cmdline, "sw.expect=", n + nb), i, tx_bytes = 0, t0;
 	const char *err;
 
 	if (!base)
-		finish("no virtio-net device on the command line");
+		finish("no virtio-net device");
 	if (arg_mac(cmdline, "sw.peer=", peer_mac))
 		finish("no sw.peer=aa:bb:cc:dd:ee:ff on the command line");
 	err = vio_start(base, VIRTIO_ID_NET, 1UL << NET_F_MAC);

@@ -45,6 +45,7 @@ print("%08x" % h)
 PY
 )
 INITRD_SIZE=$(printf '0x%x' "$INITRD_LEN")
+head -c 65536 /dev/zero >"$LOGS/acpi.img"
 
 failed=0
 name='' out='' err='' rc=0 reason='' elf=''
@@ -199,9 +200,13 @@ check_triple_fault() {
 	verdict nosuccess
 }
 
+# NAME [EMBER ARGS...]: with ACPI (the default) the guest finds the device in the DSDT,
+# with --no-acpi on the command line.
 check_virtio_rng() {
-	guest virtio_rng virtio_rng || return
-	run virtio_rng "" --kernel "$elf" --memory 128 --rng
+	local name=${1:-virtio_rng}
+	shift
+	guest virtio_rng "$name" || return
+	run "$name" "" --kernel "$elf" --memory 128 --rng "$@"
 	want_line VIRTIO-RNG-AT=0xd0001000
 	want_re '^RNG-BYTES=[0-9a-f]{64}$' "no RNG-BYTES line"
 	verdict
@@ -475,6 +480,61 @@ check_boot_timer() {
 	verdict
 }
 
+# acpi_walk.elf: the RSDP found both ways (legacy scan, boot protocol), every table's
+# checksum, and what the tables describe. NAME VCPUS PROTOCOL VIRTIO-DEVICES [EMBER ARGS...]
+check_acpi_walk() {
+	local name=$1 vcpus=$2 proto=$3 nvirtio=$4
+	shift 4
+	guest acpi_walk "$name" || return
+	# pvh: the default for an ELF with the PVH note
+	run "$name" "" --kernel "$elf" --memory 128 --vcpus "$vcpus" \
+		--boot-protocol "${proto/pvh/auto}" "$@"
+	want_line "BOOT-PROTOCOL=$proto"
+	want_line "ACPI rsdp-scan=0xe0000 rsdp-boot=0xe0000 agree=1"
+	want_line "ACPI XSDT ok tables=FACP,APIC"
+	want_re '^ACPI FADT ok rev=6 len=276 hw-reduced=1 sleep-ctl=0x600 sleep-sts=0x601 ' \
+		"FADT is not rev 6, 276 bytes, hardware-reduced with sleep registers 0x600/0x601"
+	want_re "^ACPI MADT ok cpus=$vcpus ioapic=0xfec00000 lapic=0xfee00000 overrides=[0-9]+ nmi=[1-9]" \
+		"MADT does not list $vcpus CPUs, the IOAPIC at 0xfec00000 and an NMI entry"
+	want_line "ACPI DSDT ok virtio=$nvirtio serial=1 i8042=1 s5=5"
+	[ "$(grep -ac '^ACPI VIRTIO ' "$out")" -eq "$nvirtio" ] || bad "not $nvirtio virtio devices"
+	want_line VIRTIO-CMDLINE=0
+	verdict
+}
+
+# The same devices without ACPI: no RSDP either way, the devices on the command line, and
+# (ACPI-RUN) the same addresses, sizes, IRQs and device IDs as the DSDT gave in that run.
+check_acpi_walk_off() {	# NAME ACPI-RUN VIRTIO-DEVICES [EMBER ARGS...]
+	local name=$1 acpi_out=$LOGS/$2.out nvirtio=$3
+	shift 3
+	guest acpi_walk "$name" || return
+	run "$name" "" --kernel "$elf" --memory 128 --no-acpi "$@"
+	want_line "ACPI rsdp-scan=none rsdp-boot=none agree=1"
+	want_line "ACPI none"
+	want_line "VIRTIO-CMDLINE=$nvirtio"
+	[ "$(sed -n 's/^CMDLINE VIRTIO //p' "$out")" = "$(sed -n 's/^ACPI VIRTIO //p' "$acpi_out")" ] ||
+		bad "the command line's virtio devices differ from the DSDT's in $2"
+	verdict
+}
+
+# acpi_poweroff.elf writes \_S5_'s SLP_TYP | SLP_EN to the FADT's sleep control register:
+# ember exits 0 and the guest's announcement is its last line. With another sleep type
+# (SLP-TYP) ember must keep running: the guest says so and resets.
+check_acpi_poweroff() {	# NAME [SLP-TYP]
+	local name=$1 typ=${2:-}
+	guest acpi_poweroff "$name" || return
+	if [ -n "$typ" ]; then
+		run "$name" "" --kernel "$elf" --memory 128 --boot-args "console=ttyS0 poweroff.slp_typ=$typ"
+		want_line "POWEROFF port=0x600 s5=5 slp-typ=$typ value=$(printf '0x%x' $((typ << 2 | 32)))"
+		want_line POWEROFF-RETURNED
+	else
+		run "$name" "" --kernel "$elf" --memory 128
+		[ "$(tail -n1 "$out")" = "POWEROFF port=0x600 s5=5 slp-typ=5 value=0x34" ] ||
+			bad "last line is not 'POWEROFF port=0x600 s5=5 slp-typ=5 value=0x34'"
+	fi
+	verdict nosuccess
+}
+
 check_boot linux_boot linux_boot linux
 check_boot_4g
 check_boot pvh_boot pvh_boot pvh
@@ -487,7 +547,8 @@ check_serial_echo
 check_reset
 check_triple_fault
 check_boot_timer
-check_virtio_rng
+check_virtio_rng virtio_rng
+check_virtio_rng virtio_rng_noacpi --no-acpi
 check_virtio_rng_limited
 check_virtio_blk_limited
 check_virtio_blk_batched
@@ -499,4 +560,12 @@ check_virtio_blk virtio_blk_writeback io_uring ,cache=writeback
 check_virtio_net
 check_virtio_balloon
 check_virtio_vsock
+check_acpi_walk acpi_walk_1 1 pvh 0
+check_acpi_walk acpi_walk_2 2 pvh 0
+check_acpi_walk acpi_walk_linux 2 linux 0
+check_acpi_walk acpi_walk_virtio 1 pvh 2 --rng --disk "$LOGS/acpi.img"
+check_acpi_walk acpi_walk_virtio_linux 1 linux 2 --rng --disk "$LOGS/acpi.img"
+check_acpi_walk_off acpi_walk_noacpi acpi_walk_virtio 2 --rng --disk "$LOGS/acpi.img"
+check_acpi_poweroff acpi_poweroff
+check_acpi_poweroff acpi_poweroff_s1 1
 exit $failed

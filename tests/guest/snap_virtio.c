@@ -41,10 +41,10 @@ static u32 event_id;
 
 static u64 find(const struct boot_info *b, u32 id)
 {
-	u64 base = b->cmdline ? vio_find_id(phys(b->cmdline), id) : 0;
+	u64 base = vio_find_id(b, id);
 
 	if (!base)
-		finish("a virtio device is missing from the command line");
+		finish("a virtio device is missing");
 	return base;
 }
 
@@ -133,7 +133,7 @@ void guest_main(const struct boot_info *b)
 {
 	u64 rng = find(b, VIRTIO_ID_RNG), blk = find(b, VIRTIO_ID_BLOCK);
 	u64 vsock = find(b, VIRTIO_ID_VSOCK), last = rdtsc(), turns = 0, n = 0;
-	u64 net = b->cmdline ? vio_find_id(phys(b->cmdline), VIRTIO_ID_NET) : 0;
+	u64 net = vio_find_id(b, VIRTIO_ID_NET);
 
 	memset(frame + 12, 0xff, 6);
 	frame[12 + 12] = 0x88;

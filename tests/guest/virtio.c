@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* virtio.c - see virtio.h. */
 #include "virtio.h"
+#include "acpi.h"
 
 #define R_MAGIC		0x000
 #define R_VERSION	0x004
@@ -50,7 +51,7 @@ static u64 parse_hex(const char **p)
 	}
 }
 
-u64 vio_find(const char *cmdline, int nth)
+u64 vio_find_cmdline(const char *cmdline, int nth)
 {
 	static const char key[] = "virtio_mmio.device=";
 	const char *p = cmdline;
@@ -70,12 +71,25 @@ u64 vio_find(const char *cmdline, int nth)
 	return 0;
 }
 
-u64 vio_find_id(const char *cmdline, u32 id)
+u64 vio_find(const struct boot_info *b, int nth)
+{
+	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
+	struct acpi_mmio_dev d;
+
+	/* With ACPI on, ember leaves the devices off the command line. */
+	if (vio_find_cmdline(cmdline, 0))
+		return vio_find_cmdline(cmdline, nth);
+	if (nth < 0 || acpi_virtio_dev(b, (u32)nth, &d))
+		return 0;
+	return d.base;
+}
+
+u64 vio_find_id(const struct boot_info *b, u32 id)
 {
 	u64 base;
 	int i;
 
-	for (i = 0; (base = vio_find(cmdline, i)); i++)
+	for (i = 0; (base = vio_find(b, i)); i++)
 		if (mmio_read32(base + R_DEVICE_ID) == id)
 			return base;
 	return 0;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * virtio.h - a minimal polling virtio-mmio (version 2) driver for the tiny guests: find
- * devices on the command line, negotiate VERSION_1, set up split queues, post buffers
- * and wait for them to come back.
+ * devices on the command line or in the ACPI DSDT, negotiate VERSION_1, set up split
+ * queues, post buffers and wait for them to come back.
  */
 #ifndef GUEST_VIRTIO_H
 #define GUEST_VIRTIO_H
@@ -55,10 +55,16 @@ struct vio_buf {
 };
 
 /* The (nth) (from 0) "virtio_mmio.device=<size>@<addr>:<irq>" on (cmdline): its address, or 0. */
-u64 vio_find(const char *cmdline, int nth);
+u64 vio_find_cmdline(const char *cmdline, int nth);
 
-/* The first device on (cmdline) whose device ID is (id): its address, or 0. */
-u64 vio_find_id(const char *cmdline, u32 id);
+/*
+ * The (nth) (from 0) virtio-mmio device ember gave (b): from the command line when it
+ * names any (--no-acpi), else the nth LNRO0005 device in the ACPI DSDT. Its address, or 0.
+ */
+u64 vio_find(const struct boot_info *b, int nth);
+
+/* The first device of (b) (see vio_find) whose device ID is (id): its address, or 0. */
+u64 vio_find_id(const struct boot_info *b, u32 id);
 
 /*
  * Reset the device at (base), check it is a v2 device of (device_id), negotiate

@@ -33,7 +33,7 @@ static int wait_for_host(void)
 
 void guest_main(const struct boot_info *b)
 {
-	u64 base = b->cmdline ? vio_find_id(phys(b->cmdline), VIRTIO_ID_BALLOON) : 0;
+	u64 base = vio_find_id(b, VIRTIO_ID_BALLOON);
 	struct vio_buf bufs[MAX_PAGES / CHUNK_PAGES];
 	struct vq_used_elem used;
 	const char *err;
@@ -41,7 +41,7 @@ void guest_main(const struct boot_info *b)
 	int with_stats;
 
 	if (!base)
-		finish("no virtio-balloon device on the command line");
+		finish("no virtio-balloon device");
 	with_stats = (mmio_read32(base + 0x010) >> F_STATS_VQ) & 1; /* features, low word */
 	err = vio_start(base, VIRTIO_ID_BALLOON, with_stats ? 1UL << F_STATS_VQ : 0);
 	if (!err)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio_blk.c - virtio_blk.elf: drive the two virtio-blk devices on the command line.
+ * virtio_blk.c - virtio_blk.elf: drive the two virtio-blk devices ember gave (vio_find).
  * Disk 0 (read-write): check its config space, write sector 1 and read it back, FLUSH,
  * GET_ID, read sector 0 (prefilled by the host), see bad requests refused without the
  * device failing, then fail it on purpose and reset it, also with reads in flight.
@@ -186,11 +186,10 @@ static void disk1(u64 base)
 
 void guest_main(const struct boot_info *b)
 {
-	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
-	u64 d0 = vio_find(cmdline, 0), d1 = vio_find(cmdline, 1);
+	u64 d0 = vio_find(b, 0), d1 = vio_find(b, 1);
 
 	if (!d0 || !d1)
-		finish("want two virtio_mmio.device= on the command line");
+		finish("want two virtio-mmio devices");
 	disk0(d0);
 	resets(d0);
 	disk1(d1);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * virtio_hostile.c - virtio_hostile.elf: feed every rng, blk, net, vsock and balloon device
- * on the command line broken descriptor chains, one per round: each time the device must refuse
+ * ember gave (vio_find) broken descriptor chains, one per round: each time the device must refuse
  * it (DEVICE_NEEDS_RESET, nothing used), survive, and after a reset answer a good request
  * of its own kind. ember must stay up throughout.
  */
@@ -206,12 +206,11 @@ static void attack_device(u64 base, u32 id)
 
 void guest_main(const struct boot_info *b)
 {
-	const char *cmdline = b->cmdline ? phys(b->cmdline) : "";
 	unsigned int devices = 0;
 	u64 base;
 	int n;
 
-	for (n = 0; (base = vio_find(cmdline, n)); n++) {
+	for (n = 0; (base = vio_find(b, n)); n++) {
 		u32 id = mmio_read32(base + 0x008);
 
 		if (id != VIRTIO_ID_RNG && id != VIRTIO_ID_BLOCK && id != VIRTIO_ID_BALLOON &&
@@ -221,6 +220,6 @@ void guest_main(const struct boot_info *b)
 		devices++;
 	}
 	if (!devices)
-		finish("no virtio device this guest knows on the command line");
+		finish("no virtio device this guest knows");
 	finish(NULL);
 }

@@ -46,14 +46,14 @@ static void post_rx(u8 *buf)
 void guest_main(const struct boot_info *b)
 {
 	static const char ping[] = "ember-ping", pong[] = "ember-pong";
-	u64 base = b->cmdline ? vio_find_id(phys(b->cmdline), VIRTIO_ID_NET) : 0;
+	u64 base = vio_find_id(b, VIRTIO_ID_NET);
 	struct vq_used_elem used;
 	u8 mac[6], *eth = tx_buf + HDR_LEN;
 	const char *err;
 	int i, tries;
 
 	if (!base)
-		finish("no virtio-net device on the command line");
+		finish("no virtio-net device");
 	err = vio_start(base, VIRTIO_ID_NET, 1UL << NET_F_MAC);
 	if (!err)
 		err = vio_queue(base, 0, &rxq);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio_rng.c - virtio_rng.elf: find the virtio-rng device on the command line, ask it
+ * virtio_rng.c - virtio_rng.elf: find the virtio-rng device (vio_find), ask it
  * for 64 bytes twice, and check they came back filled and different.
  */
 #include "virtio.h"
@@ -13,12 +13,12 @@ static u8 buf[2][64] __attribute__((aligned(64)));
 void guest_main(const struct boot_info *b)
 {
 	struct vq_used_elem used;
-	u64 base = b->cmdline ? vio_find(phys(b->cmdline), 0) : 0;
+	u64 base = vio_find(b, 0);
 	const char *err;
 	int i, r, nonzero = 0;
 
 	if (!base)
-		finish("no virtio_mmio.device= on the command line");
+		finish("no virtio-mmio device");
 	put_str("VIRTIO-RNG-AT=");
 	put_hex(base);
 	put_nl();

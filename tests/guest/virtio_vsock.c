@@ -367,10 +367,10 @@ static void reset_with_open_connection(u64 base)
 
 void guest_main(const struct boot_info *b)
 {
-	u64 base = b->cmdline ? vio_find_id(phys(b->cmdline), VIRTIO_ID_VSOCK) : 0;
+	u64 base = vio_find_id(b, VIRTIO_ID_VSOCK);
 
 	if (!base)
-		finish("no virtio-vsock device on the command line");
+		finish("no virtio-vsock device");
 	start(base);
 	cid = mmio_read32(base + 0x100) | (u64)mmio_read32(base + 0x104) << 32;
 	put_str("VSOCK-CID=");

@@ -48,6 +48,7 @@ struct serial {
 	int irq_level;
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	int thri_pending;
+	struct serial_tx_hook tx_hook;
 	uint8_t rx[SERIAL_FIFO_LEN];
 	unsigned int rx_head, rx_count;
 	struct serial_metrics metrics;
@@ -65,6 +66,20 @@ struct serial *serial_create(int out_fd, struct irq_line irq)
 	s->mcr = MCR_OUT2;
 	s->dll = 12; /* 9600 baud, the power-on divisor */
 	return s;
+}
+
+static void serial_tell_tx_hook(struct serial *s)
+{
+	if (s->tx_hook.polled)
+		s->tx_hook.polled(s->tx_hook.ctx, !(s->ier & IER_THRI));
+}
+
+void serial_set_tx_hook(struct serial *s, struct serial_tx_hook hook)
+{
+	pthread_mutex_lock(&s->lock);
+	s->tx_hook = hook;
+	serial_tell_tx_hook(s);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void serial_destroy(struct serial *s)
@@ -164,6 +179,8 @@ static uint8_t serial_read_reg(struct serial *s, uint64_t off)
 
 static void serial_write_reg(struct serial *s, uint64_t off, uint8_t v)
 {
+	uint8_t old;
+
 	switch (off) {
 	case 0:
 		if (s->lcr & LCR_DLAB)
@@ -179,7 +196,10 @@ static void serial_write_reg(struct serial *s, uint64_t off, uint8_t v)
 		/* Enabling THRI while the holder is empty raises it at once. */
 		if (!(s->ier & IER_THRI) && (v & IER_THRI))
 			s->thri_pending = 1;
+		old = s->ier;
 		s->ier = v & IER_MASK;
+		if ((old ^ s->ier) & IER_THRI)
+			serial_tell_tx_hook(s);
 		break;
 	case 2:
 		s->fcr = v & (FCR_ENABLE | 0xc0);
@@ -316,6 +336,7 @@ int serial_restore(struct serial *s, struct snap_cursor *c, char *why, size_t wh
 	s->dll = dll;
 	s->dlm = dlm;
 	s->thri_pending = thri;
+	serial_tell_tx_hook(s);
 	memcpy(s->rx, rx, count);
 	s->rx_head = 0;
 	s->rx_count = count;

@@ -2,6 +2,7 @@
 #ifndef EMBER_DEVICES_SERIAL_H
 #define EMBER_DEVICES_SERIAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,20 @@ struct serial_metrics {
 };
 
 struct serial *serial_create(int out_fd, struct irq_line irq);
+
+/*
+ * Told whether the guest now polls for transmit space (IER's THRI interrupt off) or waits
+ * for the interrupt: while it polls, a THR write needs no prompt answer, since the guest's
+ * next look at the line status (an exit) comes first; the VM may then coalesce them.
+ * Called with the UART's lock held: it must not call back into the UART.
+ */
+struct serial_tx_hook {
+	void (*polled)(void *ctx, bool polled);
+	void *ctx;
+};
+
+/* Install (hook), and call it at once with the current state. */
+void serial_set_tx_hook(struct serial *s, struct serial_tx_hook hook);
 
 /* A consistent copy of (s)'s counters; any thread. */
 void serial_metrics(struct serial *s, struct serial_metrics *out);

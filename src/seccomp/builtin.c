@@ -82,7 +82,9 @@
 	ALLOW("eventfd2", "a virtqueue's notifier or interrupt, made when the driver starts it"),   \
 	ALLOW("timerfd_create", "a device's timer, made when the driver starts it"),               \
 	ALLOW("timerfd_settime", "rate limiters, balloon statistics, vsock retries"),              \
-	IOCTL(TUNSETOFFLOAD, "virtio-net: the offloads the guest driver accepted")
+	IOCTL(TUNSETOFFLOAD, "virtio-net: the offloads the guest driver accepted"),              \
+	IOCTL(KVM_REGISTER_COALESCED_MMIO, "the UART queueing THR writes while the guest polls"),  \
+	IOCTL(KVM_UNREGISTER_COALESCED_MMIO, "the UART: THR writes exit while THRI is on")
 
 static const struct seccomp_rule vmm_rules[] = {
 	COMMON_RULES,

@@ -154,6 +154,8 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 
+	/* The guest's coalesced writes came before this exit: their devices see them first. */
+	vm_coalesced_replay(vcpu->vm);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		__atomic_fetch_add(run->io.direction == KVM_EXIT_IO_OUT ? &vcpu->metrics.exit_io_out
@@ -277,6 +279,7 @@ static void *vcpu_thread(void *arg)
 			if (exit_handled)
 				vcpu_finish_exit(vcpu);
 			exit_handled = false;
+			vm_coalesced_replay(vm); /* none left in the ring for a snapshot */
 			vm_vcpu_park(vm);
 			/* A stop's kick may have been spent above: look before running again. */
 			if (vm_stopping(vm))
@@ -299,6 +302,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 	}
+	vm_coalesced_replay(vm); /* the guest's last output */
 	return NULL;
 }
 

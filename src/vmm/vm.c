@@ -50,6 +50,7 @@ static int kvm_open(struct vm *vm)
 		log_err(vm->log, "bad KVM_GET_VCPU_MMAP_SIZE");
 		return -EINVAL;
 	}
+	vm_coalesced_probe(vm);
 	return 0;
 }
 
@@ -121,7 +122,11 @@ static int vm_vcpus_create(struct vm *vm)
 			return ret;
 		vm->nr_vcpus++;
 	}
-	return 0;
+	/* The coalesced-write ring is the VM's; any vCPU's fd maps it. */
+	ret = vm_coalesced_map(vm, vm->vcpus[0].fd);
+	if (ret)
+		log_warn(vm->log, "mapping KVM's coalesced I/O ring");
+	return ret;
 }
 
 /* A condition variable whose timed waits use CLOCK_MONOTONIC. */
@@ -151,6 +156,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct logger *log,
 	bus_init(&vm->pio_bus, "pio");
 	bus_init(&vm->mmio_bus, "mmio");
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm_coalesced_init(vm);
 	ret = vm_cond_init(&vm->pause_cond);
 	if (ret)
 		return why_default(why, why_len, ret, "pthread_cond_init");
@@ -399,9 +405,11 @@ void vm_destroy_vcpus(struct vm *vm)
 {
 	if (vm->nr_vcpus)
 		log_info(vm->log,
-			 "guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB",
+			 "guest RAM resident at exit: %llu KiB, process peak RSS: %llu KiB, "
+			 "coalesced writes: %llu",
 			 (unsigned long long)(guest_mem_resident(&vm->mem) / 1024),
-			 (unsigned long long)peak_rss_kib());
+			 (unsigned long long)peak_rss_kib(),
+			 (unsigned long long)vm->coalesced.replayed);
 	while (vm->nr_vcpus)
 		vcpu_destroy(&vm->vcpus[--vm->nr_vcpus]);
 	free(vm->vcpus);
@@ -434,4 +442,5 @@ void vm_destroy(struct vm *vm)
 	event_loop_destroy(&vm->loop);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_cond_destroy(&vm->pause_cond);
+	vm_coalesced_destroy(vm);
 }

@@ -12,6 +12,7 @@
 
 #include "boot.h"
 #include "bus.h"
+#include "coalesced.h"
 #include "memory.h"
 #include "plumbing.h"
 #include "../arch/arch.h"
@@ -63,6 +64,7 @@ struct vm {
 	int uffd_sock;	/* its page-fault handler's connection, or -1 */
 	struct arch_vm arch;
 	struct vm_plumbing plumbing;
+	struct vm_coalesced coalesced;
 
 	/* Device work, console input and signals: all on the main thread's loop. */
 	struct event_loop loop;

@@ -34,26 +34,38 @@ static unsigned int boot_timer_count(const struct vm_config *cfg)
 	return cfg->boot_timer;
 }
 
+/*
+ * Put (dev), a plain calloc'd state that free() destroys, on (bus) as (name); it is freed
+ * if it cannot go there. (NULL: the calloc failed.)
+ */
+static int place_plain(struct bus *bus, uint64_t addr, uint64_t len, const struct bus_dev_ops *ops,
+		       void *dev, const char *name, void **out)
+{
+	int ret;
+
+	if (!dev)
+		return -ENOMEM;
+	ret = bus_register(bus, addr, len, ops, dev, name);
+	if (ret) {
+		free(dev);
+		return ret;
+	}
+	*out = dev;
+	return 0;
+}
+
 static int boot_timer_create(struct machine *m, unsigned int index, void **dev, char *why,
 			     size_t why_len)
 {
 	struct boot_timer *bt = calloc(1, sizeof(*bt));
-	int ret;
 
 	(void)index;
 	(void)why;
 	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
-	if (!bt)
-		return -ENOMEM;
-	bt->start_us = m->start_us;
-	ret = bus_register(&m->vm.mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops, bt,
-			   "boot-timer");
-	if (ret) {
-		free(bt);
-		return ret;
-	}
-	*dev = bt;
-	return 0;
+	if (bt)
+		bt->start_us = m->start_us;
+	return place_plain(&m->vm.mmio_bus, ARCH_MMIO_BASE, BOOT_TIMER_SPAN, &boot_timer_ops, bt,
+			   "boot-timer", dev);
 }
 
 /*
@@ -265,22 +277,14 @@ static int acpi_sleep_create(struct machine *m, unsigned int index, void **dev, 
 			     size_t why_len)
 {
 	struct acpi_sleep *s = calloc(1, sizeof(*s));
-	int ret;
 
 	(void)index;
 	(void)why;
 	(void)why_len; /* "<name>: <strerror>" says it all: the machine writes it */
-	if (!s)
-		return -ENOMEM;
-	*s = (struct acpi_sleep){ ARCH_ACPI_S5_TYPE, acpi_power_off, &m->vm, m->vm.log };
-	ret = bus_register(&m->vm.pio_bus, ARCH_ACPI_SLEEP_PORT, ACPI_SLEEP_SPAN, &acpi_sleep_ops, s,
-			   "acpi-sleep");
-	if (ret) {
-		free(s);
-		return ret;
-	}
-	*dev = s;
-	return 0;
+	if (s)
+		*s = (struct acpi_sleep){ ARCH_ACPI_S5_TYPE, acpi_power_off, &m->vm, m->vm.log };
+	return place_plain(&m->vm.pio_bus, ARCH_ACPI_SLEEP_PORT, ACPI_SLEEP_SPAN, &acpi_sleep_ops,
+			   s, "acpi-sleep", dev);
 }
 
 /* No snapshot hooks: the registers hold nothing between two writes. */

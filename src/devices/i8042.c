@@ -11,6 +11,7 @@
 #define STATUS_OBF	0x01 /* output buffer full: a byte waits at port 0x60 */
 #define STATUS_SYS	0x04 /* system flag: self-test passed */
 #define STATUS_CMD	0x08 /* last write was to the command port */
+#define STATUS_UNINHIBITED 0x10 /* the keylock switch is off: Linux warns "Keylock active" */
 #define STATUS_AUX_OBF	0x20
 
 #define CMD_READ_CTR	 0x20
@@ -146,7 +147,7 @@ static void i8042_status_read(void *opaque, uint64_t off, void *data, unsigned i
 	(void)off;
 	memset(data, 0, len);
 	pthread_mutex_lock(&dev->lock);
-	*(uint8_t *)data = dev->status;
+	*(uint8_t *)data = dev->status | STATUS_UNINHIBITED;
 	pthread_mutex_unlock(&dev->lock);
 }
 

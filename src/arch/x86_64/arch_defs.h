@@ -7,9 +7,13 @@
 #define ARCH_NAME "x86_64"
 #define ARCH_ELF_MACHINE 62 /* EM_X86_64: whose guests a snapshot holds */
 
+/*
+ * Firecracker's, but for i8042.nopnp: under hardware-reduced ACPI Linux has no legacy IRQs,
+ * so its i8042 driver can take its IRQ only from the DSDT's PNP0303 (without ACPI it finds
+ * no PNP device and probes the ports, as with nopnp).
+ */
 #define ARCH_DEFAULT_BOOT_ARGS                                                                     \
-	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux "                \
-	"i8042.nopnp i8042.dumbkbd"
+	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 
 /* KVM_IRQ_LINE takes the GSI itself: the PIC and I/O APIC pins. */
 #define ARCH_IRQ_LINE(gsi)    (gsi)

@@ -59,7 +59,7 @@ fi
 
 # ember's default command line plus `quiet`, so the guest's shell is not lost
 # in its boot log. DEMO_BOOT_ARGS= (empty) leaves ember's default.
-boot_args=${DEMO_BOOT_ARGS-console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet}
+boot_args=${DEMO_BOOT_ARGS-console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd quiet}
 cmd="/bin/ember --kernel /payload/$kernel --initrd /payload/l2-demo.cpio.gz --vcpus 2 --memory 256"
 [ -z "$boot_args" ] || cmd="$cmd --boot-args '$boot_args'"
 script=$out/l1-demo.sh

@@ -201,6 +201,9 @@ for m in $(cat /lib/modules/order); do
 done
 echo "L2-CPUS=$(ncpus)"
 echo "L2-ACPI-TABLES=$(ls /sys/firmware/acpi/tables 2>/dev/null | tr '\n' ' ')"
+# The keyboard controller's driver bound with an IRQ (from the DSDT's PNP0303): what
+# Ctrl-Alt-Del needs.
+echo "L2-I8042-IRQS=$(grep -c i8042 /proc/interrupts)"
 virtio_report
 # virtio_blk's probe adds the disk; give devtmpfs a moment for the node.
 i=0

@@ -64,7 +64,7 @@ tests=(
 	"vmlinux-poweroff --kernel /payload/vmlinux --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.end=poweroff'"
 	# L1's kernel package, as shipped. ember's default command line but for "nomodule",
 	# which sets modules_disabled: every insmod would fail with EPERM.
-	"debian-stock-2cpu --kernel /payload/stock-vmlinuz --initrd /payload/l2-stock.cpio.gz --vcpus 2 --memory 256 --disk /payload/disk0.img,ro --boot-args 'console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd'"
+	"debian-stock-2cpu --kernel /payload/stock-vmlinuz --initrd /payload/l2-stock.cpio.gz --vcpus 2 --memory 256 --disk /payload/disk0.img,ro --boot-args 'console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd'"
 	"snapshot-restore --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng --disk /payload/disk0.img,id=ember-nested --disk /payload/disk1.img,ro --vsock 3,/tmp/v.sock --net tap0,mac=02:00:00:00:00:02 --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1 ember.snapshot=1'"
 )
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -450,6 +450,8 @@ stock_checks() {
 		reasons+=("vda: ${got:-nothing} instead of '$stock_vda'")
 	fi
 	grep -q -a '^L2-POWEROFF' "$sect" || reasons+=("the guest never reached poweroff -f")
+	grep -q -a '^L2-I8042-IRQS=[1-9]' "$sect" ||
+		reasons+=("the i8042 driver has no IRQ ($(grep -a -m 1 'i8042: probe' "$sect" || echo 'no probe line'))")
 }
 
 # judge_run NAME: NAME's PASS/FAIL line, from $cur; its section goes to $out/NAME.out.

@@ -169,6 +169,8 @@ static uint8_t serial_read_reg(struct serial *s, uint64_t off)
 	case 4:
 		return s->mcr;
 	case 5:
+		if (!(s->ier & IER_THRI) && s->tx_hook.status_read)
+			s->tx_hook.status_read(s->tx_hook.ctx);
 		return LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
 	case 6:
 		return serial_msr(s);
@@ -301,6 +303,7 @@ void serial_save(struct serial *s, struct snap_writer *w)
 int serial_restore(struct serial *s, struct snap_cursor *c, char *why, size_t why_len)
 {
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thri, count, rx[SERIAL_FIFO_LEN];
+	bool thri_changed;
 
 	ier = snap_get_u8(c);
 	lcr = snap_get_u8(c);
@@ -328,6 +331,7 @@ int serial_restore(struct serial *s, struct snap_cursor *c, char *why, size_t wh
 		return snap_cursor_end(c, why, why_len);
 
 	pthread_mutex_lock(&s->lock);
+	thri_changed = (s->ier ^ ier) & IER_THRI;
 	s->ier = ier;
 	s->lcr = lcr;
 	s->mcr = mcr;
@@ -336,7 +340,8 @@ int serial_restore(struct serial *s, struct snap_cursor *c, char *why, size_t wh
 	s->dll = dll;
 	s->dlm = dlm;
 	s->thri_pending = thri;
-	serial_tell_tx_hook(s);
+	if (thri_changed)
+		serial_tell_tx_hook(s);
 	memcpy(s->rx, rx, count);
 	s->rx_head = 0;
 	s->rx_count = count;

@@ -30,13 +30,17 @@ struct serial_metrics {
 struct serial *serial_create(int out_fd, struct irq_line irq);
 
 /*
- * Told whether the guest now polls for transmit space (IER's THRI interrupt off) or waits
- * for the interrupt: while it polls, a THR write needs no prompt answer, since the guest's
- * next look at the line status (an exit) comes first; the VM may then coalesce them.
- * Called with the UART's lock held: it must not call back into the UART.
+ * polled: told whether the guest now polls for transmit space (IER's THRI interrupt off)
+ * or waits for the interrupt. While it polls, a THR write needs no prompt answer (nothing
+ * in the guest waits on it), so the VM may coalesce them.
+ * status_read: while it polls, the guest read the line status, as it does before a byte
+ * (or after one): a write is likely to follow, which the VM should not hold for long if
+ * no other exit comes after it.
+ * Both are called with the UART's lock held: they must not call back into the UART.
  */
 struct serial_tx_hook {
 	void (*polled)(void *ctx, bool polled);
+	void (*status_read)(void *ctx);
 	void *ctx;
 };
 

@@ -86,7 +86,14 @@ const struct device_kind device_kind_boot_timer = {
  * While the guest polls the line status before each byte (Linux's console does, IER's THRI
  * off), its THR writes are coalesced: KVM queues them without an exit and the UART sees
  * them at the next exit, which the next status read makes. Halves the exits of a boot log.
+ * Each status read also asks for a flush within COALESCED_FLUSH_MS, for the last byte
+ * before the guest goes quiet.
  */
+static void serial_tx_status_read(void *vm)
+{
+	vm_coalesced_flush_soon(vm);
+}
+
 static void serial_tx_polled(void *vm, bool polled)
 {
 	int ret = vm_coalesce(vm, ARCH_SERIAL_ON_PIO, ARCH_SERIAL_ADDR, 1, polled);
@@ -115,7 +122,8 @@ static int serial_kind_create(struct machine *m, unsigned int index, void **dev,
 		serial_destroy(s);
 		return ret;
 	}
-	serial_set_tx_hook(s, (struct serial_tx_hook){ serial_tx_polled, &m->vm });
+	serial_set_tx_hook(s, (struct serial_tx_hook){ serial_tx_polled, serial_tx_status_read,
+						       &m->vm });
 	*dev = s;
 	return 0;
 }

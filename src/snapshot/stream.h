@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC	    "EMBERSNP"
-#define SNAP_FORMAT_VERSION 1
+#define SNAP_FORMAT_VERSION 2 /* 2: x86 machines have the ACPI sleep registers */
 #define SNAP_HEADER_SIZE    48
 #define SNAP_MAX_FILE	    (64u << 20) /* a state file is kilobytes; refuse giants unread */
 #define SNAP_MAX_SECTIONS   256

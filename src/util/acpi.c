@@ -47,11 +47,13 @@ void acpiw_free(struct acpi_writer *w)
 	w->len = w->cap = 0;
 }
 
-static void fail(struct acpi_writer *w, int err)
+void acpiw_fail(struct acpi_writer *w, int err)
 {
 	if (!w->error)
 		w->error = err;
 }
+
+#define fail acpiw_fail
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -71,7 +73,7 @@ static uint8_t *grow(struct acpi_writer *w, size_t n)
 	if (w->error)
 		return NULL;
 	if (__builtin_add_overflow(w->len, n, &need) || need > w->max) {
-		fail(w, -E2BIG);
+		acpiw_fail(w, -E2BIG);
 		return NULL;
 	}
 	if (need > w->cap) {
@@ -80,7 +82,7 @@ static uint8_t *grow(struct acpi_writer *w, size_t n)
 		cap = MIN(cap, w->max);
 		p = realloc(w->data, cap);
 		if (!p) {
-			fail(w, -ENOMEM);
+			acpiw_fail(w, -ENOMEM);
 			return NULL;
 		}
 		w->data = p;
@@ -174,7 +176,7 @@ size_t acpiw_table_begin(struct acpi_writer *w, const char *sig, uint8_t revisio
 	size_t start = w->len;
 
 	if (strlen(sig) != 4)
-		fail(w, -EINVAL);
+		acpiw_fail(w, -EINVAL);
 	acpiw_bytes(w, sig, 4);
 	acpiw_u32(w, 0); /* length, at the end */
 	acpiw_u8(w, revision);
@@ -196,7 +198,7 @@ void acpiw_table_end(struct acpi_writer *w, size_t table)
 		return;
 	len = w->len - table;
 	if (len > UINT32_MAX) {
-		fail(w, -E2BIG);
+		acpiw_fail(w, -E2BIG);
 		return;
 	}
 	put_le32(t + 4, len);
@@ -231,7 +233,7 @@ static void aml_name_seg(struct acpi_writer *w, const char *name)
 		name++;
 	}
 	if (strlen(name) != 4) {
-		fail(w, -EINVAL);
+		acpiw_fail(w, -EINVAL);
 		return;
 	}
 	for (i = 0; i < 4; i++) {
@@ -239,7 +241,7 @@ static void aml_name_seg(struct acpi_writer *w, const char *name)
 		bool ok = c == '_' || (c >= 'A' && c <= 'Z') || (i && c >= '0' && c <= '9');
 
 		if (!ok) {
-			fail(w, -EINVAL);
+			acpiw_fail(w, -EINVAL);
 			return;
 		}
 	}
@@ -253,7 +255,7 @@ static void aml_name_seg(struct acpi_writer *w, const char *name)
 static void pkg_open(struct acpi_writer *w)
 {
 	if (w->depth == ACPI_MAX_DEPTH) {
-		fail(w, -E2BIG);
+		acpiw_fail(w, -E2BIG);
 		return;
 	}
 	w->open[w->depth++] = w->len;
@@ -269,7 +271,7 @@ static void pkg_close(struct acpi_writer *w)
 	if (w->error)
 		return;
 	if (!w->depth) {
-		fail(w, -EINVAL);
+		acpiw_fail(w, -EINVAL);
 		return;
 	}
 	start = w->open[--w->depth];
@@ -277,7 +279,7 @@ static void pkg_close(struct acpi_writer *w)
 	n = body + 1 < 0x40 ? 1 : body + 2 < (1u << 12) ? 2 : body + 3 < (1u << 20) ? 3 : 4;
 	total = body + n;
 	if (total >= PKGLEN_MAX) {
-		fail(w, -E2BIG);
+		acpiw_fail(w, -E2BIG);
 		return;
 	}
 	p = w->data + start;
@@ -348,7 +350,7 @@ void aml_name_string(struct acpi_writer *w, const char *name, const char *s)
 
 	for (c = s; *c; c++)
 		if ((unsigned char)*c > 0x7f)
-			fail(w, -EINVAL); /* AML strings are ASCII */
+			acpiw_fail(w, -EINVAL); /* AML strings are ASCII */
 	acpiw_u8(w, AML_NAME);
 	aml_name_seg(w, name);
 	acpiw_u8(w, AML_STRING);
@@ -365,12 +367,12 @@ void aml_name_eisaid(struct acpi_writer *w, const char *name, const char *id)
 	unsigned int i, vendor = 0, product = 0;
 
 	if (strlen(id) != 7) {
-		fail(w, -EINVAL);
+		acpiw_fail(w, -EINVAL);
 		return;
 	}
 	for (i = 0; i < 3; i++) {
 		if (id[i] < 'A' || id[i] > 'Z') {
-			fail(w, -EINVAL);
+			acpiw_fail(w, -EINVAL);
 			return;
 		}
 		vendor = vendor << 5 | (unsigned int)(id[i] - '@');
@@ -382,7 +384,7 @@ void aml_name_eisaid(struct acpi_writer *w, const char *name, const char *id)
 							: 16;
 
 		if (d == 16) {
-			fail(w, -EINVAL);
+			acpiw_fail(w, -EINVAL);
 			return;
 		}
 		product = product << 4 | d;
@@ -402,7 +404,7 @@ void aml_name_package(struct acpi_writer *w, const char *name, const uint64_t *v
 	unsigned int i;
 
 	if (n > UINT8_MAX) {
-		fail(w, -E2BIG);
+		acpiw_fail(w, -E2BIG);
 		return;
 	}
 	acpiw_u8(w, AML_NAME);
@@ -437,7 +439,7 @@ void aml_resources_end(struct acpi_writer *w)
 	acpiw_u8(w, RES_END);
 	acpiw_u8(w, 0); /* checksum 0: "the template is correct", as the spec allows */
 	if (!w->error && !w->depth)
-		fail(w, -EINVAL);
+		acpiw_fail(w, -EINVAL);
 	if (w->error)
 		return;
 	size_at = w->open[w->depth - 1] + 4 + 1; /* past the PkgLength room and the DWord prefix */
@@ -460,7 +462,7 @@ void aml_res_io(struct acpi_writer *w, uint16_t port, uint8_t len)
 void aml_res_irq_noflags(struct acpi_writer *w, unsigned int irq)
 {
 	if (irq >= 16) {
-		fail(w, -EINVAL);
+		acpiw_fail(w, -EINVAL);
 		return;
 	}
 	acpiw_u8(w, RES_IRQ_NOFLAGS);

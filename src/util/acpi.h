@@ -34,6 +34,9 @@ struct acpi_writer {
 void acpiw_init(struct acpi_writer *w, size_t max);
 void acpiw_free(struct acpi_writer *w);
 
+/* Keep (err) as the writer's error unless one is kept already. */
+void acpiw_fail(struct acpi_writer *w, int err);
+
 /* The byte that makes (len) bytes at (p) sum to zero. */
 uint8_t acpi_checksum(const uint8_t *p, size_t len);
 

@@ -8,6 +8,9 @@
  *
  * Only a register whose writes need no prompt answer may be coalesced: its device sees the
  * write at the vCPU's next exit, which may be much later (a guest idle in HLT makes none).
+ * A device that expects a write soon (the UART, when the guest reads the line status before
+ * a byte) asks for a flush: the VMM thread then replays the ring within
+ * COALESCED_FLUSH_MS, so the last byte of a line is not held until the guest's next exit.
  */
 #ifndef EMBER_VMM_COALESCED_H
 #define EMBER_VMM_COALESCED_H
@@ -15,6 +18,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "../util/eventloop.h"
+
+#define COALESCED_FLUSH_MS 10
 
 struct vm;
 struct kvm_coalesced_mmio_ring;
@@ -26,6 +33,8 @@ struct vm_coalesced {
 	uint32_t max;			      /* entries the ring holds */
 	pthread_mutex_t lock;		      /* one replayer at a time, in ring order */
 	uint64_t replayed;		      /* writes replayed so far (metrics, tests) */
+	struct event_source flush_src;	      /* a one-shot timerfd on the VM's loop; fd -1 */
+	int flush_armed;		      /* set while it runs (an int for the atomics) */
 };
 
 /* At VM creation, before anything can fail; vm_coalesced_destroy undoes it. */
@@ -34,7 +43,7 @@ void vm_coalesced_init(struct vm *vm);
 void vm_coalesced_probe(struct vm *vm);
 void vm_coalesced_destroy(struct vm *vm);
 
-/* With the first vCPU's fd: map the ring. 0 or -errno. */
+/* With the first vCPU's fd: map the ring and put the flush timer on the VM's loop. 0 or -errno. */
 int vm_coalesced_map(struct vm *vm, int vcpu_fd);
 
 /*
@@ -46,5 +55,11 @@ int vm_coalesce(struct vm *vm, bool pio, uint64_t addr, uint32_t len, bool on);
 
 /* Replay every queued write on its bus. Any thread; cheap when the ring is empty. */
 void vm_coalesced_replay(struct vm *vm);
+
+/*
+ * Replay within COALESCED_FLUSH_MS whatever exit comes or not. Any thread, any lock held:
+ * it only arms a timer, and not again until that one has fired.
+ */
+void vm_coalesced_flush_soon(struct vm *vm);
 
 #endif

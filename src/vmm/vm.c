@@ -123,9 +123,10 @@ static int vm_vcpus_create(struct vm *vm)
 		vm->nr_vcpus++;
 	}
 	/* The coalesced-write ring is the VM's; any vCPU's fd maps it. */
+	/* Fatal: a write KVM already queues (the UART's, from its creation) would be lost. */
 	ret = vm_coalesced_map(vm, vm->vcpus[0].fd);
 	if (ret)
-		log_warn(vm->log, "mapping KVM's coalesced I/O ring");
+		log_err(vm->log, "mapping KVM's coalesced I/O ring: %s", strerror(-ret));
 	return ret;
 }
 

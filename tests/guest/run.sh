@@ -186,6 +186,33 @@ check_serial_echo() {
 	verdict
 }
 
+# A prompt with no newline, then a guest that makes no exit: its last byte must reach the
+# console while ember still runs (not only when ember stops and empties its queues).
+check_serial_tail() {
+	name=serial_tail
+	guest serial_tail serial_tail || return
+	out=$LOGS/$name.out
+	err=$LOGS/$name.err
+	reason=
+	printf '%q ' "$EMBER" --kernel "$elf" --memory 128 >"$LOGS/$name.cmd"
+	timeout -k 5 "$TIMEOUT" "$EMBER" --kernel "$elf" --memory 128 </dev/null >"$out" 2>"$err" &
+	local pid=$! i seen=
+	for i in $(seq 1 50); do
+		sleep 0.1
+		if grep -aq 'PROMPT> $' "$out"; then
+			seen=1
+			break
+		fi
+	done
+	kill -0 "$pid" 2>/dev/null || bad "ember ended by itself"
+	[ -n "$seen" ] || bad "no 'PROMPT> ' (got: $(tail -c 20 "$out" | od -An -c | tr -s ' '))"
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	want_line TAIL-PROMPT-NEXT
+	verdict nosuccess
+}
+
 check_reset() {
 	guest reset reset || return
 	run reset "" --kernel "$elf" --memory 128
@@ -544,6 +571,7 @@ check_smp 2
 check_smp 4
 check_smp 2 linux
 check_serial_echo
+check_serial_tail
 check_reset
 check_triple_fault
 check_boot_timer

@@ -109,11 +109,15 @@ static void test_bad_entries_and_indices(void **state)
 	vm_coalesced_replay(&r.vm);
 	assert_string_equal(r.pio.seen, "z");
 	assert_int_equal(r.ring->first, 3);
-	/* An index past the ring is never followed. */
+	/* An index past the ring is never followed, nor waited for. */
 	r.ring->first = RING_MAX + 3;
 	r.ring->last = 0;
 	vm_coalesced_replay(&r.vm);
 	assert_int_equal(r.ring->first, RING_MAX + 3);
+	r.ring->first = 0;
+	r.ring->last = RING_MAX + 3;
+	vm_coalesced_replay(&r.vm);
+	assert_int_equal(r.ring->first, 0);
 	/* No ring mapped (KVM without coalesced I/O): a no-op. */
 	r.vm.coalesced.ring = NULL;
 	vm_coalesced_replay(&r.vm);

@@ -115,9 +115,12 @@ static void test_version_arch_and_table(void **state)
 	build(&w);
 	assert_int_equal(snap_parse(&f, w.buf, w.len, 183, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "made for x86_64; this ember runs aarch64 guests"));
-	forge32(w.buf, w.len, 8, 2);
+	forge32(w.buf, w.len, 8, SNAP_FORMAT_VERSION + 1);
 	assert_int_equal(snap_parse(&f, w.buf, w.len, ARCH, why, sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "format version 2"));
+	assert_non_null(strstr(why, "format version 3"));
+	forge32(w.buf, w.len, 8, 1); /* before the ACPI sleep registers */
+	assert_int_equal(snap_parse(&f, w.buf, w.len, ARCH, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "format version 1"));
 	forge32(w.buf, w.len, 8, SNAP_FORMAT_VERSION);
 	forge32(w.buf, w.len, 40, 3); /* one section more than there is */
 	assert_int_equal(snap_parse(&f, w.buf, w.len, ARCH, why, sizeof(why)), -EINVAL);

@@ -181,7 +181,7 @@ static size_t dsdt_build(struct acpi_writer *w, const struct x86_acpi_machine *m
 		char name[5];
 
 		if (d->addr > UINT32_MAX || d->size > UINT32_MAX - d->addr) {
-			w->error = w->error ?: -EINVAL;
+			acpiw_fail(w, -EINVAL);
 			break;
 		}
 		snprintf(name, sizeof(name), "V%03X", i & 0xfff);

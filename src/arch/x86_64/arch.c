@@ -2,6 +2,7 @@
  * x86_64 machine: memory layout, in-kernel irqchip and PIT, virtio-mmio devices on the
  * command line when the guest has no ACPI tables to find them in.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -96,8 +97,8 @@ static bool cmdline_acpi_off(const char *cmdline)
 	size_t n = strlen("acpi=off");
 
 	while ((p = strstr(p, "acpi=off"))) {
-		bool starts = p == cmdline || p[-1] == ' ';
-		bool ends = p[n] == '\0' || p[n] == ' ';
+		bool starts = p == cmdline || isspace((unsigned char)p[-1]);
+		bool ends = p[n] == '\0' || isspace((unsigned char)p[n]);
 
 		if (starts && ends)
 			return true;

@@ -82,9 +82,7 @@
 	ALLOW("eventfd2", "a virtqueue's notifier or interrupt, made when the driver starts it"),   \
 	ALLOW("timerfd_create", "a device's timer, made when the driver starts it"),               \
 	ALLOW("timerfd_settime", "rate limiters, balloon statistics, vsock retries"),              \
-	IOCTL(TUNSETOFFLOAD, "virtio-net: the offloads the guest driver accepted"),              \
-	IOCTL(KVM_REGISTER_COALESCED_MMIO, "the UART queueing THR writes while the guest polls"),  \
-	IOCTL(KVM_UNREGISTER_COALESCED_MMIO, "the UART: THR writes exit while THRI is on")
+	IOCTL(TUNSETOFFLOAD, "virtio-net: the offloads the guest driver accepted")
 
 static const struct seccomp_rule vmm_rules[] = {
 	COMMON_RULES,
@@ -145,6 +143,9 @@ static const struct seccomp_rule vcpu_rules[] = {
 	DEVICE_RULES,
 	IRQ_RULES,
 	IOCTL(KVM_RUN, "running the guest"),
+	/* The guest's IER writes: the machine is built (and restored) before any filter. */
+	IOCTL(KVM_REGISTER_COALESCED_MMIO, "the UART queueing THR writes while the guest polls"),
+	IOCTL(KVM_UNREGISTER_COALESCED_MMIO, "the UART: THR writes exit while THRI is on"),
 	/* A driver starting or resetting a device runs its activation here, on the MMIO write. */
 	ALLOW("readv", "virtio-vsock: host data that waited for the driver"),
 	ALLOW("sendmsg", "virtio-vsock: answers owed to host programs when the driver starts"),

@@ -55,15 +55,6 @@ void acpiw_fail(struct acpi_writer *w, int err)
 
 #define fail acpiw_fail
 
-uint8_t acpi_checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *p++;
-	return (uint8_t)(0 - sum);
-}
-
 /* Room for (n) more bytes, zeroed; NULL (and the error kept) when there is none. */
 static uint8_t *grow(struct acpi_writer *w, size_t n)
 {
@@ -148,14 +139,14 @@ uint8_t *acpiw_at(struct acpi_writer *w, size_t off, size_t n)
 	return w->data + off;
 }
 
-void acpiw_gas(struct acpi_writer *w, uint8_t space, uint8_t bit_width, uint8_t access_size,
-	       uint64_t addr)
+void acpi_gas_put(uint8_t *p, uint8_t space, uint8_t bit_width, uint8_t access_size,
+		  uint64_t addr)
 {
-	acpiw_u8(w, space);
-	acpiw_u8(w, bit_width);
-	acpiw_u8(w, 0); /* bit offset */
-	acpiw_u8(w, access_size);
-	acpiw_u64(w, addr);
+	p[0] = space;
+	p[1] = bit_width;
+	p[2] = 0; /* bit offset */
+	p[3] = access_size;
+	put_le64(p + 4, addr);
 }
 
 /* (s) padded with spaces to (n) bytes; longer is cut. */
@@ -203,7 +194,7 @@ void acpiw_table_end(struct acpi_writer *w, size_t table)
 	}
 	put_le32(t + 4, len);
 	t[9] = 0;
-	t[9] = acpi_checksum(t, len);
+	t[9] = checksum8(t, len);
 }
 
 void acpiw_rsdp(struct acpi_writer *w, size_t off, uint64_t xsdt_addr)
@@ -218,8 +209,8 @@ void acpiw_rsdp(struct acpi_writer *w, size_t off, uint64_t xsdt_addr)
 	r[15] = 2;			    /* revision: ACPI 2.0 and later, with an XSDT */
 	put_le32(r + 20, ACPI_RSDP_LEN);    /* the RSDT address (16) stays 0: XSDT only */
 	put_le64(r + 24, xsdt_addr);
-	r[8] = acpi_checksum(r, 20);	    /* the ACPI 1.0 part */
-	r[32] = acpi_checksum(r, ACPI_RSDP_LEN);
+	r[8] = checksum8(r, 20);	    /* the ACPI 1.0 part */
+	r[32] = checksum8(r, ACPI_RSDP_LEN);
 }
 
 /* --- AML --- */

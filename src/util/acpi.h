@@ -37,9 +37,6 @@ void acpiw_free(struct acpi_writer *w);
 /* Keep (err) as the writer's error unless one is kept already. */
 void acpiw_fail(struct acpi_writer *w, int err);
 
-/* The byte that makes (len) bytes at (p) sum to zero. */
-uint8_t acpi_checksum(const uint8_t *p, size_t len);
-
 /* Raw little-endian data at the end. */
 void acpiw_bytes(struct acpi_writer *w, const void *p, size_t n);
 void acpiw_u8(struct acpi_writer *w, uint8_t v);
@@ -52,9 +49,12 @@ void acpiw_align(struct acpi_writer *w, size_t align);
 /* A pointer to (n) bytes at (off), to patch what was written; NULL after an error. */
 uint8_t *acpiw_at(struct acpi_writer *w, size_t off, size_t n);
 
-/* A Generic Address Structure: (space) id, register (bit_width), access size, address. */
-void acpiw_gas(struct acpi_writer *w, uint8_t space, uint8_t bit_width, uint8_t access_size,
-	       uint64_t addr);
+/*
+ * A Generic Address Structure (ACPI_GAS_LEN bytes) at (p), inside a table already laid out:
+ * (space) id, register (bit_width), access size (1: byte ... 4: qword), address.
+ */
+void acpi_gas_put(uint8_t *p, uint8_t space, uint8_t bit_width, uint8_t access_size,
+		  uint64_t addr);
 
 /*
  * Open a table: the 36-byte header with signature (sig, 4 chars), (revision) and OEM table

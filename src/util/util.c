@@ -190,3 +190,12 @@ uint64_t peak_rss_kib(void)
 	fclose(f);
 	return kib;
 }
+
+uint8_t checksum8(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *p++;
+	return (uint8_t)(0 - sum);
+}

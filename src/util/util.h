@@ -101,6 +101,9 @@ int unix_addr(struct sockaddr_un *addr, const char *path);
 /* Write all of (buf) to (fd), retrying on EINTR and short writes. Returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* The byte that makes (len) bytes at (p) sum to zero (MP and ACPI tables). */
+uint8_t checksum8(const uint8_t *p, size_t len);
+
 /* Monotonic time in microseconds. */
 uint64_t now_us(void);
 /* CPU time used by the whole process (all threads), in microseconds. */

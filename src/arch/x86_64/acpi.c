@@ -53,6 +53,7 @@
 #define MADT_ALL_CPUS	      0xff
 #define MPS_INTI_HIGH_EDGE    0x5 /* polarity active high (1), trigger edge (1 << 2) */
 
+#define GAS_BYTE_ACCESS	      1
 #define I8042_RESET_PORT      0x64
 #define I8042_RESET_VALUE     0xfe
 
@@ -80,17 +81,14 @@ static size_t fadt_build(struct acpi_writer *w, const struct x86_acpi_machine *m
 	memcpy(f + FADT_HYPERVISOR_ID, "EMBERVMM", 8);
 	if (m->i8042) {
 		/* The i8042's pulse-reset command: reboot=acpi does what reboot=kbd does. */
-		f[FADT_RESET_REG] = ACPI_GAS_SYSTEM_IO;
-		f[FADT_RESET_REG + 1] = 8;
-		f[FADT_RESET_REG + 3] = 1;
-		put_le64(f + FADT_RESET_REG + 4, I8042_RESET_PORT);
+		acpi_gas_put(f + FADT_RESET_REG, ACPI_GAS_SYSTEM_IO, 8, GAS_BYTE_ACCESS,
+			     I8042_RESET_PORT);
 		f[FADT_RESET_VALUE] = I8042_RESET_VALUE;
 	}
-	f[FADT_SLEEP_CONTROL] = f[FADT_SLEEP_STATUS] = ACPI_GAS_SYSTEM_IO;
-	f[FADT_SLEEP_CONTROL + 1] = f[FADT_SLEEP_STATUS + 1] = 8;
-	f[FADT_SLEEP_CONTROL + 3] = f[FADT_SLEEP_STATUS + 3] = 1; /* byte access */
-	put_le64(f + FADT_SLEEP_CONTROL + 4, ARCH_ACPI_SLEEP_PORT);
-	put_le64(f + FADT_SLEEP_STATUS + 4, ARCH_ACPI_SLEEP_PORT + 1);
+	acpi_gas_put(f + FADT_SLEEP_CONTROL, ACPI_GAS_SYSTEM_IO, 8, GAS_BYTE_ACCESS,
+		     ARCH_ACPI_SLEEP_PORT);
+	acpi_gas_put(f + FADT_SLEEP_STATUS, ACPI_GAS_SYSTEM_IO, 8, GAS_BYTE_ACCESS,
+		     ARCH_ACPI_SLEEP_PORT + 1);
 	acpiw_table_end(w, t);
 	return t;
 }

@@ -27,15 +27,6 @@ enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
 #define MP_ENTRY_LEN	8
 #define MP_TABLE_MAX	(0xa0000 - X86_MPTABLE_ADDR)
 
-static uint8_t mp_checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *p++;
-	return (uint8_t)(0 - sum);
-}
-
 static uint8_t *mp_intsrc(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus_irq,
 			  uint8_t dst_id, uint8_t dst_pin)
 {
@@ -69,7 +60,7 @@ int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 	put_le(base + 4, X86_MPTABLE_ADDR + MP_FLOATING_LEN, 4);
 	base[8] = 1;
 	base[9] = MP_SPEC_REV;
-	base[10] = mp_checksum(base, MP_FLOATING_LEN);
+	base[10] = checksum8(base, MP_FLOATING_LEN);
 
 	table = base + MP_FLOATING_LEN;
 	p = table + MP_HEADER_LEN;
@@ -110,6 +101,6 @@ int x86_mptable_write(struct guest_mem *mem, unsigned int nr_cpus)
 	memcpy(table + 16, "MICROVM     ", 12);
 	put_le(table + 34, entries, 2);
 	put_le(table + 36, X86_LAPIC_ADDR, 4);
-	table[7] = mp_checksum(table, p - table);
+	table[7] = checksum8(table, p - table);
 	return 0;
 }

@@ -57,7 +57,7 @@ endif
 
 OBJDIR	:= build/obj-$(ARCH)-$(VARIANT)
 SRCS	:= $(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c src/devices/*.c src/machine/*.c \
-	   src/seccomp/*.c src/snapshot/*.c \
+	   src/seccomp/*.c src/snapshot/*.c src/mmds/*.c \
 	   src/config/*.c src/api/*.c src/arch/$(ARCH)/*.c)
 OBJS	:= $(SRCS:%.c=$(OBJDIR)/%.o)
 LIB	:= $(OBJDIR)/libember.a
@@ -223,7 +223,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := loader virtq http seccomp_policy snapshot switch ctl_state
 FUZZ_SRCS := $(filter-out src/main.c src/ctl/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c \
 	     src/machine/*.c src/devices/*.c src/seccomp/*.c src/snapshot/*.c src/config/*.c \
-	     src/api/*.c src/arch/$(ARCH)/*.c src/ctl/*.c)) $(SWITCH_CORE_SRCS)
+	     src/mmds/*.c src/api/*.c src/arch/$(ARCH)/*.c src/ctl/*.c)) $(SWITCH_CORE_SRCS)
 fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c \
       tests/fuzz/fuzz_seccomp_policy.c tests/fuzz/fuzz_snapshot.c tests/fuzz/fuzz_switch.c \
       tests/fuzz/fuzz_ctl_state.c

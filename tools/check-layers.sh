@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The folders of src/ are layers, and an include may only point down:
 #   util  <  seccomp, snapshot  <  config  <  vmm  <  devices, virtio, arch/<arch>  <  machine  <  api
+#   mmds (the metadata service and its network stack) uses util only; machine and api use it.
 #   <  main.c (with usage.c, its --help text)
 # src/jailer, src/snaptools and src/switch are programs of their own (ember-jailer,
 # ember-rebase-snap, ember-switch; libc only): they may use util and nothing of ember's VM
@@ -40,6 +41,7 @@ check devices-below-machine src/devices '(virtio|machine|api)/|arch/'
 check virtio-below-machine src/virtio '(devices|machine|api)/|arch/'
 check arch-below-machine src/arch '(machine|api)/'
 check machine-below-api src/machine 'api/'
+check mmds-uses-only-util src/mmds '(seccomp|snapshot|config|vmm|virtio|devices|arch|machine|api|jailer|ctl|switch)/'
 check jailer-uses-only-util src/jailer '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|snaptools)/'
 check ctl-uses-only-util-and-config src/ctl '(vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer|snaptools|switch)/'
 check snaptools-uses-only-util src/snaptools '(config|vmm|virtio|devices|arch|machine|api|seccomp|snapshot|jailer)/'

@@ -446,9 +446,9 @@ static void load_metadata(struct instance *in, const char *path)
 		bad_arg("--metadata %s: line %d: %s", path, jerr.line, jerr.text);
 	if (!json_is_object(v))
 		bad_arg("--metadata %s: must be a JSON object", path);
-	if (instance_set_mmds(in, v, &len))
+	if (mmds_set_store(&in->mmds, v, &len))
 		bad_arg("--metadata %s: larger than the MMDS limit of %zu bytes", path,
-			in->mmds_limit);
+			in->mmds.limit);
 }
 
 /*
@@ -525,7 +525,7 @@ int main(int argc, char **argv)
 	in.parent_cpu_us = o.parent_cpu_us;
 	in.cfg.realtime = o.realtime; /* after instance_init: not part of a config file */
 	log_set_level(&in.log, o.level);
-	in.mmds_limit = o.mmds_limit;
+	in.mmds.limit = o.mmds_limit;
 	if (o.metadata)
 		load_metadata(&in, o.metadata);
 	if (o.log_path || in.cfg.logger.set) {

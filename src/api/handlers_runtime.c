@@ -215,7 +215,7 @@ int h_patch_balloon_stats(struct api_call *c)
 
 int h_get_mmds(struct api_call *c)
 {
-	c->reply = c->in->mmds ? json_incref(c->in->mmds) : json_object();
+	c->reply = c->in->mmds.store ? json_incref(c->in->mmds.store) : json_object();
 	return 0;
 }
 
@@ -223,9 +223,9 @@ static int mmds_replace(struct api_call *c, json_t *store)
 {
 	size_t len;
 
-	if (instance_set_mmds(c->in, store, &len))
+	if (mmds_set_store(&c->in->mmds, store, &len))
 		return api_fail(c, "The MMDS data store would take %zu bytes, over its limit of "
-			       "%zu.", len, c->in->mmds_limit);
+			       "%zu.", len, c->in->mmds.limit);
 	return 0;
 }
 
@@ -267,8 +267,8 @@ int h_patch_mmds(struct api_call *c)
 
 	if (!json_is_object(c->body))
 		return api_fail(c, "mmds: the patch must be a JSON object.");
-	if (!c->in->mmds)
+	if (!c->in->mmds.store)
 		return api_fail(c, "The MMDS data store is not initialized.");
-	copy = json_deep_copy(c->in->mmds);
+	copy = json_deep_copy(c->in->mmds.store);
 	return mmds_replace(c, merge_patch(copy, c->body));
 }

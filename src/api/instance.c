@@ -25,7 +25,7 @@ void instance_init(struct instance *in, const char *id, struct vm_config *cfg, u
 	in->start_us = start_us;
 	in->signal_fd = -1;
 	in->preboot_loop.epoll_fd = -1;
-	in->mmds_limit = MMDS_DEFAULT_LIMIT;
+	mmds_init(&in->mmds);
 	metrics_init(&in->metrics);
 	api_routes_name_metrics(&in->metrics);
 	seccomp_filters_init(&in->seccomp, &in->log, &in->metrics.fd);
@@ -99,7 +99,9 @@ int instance_start(struct instance *in, char *why, size_t why_len)
 	ret = instance_open_metrics(in, why, why_len);
 	if (ret)
 		goto fail;
-	ret = machine_build(&in->machine, &in->cfg, &in->log, in->start_us, reason,
+	mmds_configure(&in->mmds, in->cfg.mmds.set ? in->cfg.mmds.version : 1,
+		       in->cfg.mmds.imds_compat);
+	ret = machine_build(&in->machine, &in->cfg, &in->log, in->start_us, &in->mmds, reason,
 			    sizeof(reason));
 	if (ret) {
 		snprintf(why, why_len, "Failed to start microVM: %s",
@@ -229,21 +231,6 @@ int instance_run(struct instance *in, bool boot_now)
 	return machine_run(&in->machine, &in->seccomp);
 }
 
-int instance_set_mmds(struct instance *in, json_t *store, size_t *len)
-{
-	char *text = json_dumps(store, JSON_COMPACT);
-
-	*len = text ? strlen(text) : SIZE_MAX;
-	free(text);
-	if (*len > in->mmds_limit) {
-		json_decref(store);
-		return -E2BIG;
-	}
-	json_decref(in->mmds);
-	in->mmds = store;
-	return 0;
-}
-
 void instance_destroy(struct instance *in)
 {
 	/* The API goes first: no request may arrive for a VM being torn down. */
@@ -258,8 +245,7 @@ void instance_destroy(struct instance *in)
 		close(in->signal_fd);
 	in->signal_fd = -1;
 	metrics_close(&in->metrics);
-	json_decref(in->mmds);
-	in->mmds = NULL;
+	mmds_destroy(&in->mmds);
 	vm_config_free(&in->cfg);
 	seccomp_filters_free(&in->seccomp); /* every confined thread but this one has ended */
 	logger_destroy(&in->log); /* last: everything above may still log */

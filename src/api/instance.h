@@ -16,13 +16,13 @@
 #include "../config/vm_config.h"
 #include "../machine/machine.h"
 #include "../machine/snapshot.h"
+#include "../mmds/mmds.h"
 #include "../seccomp/confine.h"
 #include "../util/eventloop.h"
 #include "../util/log.h"
 
 #define EMBER_VERSION	      "0.1.0"
 #define INSTANCE_DEFAULT_ID   "anonymous-instance"
-#define MMDS_DEFAULT_LIMIT    51200 /* bytes of the data store, as Firecracker's default */
 
 enum instance_state {
 	INSTANCE_NOT_STARTED,
@@ -53,8 +53,7 @@ struct instance {
 	bool quit; /* a signal arrived before boot */
 
 	struct metrics metrics;
-	json_t *mmds;	   /* the data store; NULL until PUT /mmds or --metadata */
-	size_t mmds_limit; /* the most bytes its JSON may take */
+	struct mmds mmds; /* the data store and what the guest reads of it */
 };
 
 /* An instance with (cfg) (taken over: the instance frees it) and the given (id). */
@@ -108,12 +107,6 @@ int instance_snapshot(struct instance *in, enum snapshot_type type, const char *
 /* PATCH /vm: "Paused" or "Resumed". 0 or -errno with (why). */
 int instance_pause(struct instance *in, char *why, size_t why_len);
 int instance_resume(struct instance *in, char *why, size_t why_len);
-
-/*
- * Take (store) (the reference is consumed) as the MMDS data store if its compact JSON, of
- * (*len) bytes, fits the size limit; else -E2BIG and the old store stays.
- */
-int instance_set_mmds(struct instance *in, json_t *store, size_t *len);
 
 /* Free everything: the VM, the API server, the configuration, the MMDS store. */
 void instance_destroy(struct instance *in);

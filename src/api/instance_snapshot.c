@@ -139,8 +139,12 @@ int instance_restore(struct instance *in, const struct restore_config *request, 
 	old = in->cfg;
 	in->cfg = cfg;
 	vm_config_init(&cfg);
-	ret = machine_restore(&in->machine, &in->cfg, &in->log, in->start_us, &s, &from, reason,
-			      sizeof(reason));
+	/* The data store is not in the snapshot (a clone gets its own); tokens never are. */
+	mmds_configure(&in->mmds, in->cfg.mmds.set ? in->cfg.mmds.version : 1,
+		       in->cfg.mmds.imds_compat);
+	mmds_forget_tokens(&in->mmds);
+	ret = machine_restore(&in->machine, &in->cfg, &in->log, in->start_us, &s, &from,
+			      &in->mmds, reason, sizeof(reason));
 	if (!ret)
 		ret = instance_take_over(in, "cannot run the restored microVM", reason,
 					 sizeof(reason));

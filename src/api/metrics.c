@@ -106,6 +106,18 @@ static const struct counter net_counters[] = {
 	COUNTER(struct net_stats, tx_rate_limiter_throttled, "tx_rate_limiter_throttled"),
 };
 
+#define MMDS_NET(f)	COUNTER(struct mmds_metrics, net.f, #f)
+#define MMDS_SERVICE(f) COUNTER(struct mmds_metrics, service.f, #f)
+static const struct counter mmds_counters[] = {
+	/* Firecracker's names first; rx_bytes, rx_dropped and the service's are ember's. */
+	MMDS_NET(rx_accepted), MMDS_NET(rx_accepted_err), MMDS_NET(rx_accepted_unusual),
+	MMDS_NET(rx_bad_eth), MMDS_SERVICE(rx_invalid_token), MMDS_SERVICE(rx_no_token),
+	MMDS_NET(rx_count), MMDS_NET(tx_bytes), MMDS_NET(tx_count), MMDS_NET(tx_errors),
+	MMDS_NET(tx_frames), MMDS_NET(connections_created), MMDS_NET(connections_destroyed),
+	MMDS_NET(rx_bytes), MMDS_NET(rx_dropped), MMDS_SERVICE(requests),
+	MMDS_SERVICE(failed_requests), MMDS_SERVICE(tokens_issued),
+};
+
 static const struct counter vcpu_counters[] = {
 	COUNTER(struct vcpu_metrics, exit_io_in, "exit_io_in"),
 	COUNTER(struct vcpu_metrics, exit_io_out, "exit_io_out"),
@@ -164,6 +176,16 @@ static json_t *block_json(struct instance *in)
 		counters_add(&sum, &one, blk_counters, ARRAY_SIZE(blk_counters));
 	}
 	return counters_json(&sum, &in->metrics.prev_blk, blk_counters, ARRAY_SIZE(blk_counters));
+}
+
+static json_t *mmds_json(struct instance *in)
+{
+	struct mmds_metrics sum = { .service = in->mmds.stats };
+
+	if (in->state != INSTANCE_NOT_STARTED)
+		machine_mmds_stats(&in->machine, &sum.net);
+	return counters_json(&sum, &in->metrics.prev_mmds, mmds_counters,
+			     ARRAY_SIZE(mmds_counters));
 }
 
 static json_t *net_json(struct instance *in)
@@ -238,6 +260,7 @@ static json_t *metrics_line(struct instance *in)
 	cpu_and_legacy_json(in, root);
 	json_object_set_new(root, "block", block_json(in));
 	json_object_set_new(root, "net", net_json(in));
+	json_object_set_new(root, "mmds", mmds_json(in));
 	json_object_set_new(
 	    root, "logger",
 	    json_pack("{s:I, s:I}", "missed_log_count",

@@ -14,6 +14,8 @@
 #include "../util/eventloop.h"
 #include "../devices/i8042.h"
 #include "../devices/serial.h"
+#include "../mmds/mmds.h"
+#include "../mmds/stack.h"
 #include "../virtio/blk.h"
 #include "../virtio/net.h"
 #include "../vmm/vcpu.h"
@@ -22,6 +24,12 @@
 #define METRICS_PERIOD_S   60
 
 struct instance;
+
+/* The "mmds" section: every interface's stack summed, and the service's own counters. */
+struct mmds_metrics {
+	struct mmds_stack_stats net;
+	struct mmds_service_stats service;
+};
 
 /*
  * How one route's counters are named in Firecracker's metrics: "<name>_count", and
@@ -44,6 +52,7 @@ struct metrics {
 	uint64_t prev_route_count[API_ROUTES_MAX], prev_route_fails[API_ROUTES_MAX];
 	struct blk_metrics prev_blk;
 	struct net_stats prev_net;
+	struct mmds_metrics prev_mmds;
 	struct vcpu_metrics prev_vcpu;
 	struct serial_metrics prev_uart;
 	struct i8042_metrics prev_i8042;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "mmds_link.h"
 #include "../devices/acpi_sleep.h"
 #include "../devices/boot_timer.h"
 #include "../devices/i8042.h"
@@ -421,6 +422,17 @@ static const char *net_id(const struct vm_config *cfg, unsigned int index)
 	return cfg->nets[index].id;
 }
 
+/* Whether PUT /mmds/config named the interface (id). */
+static bool net_serves_mmds(const struct vm_config *cfg, const char *id)
+{
+	unsigned int i;
+
+	for (i = 0; cfg->mmds.set && i < cfg->mmds.nr_ifaces; i++)
+		if (!strcmp(cfg->mmds.ifaces[i], id))
+			return true;
+	return false;
+}
+
 static int net_create(struct machine *m, unsigned int index, void **dev, char *why,
 		      size_t why_len)
 {
@@ -429,6 +441,15 @@ static int net_create(struct machine *m, unsigned int index, void **dev, char *w
 	int ret = virtio_net_create(&m->vm.mem, &m->vm.loop, m->vm.log, n,
 				    (struct virtio_net **)dev, reason, sizeof(reason));
 
+	if (!ret && m->mmds && net_serves_mmds(m->cfg, n->id)) {
+		ret = mmds_link_attach(*dev, &m->vm.loop, m->vm.log, m->mmds, m->cfg->mmds.ipv4,
+				       &m->mmds_links[index]);
+		if (ret) {
+			virtio_net_destroy(*dev);
+			snprintf(reason, sizeof(reason), "MMDS on %s: %s", m->cfg->mmds.ipv4,
+				 strerror(-ret));
+		}
+	}
 	if (ret)
 		snprintf(why, why_len, "network interface '%s' (%s %s): %s", n->id,
 			 *n->switch_path ? "switch" : "TAP", *n->switch_path ? n->switch_path : n->tap,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "mmds_link.h"
 #include "../devices/i8042.h"
 #include "../virtio/mmio.h"
 #include "../util/log.h"
@@ -76,13 +77,14 @@ void machine_remove_devices(struct machine *m)
 }
 
 int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, uint64_t start_us,
-		  char *why, size_t why_len)
+		  struct mmds *mmds, char *why, size_t why_len)
 {
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
 	m->start_us = start_us;
+	m->mmds = mmds;
 	m->console.in_fd = -1;
 	m->vm_built = true; /* from here on vm_destroy undoes whatever vm_create did */
 	ret = vm_create(&m->vm, cfg, log, NULL, why, why_len);
@@ -181,6 +183,16 @@ struct virtio_blk *machine_disk(const struct machine *m, const char *id)
 struct virtio_net *machine_net(const struct machine *m, const char *id)
 {
 	return machine_find(m, &device_kind_net, id);
+}
+
+void machine_mmds_stats(const struct machine *m, struct mmds_stack_stats *out)
+{
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < VM_MAX_NETS; i++)
+		if (m->mmds_links[i])
+			mmds_link_stats_add(m->mmds_links[i], out);
 }
 
 struct virtio_balloon *machine_balloon(const struct machine *m)

@@ -20,6 +20,9 @@
 #include "../vmm/vm.h"
 
 struct machine;
+struct mmds;
+struct mmds_link;
+struct mmds_stack_stats;
 struct virtio_dev;
 struct virtio_mmio;
 struct snap_writer;
@@ -77,6 +80,8 @@ struct machine {
 	unsigned int nr_devs;	 /* built so far, in build order */
 	struct console console;	 /* the serial port's input from the host */
 	struct console_sock console_sock; /* --console-sock: its viewer and output history */
+	struct mmds *mmds; /* the caller's MMDS service, for the interfaces cfg->mmds names */
+	struct mmds_link *mmds_links[VM_MAX_NETS]; /* by interface index; NULL: no MMDS there */
 };
 
 /* The kinds a machine is built from, in build order (devices.c). */
@@ -101,7 +106,7 @@ extern const struct device_kind device_kind_vsock;
  * what is in force. 0, or -errno with the reason in (why, why_len) and nothing left built.
  */
 int machine_build(struct machine *m, struct vm_config *cfg, struct logger *log, uint64_t start_us,
-		  char *why, size_t why_len);
+		  struct mmds *mmds, char *why, size_t why_len);
 
 /*
  * Add the devices of (kinds), in order, each kind as many times as m->cfg asks. On a
@@ -130,6 +135,9 @@ void *machine_find(const struct machine *m, const struct device_kind *kind, cons
 
 struct virtio_blk *machine_disk(const struct machine *m, const char *id);
 struct virtio_net *machine_net(const struct machine *m, const char *id);
+
+/* The counters of every interface's MMDS stack, summed into (out) (zeroed first). */
+void machine_mmds_stats(const struct machine *m, struct mmds_stack_stats *out);
 struct virtio_balloon *machine_balloon(const struct machine *m);
 
 /* Press Ctrl-Alt-Del on the guest's keyboard. 0, -EOPNOTSUPP without one, or -errno. */

@@ -311,7 +311,7 @@ static int restore_devices(struct machine *m, const struct snap_file *f, char *w
 
 int machine_restore(struct machine *m, struct vm_config *cfg, struct logger *log,
 		    uint64_t start_us, const struct machine_snapshot *s,
-		    const struct vm_restore *from, char *why, size_t why_len)
+		    const struct vm_restore *from, struct mmds *mmds, char *why, size_t why_len)
 {
 	int ret;
 
@@ -323,6 +323,7 @@ int machine_restore(struct machine *m, struct vm_config *cfg, struct logger *log
 		return ret;
 	m->cfg = cfg;
 	m->start_us = start_us;
+	m->mmds = mmds;
 	m->vm_built = true;
 	ret = vm_create(&m->vm, cfg, log, from, why, why_len);
 	if (!ret)

@@ -72,6 +72,8 @@ int machine_snapshot_check(const struct machine_snapshot *s, const struct vm_con
  */
 int machine_restore(struct machine *m, struct vm_config *cfg, struct logger *log,
 		    uint64_t start_us, const struct machine_snapshot *s,
-		    const struct vm_restore *from, char *why, size_t why_len);
+		    const struct vm_restore *from, struct mmds *mmds, char *why, size_t why_len);
+
+struct mmds;
 
 #endif

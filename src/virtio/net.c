@@ -35,6 +35,9 @@
 /* The largest frame a TAP hands over: a 64 KiB GSO packet plus Ethernet and our header. */
 #define NET_FRAME_MAX	     (NET_HDR_LEN + 65550)
 #define NET_HDR_NUM_BUFFERS  10
+#define NET_HDR_F_NEEDS_CSUM 1
+/* The most a detour may ask to peek at: Ethernet, IPv4 and TCP headers fit. */
+#define NET_DETOUR_PEEK_MAX  64
 /* Guest buffers one received frame may take; Linux posts at least 1.5 KiB per buffer. */
 #define NET_RX_MAX_CHAINS    48
 
@@ -55,6 +58,9 @@ struct virtio_net {
 	struct throttle rx_throttle;
 	struct throttle tx_throttle;
 	struct net_stats stats;
+	const struct net_detour_ops *detour_ops; /* NULL: every frame goes to the backend */
+	void *detour;
+	uint8_t *tx_frame; /* a guest frame made contiguous for the detour; NET_FRAME_MAX */
 };
 
 static void net_set_backend_events(struct virtio_net *net, uint32_t want)
@@ -150,9 +156,23 @@ static void net_rx(struct virtio_net *net)
 	bool delivered = false;
 	int ret;
 
-	while (virtio_dev_running(&net->vd) && q->enabled && !net->be_gone) {
+	while (virtio_dev_running(&net->vd) && q->enabled) {
+		if (!net->rx_len && net->detour_ops) {
+			size_t n = net->detour_ops->next(net->detour, net->rx_frame + NET_HDR_LEN,
+							 NET_FRAME_MAX - NET_HDR_LEN);
+
+			if (n) {
+				/* No offloads asked: the detour's checksums are complete. */
+				memset(net->rx_frame, 0, NET_HDR_LEN);
+				net->rx_len = NET_HDR_LEN + n;
+			}
+		}
 		if (!net->rx_len) {
-			ssize_t n = net_backend_recv(&net->be, net->rx_frame, NET_FRAME_MAX);
+			ssize_t n;
+
+			if (net->be_gone)
+				break;
+			n = net_backend_recv(&net->be, net->rx_frame, NET_FRAME_MAX);
 
 			if (n == -EPIPE) {
 				net_backend_lost(net);
@@ -192,11 +212,32 @@ static void net_rx(struct virtio_net *net)
 	net_watch_backend(net);
 }
 
+/*
+ * Whether the detour takes the frame in (e), a chain already checked to hold more than the
+ * header: it is handed over whole and never reaches the backend.
+ */
+static bool net_tx_detoured(struct virtio_net *net, const struct virtq_elem *e)
+{
+	uint8_t head[NET_DETOUR_PEEK_MAX], flags = 0;
+	uint64_t len = e->out_len - NET_HDR_LEN;
+	size_t peek = MIN(MIN(net->detour_ops->peek, sizeof(head)), len);
+
+	if (virtq_elem_read(e, NET_HDR_LEN, head, peek) != peek ||
+	    !net->detour_ops->wants(net->detour, head, peek))
+		return false;
+	virtq_elem_read(e, 0, &flags, 1);
+	/* out_len was checked against NET_FRAME_MAX, the size of tx_frame. */
+	if (virtq_elem_read(e, NET_HDR_LEN, net->tx_frame, len) == len)
+		net->detour_ops->take(net->detour, net->tx_frame, len,
+				      flags & NET_HDR_F_NEEDS_CSUM);
+	return true;
+}
+
 static void net_tx(struct virtio_net *net)
 {
 	struct virtq *q = &net->vd.queues[NET_TXQ];
 	struct virtq_elem *e = &net->elems[0];
-	bool pushed = false;
+	bool pushed = false, detoured = false;
 	ssize_t sent;
 	int ret;
 
@@ -210,6 +251,8 @@ static void net_tx(struct virtio_net *net)
 		} else if (!throttle_allow(&net->tx_throttle, e->out_len - NET_HDR_LEN)) {
 			virtq_unpop(q, 1); /* the throttle's timer brings us back */
 			break;
+		} else if (net->detour_ops && net_tx_detoured(net, e)) {
+			detoured = true; /* the detour counts its own frames */
 		} else if ((sent = net_backend_send(&net->be, e->iov, e->nr_out)) < 0) {
 			if (sent == -EAGAIN) {
 				/* Full backend: this frame goes again when it drains. */
@@ -232,7 +275,11 @@ static void net_tx(struct virtio_net *net)
 	}
 	if (pushed)
 		virtio_dev_signal_queue(&net->vd, NET_TXQ);
-	net_watch_backend(net);
+	/* The detour's answers go out now, not when the next frame from the backend comes. */
+	if (detoured && !net->rx_len)
+		net_rx(net);
+	else
+		net_watch_backend(net);
 }
 
 static void net_backend_event(void *opaque, uint32_t events)
@@ -331,6 +378,8 @@ static void net_reset(struct virtio_dev *vd)
 	net->rx_len = 0;
 	net->tx_blocked = false;
 	net_set_backend_events(net, 0);
+	if (net->detour_ops && net->detour_ops->reset)
+		net->detour_ops->reset(net->detour);
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -412,13 +461,32 @@ void virtio_net_destroy(struct virtio_net *net)
 		 (unsigned long long)net->stats.tx_dropped);
 	throttle_destroy(&net->rx_throttle);
 	throttle_destroy(&net->tx_throttle);
+	if (net->detour_ops && net->detour_ops->destroy)
+		net->detour_ops->destroy(net->detour);
 	virtio_dev_destroy(&net->vd);
 	if (net->be_registered)
 		event_loop_del(net->loop, &net->be_src);
 	net_backend_close(&net->be);
 	free(net->rx_frame);
+	free(net->tx_frame);
 	free(net->elems);
 	free(net);
+}
+
+int virtio_net_set_detour(struct virtio_net *net, const struct net_detour_ops *ops, void *opaque)
+{
+	if (!net->tx_frame && !(net->tx_frame = malloc(NET_FRAME_MAX)))
+		return -ENOMEM;
+	net->detour_ops = ops;
+	net->detour = opaque;
+	return 0;
+}
+
+void virtio_net_detour_kick(struct virtio_net *net)
+{
+	pthread_mutex_lock(&net->vd.lock);
+	net_rx(net);
+	pthread_mutex_unlock(&net->vd.lock);
 }
 
 void virtio_net_stats(struct virtio_net *net, struct net_stats *out)

@@ -50,6 +50,37 @@ void virtio_net_stats(struct virtio_net *net, struct net_stats *out);
 int virtio_net_update_limits(struct virtio_net *net, const struct throttle_config *rx,
 			     const struct throttle_config *tx);
 
+/*
+ * A responder inside the device's data path (the MMDS network stack, wired by the machine):
+ * it sees every frame the guest sends before the backend does, keeps the ones it wants
+ * (they never reach the backend), and whenever the guest has a receive buffer it is asked
+ * for a frame before the backend is read. All calls come on the event loop thread with the
+ * device's lock held. Frames here are bare Ethernet: the virtio header is the device's.
+ */
+struct net_detour_ops {
+	/* Whether the frame is the detour's, from its first min(len, peek) bytes. */
+	bool (*wants)(void *opaque, const uint8_t *head, size_t len);
+	/* A whole frame it wanted; (csum_partial): the guest left the L4 checksum to the device. */
+	void (*take)(void *opaque, const uint8_t *frame, size_t len, bool csum_partial);
+	/* Write its next frame for the guest into (buf, size): the length, or 0 for none. */
+	size_t (*next)(void *opaque, uint8_t *buf, size_t size);
+	/* The driver reset the device: whatever the detour had in flight is void. */
+	void (*reset)(void *opaque);
+	/* The device is going away (virtio_net_destroy): free (opaque). */
+	void (*destroy)(void *opaque);
+	size_t peek; /* how many bytes wants() needs to see */
+};
+
+/*
+ * Put (ops, opaque) in the data path, before the guest runs. 0, and the device then owns
+ * (opaque); or -ENOMEM with nothing changed.
+ */
+int virtio_net_set_detour(struct virtio_net *net, const struct net_detour_ops *ops,
+			   void *opaque);
+
+/* The detour has a frame for the guest without having been asked (a timer fired). */
+void virtio_net_detour_kick(struct virtio_net *net);
+
 struct snap_writer;
 struct snap_cursor;
 

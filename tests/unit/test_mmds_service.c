@@ -137,7 +137,8 @@ static void test_v1_get_forms(void **state)
 	r = serve(m, GET("http://169.254.169.254", ""));
 	assert_body(&r, 400, "Invalid URI.");
 	assert_int_equal(m->stats.rx_no_token, 16);
-	assert_true(m->stats.requests >= 18);
+	assert_int_equal(m->stats.requests, 17);
+	assert_int_equal(m->stats.failed_requests, 5);
 	free_service(m);
 }
 

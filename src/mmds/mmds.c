@@ -55,8 +55,8 @@
 
 #define TOKEN_PATH "/latest/api/token"
 
-static const char *const ttl_names[] = { "X-metadata-token-ttl-seconds",
-					 "X-aws-ec2-metadata-token-ttl-seconds" };
+static const char *const ttl_names[] = {"X-metadata-token-ttl-seconds",
+					"X-aws-ec2-metadata-token-ttl-seconds"};
 
 void mmds_init(struct mmds *m)
 {
@@ -102,11 +102,11 @@ void mmds_forget_tokens(struct mmds *m)
 /* What one answer is made of before it becomes bytes. */
 struct answer {
 	int status;
-	const char *type;  /* Content-Type */
-	char *body;	   /* malloc'd, or NULL with (text) */
+	const char *type; /* Content-Type */
+	char *body;	  /* malloc'd, or NULL with (text) */
 	size_t body_len;
-	char text[192];	   /* a short body built in place (error messages) */
-	char extra[96];	   /* header lines beside the usual ones, each ending "\r\n" */
+	char text[192]; /* a short body built in place (error messages) */
+	char extra[96]; /* header lines beside the usual ones, each ending "\r\n" */
 	bool close;
 };
 
@@ -147,7 +147,7 @@ static const char *abs_path(const char *url)
 {
 	static const char scheme[] = "http://";
 
-	if (!strncasecmp(url, scheme, sizeof(scheme) - 1)) {
+	if (!strncmp(url, scheme, sizeof(scheme) - 1)) {
 		const char *slash = strchr(url + sizeof(scheme) - 1, '/');
 
 		return slash ? slash : "";
@@ -184,9 +184,10 @@ static void answer_get(struct mmds *m, const struct mmds_request *r, const char 
 	else if (!valid)
 		m->stats.rx_invalid_token++;
 	if (m->version == 2 && !tok->present)
-		return fail(a, 401, "No MMDS token provided. Use `X-metadata-token` or "
-				    "`X-aws-ec2-metadata-token` header to specify the session "
-				    "token.");
+		return fail(a, 401,
+			    "No MMDS token provided. Use `X-metadata-token` or "
+			    "`X-aws-ec2-metadata-token` header to specify the session "
+			    "token.");
 	if (m->version == 2 && !valid)
 		return fail(a, 401, "MMDS token not valid.");
 	ret = mmds_render(m->store, path, json, &a->body, &a->body_len);
@@ -251,17 +252,19 @@ static void answer_put(struct mmds *m, const struct mmds_request *r, const char 
 	if (!is_token_path(path))
 		return fail(a, 404, "Resource not found: %.*s.", 160, path);
 	if (!ttl->present)
-		return fail(a, 400, "Token time to live value not found. Use "
-				    "`X-metadata-token-ttl-seconds` or "
-				    "`X-aws-ec2-metadata-token-ttl-seconds` header to specify "
-				    "the token's lifetime.");
+		return fail(a, 400,
+			    "Token time to live value not found. Use "
+			    "`X-metadata-token-ttl-seconds` or "
+			    "`X-aws-ec2-metadata-token-ttl-seconds` header to specify "
+			    "the token's lifetime.");
 	if (ttl->truncated || !parse_ttl(ttl->value, &seconds))
 		return fail(a, 400, "Invalid header. Reason: Invalid value. Key:%s; Value:%.*s",
 			    ttl->name_sent, 64, ttl->value);
 	if (seconds < 1 || seconds > MMDS_TOKEN_TTL_MAX)
-		return fail(a, 400, "Invalid time to live value provided for token: %lu. Please "
-				    "provide a value between 1 and %d.", seconds,
-			    MMDS_TOKEN_TTL_MAX);
+		return fail(a, 400,
+			    "Invalid time to live value provided for token: %lu. Please "
+			    "provide a value between 1 and %d.",
+			    seconds, MMDS_TOKEN_TTL_MAX);
 	ret = mmds_token_issue(m, (unsigned int)seconds, now_ms, token);
 	if (ret)
 		return fail(a, 500, "Failed to generate a token.");
@@ -301,7 +304,7 @@ long mmds_serve(void *opaque, const uint8_t *in, size_t len, uint64_t now_ms, ui
 {
 	struct mmds *m = opaque;
 	struct mmds_request *r = malloc(sizeof(*r));
-	struct answer a = { 0 };
+	struct answer a = {0};
 	const char *path;
 	long used;
 

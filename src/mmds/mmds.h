@@ -17,7 +17,7 @@
 
 #define MMDS_DEFAULT_LIMIT   51200 /* bytes of the data store, as Firecracker's default */
 #define MMDS_TOKEN_TTL_MAX   21600 /* seconds */
-#define MMDS_MAX_TOKENS	     1024  /* tokens alive at once; the oldest goes first when full */
+#define MMDS_MAX_TOKENS	     1024  /* tokens alive at once; when full, the soonest to expire goes */
 
 /* What the service counts, beside the stacks' own counters. */
 struct mmds_service_stats {

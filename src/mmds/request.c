@@ -31,12 +31,12 @@ struct known_header {
 };
 
 static const struct known_header known_headers[] = {
-	{ "X-metadata-token", MMDS_H_TOKEN, 0 },
-	{ "X-aws-ec2-metadata-token", MMDS_H_TOKEN, 1 },
-	{ "X-metadata-token-ttl-seconds", MMDS_H_TTL, 0 },
-	{ "X-aws-ec2-metadata-token-ttl-seconds", MMDS_H_TTL, 1 },
-	{ "Accept", MMDS_H_ACCEPT, 0 },
-	{ "X-Forwarded-For", MMDS_H_FORWARDED, 0 },
+    {"X-metadata-token", MMDS_H_TOKEN, 0},
+    {"X-aws-ec2-metadata-token", MMDS_H_TOKEN, 1},
+    {"X-metadata-token-ttl-seconds", MMDS_H_TTL, 0},
+    {"X-aws-ec2-metadata-token-ttl-seconds", MMDS_H_TTL, 1},
+    {"Accept", MMDS_H_ACCEPT, 0},
+    {"X-Forwarded-For", MMDS_H_FORWARDED, 0},
 };
 
 static struct parse_state *state_of(http_parser *p)
@@ -70,8 +70,7 @@ static void name_done(struct parse_state *s)
 		const struct known_header *k = &known_headers[i];
 		struct mmds_header_value *h = &s->r->h[k->which];
 
-		if (strlen(k->name) != s->field_len ||
-		    strncasecmp(k->name, s->field, s->field_len))
+		if (strlen(k->name) != s->field_len || strncasecmp(k->name, s->field, s->field_len))
 			continue;
 		/* A repeated header: the last one counts, as a map of headers would keep it. */
 		memset(h, 0, sizeof(*h));
@@ -173,13 +172,13 @@ static void trim(char *v)
 long mmds_request_parse(const uint8_t *in, size_t len, struct mmds_request *r)
 {
 	http_parser_settings settings = {
-		.on_url = on_url,
-		.on_header_field = on_header_field,
-		.on_header_value = on_header_value,
-		.on_headers_complete = on_headers_complete,
-		.on_message_complete = on_message_complete,
+	    .on_url = on_url,
+	    .on_header_field = on_header_field,
+	    .on_header_value = on_header_value,
+	    .on_headers_complete = on_headers_complete,
+	    .on_message_complete = on_message_complete,
 	};
-	struct parse_state s = { .r = r, .current = -1 };
+	struct parse_state s = {.r = r, .current = -1};
 	http_parser p;
 	size_t used;
 	int i;

@@ -23,8 +23,8 @@ enum mmds_method {
 
 /* Which of the headers the service reads a value of. */
 enum mmds_header {
-	MMDS_H_TOKEN,	  /* X-metadata-token or X-aws-ec2-metadata-token */
-	MMDS_H_TTL,	  /* X-metadata-token-ttl-seconds or X-aws-ec2-... */
+	MMDS_H_TOKEN, /* X-metadata-token or X-aws-ec2-metadata-token */
+	MMDS_H_TTL,   /* X-metadata-token-ttl-seconds or X-aws-ec2-... */
 	MMDS_H_ACCEPT,
 	MMDS_H_FORWARDED, /* X-Forwarded-For: its presence is what counts */
 	MMDS_H_COUNT,
@@ -32,9 +32,9 @@ enum mmds_header {
 
 struct mmds_header_value {
 	bool present;
-	bool truncated;		/* longer than MMDS_HEADER_VALUE_MAX: not what any valid one is */
-	unsigned int name;	/* which of the header's spellings (0 or 1), for echoing it */
-	char name_sent[48];	/* the name as the guest spelled it (X-Forwarded-For's answer) */
+	bool truncated;	    /* longer than MMDS_HEADER_VALUE_MAX: not what any valid one is */
+	unsigned int name;  /* which of the header's spellings (0 or 1), for echoing it */
+	char name_sent[48]; /* the name as the guest spelled it (X-Forwarded-For's answer) */
 	char value[MMDS_HEADER_VALUE_MAX + 1]; /* NUL-terminated, spaces trimmed */
 };
 

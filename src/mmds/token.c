@@ -11,8 +11,7 @@
 
 #include "token.h"
 
-static const char base64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char base64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* (n) bytes, a multiple of 3, as 4n/3 characters and a NUL. */
 static void encode(const uint8_t *in, size_t n, char *out)
@@ -72,6 +71,7 @@ int mmds_token_issue(struct mmds *m, unsigned int ttl_s, uint64_t now_ms, char *
 {
 	uint8_t raw[MMDS_TOKEN_BYTES];
 	struct mmds_token *t;
+	uint64_t ttl_ms;
 	int ret;
 
 	if (!m->tokens) {
@@ -84,9 +84,9 @@ int mmds_token_issue(struct mmds *m, unsigned int ttl_s, uint64_t now_ms, char *
 		return ret;
 	t = pick_slot(m, now_ms);
 	encode(raw, sizeof(raw), t->value);
-	/* ttl_s is at most MMDS_TOKEN_TTL_MAX: no overflow short of a clock near UINT64_MAX. */
-	t->expires_ms = now_ms > UINT64_MAX - (uint64_t)ttl_s * 1000 ? UINT64_MAX
-								      : now_ms + (uint64_t)ttl_s * 1000;
+	/* A clock near UINT64_MAX (a fuzzer's) saturates rather than wraps to the past. */
+	ttl_ms = (uint64_t)ttl_s * 1000;
+	t->expires_ms = now_ms > UINT64_MAX - ttl_ms ? UINT64_MAX : now_ms + ttl_ms;
 	memcpy(out, t->value, sizeof(t->value));
 	explicit_bzero(raw, sizeof(raw));
 	return 0;

@@ -18,11 +18,11 @@
 #define FUZZ_TOKEN "fuzz-token-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
 
 static const char store_text[] =
-	"{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"n\":1,\"l\":[\"a\",{\"b\":null}],"
-	"\"o\":{\"k\":\"v\",\"~/\":true}},\"api\":{}},\"user-data\":\"ud\"}";
+    "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"n\":1,\"l\":[\"a\",{\"b\":null}],"
+    "\"o\":{\"k\":\"v\",\"~/\":true}},\"api\":{}},\"user-data\":\"ud\"}";
 
 static const char token_request[] =
-	"PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 100\r\n\r\n";
+    "PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 100\r\n\r\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,8 +7,8 @@
 #include "unit.h"
 #include "mmds/mmds.h"
 
-#define STORE                                                                              \
-	"{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-123\",\"age\":43,\"net\":{\"mac\":"   \
+#define STORE                                                                                      \
+	"{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-123\",\"age\":43,\"net\":{\"mac\":"          \
 	"\"aa\"},\"list\":[\"x\",\"y\"]}},\"user-data\":\"hello\",\"a/b\":\"slash\"}"
 
 /* One answer, split into what the tests look at. */
@@ -44,15 +44,15 @@ static void free_service(struct mmds *m)
 /* Serve (text) (every byte) at (now_ms); the reply must be well-formed HTTP. */
 static struct reply serve_at(struct mmds *m, const char *text, uint64_t now_ms)
 {
-	struct reply r = { 0 };
+	struct reply r = {0};
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	char *split;
 	size_t head_len, content_length;
 	const char *cl;
 
-	r.used = mmds_serve(m, (const uint8_t *)text, strlen(text), now_ms, &out, &out_len,
-			    &r.close);
+	r.used =
+	    mmds_serve(m, (const uint8_t *)text, strlen(text), now_ms, &out, &out_len, &r.close);
 	if (r.used <= 0)
 		return r;
 	assert_true(out_len < sizeof(r.head) + sizeof(r.body));
@@ -103,8 +103,9 @@ static void test_v1_get_forms(void **state)
 	assert_true(has_header(&r, "Content-Type: text/plain\r\n"));
 	assert_false(r.close);
 	r = serve(m, GET("/latest/meta-data", "Accept: application/json\r\n"));
-	assert_body(&r, 200, "{\"age\":43,\"ami-id\":\"ami-123\",\"list\":[\"x\",\"y\"],"
-			     "\"net\":{\"mac\":\"aa\"}}");
+	assert_body(&r, 200,
+		    "{\"age\":43,\"ami-id\":\"ami-123\",\"list\":[\"x\",\"y\"],"
+		    "\"net\":{\"mac\":\"aa\"}}");
 	assert_true(has_header(&r, "Content-Type: application/json\r\n"));
 	r = serve(m, GET("/latest/meta-data/net", ""));
 	assert_body(&r, 200, "mac");
@@ -158,7 +159,7 @@ static void test_empty_store(void **state)
 
 static void test_methods_not_allowed(void **state)
 {
-	static const char *const methods[] = { "POST", "DELETE", "PATCH", "HEAD" };
+	static const char *const methods[] = {"POST", "DELETE", "PATCH", "HEAD"};
 	struct mmds *m = new_service(1, false);
 	size_t i;
 
@@ -208,23 +209,32 @@ static void test_v2_token_requests(void **state)
 	assert_int_equal(r.status, 200);
 	assert_true(has_header(&r, "X-aws-ec2-metadata-token-ttl-seconds: 7\r\n"));
 	r = serve(m, PUT_TOKEN("X-metadata-token-ttl-seconds: 0\r\n"));
-	assert_body(&r, 400, "Invalid time to live value provided for token: 0. Please provide "
-			     "a value between 1 and 21600.");
+	assert_body(&r, 400,
+		    "Invalid time to live value provided for token: 0. Please provide "
+		    "a value between 1 and 21600.");
 	r = serve(m, PUT_TOKEN("X-metadata-token-ttl-seconds: 21601\r\n"));
 	assert_int_equal(r.status, 400);
 	r = serve(m, PUT_TOKEN(""));
-	assert_body(&r, 400, "Token time to live value not found. Use "
-			     "`X-metadata-token-ttl-seconds` or "
-			     "`X-aws-ec2-metadata-token-ttl-seconds` header to specify the "
-			     "token's lifetime.");
+	assert_body(&r, 400,
+		    "Token time to live value not found. Use "
+		    "`X-metadata-token-ttl-seconds` or "
+		    "`X-aws-ec2-metadata-token-ttl-seconds` header to specify the "
+		    "token's lifetime.");
 	r = serve(m, PUT_TOKEN("X-metadata-token-ttl-seconds: ten\r\n"));
-	assert_body(&r, 400, "Invalid header. Reason: Invalid value. "
-			     "Key:X-metadata-token-ttl-seconds; Value:ten");
+	assert_body(&r, 400,
+		    "Invalid header. Reason: Invalid value. "
+		    "Key:X-metadata-token-ttl-seconds; Value:ten");
 	r = serve(m, PUT_TOKEN("X-metadata-token-ttl-seconds: 99999999999\r\n"));
 	assert_int_equal(r.status, 400);
 	r = serve(m, PUT_TOKEN("X-Forwarded-For: 10.0.0.1\r\nX-metadata-token-ttl-seconds: 5\r\n"));
-	assert_body(&r, 400, "Invalid header. Reason: Unsupported header name. "
-			     "Key: X-Forwarded-For");
+	assert_body(&r, 400,
+		    "Invalid header. Reason: Unsupported header name. "
+		    "Key: X-Forwarded-For");
+	/* Present with nothing in it still counts. */
+	r = serve(m, PUT_TOKEN("X-Forwarded-For:\r\nX-metadata-token-ttl-seconds: 5\r\n"));
+	assert_body(&r, 400,
+		    "Invalid header. Reason: Unsupported header name. "
+		    "Key: X-Forwarded-For");
 	r = serve(m, "PUT /latest/api/tok HTTP/1.1\r\nX-metadata-token-ttl-seconds: 5\r\n\r\n");
 	assert_body(&r, 404, "Resource not found: /latest/api/tok.");
 	/* A body on the token request is read and passed over. */
@@ -244,9 +254,12 @@ static void test_v2_get_needs_token(void **state)
 	(void)state;
 	get_token(m, "10", 1000, tok);
 	r = serve(m, GET("/user-data", ""));
-	assert_body(&r, 401, "No MMDS token provided. Use `X-metadata-token` or "
-			     "`X-aws-ec2-metadata-token` header to specify the session token.");
+	assert_body(&r, 401,
+		    "No MMDS token provided. Use `X-metadata-token` or "
+		    "`X-aws-ec2-metadata-token` header to specify the session token.");
 	r = serve(m, GET("/user-data", "X-metadata-token: garbage\r\n"));
+	assert_body(&r, 401, "MMDS token not valid.");
+	r = serve(m, GET("/user-data", "X-metadata-token:\r\nAccept: application/json\r\n"));
 	assert_body(&r, 401, "MMDS token not valid.");
 	snprintf(req, sizeof(req), GET("/user-data", "X-metadata-token: %s\r\n"), tok);
 	r = serve_at(m, req, 10999);
@@ -262,7 +275,7 @@ static void test_v2_get_needs_token(void **state)
 	r = serve_at(m, req, 5000);
 	assert_int_equal(r.status, 401);
 	assert_int_equal(m->stats.rx_no_token, 1);
-	assert_int_equal(m->stats.rx_invalid_token, 3);
+	assert_int_equal(m->stats.rx_invalid_token, 4);
 	/* A restored snapshot forgets them all. */
 	get_token(m, "10", 1000, tok);
 	mmds_forget_tokens(m);
@@ -311,8 +324,11 @@ static void test_framing(void **state)
 	static const char two[] = GET("/user-data", "") GET("/latest", "");
 	struct mmds *m = new_service(1, false);
 	struct reply r;
-	const char *partial[] = { "GET /user-data HTTP/1.1\r\nHost: x\r\n", "GET /user-da",
-				  "PUT /latest/api/token HTTP/1.1\r\nContent-Length: 10\r\n\r\nab" };
+	const char *partial[] = {
+	    "GET /user-data HTTP/1.1\r\nHost: x\r\n",
+	    "GET /user-da",
+	    "PUT /latest/api/token HTTP/1.1\r\nContent-Length: 10\r\n\r\nab",
+	};
 	size_t i;
 
 	(void)state;
@@ -333,7 +349,8 @@ static void test_framing(void **state)
 	assert_true(has_header(&r, "Connection: close\r\n"));
 	r = serve(m, "GET / HTTP/2.0\r\n\r\n");
 	assert_int_equal(r.status, 400);
-	r = serve(m, "PUT /latest/api/token HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	r = serve(m, "PUT /latest/api/token HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "0\r\n\r\n");
 	assert_int_equal(r.status, 400);
 	assert_true(r.close);
 	r = serve(m, GET("/user-data", "Connection: close\r\n"));
@@ -444,17 +461,17 @@ static void test_token_table_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v1_get_forms),
-		cmocka_unit_test(test_empty_store),
-		cmocka_unit_test(test_methods_not_allowed),
-		cmocka_unit_test(test_v2_token_requests),
-		cmocka_unit_test(test_v2_get_needs_token),
-		cmocka_unit_test(test_v1_tokens_optional),
-		cmocka_unit_test(test_imds_compat),
-		cmocka_unit_test(test_framing),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_set_store_limit),
-		cmocka_unit_test(test_token_table_full),
+	    cmocka_unit_test(test_v1_get_forms),
+	    cmocka_unit_test(test_empty_store),
+	    cmocka_unit_test(test_methods_not_allowed),
+	    cmocka_unit_test(test_v2_token_requests),
+	    cmocka_unit_test(test_v2_get_needs_token),
+	    cmocka_unit_test(test_v1_tokens_optional),
+	    cmocka_unit_test(test_imds_compat),
+	    cmocka_unit_test(test_framing),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_set_store_limit),
+	    cmocka_unit_test(test_token_table_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -131,6 +131,9 @@ static int on_headers_complete(http_parser *p)
 {
 	struct parse_state *s = state_of(p);
 
+	/* The last header's name, should its value have been empty and never reported. */
+	if (s->headers && !s->in_value)
+		name_done(s);
 	/* A chunked body has no length up front; the MMDS never needs one, so it refuses it. */
 	if (p->flags & F_CHUNKED) {
 		s->bad = true;

@@ -261,6 +261,8 @@ static void test_v2_get_needs_token(void **state)
 	assert_body(&r, 401, "MMDS token not valid.");
 	r = serve(m, GET("/user-data", "X-metadata-token:\r\nAccept: application/json\r\n"));
 	assert_body(&r, 401, "MMDS token not valid.");
+	r = serve(m, GET("/user-data", "X-metadata-token:\r\n"));
+	assert_body(&r, 401, "MMDS token not valid.");
 	snprintf(req, sizeof(req), GET("/user-data", "X-metadata-token: %s\r\n"), tok);
 	r = serve_at(m, req, 10999);
 	assert_body(&r, 200, "hello");
@@ -275,7 +277,7 @@ static void test_v2_get_needs_token(void **state)
 	r = serve_at(m, req, 5000);
 	assert_int_equal(r.status, 401);
 	assert_int_equal(m->stats.rx_no_token, 1);
-	assert_int_equal(m->stats.rx_invalid_token, 4);
+	assert_int_equal(m->stats.rx_invalid_token, 5);
 	/* A restored snapshot forgets them all. */
 	get_token(m, "10", 1000, tok);
 	mmds_forget_tokens(m);

@@ -37,9 +37,13 @@
  *   unless the request was HTTP/1.0 without keep-alive or said "Connection: close", and
  *   then the answer says "Connection: close".
  * Where ember differs: Firecracker's parser refuses Accept values other than text/plain
- * and application/json (curl's default "any type" among them) and bodies on GET; here those
- * are served. Under imds_compat Firecracker labels the text with the Accept header's
- * type; here it is always text/plain.
+ * and application/json (curl's default "any type" among them) and bodies on GET; here
+ * those are served. Under imds_compat Firecracker labels the text with the Accept
+ * header's type; here it is always text/plain. Its tokens are encrypted expiry times
+ * (any number alive); here they are random strings in a table of MMDS_MAX_TOKENS, the
+ * soonest to expire giving way when it is full (token.c). Real numbers are written as
+ * jansson writes them (12.12 as 12.119999999999999), not serde_json's shortest form.
+ * A token that cannot be made (no memory, no randomness) is a 500.
  */
 #include <errno.h>
 #include <stdarg.h>

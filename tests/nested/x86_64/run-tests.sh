@@ -59,6 +59,10 @@ tests=(
 	"ext4-sigkill --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --disk /payload/ext4.img --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.ext4=write'"
 	"vsock-echo --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --vsock 3,/tmp/v.sock --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.vsock=1'"
 	"virtio-net-ping --kernel /payload/bzImage --initrd /payload/l2-test.cpio.gz --vcpus 1 --memory 256 --net tap0,mac=02:00:00:00:00:02"
+	# Not ember's arguments: run_mmds makes a config file with an MMDS on the TAP's eth0
+	# (V1, then V2 in a second run) and PATCHes the store while the guest waits.
+	"mmds-v1 V1 --vcpus 1"
+	"mmds-v2 V2 --vcpus 1"
 	# Not ember's arguments: two L2s through emberctl (run_fleet), one vCPU each.
 	"fleet-switch-ping --vcpus 1"
 	"vmlinux-poweroff --kernel /payload/vmlinux --initrd /payload/l2-test.cpio.gz --vcpus 2 --memory 256 --rng --boot-args 'console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.end=poweroff'"
@@ -110,6 +114,8 @@ gcc -static -O2 -o "$out/vsock_tool" "$here/../tools/vsock_tool.c" >>"$log" 2>&1
 cp "$out/vsock_tool" "$payload/vsock_tool"
 gcc -static -O2 -o "$payload/api_client" "$here/../tools/api_client.c" >>"$log" 2>&1 ||
 	setup_fail "could not build api_client (see $log)"
+gcc -static -O2 -o "$out/mmds_client" "$here/../tools/mmds_client.c" >>"$log" 2>&1 ||
+	setup_fail "could not build mmds_client (see $log)"
 # The fleet run's programs: emberctl built like ember (static), and ember-switch.
 case " ${tests[*]} " in
 *" fleet-switch-ping "*)
@@ -120,7 +126,7 @@ case " ${tests[*]} " in
 	cp "$(dirname "$ember")/ember-switch" "$payload/ember-switch"
 	;;
 esac
-"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test "$out/vsock_tool" >>"$log" 2>&1 ||
+"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" test "$out/vsock_tool" "$out/mmds_client" >>"$log" 2>&1 ||
 	setup_fail "could not build the L2 initramfs (see $log)"
 # The stock run: L1's kernel (14 MiB, only in L1s that do this run) and its modules.
 case " ${tests[*]} " in
@@ -297,6 +303,60 @@ EOF
 	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=\$to"
 }
 
+# run_mmds NAME V1|V2: an L2 with a virtio-net on tap0 and ember's MMDS on it (a config
+# file, --metadata for the store's first contents, an API socket); once the guest prints
+# L2-MMDS-PATCH-READY, PATCH /mmds and send it the line it waits for. \$mmds_bench (a
+# count) makes the guest time that many GETs at the end, and records ember's CPU ticks.
+run_mmds() {
+	name=\$1
+	ver=\$2
+	echo "NESTED-BEGIN \$name"
+	t0=\$(now)
+	rm -f /tmp/\$name.in /tmp/m.sock
+	mkfifo /tmp/\$name.in
+	exec 3<>/tmp/\$name.in
+	echo '{"latest": {"meta-data": {"ami-id": "ami-12345678", "n": "1"}}}' >/tmp/meta.json
+	bench=
+	[ -z "\${mmds_bench:-}" ] || bench=" ember.mmds_bench=\$mmds_bench"
+	cat >/tmp/\$name.json <<EOF
+{"boot-source": {"kernel_image_path": "/payload/bzImage", "initrd_path": "/payload/l2-test.cpio.gz",
+  "boot_args": "console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.mmds=\$ver\$bench"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+ "network-interfaces": [{"iface_id": "eth0", "guest_mac": "02:00:00:00:00:02", "host_dev_name": "tap0"}],
+ "mmds-config": {"network_interfaces": ["eth0"], "version": "\$ver"}}
+EOF
+	/bin/ember --api-sock /tmp/m.sock --config-file /tmp/\$name.json --metadata /tmp/meta.json \\
+		<&3 >/tmp/\$name.out 2>/tmp/\$name.err &
+	pid=\$!
+	watchdog
+	while kill -0 \$pid 2>/dev/null && ! grep -q L2-MMDS-PATCH-READY /tmp/\$name.out; do
+		sleep 0.1
+	done
+	/payload/api_client /tmp/m.sock PATCH /mmds '{"latest": {"meta-data": {"n": "2"}}}' >>/tmp/\$name.api 2>&1
+	/payload/api_client /tmp/m.sock GET /mmds >>/tmp/\$name.api 2>&1
+	echo go >&3
+	if [ -n "\${mmds_bench:-}" ]; then
+		# ember's utime+stime (clock ticks) around the guest's timed GETs.
+		while kill -0 \$pid 2>/dev/null && ! grep -q L2-MMDS-L1-PING /tmp/\$name.out; do sleep 0.1; done
+		c0=\$(awk '{ print \$14 + \$15 }' /proc/\$pid/stat)
+		while kill -0 \$pid 2>/dev/null && ! grep -q MMDS-LATENCY /tmp/\$name.out; do sleep 0.1; done
+		c1=\$(awk '{ print \$14 + \$15 }' /proc/\$pid/stat)
+		echo "L1-MMDS-EMBER-TICKS before=\$c0 after=\$c1" >>/tmp/\$name.api
+	fi
+	wait \$pid
+	rc=\$?
+	t1=\$(now)
+	kill \$wd 2>/dev/null
+	exec 3>&-
+	to=0
+	[ ! -e /tmp/\$name.timedout ] || to=1
+	cat /tmp/\$name.out
+	echo
+	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
+	sed "s/^/NESTED-API \$name: /" /tmp/\$name.api
+	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=\$to"
+}
+
 # run_kill NAME MARKER ARGS...: once the guest prints MARKER, SIGKILL ember; then the
 # L1 mounts the first --disk image itself and prints the file the guest wrote.
 run_kill() {
@@ -336,6 +396,7 @@ EOS
 		snapshot-restore*) echo "run_snapshot $t" ;;
 		fleet-switch-ping*) echo "run_fleet fleet-switch-ping" ;;
 		vsock-echo*) echo "run_vsock $t" ;;
+		mmds-v*) echo "run_mmds ${t% --vcpus *}" ;;
 		vmlinux-poweroff* | debian-stock-2cpu*) echo "run_secs=$poweroff_timeout; run $t; run_secs=" ;;
 		*) echo "run $t" ;;
 		esac
@@ -414,6 +475,23 @@ fleet_checks() {
 			reasons+=("l2-$i's threads not all on CPU $((i - 1)): $(grep -a "^L1-TASK-CPUS l2-$i " "$sect")")
 		grep -q -a "^l2-$i| L2-MARKER-OK" "$sect" || reasons+=("no L2-MARKER-OK from l2-$i")
 	done
+}
+
+# mmds_checks SECTION v1|v2: the guest's MMDS checks all said ok (V2: also the token's
+# and the 401s), the PATCH was accepted, and the guest still pinged L1 over the TAP.
+# shellcheck disable=SC2317 # (called by judge_run)
+mmds_checks() {
+	local sect=$1 v m
+	v=$(tr v V <<<"$2")
+	local checks=("$v-PLAIN" "$v-JSON" "$v-BEFORE-PATCH" "$v-PATCH-SEEN" L1-PING)
+	[ "$v" = V1 ] || checks+=(V2-TOKEN V2-NO-TOKEN V2-EXPIRED-TOKEN)
+	for m in "${checks[@]}"; do
+		grep -q -a "^L2-MMDS-$m ok" "$sect" ||
+			reasons+=("MMDS $m: $(grep -a -m 1 "^L2-MMDS-$m \|^L2-MMDS FAIL" "$sect" || echo 'no line')")
+	done
+	grep -q -a '^NESTED-API .*HTTP/1.1 204' "$sect" ||
+		reasons+=("PATCH /mmds not accepted: $(grep -a -m 1 '^NESTED-API ' "$sect")")
+	grep -q -a 'L2-PING-OK 3 packets received' "$sect" || reasons+=("the guest could not ping L1 over the TAP")
 }
 
 # poweroff_checks SECTION: the guest found its virtio-rng (device 4) through ACPI,
@@ -516,6 +594,7 @@ judge_run() {
 		if grep -q -- ' --net' <<<"$t" && ! grep -q -a 'L2-PING-OK 3 packets received' "$sect"; then
 			reasons+=("the guest could not ping L1 over the TAP")
 		fi
+		case $name in mmds-v*) mmds_checks "$sect" "${name#mmds-}" ;; esac
 		[ "$name" != vmlinux-poweroff ] || poweroff_checks "$sect"
 		[ "$name" != debian-stock-2cpu ] || stock_checks "$sect"
 	fi

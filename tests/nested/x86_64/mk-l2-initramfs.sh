@@ -168,7 +168,11 @@ mmds_checks() {
 	else
 		echo "L2-MMDS-L1-PING FAIL"
 	fi
-	[ -z "$(arg ember.mmds_bench)" ] || mmds_client ${h:+-H "$h"} -n "$(arg ember.mmds_bench)" /latest/meta-data/ami-id
+	# ember.mmds_bench=N (bench/mmds): N timed GETs to the MMDS, then to L1's busybox httpd.
+	if [ -n "$(arg ember.mmds_bench)" ]; then
+		mmds_client ${h:+-H "$h"} -n "$(arg ember.mmds_bench)" /latest/meta-data/ami-id
+		echo "L2-HTTPD-$(mmds_client -a 169.254.100.1 -p 8080 -n "$(arg ember.mmds_bench)" /ami-id)"
+	fi
 }
 # Devices the run gave us, each reported on one line for the host to check.
 # ember.ip=A ember.peer=B: two guests on one switch. Each pings the other until it answers

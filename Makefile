@@ -214,20 +214,20 @@ bench: all guests
 
 # libFuzzer (clang) on the image loaders, the virtqueue walker, the API's HTTP codec and
 # the --seccomp-filter parser, the snapshot state loader, ember-switch's forwarding
-# decision, emberctl's parsers of its state files and API replies and the MMDS's HTTP
-# service, FUZZ_SECONDS each.
+# decision, emberctl's parsers of its state files and API replies, the MMDS's HTTP
+# service and its network stack (frames from a scripted guest), FUZZ_SECONDS each.
 # -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.
 # A target's tests/fuzz/fuzz_<name>.dict and tests/fuzz/seeds/<name>/, if any, give libFuzzer
 # the words of its format and valid inputs to start from: without them it would rarely get
 # past a library it cannot see into (jansson is not instrumented).
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := loader virtq http seccomp_policy snapshot switch ctl_state mmds_http
+FUZZ_TARGETS := loader virtq http seccomp_policy snapshot switch ctl_state mmds_http mmds_stack
 FUZZ_SRCS := $(filter-out src/main.c src/ctl/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c \
 	     src/machine/*.c src/devices/*.c src/seccomp/*.c src/snapshot/*.c src/config/*.c \
 	     src/mmds/*.c src/api/*.c src/arch/$(ARCH)/*.c src/ctl/*.c)) $(SWITCH_CORE_SRCS)
 fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c \
       tests/fuzz/fuzz_seccomp_policy.c tests/fuzz/fuzz_snapshot.c tests/fuzz/fuzz_switch.c \
-      tests/fuzz/fuzz_ctl_state.c tests/fuzz/fuzz_mmds_http.c
+      tests/fuzz/fuzz_ctl_state.c tests/fuzz/fuzz_mmds_http.c tests/fuzz/fuzz_mmds_stack.c
 	@mkdir -p build/fuzz
 	for t in $(FUZZ_TARGETS); do \
 		opts=; \

@@ -37,7 +37,7 @@ struct mmds_stack_stats {
 	uint64_t rx_bytes;	      /* request bytes accepted in order */
 	uint64_t rx_dropped;	      /* out of window, over a limit, a flood: dropped */
 	uint64_t tx_bytes;	      /* frame bytes sent to the guest */
-	uint64_t tx_count;	      /* responses handed over completely */
+	uint64_t tx_count;	      /* responses made (handed to TCP to send) */
 	uint64_t tx_errors;	      /* a frame that could not be built (no room) */
 	uint64_t tx_frames;
 	uint64_t connections_created, connections_destroyed;

@@ -57,7 +57,7 @@ static uint32_t link_isn(void *opaque)
 static void link_arm(struct mmds_link *l)
 {
 	uint64_t deadline = mmds_stack_deadline(l->stack), now = link_now_ms();
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	if (deadline != UINT64_MAX && deadline <= now)
 		deadline = now + LINK_RETRY_MS;
@@ -83,9 +83,19 @@ static void link_timer(void *opaque, uint32_t events)
 	(void)events;
 	if (read(l->timer_src.fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_warn(l->log, "mmds: timerfd read");
-	l->armed_ms = UINT64_MAX;
 	virtio_net_detour_kick(l->net);
-	/* Kicking a stopped device asks nothing of the stack: keep the timer for later. */
+}
+
+/*
+ * Under the device's lock, as every other use of the stack and the timer (a reset comes
+ * on a vCPU thread): the timer fired, so it is set again from the stack's deadline. A
+ * kick of a stopped device asks nothing of the stack, and the timer must not be lost then.
+ */
+static void link_kick(void *opaque)
+{
+	struct mmds_link *l = opaque;
+
+	l->armed_ms = UINT64_MAX;
 	link_arm(l);
 }
 
@@ -139,12 +149,13 @@ static void link_destroy(void *opaque)
 }
 
 static const struct net_detour_ops link_ops = {
-	.wants = link_wants,
-	.take = link_take,
-	.next = link_next,
-	.reset = link_reset,
-	.destroy = link_destroy,
-	.peek = MMDS_PEEK_LEN,
+    .wants = link_wants,
+    .take = link_take,
+    .next = link_next,
+    .reset = link_reset,
+    .kick = link_kick,
+    .destroy = link_destroy,
+    .peek = MMDS_PEEK_LEN,
 };
 
 int mmds_link_attach(struct virtio_net *net, struct event_loop *loop, struct logger *log,
@@ -160,7 +171,7 @@ int mmds_link_attach(struct virtio_net *net, struct event_loop *loop, struct log
 	l->loop = loop;
 	l->log = log;
 	l->armed_ms = UINT64_MAX;
-	l->timer_src = (struct event_source){ -1, link_timer, l };
+	l->timer_src = (struct event_source){-1, link_timer, l};
 	if (inet_pton(AF_INET, ipv4, &addr) != 1) {
 		ret = -EINVAL;
 		goto err;

@@ -153,8 +153,8 @@ enum frame_verdict frame_parse_tcp(const uint8_t *f, size_t len, bool csum_parti
 	doff = (size_t)(tcp[12] >> 4) * 4;
 	if (doff < TCP_HDR || doff > tcp_len)
 		return FRAME_MALFORMED;
-	if (!csum_partial && sum_finish(sum_words(sum_pseudo(ip + 12, ip + 16, tcp_len), tcp,
-						  tcp_len)) != 0)
+	if (!csum_partial &&
+	    sum_finish(sum_words(sum_pseudo(ip + 12, ip + 16, tcp_len), tcp, tcp_len)) != 0)
 		return FRAME_MALFORMED;
 	if (parse_tcp_options(tcp + TCP_HDR, doff - TCP_HDR, &out->mss) != FRAME_OK)
 		return FRAME_MALFORMED;
@@ -235,7 +235,7 @@ size_t frame_build_tcp(uint8_t *buf, size_t size, const struct tcp_out *h, const
 	}
 	if (len)
 		memcpy(tcp + TCP_HDR + opt, data, len);
-	put16(tcp + 16, sum_finish(sum_words(sum_pseudo(h->src_ip, h->dst_ip, tcp_len), tcp,
-					     tcp_len)));
+	put16(tcp + 16,
+	      sum_finish(sum_words(sum_pseudo(h->src_ip, h->dst_ip, tcp_len), tcp, tcp_len)));
 	return ETH_HDR + IPV4_HDR + tcp_len;
 }

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ETH_HDR	 14
-#define ARP_LEN	 28
-#define IPV4_HDR 20
-#define TCP_HDR	 20
+#define ETH_HDR	    14
+#define ARP_LEN	    28
+#define IPV4_HDR    20
+#define TCP_HDR	    20
 #define TCP_MSS_OPT 4
 /* The largest header the stack sends: Ethernet, IPv4, TCP with an MSS option. */
 #define FRAME_HDR_MAX (ETH_HDR + IPV4_HDR + TCP_HDR + TCP_MSS_OPT)

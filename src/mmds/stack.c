@@ -123,8 +123,12 @@ static void take_arp(struct mmds_stack *s, const uint8_t *frame, size_t len)
 static void send_reset(struct mmds_stack *s, const struct tcp_seg *seg)
 {
 	struct tcp_out h = {
-		.src_mac = s->mac, .dst_mac = seg->peer_mac, .src_ip = s->ip,
-		.dst_ip = seg->src_ip, .sport = seg->dport, .dport = seg->sport,
+	    .src_mac = s->mac,
+	    .dst_mac = seg->peer_mac,
+	    .src_ip = s->ip,
+	    .dst_ip = seg->src_ip,
+	    .sport = seg->dport,
+	    .dport = seg->sport,
 	};
 	struct ctl_frame *slot;
 
@@ -152,8 +156,8 @@ static void open_conn(struct mmds_stack *s, const struct tcp_seg *seg, uint64_t 
 		if (!s->conns[i].in_use)
 			break;
 	/* Full: drop the SYN as a full listen queue does; the guest's retry may find room. */
-	if (i == MMDS_MAX_CONNECTIONS || tcp_conn_open(&s->conns[i], seg, s->isn(s->opaque),
-						       now) < 0) {
+	if (i == MMDS_MAX_CONNECTIONS ||
+	    tcp_conn_open(&s->conns[i], seg, s->isn(s->opaque), now) < 0) {
 		s->stats.rx_dropped++;
 		return;
 	}

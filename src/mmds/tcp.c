@@ -153,7 +153,8 @@ static void serve_requests(struct tcp_conn *c, const struct tcp_env *env, uint64
 		long used;
 
 		if (out_pending(c) >= TCP_OUT_MAX) {
-			c->stalled = true; /* the guest reads slowly: serve more once it acknowledges */
+			/* The guest reads slowly: serve more once it acknowledges. */
+			c->stalled = true;
 			return;
 		}
 		used = env->serve(env->opaque, c->req, c->req_len, now, &reply, &reply_len, &close);
@@ -201,6 +202,7 @@ static int take_ack(struct tcp_conn *c, const struct tcp_env *env, const struct 
 {
 	uint32_t acked;
 	size_t data;
+	bool opened;
 
 	if (!c->established) {
 		if (seg->ack != c->iss + 1) {
@@ -225,25 +227,42 @@ static int take_ack(struct tcp_conn *c, const struct tcp_env *env, const struct 
 	}
 	if (seq_lt(seg->ack, c->snd_una))
 		return 0; /* an old duplicate: its data may still be new */
+	opened = c->snd_wnd == 0 && seg->win;
 	c->snd_wnd = seg->win;
-	if (seg->ack == c->snd_una)
-		return 0;
-	acked = seg->ack - c->out_seq;
-	data = acked < out_pending(c) ? acked : out_pending(c);
-	c->out_head += data;
-	c->out_seq += (uint32_t)data;
-	if (!out_pending(c)) {
-		free(c->out);
-		c->out = NULL;
-		c->out_head = c->out_end = 0;
+	if (seq_lt(c->snd_una, seg->ack)) {
+		acked = seg->ack - c->out_seq;
+		data = acked < out_pending(c) ? acked : out_pending(c);
+		c->out_head += data;
+		c->out_seq += (uint32_t)data;
+		if (!out_pending(c)) {
+			free(c->out);
+			c->out = NULL;
+			c->out_head = c->out_end = 0;
+		}
+		c->snd_una = seg->ack;
+		if (seq_lt(c->snd_nxt, c->snd_una))
+			c->snd_nxt = c->snd_una;
+		c->retries = 0;
+		c->probe = false;
+		c->rto_ms = TCP_RTO_INITIAL_MS;
+		c->rto_at = 0; /* restarted below while anything is still out (RFC 6298 5.3) */
 	}
-	c->snd_una = seg->ack;
-	if (seq_lt(c->snd_nxt, c->snd_una))
+	if (c->probing) {
+		/*
+		 * An answer to a window probe. The guest may have dropped the probe's byte
+		 * (Linux drops data into a closed window), so what goes next starts at the
+		 * first byte it has not acknowledged. And a guest that answers is alive: the
+		 * probes go on, at their backed-off pace, for as long as it does.
+		 */
 		c->snd_nxt = c->snd_una;
-	c->retries = 0;
-	c->probe = false;
-	c->rto_ms = TCP_RTO_INITIAL_MS;
-	c->rto_at = 0; /* restarted below while anything is still out (RFC 6298 5.3) */
+		c->retries = 0;
+		c->probing = seg->win == 0;
+	}
+	if (opened) {
+		c->retries = 0;
+		c->rto_ms = TCP_RTO_INITIAL_MS;
+		c->rto_at = 0;
+	}
 	return 0;
 }
 
@@ -303,15 +322,16 @@ void tcp_conn_input(struct tcp_conn *c, const struct tcp_env *env, const struct 
 		}
 		return;
 	}
+	/* Any segment shows the guest alive (keepalive probes are outside the window). */
+	c->idle_at = now + TCP_IDLE_MS;
 	if (!acceptable(c, seg->seq, seg_len)) {
 		env->stats->rx_dropped++;
 		if (!(seg->flags & TCPF_RST))
 			c->ack_due = true;
 		return;
 	}
-	c->idle_at = now + TCP_IDLE_MS;
 	if (seg->flags & TCPF_RST) {
-		/* RFC 5961 3.2: only an exact match resets; one merely in the window is challenged. */
+		/* RFC 5961 3.2: an exact match resets; one elsewhere in the window: challenged. */
 		if (seg->seq == c->rcv_nxt) {
 			c->dead = true;
 			c->ack_due = false;
@@ -393,13 +413,20 @@ size_t tcp_conn_output(struct tcp_conn *c, const struct tcp_env *env, uint8_t *b
 	/* First: a timeout moves snd_nxt back, and the header is built from it. */
 	run_timers(c, now);
 	h = (struct tcp_out){
-		.src_mac = env->mac, .dst_mac = c->peer_mac, .src_ip = env->ip,
-		.dst_ip = c->peer_ip, .sport = MMDS_PORT, .dport = c->peer_port,
-		.seq = c->snd_nxt, .ack = c->rcv_nxt, .flags = TCPF_ACK,
-		.win = (uint16_t)rcv_wnd(c),
+	    .src_mac = env->mac,
+	    .dst_mac = c->peer_mac,
+	    .src_ip = env->ip,
+	    .dst_ip = c->peer_ip,
+	    .sport = MMDS_PORT,
+	    .dport = c->peer_port,
+	    .seq = c->snd_nxt,
+	    .ack = c->rcv_nxt,
+	    .flags = TCPF_ACK,
+	    .win = (uint16_t)rcv_wnd(c),
 	};
 	if (c->rst_due) {
-		h.seq = c->snd_max;
+		/* The guest expects what it acknowledged (snd_max may count a dropped probe). */
+		h.seq = c->snd_una;
 		h.flags = TCPF_RST | TCPF_ACK;
 		h.win = 0;
 	} else if (!c->established && c->snd_nxt == c->iss) {
@@ -440,8 +467,11 @@ size_t tcp_conn_output(struct tcp_conn *c, const struct tcp_env *env, uint8_t *b
 	c->snd_nxt += advance;
 	if (seq_lt(c->snd_max, c->snd_nxt))
 		c->snd_max = c->snd_nxt;
-	if (len)
+	if (len) {
+		if (!c->snd_wnd)
+			c->probing = true;
 		c->probe = false;
+	}
 	c->ack_due = false;
 	if (finished(c))
 		c->dead = true;

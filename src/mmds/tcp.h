@@ -15,10 +15,10 @@
 #define TCP_RTO_MAX_MS	   8000
 #define TCP_MAX_RETRIES	   6
 #define TCP_IDLE_MS	   60000
-#define TCP_MSS_DEFAULT	   536  /* RFC 9293: when the SYN names none */
+#define TCP_MSS_DEFAULT	   536	/* RFC 9293: when the SYN names none */
 #define TCP_MSS_OURS	   1460 /* an Ethernet MTU's worth */
 /* Response bytes a connection may hold before it stops serving pipelined requests. */
-#define TCP_OUT_MAX	   65536
+#define TCP_OUT_MAX 65536
 
 /* What every connection shares: the service, the stack's addresses and counters. */
 struct tcp_env {
@@ -34,29 +34,30 @@ struct tcp_conn {
 	bool dead;	  /* done: the stack frees it once its last segment went out */
 	uint8_t peer_mac[6], peer_ip[4];
 	uint16_t peer_port;
-	uint16_t mss;	      /* the most payload per segment */
-	uint32_t irs;	      /* the guest's initial sequence number */
-	uint32_t iss;	      /* ours */
-	uint32_t rcv_nxt;     /* the next byte expected from the guest */
-	uint32_t snd_una;     /* the oldest byte (or SYN, FIN) not acknowledged */
-	uint32_t snd_nxt;     /* the next to send; back to snd_una on a timeout */
-	uint32_t snd_max;     /* the highest sent so far, plus one */
-	uint32_t snd_wnd;     /* what the guest said it can take beyond snd_una */
-	uint8_t *req;	      /* request bytes not yet answered; MMDS_REQUEST_MAX */
+	uint16_t mss;	  /* the most payload per segment */
+	uint32_t irs;	  /* the guest's initial sequence number */
+	uint32_t iss;	  /* ours */
+	uint32_t rcv_nxt; /* the next byte expected from the guest */
+	uint32_t snd_una; /* the oldest byte (or SYN, FIN) not acknowledged */
+	uint32_t snd_nxt; /* the next to send; back to snd_una on a timeout */
+	uint32_t snd_max; /* the highest sent so far, plus one */
+	uint32_t snd_wnd; /* what the guest said it can take beyond snd_una */
+	uint8_t *req;	  /* request bytes not yet answered; MMDS_REQUEST_MAX */
 	size_t req_len;
-	uint8_t *out;	      /* response bytes; out[out_head] is sequence number out_seq */
+	uint8_t *out; /* response bytes; out[out_head] is sequence number out_seq */
 	size_t out_head, out_end;
 	uint32_t out_seq;
-	bool fin_queued;      /* our FIN follows the last response byte */
-	bool peer_fin;	      /* the guest's FIN came (and rcv_nxt counts it) */
-	bool discard;	      /* the service asked to close: later request bytes are dropped */
-	bool stalled;	      /* requests wait until the guest acknowledges responses */
-	bool ack_due;	      /* the guest is owed an acknowledgement */
-	bool rst_due;	      /* give up: send a reset, then die */
-	bool probe;	      /* a timeout with a closed window: one byte may go anyway */
+	bool fin_queued; /* our FIN follows the last response byte */
+	bool peer_fin;	 /* the guest's FIN came (and rcv_nxt counts it) */
+	bool discard;	 /* the service asked to close: later request bytes are dropped */
+	bool stalled;	 /* requests wait until the guest acknowledges responses */
+	bool ack_due;	 /* the guest is owed an acknowledgement */
+	bool rst_due;	 /* give up: send a reset, then die */
+	bool probe;	 /* a timeout with a closed window: one byte may go anyway */
+	bool probing;	 /* that byte went: the guest's answer decides what goes next */
 	unsigned int rto_ms, retries;
-	uint64_t rto_at;      /* when the retransmission timer fires; 0: not running */
-	uint64_t idle_at;     /* when the connection is dropped if the guest stays silent */
+	uint64_t rto_at;  /* when the retransmission timer fires; 0: not running */
+	uint64_t idle_at; /* when the connection is dropped if the guest stays silent */
 };
 
 /* Start (c) from the guest's SYN (seg), with our initial sequence number (iss). */

@@ -485,6 +485,8 @@ int virtio_net_set_detour(struct virtio_net *net, const struct net_detour_ops *o
 void virtio_net_detour_kick(struct virtio_net *net)
 {
 	pthread_mutex_lock(&net->vd.lock);
+	if (net->detour_ops && net->detour_ops->kick)
+		net->detour_ops->kick(net->detour);
 	net_rx(net);
 	pthread_mutex_unlock(&net->vd.lock);
 }

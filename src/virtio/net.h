@@ -54,8 +54,9 @@ int virtio_net_update_limits(struct virtio_net *net, const struct throttle_confi
  * A responder inside the device's data path (the MMDS network stack, wired by the machine):
  * it sees every frame the guest sends before the backend does, keeps the ones it wants
  * (they never reach the backend), and whenever the guest has a receive buffer it is asked
- * for a frame before the backend is read. All calls come on the event loop thread with the
- * device's lock held. Frames here are bare Ethernet: the virtio header is the device's.
+ * for a frame before the backend is read. All calls come with the device's lock held: on
+ * the event loop thread, but for reset, which comes on the vCPU thread that reset the
+ * device. Frames here are bare Ethernet: the virtio header is the device's.
  */
 struct net_detour_ops {
 	/* Whether the frame is the detour's, from its first min(len, peek) bytes. */
@@ -66,6 +67,8 @@ struct net_detour_ops {
 	size_t (*next)(void *opaque, uint8_t *buf, size_t size);
 	/* The driver reset the device: whatever the detour had in flight is void. */
 	void (*reset)(void *opaque);
+	/* virtio_net_detour_kick is about to ask for frames (or find the device stopped). */
+	void (*kick)(void *opaque);
 	/* The device is going away (virtio_net_destroy): free (opaque). */
 	void (*destroy)(void *opaque);
 	size_t peek; /* how many bytes wants() needs to see */

@@ -82,7 +82,8 @@ struct seg_in {
 	uint32_t seq, ack;
 	uint8_t flags;
 	uint16_t win;
-	uint16_t mss; /* an MSS option when non-zero */
+	bool zero_win; /* a window of 0 (win 0 means the default, 65535) */
+	uint16_t mss;  /* an MSS option when non-zero */
 	const void *data;
 	size_t len;
 };
@@ -112,7 +113,7 @@ static size_t build_tcp(uint8_t *f, const struct seg_in *in)
 	wr32(tcp + 8, in->ack);
 	tcp[12] = (uint8_t)((20 + opt) / 4) << 4;
 	tcp[13] = in->flags;
-	wr16(tcp + 14, in->win ? in->win : 65535);
+	wr16(tcp + 14, in->zero_win ? 0 : in->win ? in->win : 65535);
 	if (in->mss) {
 		tcp[20] = 2;
 		tcp[21] = 4;
@@ -1029,6 +1030,82 @@ static void test_synack_retransmission(void **state)
 	rig_free(r);
 }
 
+/* An ACK from the guest with window (win), 0 meaning a closed window. */
+static void send_ack_win(struct rig *r, uint32_t seq, uint32_t ack, uint16_t win)
+{
+	struct seg_in in = {.sport = GUEST_PORT, .dport = MMDS_PORT, .seq = seq, .ack = ack,
+			    .flags = TCP_ACK, .win = win, .zero_win = win == 0};
+
+	take(r, build_tcp(r->frame, &in));
+}
+
+/*
+ * The guest's window closes mid-response. The stack probes it with one byte at its
+ * backed-off pace for as long as the guest answers (Linux drops the byte, and answers),
+ * never resets a guest that answers, and once the window opens sends on from the first
+ * byte not acknowledged: no hole where the dropped probe byte was.
+ */
+static void test_zero_window(void **state)
+{
+	struct rig *r = rig_new(1000);
+	struct seg_out *o = segs_new();
+	struct seg_in syn = {.sport = GUEST_PORT, .dport = MMDS_PORT, .seq = 100,
+			     .flags = TCP_SYN, .win = 1000};
+	uint8_t resp[16384];
+	uint32_t snd = 1001, rcv = 101 + (uint32_t)strlen(REQ);
+	unsigned int n, i, round;
+	size_t got;
+	uint64_t last_gap = 0;
+
+	(void)state;
+	r->f.body_len = 3000;
+	take(r, build_tcp(r->frame, &syn));
+	assert_int_equal(drain(r, o, 64), 1);
+	send_ack_win(r, 101, snd, 1000);
+	syn.flags = TCP_ACK | TCP_PSH;
+	syn.seq = 101;
+	syn.ack = snd;
+	syn.data = REQ;
+	syn.len = strlen(REQ);
+	take(r, build_tcp(r->frame, &syn));
+	n = drain(r, o, 64);
+	got = collect(o, n, snd, resp, sizeof(resp));
+	assert_int_equal(got, 1000); /* the guest's window, no more */
+	/* It takes those 1000 bytes and its window closes: nothing goes, but a timer runs. */
+	send_ack_win(r, rcv, snd + 1000, 0);
+	assert_int_equal(drain(r, o, 64), 0);
+	assert_true(mmds_stack_deadline(r->s) != UINT64_MAX);
+	for (round = 0; round < 10; round++) {
+		uint64_t at = mmds_stack_deadline(r->s);
+
+		assert_true(at > r->now);
+		if (round > 2)
+			assert_true(at - r->now >= last_gap); /* backed off, not faster */
+		last_gap = at - r->now;
+		r->now = at;
+		n = drain(r, o, 64);
+		assert_int_equal(n, 1);
+		assert_false(o[0].flags & TCP_RST);
+		assert_int_equal(o[0].seq, snd + 1000);
+		assert_int_equal(o[0].len, 1);
+		/* The probe's byte is dropped (the window is closed); the guest says so. */
+		send_ack_win(r, rcv, snd + 1000, 0);
+		assert_int_equal(drain(r, o, 64), 0);
+	}
+	/* The guest reads: the window opens, and the rest comes from byte 1000 on. */
+	send_ack_win(r, rcv, snd + 1000, 65535);
+	n = drain(r, o, 64);
+	assert_true(n >= 1);
+	assert_int_equal(o[0].seq, snd + 1000);
+	for (i = 0; i < n; i++)
+		assert_false(o[i].flags & TCP_RST);
+	got = collect_more(o, n, snd, resp, sizeof(resp), 1000);
+	assert_int_equal(got, r->f.reply_len);
+	assert_memory_equal(resp, r->f.reply, got);
+	free(o);
+	rig_free(r);
+}
+
 /* A device reset: every connection gone, nothing sent for them, new ones work. */
 static void test_reset(void **state)
 {
@@ -1113,6 +1190,7 @@ int main(void)
 	    cmocka_unit_test(test_connection_limit),
 	    cmocka_unit_test(test_retransmission),
 	    cmocka_unit_test(test_synack_retransmission),
+	    cmocka_unit_test(test_zero_window),
 	    cmocka_unit_test(test_reset),
 	    cmocka_unit_test(test_small_buffer),
 	};

@@ -488,7 +488,9 @@ nested_boot_l1() {
 # nested_report line. NOT_STARTED: the reason if that L1 never started (empty if
 # it did); NOTE: added to the "never started" and "ember exited" reasons (say,
 # " (L1 had no /dev/kvm)"); MARKERs: what the guest must print besides
-# L2-CPUS=WANT_CPUS. Uses the caller's out and run_timeout. 1 on FAIL.
+# L2-CPUS=WANT_CPUS. Uses the caller's out and run_timeout, and its judge_checks if
+# set: a command (say, "nested_mmds_checks V2") that runs with the section's file as
+# its last argument, once the run has ended, and may add to reasons. 1 on FAIL.
 # shellcheck disable=SC2154 # (out, run_timeout: the caller's)
 nested_judge() {
 	local name=$1 cur=$2 not_started=$3 note=$4 want=$5 sect res cpus lasterr rc secs='' apifail what m
@@ -524,6 +526,8 @@ nested_judge() {
 		for m in "$@"; do
 			grep -q -a "$m" "$sect" || reasons+=("no $m")
 		done
+		# shellcheck disable=SC2086 # (a command and its arguments, as words)
+		[ -z "${judge_checks:-}" ] || $judge_checks "$sect"
 	fi
 	nested_report "$name" "$secs" "$cpus" "$want" "$lasterr" ${reasons[@]+"${reasons[@]}"}
 }

@@ -149,7 +149,8 @@ nested_apt_unpack() {
 
 # nested_l1_runner TIMEOUT: prints the shell functions an L1 /run.sh uses to run
 # ember: "start NAME ARGS..." (in the background, its guest's console on ours,
-# stderr kept in /tmp/NAME.err), "finish" (waits, SIGTERM after TIMEOUT s,
+# stderr kept in /tmp/NAME.err), "start_fifo NAME ARGS..." (the same with the
+# console in /tmp/NAME.out and stdin a FIFO on fd 3), "finish" (waits, SIGTERM after TIMEOUT s,
 # SIGKILL 5 s later; prints stderr, any /tmp/NAME.api, and "NESTED-RESULT NAME
 # rc=.. secs=.. timeout=0|1"), and "run NAME ARGS..." (both). A /run.sh that
 # sets run_secs=N gives the runs after it N s instead of TIMEOUT.
@@ -169,6 +170,21 @@ start() {
 	echo "NESTED-BEGIN \$name"
 	t0=\$(now)
 	/bin/ember "\$@" </dev/null 2>/tmp/\$name.err &
+	pid=\$!
+	watchdog
+}
+# start_fifo NAME ARGS...: as start, but the guest's console goes to /tmp/NAME.out (a
+# script can wait for a line there; finish prints it) and ember's stdin is a FIFO that
+# fd 3 holds open: echo LINE >&3 types LINE on the guest's console.
+start_fifo() {
+	name=\$1
+	shift
+	echo "NESTED-BEGIN \$name"
+	t0=\$(now)
+	rm -f /tmp/\$name.in
+	mkfifo /tmp/\$name.in
+	exec 3<>/tmp/\$name.in
+	/bin/ember "\$@" <&3 >/tmp/\$name.out 2>/tmp/\$name.err &
 	pid=\$!
 	watchdog
 }
@@ -195,6 +211,11 @@ finish() {
 	kill \$wd 2>/dev/null
 	to=0
 	[ ! -e /tmp/\$name.timedout ] || to=1
+	# A run started by start_fifo: its console, and the FIFO closed.
+	if [ -e /tmp/\$name.in ]; then
+		exec 3>&-
+		cat /tmp/\$name.out
+	fi
 	echo
 	sed "s/^/NESTED-STDERR \$name: /" /tmp/\$name.err
 	[ ! -e /tmp/\$name.api ] || sed "s/^/NESTED-API \$name: /" /tmp/\$name.api
@@ -205,6 +226,144 @@ run() {
 	finish
 }
 EOS
+}
+
+# nested_l2_net: prints the functions an L2 /init uses on its virtio-net eth0 (after the
+# mounts; busybox ip, ping and /bin/mmds_client, ../tools/mmds_client.c):
+#   arg NAME        the value of NAME=... on the kernel command line (empty if none)
+#   l1_ping         eth0 up as 169.254.100.2/24 and 3 pings of L1's tap0, 169.254.100.1
+#                   (nested_l1_tap): "L2-PING-OK <n> packets received", or
+#                   "L2-PING-FAILED" and ping's output
+#   mmds_checks V1|V2  reads ember's MMDS on eth0 (the store as $mmds_data of
+#                   nested_l1_mmds), prints "L2-MMDS-PATCH-READY" and waits for a
+#                   console line while L1 PATCHes it, reads again, pings L1 again;
+#                   each check prints "L2-MMDS-<CHECK> ok" or "... FAIL <got>" (the
+#                   list: nested_mmds_checks). ember.mmds_bench=N on the command line
+#                   (bench/mmds): then N timed GETs to the MMDS and to L1's httpd.
+nested_l2_net() {
+	cat <<'EOS'
+arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}" ;; esac; done; }
+l1_ping() {
+	ip link set eth0 up
+	ip addr add 169.254.100.2/24 dev eth0
+	if ping -c 3 -W 3 169.254.100.1 >/tmp/ping 2>&1; then
+		echo "L2-PING-OK $(grep -o '[0-9]* packets received' /tmp/ping)"
+	else
+		echo "L2-PING-FAILED"
+		cat /tmp/ping
+	fi
+}
+mmds_checks() {
+	ver=$1
+	if [ ! -x /bin/mmds_client ]; then
+		echo "L2-MMDS FAIL no /bin/mmds_client in this initramfs"
+		return
+	fi
+	ip route add 169.254.169.254 dev eth0
+	# want CHECK EXPECTED ARGS...: mmds_client ARGS' output (status line, body) must contain EXPECTED.
+	want() {
+		check=$1 exp=$2
+		shift 2
+		got=$(mmds_client "$@" 2>&1 | tr '\r\n' '  ')
+		case $got in
+		*"$exp"*) echo "L2-MMDS-$check ok" ;;
+		*) echo "L2-MMDS-$check FAIL $got" ;;
+		esac
+	}
+	tok=
+	if [ "$ver" = V2 ]; then
+		tok=$(mmds_client -X PUT -H 'X-metadata-token-ttl-seconds: 60' /latest/api/token | sed -n 2p)
+		[ -n "$tok" ] && echo "L2-MMDS-V2-TOKEN ok" || echo "L2-MMDS-V2-TOKEN FAIL"
+		want V2-NO-TOKEN "HTTP/1.1 401" /latest/meta-data/ami-id
+		short=$(mmds_client -X PUT -H 'X-metadata-token-ttl-seconds: 1' /latest/api/token | sed -n 2p)
+		sleep 2
+		want V2-EXPIRED-TOKEN "HTTP/1.1 401" -H "X-metadata-token: $short" /latest/meta-data/ami-id
+	fi
+	h=
+	[ -z "$tok" ] || h="X-metadata-token: $tok"
+	want $ver-PLAIN "HTTP/1.1 200 OK ami-12345678" ${h:+-H "$h"} /latest/meta-data/ami-id
+	want $ver-JSON '"ami-12345678"' ${h:+-H "$h"} -H 'Accept: application/json' /latest/meta-data/ami-id
+	want $ver-BEFORE-PATCH "HTTP/1.1 200 OK 1" ${h:+-H "$h"} /latest/meta-data/n
+	echo "L2-MMDS-PATCH-READY"
+	read -r line
+	want $ver-PATCH-SEEN "HTTP/1.1 200 OK 2" ${h:+-H "$h"} /latest/meta-data/n
+	# Ordinary traffic to L1 over the same interface, after the MMDS's.
+	if ping -c 3 -W 3 169.254.100.1 >/tmp/ping 2>&1; then
+		echo "L2-MMDS-L1-PING ok"
+	else
+		echo "L2-MMDS-L1-PING FAIL"
+	fi
+	if [ -n "$(arg ember.mmds_bench)" ]; then
+		mmds_client ${h:+-H "$h"} -n "$(arg ember.mmds_bench)" /latest/meta-data/ami-id
+		echo "L2-HTTPD-$(mmds_client -a 169.254.100.1 -p 8080 -n "$(arg ember.mmds_bench)" /ami-id)"
+	fi
+}
+EOS
+}
+
+# nested_l1_tap: prints the lines of an L1 /init (busybox, tun loaded) that make the TAP
+# of the virtio-net runs: tap0, 169.254.100.1/24, a link-local subnet that exists only
+# inside that L1.
+nested_l1_tap() {
+	cat <<'EOS'
+if tunctl -t tap0 >/dev/null 2>&1; then
+	ip addr add 169.254.100.1/24 dev tap0
+	ip link set tap0 up
+fi
+EOS
+}
+
+# nested_l1_mmds: prints what an L1 /run.sh needs (after nested_l1_runner's functions)
+# for a run whose guest reads ember's MMDS (nested_l2_net's mmds_checks): the store's
+# first contents, $mmds_data, also in /tmp/meta.json (for --metadata); and
+# "mmds_patch CLIENT SOCKET" (for a run started by start_fifo): once the guest prints
+# L2-MMDS-PATCH-READY, PATCH /mmds through SOCKET with api_client CLIENT (n: "1" to
+# "2"), GET /mmds (both into /tmp/NAME.api, each after a "> " line), and send the
+# guest the line it waits for. With $mmds_bench set (bench/mmds), it then records
+# ember's CPU ticks around the guest's timed GETs (L1-MMDS-EMBER-TICKS, in NAME.api).
+nested_l1_mmds() {
+	cat <<'EOS'
+mmds_data='{"latest": {"meta-data": {"ami-id": "ami-12345678", "n": "1"}}}'
+echo "$mmds_data" >/tmp/meta.json
+mmds_patch() {
+	while kill -0 $pid 2>/dev/null && ! grep -q L2-MMDS-PATCH-READY /tmp/$name.out; do
+		sleep 0.1
+	done
+	body='{"latest": {"meta-data": {"n": "2"}}}'
+	echo "> PATCH /mmds $body" >>/tmp/$name.api
+	"$1" "$2" PATCH /mmds "$body" >>/tmp/$name.api 2>&1
+	echo "> GET /mmds" >>/tmp/$name.api
+	"$1" "$2" GET /mmds >>/tmp/$name.api 2>&1
+	echo go >&3
+	[ -n "${mmds_bench:-}" ] || return 0
+	# ember's utime+stime (clock ticks) around the guest's timed GETs.
+	while kill -0 $pid 2>/dev/null && ! grep -q L2-MMDS-L1-PING /tmp/$name.out; do sleep 0.1; done
+	c0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
+	while kill -0 $pid 2>/dev/null && ! grep -q MMDS-LATENCY /tmp/$name.out; do sleep 0.1; done
+	c1=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
+	echo "L1-MMDS-EMBER-TICKS before=$c0 after=$c1" >>/tmp/$name.api
+}
+EOS
+}
+
+# nested_mmds_checks V1|V2 SECTION: a run's MMDS checks, for its judge (it adds to the
+# caller's reasons array): in SECTION (the run's console), every check of the guest's
+# mmds_checks said ok (V2: the token's and both 401s too), L1's PATCH /mmds got a 204,
+# and the guest pinged L1 over the same eth0 before and after the MMDS's traffic.
+nested_mmds_checks() {
+	local v=${1^^} sect=$2 m patch
+	local checks=("$v-PLAIN" "$v-JSON" "$v-BEFORE-PATCH" "$v-PATCH-SEEN" L1-PING)
+	[ "$v" = V1 ] || checks+=(V2-TOKEN V2-NO-TOKEN V2-EXPIRED-TOKEN)
+	for m in "${checks[@]}"; do
+		grep -q -a "^L2-MMDS-$m ok" "$sect" ||
+			reasons+=("MMDS $m: $(grep -a -m 1 "^L2-MMDS-$m \|^L2-MMDS FAIL" "$sect" || echo 'no line')")
+	done
+	patch=$(grep -a -A 1 '^NESTED-API [^ ]*: > PATCH /mmds ' "$sect" | sed -n '2s/^NESTED-API [^ ]*: //p')
+	case $patch in
+	'HTTP/1.1 204'*) ;;
+	*) reasons+=("PATCH /mmds not accepted: ${patch:-no answer}") ;;
+	esac
+	grep -q -a 'L2-PING-OK 3 packets received' "$sect" || reasons+=("the guest could not ping L1 over the TAP")
 }
 
 # nested_report NAME SECS CPUS WANT LASTERR [REASON...]: prints the run's
@@ -329,7 +488,9 @@ nested_boot_l1() {
 # nested_report line. NOT_STARTED: the reason if that L1 never started (empty if
 # it did); NOTE: added to the "never started" and "ember exited" reasons (say,
 # " (L1 had no /dev/kvm)"); MARKERs: what the guest must print besides
-# L2-CPUS=WANT_CPUS. Uses the caller's out and run_timeout. 1 on FAIL.
+# L2-CPUS=WANT_CPUS. Uses the caller's out and run_timeout, and its judge_checks if
+# set: a command (say, "nested_mmds_checks V2") that runs with the section's file as
+# its last argument, once the run has ended, and may add to reasons. 1 on FAIL.
 # shellcheck disable=SC2154 # (out, run_timeout: the caller's)
 nested_judge() {
 	local name=$1 cur=$2 not_started=$3 note=$4 want=$5 sect res cpus lasterr rc secs='' apifail what m
@@ -365,6 +526,8 @@ nested_judge() {
 		for m in "$@"; do
 			grep -q -a "$m" "$sect" || reasons+=("no $m")
 		done
+		# shellcheck disable=SC2086 # (a command and its arguments, as words)
+		[ -z "${judge_checks:-}" ] || $judge_checks "$sect"
 	fi
 	nested_report "$name" "$secs" "$cpus" "$want" "$lasterr" ${reasons[@]+"${reasons[@]}"}
 }

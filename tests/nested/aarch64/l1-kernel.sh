@@ -23,11 +23,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${1:-build/nested/cache-aarch64}
 
 # The drivers each level needs: LEVEL CONFIG_SYMBOL MODULE (module file name).
-# L1 needs KVM for /dev/kvm. L2 needs virtio over MMIO with its blk and rng
-# devices, the 16550 console (ns16550a in the device tree, ttyS0) and the
-# PL031 clock that ember describes, and virtio-vsock (the snapshot runs).
+# L1 needs KVM for /dev/kvm, and tun for the TAP of the MMDS runs. L2 needs
+# virtio over MMIO with its blk and rng devices, the 16550 console (ns16550a in
+# the device tree, ttyS0) and the PL031 clock that ember describes,
+# virtio-vsock (the snapshot runs) and virtio-net (the MMDS runs).
 wanted="
 l1 KVM kvm
+l1 TUN tun
 l2 VIRTIO virtio
 l2 VIRTIO_MMIO virtio_mmio
 l2 VIRTIO_BLK virtio_blk
@@ -38,6 +40,7 @@ l2 SERIAL_OF_PLATFORM of_serial
 l2 RTC_DRV_PL031 rtc-pl031
 l2 VSOCKETS vsock
 l2 VIRTIO_VSOCKETS vmw_vsock_virtio_transport
+l2 VIRTIO_NET virtio_net
 "
 
 have_all() {

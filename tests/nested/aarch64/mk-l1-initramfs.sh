@@ -10,10 +10,11 @@
 # L1's modules come from l1-kernel.sh's cache: $NESTED_CACHE, by default
 # <repo>/build/nested/cache-aarch64.
 #
-# /init prints L1-INSMOD-FAILED <mod> for a module that does not load,
-# L1-KVM-MISSING without /dev/kvm, L1-DMESG: <line> for the kernel's
-# kvm/vgic lines, L1-STARTED uptime=<s>, runs /run.sh, prints
-# L1-RUN-RC=<its status> and powers L1 off.
+# /init prints L1-INSMOD-FAILED <mod> for a module that does not load, makes
+# tap0 (169.254.100.1/24, for virtio-net), prints L1-KVM-MISSING without
+# /dev/kvm, L1-DMESG: <line> for the kernel's kvm/vgic lines,
+# L1-STARTED uptime=<s>, runs /run.sh, prints L1-RUN-RC=<its status> and
+# powers L1 off.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,6 +63,10 @@ chmod 755 "$root/run.sh"
 for m in @MODS@; do
 	insmod "/lib/modules/$m" || echo "L1-INSMOD-FAILED $m"
 done
+EOS
+	# A TAP for the MMDS runs' virtio-net (tun is among L1's modules).
+	nested_l1_tap
+	cat <<'EOS'
 [ -c /dev/kvm ] || echo "L1-KVM-MISSING"
 dmesg | grep -E 'kvm \[|vgic|Hyp mode' | sed 's/^/L1-DMESG: /'
 echo "L1-STARTED uptime=$(cut -d' ' -f1 /proc/uptime)"

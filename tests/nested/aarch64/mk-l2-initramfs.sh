@@ -2,9 +2,10 @@
 # Builds the busybox initramfs of the aarch64 L2 guest (the Linux that ember
 # boots inside L1), and optionally the raw disk image its checks expect.
 #
-# usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img [VSOCK_TOOL]]
-#   VSOCK_TOOL  an arm64 static build of ../tools/vsock_tool.c, which becomes
-#               /bin/vsock_tool (the vsock checks need it)
+# usage: mk-l2-initramfs.sh OUT.cpio[.gz] [DISK_OUT.img [BIN...]]
+#   BIN         arm64 static programs copied into /bin: vsock_tool
+#               (../tools/vsock_tool.c) for the vsock checks, mmds_client
+#               (../tools/mmds_client.c) for the MMDS checks
 # The kernel modules and the arm64 busybox come from l1-kernel.sh's cache:
 # $NESTED_CACHE, by default <repo>/build/nested/cache-aarch64.
 #
@@ -24,6 +25,11 @@
 #     L2-REFUSED rc=-1 errno=...   host port 5001 (no listener) refused
 #     L2-ECHO-DONE bytes=1048576   the host's new connection to port 1234
 #                       was echoed (the host checks the bytes)
+#   with ember.mmds=V1|V2 (a virtio-net on L1's tap0, ember's MMDS on it; see
+#   nested_l2_net in ../lib.sh): L2-PING-OK <n> packets received (eth0 is
+#   169.254.100.2/24, L1 169.254.100.1), then each MMDS check as
+#   L2-MMDS-<CHECK> ok|FAIL <got>, with L2-MMDS-PATCH-READY before the line it
+#   waits for on the console while L1 PATCHes the store
 #   L2-DISK-OK        the first 512 bytes of /dev/vda start with the marker
 #                     that DISK_OUT.img starts with
 #   L2-RNG-OK ...     /dev/hwrng gave 64 bytes and rng_current is virtio_rng
@@ -37,11 +43,11 @@ repo=$(cd "$here/../../.." && pwd)
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-	echo "usage: $0 OUT.cpio[.gz] [DISK_OUT.img [VSOCK_TOOL]]" >&2
+if [ $# -lt 1 ]; then
+	echo "usage: $0 OUT.cpio[.gz] [DISK_OUT.img [BIN...]]" >&2
 	exit 2
 fi
-out=$1 disk=${2:-} vsock_tool=${3:-}
+out=$1 disk=${2:-}
 cache=${NESTED_CACHE:-$repo/build/nested/cache-aarch64}
 marker="EMBER-NESTED-AARCH64-DISK-0"
 
@@ -59,10 +65,12 @@ nested_rootfs "$root" "$cache/busybox"
 mkdir -p "$root/lib/modules"
 mods=$(tr '\n' ' ' <"$cache/l2.modules")
 for m in $mods; do cp "$cache/modules/$m" "$root/lib/modules/"; done
-[ -z "$vsock_tool" ] || install -m 755 "$vsock_tool" "$root/bin/vsock_tool"
+for bin in "${@:3}"; do install -m 755 "$bin" "$root/bin/"; done
 
 {
 	nested_init_head
+	# arg, l1_ping and mmds_checks.
+	nested_l2_net
 	sed "s/@MODS@/$mods/; s/@MARKER@/$marker/" <<'EOS'
 # Kernel messages from the drivers loaded below would cut into the markers.
 dmesg -n 1
@@ -135,6 +143,14 @@ if grep -q 'ember.snapshot=1' /proc/cmdline; then
 			fail "vsock: no connection from the host to port 1234 after the restore"
 			kill $echoer
 		fi
+	fi
+fi
+if [ -n "$(arg ember.mmds)" ]; then
+	if wait_for /sys/class/net/eth0; then
+		l1_ping
+		mmds_checks "$(arg ember.mmds)"
+	else
+		fail "net: no eth0"
 	fi
 fi
 want=@MARKER@

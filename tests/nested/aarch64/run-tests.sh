@@ -8,6 +8,12 @@
 # A run passes when ember exits 0 and the guest printed L2-CPUS=2,
 # L2-DISK-OK, L2-RNG-OK and L2-MARKER-OK, and no L2-FAIL (see
 # mk-l2-initramfs.sh); in the API run, every API request must succeed too.
+# The GICv3 API and config-file runs also carry the MMDS checks (x86_64's
+# mmds-v2 and mmds-v1, on one GIC as the issue asks; v3, where both of those
+# runs are): their VM has a virtio-net on L1's tap0 with ember's MMDS on it
+# (V2 set up and filled through the API; V1 from the config file and
+# --metadata), the guest pings L1 and reads the MMDS (plain, JSON, tokens, 401s),
+# and sees the PATCH /mmds that L1 sends while it runs (nested_mmds_checks).
 # The snapshot runs pause the guest, snapshot it, SIGKILL ember and restore it
 # in a new one; the guest must go on (L2-SNAP-READY, then L2-RESTORED with the
 # line sent after the restore) and pass its device checks restored. Their VM
@@ -22,7 +28,9 @@
 #   NESTED_CACHE          kernel/busybox cache (default <repo>/build/nested/cache-aarch64)
 #   NESTED_RUN_TIMEOUT    seconds per ember run inside L1 (default 90)
 #   NESTED_START_TIMEOUT  seconds for L1 to reach its /init (default 60)
-#   NESTED_ONLY           space-separated run names to do (default: all)
+#   NESTED_ONLY           space-separated run names to do (default: all);
+#                         mmds-v1 and mmds-v2 (x86_64's) name the GICv3
+#                         config-file and API runs, which carry those checks
 #   VERBOSE=1             stream the L1 console while it runs
 # Exit status: 0 only if every run passed.
 set -eu
@@ -46,18 +54,29 @@ ember=$1
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$here/../lib.sh"
 
-# The L2 guest: the same VM three ways, then snapshotted and restored on each
-# GIC. Its console is the 16550 (ttyS0).
+# The L2 guest: the same VM three ways (with an MMDS on a virtio-net in the
+# API and config-file runs), then snapshotted and restored on each GIC. Its
+# console is the 16550 (ttyS0).
 l2_args="console=ttyS0 earlycon panic=1"
 l2_cpus=2
 # name, the L1's GIC version, then how ember is started (see run.sh below).
 tests=(
 	"gicv2-2cpu 2 run --gic v2 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --boot-args '$l2_args'"
 	"gicv3-2cpu-api 3 run_api --gic v3 --api-sock /tmp/ember.sock"
-	"gicv3-2cpu-config 3 run --gic v3 --no-api --config-file /payload/vm.json"
+	# An API socket for the PATCH /mmds; /tmp/meta.json: nested_l1_mmds's $mmds_data.
+	"gicv3-2cpu-config 3 run_mmds --gic v3 --api-sock /tmp/ember.sock --config-file /payload/vm.json --metadata /tmp/meta.json"
 	"gicv2-snapshot 2 run_snapshot --gic v2 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --vsock 3,/tmp/v.sock --boot-args '$l2_args ember.snapshot=1 ember.vsock=1'"
 	"gicv3-snapshot 3 run_snapshot --gic v3 --kernel /payload/Image --initrd /payload/l2-test.cpio.gz --vcpus $l2_cpus --memory 256 --disk /payload/disk.img --rng --vsock 3,/tmp/v.sock --boot-args '$l2_args ember.snapshot=1 ember.vsock=1'"
 )
+# x86_64's names for its MMDS runs pick the runs that carry those checks here.
+if [ -n "${NESTED_ONLY:-}" ]; then
+	only=
+	for w in $NESTED_ONLY; do
+		case $w in mmds-v1) w=gicv3-2cpu-config ;; mmds-v2) w=gicv3-2cpu-api ;; esac
+		only="$only $w"
+	done
+	NESTED_ONLY=$only
+fi
 nested_select tests
 mkdir -p "$out"
 log=$out/run-tests.log
@@ -87,17 +106,23 @@ ln -s "$cache/Image" "$payload/Image"
 # Both ends of the vsock checks: L1's (/payload/vsock_tool) and the guest's.
 aarch64-linux-gnu-gcc -static -O2 -o "$payload/vsock_tool" "$here/../tools/vsock_tool.c" >>"$log" 2>&1 ||
 	nested_setup_fail "could not build vsock_tool (see $log)"
-"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" "$payload/disk.img" "$payload/vsock_tool" >>"$log" 2>&1 ||
-	nested_setup_fail "could not build the L2 initramfs (see $log)"
-# The config-file run's VM, in Firecracker's --config-file shape.
+# The guest's HTTP client for the MMDS checks.
+aarch64-linux-gnu-gcc -static -O2 -o "$out/mmds_client" "$here/../tools/mmds_client.c" >>"$log" 2>&1 ||
+	nested_setup_fail "could not build mmds_client (see $log)"
+"$here/mk-l2-initramfs.sh" "$payload/l2-test.cpio.gz" "$payload/disk.img" "$payload/vsock_tool" \
+	"$out/mmds_client" >>"$log" 2>&1 || nested_setup_fail "could not build the L2 initramfs (see $log)"
+# The config-file run's VM, in Firecracker's --config-file shape: the API run's, with
+# MMDS V1 where that one has V2.
 cat >"$payload/vm.json" <<EOF
 {
   "boot-source": {"kernel_image_path": "/payload/Image", "initrd_path": "/payload/l2-test.cpio.gz",
-                  "boot_args": "$l2_args"},
+                  "boot_args": "$l2_args ember.mmds=V1"},
   "machine-config": {"vcpu_count": $l2_cpus, "mem_size_mib": 256},
   "drives": [{"drive_id": "rootfs", "path_on_host": "/payload/disk.img", "is_root_device": false,
               "is_read_only": true}],
-  "entropy": {}
+  "entropy": {},
+  "network-interfaces": [{"iface_id": "eth0", "guest_mac": "02:00:00:00:00:02", "host_dev_name": "tap0"}],
+  "mmds-config": {"network_interfaces": ["eth0"], "version": "V1"}
 }
 EOF
 
@@ -113,6 +138,7 @@ gen_script() {
 # Generated by tests/nested/aarch64/run-tests.sh (GIC v$gic).
 EOS
 	nested_l1_runner "$run_timeout"
+	nested_l1_mmds
 	cat <<EOS
 # api METHOD PATH [BODY]: one request, as a Firecracker user would send it;
 # on a failure ember is stopped.
@@ -124,16 +150,30 @@ api() {
 	echo "NESTED-APIFAIL \$name \$apifail"
 	kill \$pid 2>/dev/null
 }
-# run_api NAME ARGS...: ember waits on its API socket; configure and start it.
+# run_api NAME ARGS...: ember waits on its API socket; configure it (with a virtio-net
+# on tap0 and ember's MMDS V2 on it, the store filled by PUT /mmds) and start it; then
+# PATCH the store once the guest asks (mmds_patch).
 run_api() {
 	rm -f /tmp/ember.sock
 	apifail=
-	start "\$@"
+	start_fifo "\$@"
 	api PUT /machine-config '{"vcpu_count":$l2_cpus,"mem_size_mib":256}'
-	api PUT /boot-source '{"kernel_image_path":"/payload/Image","initrd_path":"/payload/l2-test.cpio.gz","boot_args":"$l2_args"}'
+	api PUT /boot-source '{"kernel_image_path":"/payload/Image","initrd_path":"/payload/l2-test.cpio.gz","boot_args":"$l2_args ember.mmds=V2"}'
 	api PUT /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/payload/disk.img","is_root_device":false,"is_read_only":true}'
 	api PUT /entropy '{}'
+	api PUT /network-interfaces/eth0 '{"iface_id":"eth0","guest_mac":"02:00:00:00:00:02","host_dev_name":"tap0"}'
+	api PUT /mmds/config '{"version":"V2","network_interfaces":["eth0"]}'
+	api PUT /mmds "\$mmds_data"
 	api PUT /actions '{"action_type":"InstanceStart"}'
+	mmds_patch /bin/api_client /tmp/ember.sock
+	finish
+}
+# run_mmds NAME ARGS...: ember started with ARGS (an MMDS in them, its API on
+# /tmp/ember.sock); PATCH the store once the guest asks (mmds_patch).
+run_mmds() {
+	rm -f /tmp/ember.sock
+	start_fifo "\$@"
+	mmds_patch /bin/api_client /tmp/ember.sock
 	finish
 }
 # snapapi SOCKET METHOD PATH BODY: one request of run_snapshot; a failure is
@@ -270,12 +310,14 @@ boot_gic() {
 # judge_gic NAME: the run's line (nested_runs' JUDGE).
 # shellcheck disable=SC2317 # (called by nested_runs)
 judge_gic() {
-	local snap=()
+	local snap=() judge_checks=
 	case $1 in
 	*-snapshot)
 		snap=(L2-SNAP-READY 'L2-RESTORED .*got=go' L2-HOLD-RESET L2-CLIENT-OK 'L2-REFUSED rc=-1'
 			'L1-ECHO-DONE bytes=1048576' 'L1-CLIENT-OK OK ' 'L2-ECHO-DONE bytes=1048576')
 		;;
+	gicv3-2cpu-api) judge_checks="nested_mmds_checks V2" ;;
+	gicv3-2cpu-config) judge_checks="nested_mmds_checks V1" ;;
 	esac
 	nested_judge "$1" "$cur" "$not_started" "$kvm_missing" "$l2_cpus" ${snap[@]+"${snap[@]}"} \
 		L2-DISK-OK L2-RNG-OK L2-MARKER-OK

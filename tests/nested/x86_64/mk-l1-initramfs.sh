@@ -52,7 +52,8 @@ if [ -n "$extra" ]; then
 	cp -rL "$extra"/. "$root/payload/"
 fi
 
-cat >"$root/init" <<'EOS'
+{
+	cat <<'EOS'
 #!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -64,11 +65,10 @@ cd /
 for m in irqbypass kvm kvm-amd tun loop; do
 	insmod "/lib/modules/$m.ko" || echo "L1-INSMOD-FAILED $m"
 done
-# A TAP for virtio-net runs, on a link-local subnet that exists only inside this VM.
-if tunctl -t tap0 >/dev/null 2>&1; then
-	ip addr add 169.254.100.1/24 dev tap0
-	ip link set tap0 up
-fi
+EOS
+	# A TAP for virtio-net runs, on a link-local subnet that exists only inside this VM.
+	nested_l1_tap
+	cat <<'EOS'
 [ -c /dev/kvm ] || echo "L1-KVM-MISSING"
 echo "L1-STARTED uptime=$(cut -d' ' -f1 /proc/uptime)"
 sh /run.sh
@@ -77,5 +77,6 @@ sync
 poweroff -f
 while :; do sleep 1; done
 EOS
+} >"$root/init"
 chmod 755 "$root/init"
 nested_cpio "$root" "$out"

@@ -104,6 +104,8 @@ EOS
 
 case $mode in
 test)
+	# arg, l1_ping and mmds_checks.
+	nested_l2_net >>"$root/init"
 	cat >>"$root/init" <<'EOS'
 echo "L2-CPUS=$(ncpus)"
 # ember.snapshot=1: a process and the uptime that must outlive a snapshot and restore. The
@@ -127,57 +129,9 @@ if grep -q 'ember.snapshot=1' /proc/cmdline; then
 	sleep 2
 	echo "L2-RESTORED uptime=$(cut -d' ' -f1 /proc/uptime) ticker-alive=$alive ticks=$(cat /tmp/ticks) got=$line"
 fi
-# mmds_checks V1|V2: each check prints "L2-MMDS-<CHECK> ok" or "L2-MMDS-<CHECK> FAIL <got>".
-mmds_checks() {
-	ver=$1
-	if [ ! -x /bin/mmds_client ]; then
-		echo "L2-MMDS FAIL no /bin/mmds_client in this initramfs"
-		return
-	fi
-	ip route add 169.254.169.254 dev eth0
-	# want CHECK EXPECTED ARGS...: mmds_client ARGS' output (status line, body) must contain EXPECTED.
-	want() {
-		check=$1 exp=$2
-		shift 2
-		got=$(mmds_client "$@" 2>&1 | tr '\r\n' '  ')
-		case $got in
-		*"$exp"*) echo "L2-MMDS-$check ok" ;;
-		*) echo "L2-MMDS-$check FAIL $got" ;;
-		esac
-	}
-	tok=
-	if [ "$ver" = V2 ]; then
-		tok=$(mmds_client -X PUT -H 'X-metadata-token-ttl-seconds: 60' /latest/api/token | sed -n 2p)
-		[ -n "$tok" ] && echo "L2-MMDS-V2-TOKEN ok" || echo "L2-MMDS-V2-TOKEN FAIL"
-		want V2-NO-TOKEN "HTTP/1.1 401" /latest/meta-data/ami-id
-		short=$(mmds_client -X PUT -H 'X-metadata-token-ttl-seconds: 1' /latest/api/token | sed -n 2p)
-		sleep 2
-		want V2-EXPIRED-TOKEN "HTTP/1.1 401" -H "X-metadata-token: $short" /latest/meta-data/ami-id
-	fi
-	h=
-	[ -z "$tok" ] || h="X-metadata-token: $tok"
-	want $ver-PLAIN "HTTP/1.1 200 OK ami-12345678" ${h:+-H "$h"} /latest/meta-data/ami-id
-	want $ver-JSON '"ami-12345678"' ${h:+-H "$h"} -H 'Accept: application/json' /latest/meta-data/ami-id
-	want $ver-BEFORE-PATCH "HTTP/1.1 200 OK 1" ${h:+-H "$h"} /latest/meta-data/n
-	echo "L2-MMDS-PATCH-READY"
-	read -r line
-	want $ver-PATCH-SEEN "HTTP/1.1 200 OK 2" ${h:+-H "$h"} /latest/meta-data/n
-	# Ordinary traffic to L1 over the same interface, after the MMDS's.
-	if ping -c 3 -W 3 169.254.100.1 >/tmp/ping 2>&1; then
-		echo "L2-MMDS-L1-PING ok"
-	else
-		echo "L2-MMDS-L1-PING FAIL"
-	fi
-	# ember.mmds_bench=N (bench/mmds): N timed GETs to the MMDS, then to L1's busybox httpd.
-	if [ -n "$(arg ember.mmds_bench)" ]; then
-		mmds_client ${h:+-H "$h"} -n "$(arg ember.mmds_bench)" /latest/meta-data/ami-id
-		echo "L2-HTTPD-$(mmds_client -a 169.254.100.1 -p 8080 -n "$(arg ember.mmds_bench)" /ami-id)"
-	fi
-}
 # Devices the run gave us, each reported on one line for the host to check.
 # ember.ip=A ember.peer=B: two guests on one switch. Each pings the other until it answers
 # (the other may boot later), then stays up a while so that the other's pings find it.
-arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}" ;; esac; done; }
 if [ -e /sys/class/net/eth0 ] && [ -n "$(arg ember.peer)" ]; then
 	ip link set eth0 up
 	ip addr add "$(arg ember.ip)/24" dev eth0
@@ -194,14 +148,7 @@ if [ -e /sys/class/net/eth0 ] && [ -n "$(arg ember.peer)" ]; then
 	fi
 	sleep 8
 elif [ -e /sys/class/net/eth0 ]; then
-	ip link set eth0 up
-	ip addr add 169.254.100.2/24 dev eth0
-	if ping -c 3 -W 3 169.254.100.1 >/tmp/ping 2>&1; then
-		echo "L2-PING-OK $(grep -o '[0-9]* packets received' /tmp/ping)"
-	else
-		echo "L2-PING-FAILED"
-		cat /tmp/ping
-	fi
+	l1_ping
 	# ember.mmds=V1|V2: ember's MMDS on eth0 (the L1 started it with --metadata holding
 	# latest/meta-data/{ami-id=ami-12345678,n=1}); then the L1 PATCHes n to 2 while we
 	# wait for a console line, and the next read must see it.

@@ -637,7 +637,7 @@ nested_classify_stall() {
 				failure("the VMM ended by itself: " l)
 			if (l ~ /^NESTED-APIFAIL /)
 				failure("an API request failed: " l)
-			if (l ~ /L2-[A-Z0-9-]*FAIL/)
+			if (l ~ /L2-[A-Z0-9-]* ?FAIL/)
 				failure("the guest reported a failed check: " l)
 			if (l ~ /L2-MARKER-OK/)
 				failure("the guest finished its checks")

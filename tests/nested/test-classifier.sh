@@ -27,6 +27,8 @@ cases=(
 	"l1-stack-guard|l1-stack-guard||stall: L1 kernel stack overflow in page-fault handling, in ember's thread|"
 	"l1-stack-guard-other-vmm|l1-stack-guard|--vmm lkvm|failure|a kernel panic"
 	"wrong-output|wrong-output||failure|the guest finished its checks"
+	# A check that says "<NAME> FAIL" (the MMDS checks' form) is a failure before any stall.
+	"mmds-fail-then-stall|mmds-fail-stall||failure|the guest reported a failed check"
 	# arm64 and riscv64 (--no-nmi): an unanswered backtrace IPI proves nothing.
 	"no-nmi-rcu-unanswered|rcu-nmi-unanswered|--no-nmi|failure|no test-bed stall signature"
 	"no-nmi-workqueue-lockup|riscv-workqueue-lockup|--no-nmi|stall: L2 workqueue lockup on CPU 1 (stuck for 31s)|"

@@ -335,13 +335,37 @@ mmds_patch() {
 	echo "> GET /mmds" >>/tmp/$name.api
 	"$1" "$2" GET /mmds >>/tmp/$name.api 2>&1
 	echo go >&3
+	# With a metrics file (PUT /metrics or the config file's "metrics"): the mmds section
+	# of a line flushed once the guest's MMDS checks are over.
+	if [ -n "${mmds_metrics:-}" ]; then
+		while kill -0 $pid 2>/dev/null && ! grep -q L2-MMDS-L1-PING /tmp/$name.out; do
+			sleep 0.1
+		done
+		echo "> PUT /actions FlushMetrics" >>/tmp/$name.api
+		"$1" "$2" PUT /actions '{"action_type": "FlushMetrics"}' >>/tmp/$name.api 2>&1
+		echo "L1-MMDS-METRICS $(tail -n 1 "$mmds_metrics" | grep -o '"mmds":{[^}]*}')" >>/tmp/$name.api
+	fi
 	[ -n "${mmds_bench:-}" ] || return 0
-	# ember's utime+stime (clock ticks) around the guest's timed GETs.
+	# ember's utime+stime (clock ticks) around the guest's timed GETs: the whole process
+	# (its vCPU threads' time includes the guest's own, spent in KVM_RUN), and its other
+	# threads alone (the device thread, where the MMDS answers: the VMM-side cost).
 	while kill -0 $pid 2>/dev/null && ! grep -q L2-MMDS-L1-PING /tmp/$name.out; do sleep 0.1; done
 	c0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
+	v0=$(vmm_ticks)
 	while kill -0 $pid 2>/dev/null && ! grep -q MMDS-LATENCY /tmp/$name.out; do sleep 0.1; done
 	c1=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
-	echo "L1-MMDS-EMBER-TICKS before=$c0 after=$c1" >>/tmp/$name.api
+	v1=$(vmm_ticks)
+	echo "L1-MMDS-EMBER-TICKS before=$c0 after=$c1 vmm_before=$v0 vmm_after=$v1" >>/tmp/$name.api
+}
+# The clock ticks of ember's threads but its vCPUs (their names: "ember_vcpu N").
+vmm_ticks() {
+	sum=0
+	for t in /proc/$pid/task/*; do
+		case $(cat $t/comm 2>/dev/null) in ember_vcpu*) continue ;; esac
+		# Fields after the ")" that ends the name: utime and stime are the 12th and 13th.
+		sum=$((sum + $(sed 's/.*) //' $t/stat 2>/dev/null | awk '{ print $12 + $13 + 0 }')))
+	done
+	echo $sum
 }
 EOS
 }
@@ -349,7 +373,8 @@ EOS
 # nested_mmds_checks V1|V2 SECTION: a run's MMDS checks, for its judge (it adds to the
 # caller's reasons array): in SECTION (the run's console), every check of the guest's
 # mmds_checks said ok (V2: the token's and both 401s too), L1's PATCH /mmds got a 204,
-# and the guest pinged L1 over the same eth0 before and after the MMDS's traffic.
+# and the guest pinged L1 over the same eth0 before and after the MMDS's traffic. With a
+# third argument "metrics": the metrics line mmds_patch flushed counted that traffic.
 nested_mmds_checks() {
 	local v=${1^^} sect=$2 m patch
 	local checks=("$v-PLAIN" "$v-JSON" "$v-BEFORE-PATCH" "$v-PATCH-SEEN" L1-PING)
@@ -364,6 +389,12 @@ nested_mmds_checks() {
 	*) reasons+=("PATCH /mmds not accepted: ${patch:-no answer}") ;;
 	esac
 	grep -q -a 'L2-PING-OK 3 packets received' "$sect" || reasons+=("the guest could not ping L1 over the TAP")
+	[ "${3:-}" = metrics ] || return 0
+	# The mmds metrics saw the guest's traffic: frames both ways, connections, requests.
+	m=$(grep -a -m 1 'L1-MMDS-METRICS ' "$sect")
+	for k in rx_accepted tx_frames tx_bytes connections_created connections_destroyed requests; do
+		[[ $m =~ \"$k\":[1-9] ]] || reasons+=("mmds metrics: no $k in: ${m:-no metrics line}")
+	done
 }
 
 # nested_report NAME SECS CPUS WANT LASTERR [REASON...]: prints the run's

@@ -325,9 +325,12 @@ run_mmds() {
   "boot_args": "console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux ember.mmds=\$ver\$bench"},
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
  "network-interfaces": [{"iface_id": "eth0", "guest_mac": "02:00:00:00:00:02", "host_dev_name": "tap0"}],
- "mmds-config": {"network_interfaces": ["eth0"], "version": "\$ver"}}
+ "mmds-config": {"network_interfaces": ["eth0"], "version": "\$ver"},
+ "metrics": {"metrics_path": "/tmp/\$name.metrics"}}
 EOF
 	rm -f /tmp/m.sock
+	: >/tmp/\$name.metrics
+	mmds_metrics=/tmp/\$name.metrics
 	start_fifo \$name --api-sock /tmp/m.sock --config-file /tmp/\$name.json --metadata /tmp/meta.json
 	mmds_patch /payload/api_client /tmp/m.sock
 	finish
@@ -553,7 +556,7 @@ judge_run() {
 		if grep -q -- ' --net' <<<"$t" && ! grep -q -a 'L2-PING-OK 3 packets received' "$sect"; then
 			reasons+=("the guest could not ping L1 over the TAP")
 		fi
-		case $name in mmds-v*) nested_mmds_checks "${name#mmds-}" "$sect" ;; esac
+		case $name in mmds-v*) nested_mmds_checks "${name#mmds-}" "$sect" metrics ;; esac
 		[ "$name" != vmlinux-poweroff ] || poweroff_checks "$sect"
 		[ "$name" != debian-stock-2cpu ] || stock_checks "$sect"
 	fi

@@ -11,6 +11,8 @@
 #   real Linux on x86_64 and on arm64 (GICv2 and GICv3 L1s), and (without QEMU) the nested
 #   tier's test-bed stall classifier.
 # Set EMBER_SKIP_NESTED=1 to leave out the nested tier (it needs ~5 minutes of QEMU TCG).
+# The tiers on /dev/kvm are skipped, each with a SKIP line, on a host without a usable KVM
+# (tools/kvm-usable.sh); the nested tier brings its own KVM (inside QEMU) and still runs.
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -51,6 +53,20 @@ asan_unit() {
 	return "${PIPESTATUS[0]}"
 }
 
+# The tiers that run guests on this host's /dev/kvm. On a host without a usable KVM (a
+# machine whose kernel is itself a guest, say) each is one SKIP line with the reason,
+# counted apart: not a pass, and not a failure of ember's. Where /dev/kvm works, they run.
+kvm_why=$(tools/kvm-usable.sh)
+kvm_step() {
+	local name=$1
+	if [ -z "$kvm_why" ]; then
+		step "$@"
+		return
+	fi
+	echo "== $name: skipped"
+	echo "SKIP: $name (this tier needs a usable /dev/kvm: $kvm_why)" | tee -a "$results"
+}
+
 start=$(date +%s)
 step build build_all
 step lint tools/check-arch-ifdefs.sh
@@ -78,8 +94,8 @@ fuzz_short() {
 	return $rc
 }
 step fuzz fuzz_short
-step cli tests/integration/cli.sh build/ember build/guest
-step guest tests/guest/run.sh build/ember
+kvm_step cli tests/integration/cli.sh build/ember build/guest
+kvm_step guest tests/guest/run.sh build/ember
 asan_guests() {
 	GUEST_DIR=build/guest tests/guest/run.sh build/ember-asan | sed 's/^\(PASS\|FAIL\): guest/\1: asan-guest/'
 	local rc=${PIPESTATUS[0]}
@@ -90,23 +106,23 @@ asan_guests() {
 	echo "PASS: asan-guest/sanitizer-clean"
 	return "$rc"
 }
-step asan-guest asan_guests
+kvm_step asan-guest asan_guests
 # ember-switch between tiny guests (no root or TAP), its control socket and command line.
-step switch tests/switch/run.sh build/ember build/ember-switch build/guest
-step seccomp tests/seccomp/run.sh build/ember build/guest
-step api tests/api/run.sh build/ember
+kvm_step switch tests/switch/run.sh build/ember build/ember-switch build/guest
+kvm_step seccomp tests/seccomp/run.sh build/ember build/guest
+kvm_step api tests/api/run.sh build/ember
 # emberctl: a fleet of VMs (20 at once, churn, races, a stale state directory), and the
 # same but the churn with emberctl under ASan+UBSan (ember as usual).
-step fleet tests/fleet/run.sh build/emberctl
+kvm_step fleet tests/fleet/run.sh build/emberctl
 asan_fleet() {
 	tests/fleet/run.sh build/emberctl-asan -k "not churn" |
 		sed 's/^\(PASS\|FAIL\|SKIP\): fleet/\1: asan-fleet/'
 	return "${PIPESTATUS[0]}"
 }
-step asan-fleet asan_fleet
+kvm_step asan-fleet asan_fleet
 # ember started through ember-jailer (as root; the jail needs the static build, which the
 # test takes as build/ember-static).
-step jailer tests/jailer/run.sh build/ember-jailer build/ember build/guest
+kvm_step jailer tests/jailer/run.sh build/ember-jailer build/ember build/guest
 # The API under ASan+UBSan too: every request path through a sanitized server.
 asan_api() {
 	local rc
@@ -121,7 +137,7 @@ asan_api() {
 	echo "PASS: asan-api/sanitizer-clean"
 	return "$rc"
 }
-step asan-api asan_api
+kvm_step asan-api asan_api
 if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
 	echo "== nested: skipped (EMBER_SKIP_NESTED=1)"
 else
@@ -132,7 +148,12 @@ fi
 
 passed=$(grep -c '^PASS: ' "$results")
 failed=$(grep -c '^FAIL: ' "$results")
+skipped=$(grep -c '^SKIP: ' "$results")
 echo "== done in $(($(date +%s) - start)) s; failures, if any:"
 grep '^FAIL: ' "$results"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "== skipped (not run here, so not passed):"
+	grep '^SKIP: ' "$results"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -23,11 +23,10 @@ CMDLINE='console=ttyS0 foo="a b" x=1 ünï'
 INITRD_LEN=5000
 export LC_ALL=C
 
-if ! { exec 3<>/dev/kvm; } 2>/dev/null; then
-	echo "FAIL: guest/kvm (no /dev/kvm)"
+if ! why=$("$(dirname "$0")/../../tools/kvm-usable.sh"); then
+	echo "FAIL: guest/kvm ($why)"
 	exit 1
 fi
-exec 3>&-
 mkdir -p "$LOGS"
 
 # A reproducible pseudo-random initrd and its FNV-1a 32, computed here.

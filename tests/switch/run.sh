@@ -36,11 +36,10 @@ fail() {
 	failed=1
 }
 
-if ! { exec 3<>/dev/kvm; } 2>/dev/null; then
-	fail kvm "no /dev/kvm"
+if ! why=$("$(dirname "$0")/../../tools/kvm-usable.sh"); then
+	fail kvm "$why"
 	exit 1
 fi
-exec 3>&-
 if [ ! -f "$ELF" ]; then
 	fail guests "missing $ELF (make guests)"
 	exit 1

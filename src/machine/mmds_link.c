@@ -57,7 +57,7 @@ static uint32_t link_isn(void *opaque)
 static void link_arm(struct mmds_link *l)
 {
 	uint64_t deadline = mmds_stack_deadline(l->stack), now = link_now_ms();
-	struct itimerspec its = {0};
+	struct itimerspec its = { 0 };
 
 	if (deadline != UINT64_MAX && deadline <= now)
 		deadline = now + LINK_RETRY_MS;
@@ -149,13 +149,13 @@ static void link_destroy(void *opaque)
 }
 
 static const struct net_detour_ops link_ops = {
-    .wants = link_wants,
-    .take = link_take,
-    .next = link_next,
-    .reset = link_reset,
-    .kick = link_kick,
-    .destroy = link_destroy,
-    .peek = MMDS_PEEK_LEN,
+	.wants = link_wants,
+	.take = link_take,
+	.next = link_next,
+	.reset = link_reset,
+	.kick = link_kick,
+	.destroy = link_destroy,
+	.peek = MMDS_PEEK_LEN,
 };
 
 int mmds_link_attach(struct virtio_net *net, struct event_loop *loop, struct logger *log,
@@ -171,7 +171,7 @@ int mmds_link_attach(struct virtio_net *net, struct event_loop *loop, struct log
 	l->loop = loop;
 	l->log = log;
 	l->armed_ms = UINT64_MAX;
-	l->timer_src = (struct event_source){-1, link_timer, l};
+	l->timer_src = (struct event_source){ -1, link_timer, l };
 	if (inet_pton(AF_INET, ipv4, &addr) != 1) {
 		ret = -EINVAL;
 		goto err;

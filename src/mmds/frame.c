@@ -14,6 +14,9 @@
 #define TCPOPT_END	0
 #define TCPOPT_NOP	1
 #define TCPOPT_MSS	2
+/* Where the address a packet is for sits: in the ARP packet, in the IPv4 header. */
+#define ARP_TARGET_IP	24
+#define IPV4_DST	16
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -73,6 +76,18 @@ uint16_t frame_ethertype(const uint8_t *f, size_t len)
 	return len < ETH_HDR ? 0 : get16(f + 12);
 }
 
+const uint8_t *frame_peek_ipv4_target(const uint8_t *f, size_t len)
+{
+	switch (frame_ethertype(f, len)) {
+	case ETHERTYPE_ARP:
+		return len >= ETH_HDR + ARP_LEN ? f + ETH_HDR + ARP_TARGET_IP : NULL;
+	case ETHERTYPE_IPV4:
+		return len >= ETH_HDR + IPV4_HDR ? f + ETH_HDR + IPV4_DST : NULL;
+	default:
+		return NULL;
+	}
+}
+
 enum frame_verdict frame_parse_arp(const uint8_t *f, size_t len, struct arp_req *out)
 {
 	const uint8_t *a = f + ETH_HDR;
@@ -90,7 +105,7 @@ enum frame_verdict frame_parse_arp(const uint8_t *f, size_t len, struct arp_req 
 		return FRAME_UNUSUAL;
 	memcpy(out->sender_mac, a + 8, 6);
 	memcpy(out->sender_ip, a + 14, 4);
-	memcpy(out->target_ip, a + 24, 4);
+	memcpy(out->target_ip, a + ARP_TARGET_IP, 4);
 	return FRAME_OK;
 }
 
@@ -160,7 +175,7 @@ enum frame_verdict frame_parse_tcp(const uint8_t *f, size_t len, bool csum_parti
 		return FRAME_MALFORMED;
 	memcpy(out->peer_mac, f + 6, 6);
 	memcpy(out->src_ip, ip + 12, 4);
-	memcpy(out->dst_ip, ip + 16, 4);
+	memcpy(out->dst_ip, ip + IPV4_DST, 4);
 	out->sport = get16(tcp);
 	out->dport = get16(tcp + 2);
 	out->seq = get32(tcp + 4);
@@ -195,7 +210,7 @@ size_t frame_build_arp_reply(uint8_t *buf, size_t size, const struct arp_req *re
 	memcpy(a + 8, mac, 6);
 	memcpy(a + 14, ip, 4);
 	memcpy(a + 18, req->sender_mac, 6);
-	memcpy(a + 24, req->sender_ip, 4);
+	memcpy(a + ARP_TARGET_IP, req->sender_ip, 4);
 	return ETH_HDR + ARP_LEN;
 }
 
@@ -216,7 +231,7 @@ size_t frame_build_tcp(uint8_t *buf, size_t size, const struct tcp_out *h, const
 	ip[8] = IPV4_TTL;
 	ip[9] = IPPROTO_TCP_NUM;
 	memcpy(ip + 12, h->src_ip, 4);
-	memcpy(ip + 16, h->dst_ip, 4);
+	memcpy(ip + IPV4_DST, h->dst_ip, 4);
 	put16(ip + 10, sum_finish(sum_words(0, ip, IPV4_HDR)));
 
 	put16(tcp, h->sport);

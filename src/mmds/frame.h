@@ -64,6 +64,13 @@ struct tcp_out {
 
 uint16_t frame_ethertype(const uint8_t *f, size_t len);
 
+/*
+ * The IPv4 address (f, len), the start of a frame, is for, before any other check: an ARP
+ * packet's target protocol address or an IPv4 packet's destination. NULL for other
+ * ethertypes, or when (len) does not reach the field.
+ */
+const uint8_t *frame_peek_ipv4_target(const uint8_t *f, size_t len);
+
 /* An ARP request from (f, len), a whole frame: FRAME_OK with (*out) filled, or why not. */
 enum frame_verdict frame_parse_arp(const uint8_t *f, size_t len, struct arp_req *out);
 

@@ -24,8 +24,7 @@ struct ctl_frame {
 
 struct mmds_stack {
 	uint8_t mac[6], ip[4];
-	mmds_isn_fn isn;
-	void *opaque;
+	mmds_isn_fn isn; /* called with env.opaque, as serve is */
 	struct tcp_env env;
 	struct mmds_stack_stats stats;
 	struct ctl_frame ctl[CTL_RING];
@@ -45,7 +44,6 @@ struct mmds_stack *mmds_stack_create(uint32_t ipv4_be, mmds_serve_fn serve, mmds
 	memcpy(s->mac, mac, 6);
 	memcpy(s->ip, &ipv4_be, 4);
 	s->isn = isn;
-	s->opaque = opaque;
 	s->env.serve = serve;
 	s->env.opaque = opaque;
 	s->env.mac = s->mac;
@@ -80,13 +78,9 @@ void mmds_stack_destroy(struct mmds_stack *s)
 
 bool mmds_stack_wants(const struct mmds_stack *s, const uint8_t *head, size_t len)
 {
-	uint16_t type = frame_ethertype(head, len);
+	const uint8_t *to = frame_peek_ipv4_target(head, len);
 
-	if (type == ETHERTYPE_ARP)
-		return len >= ETH_HDR + ARP_LEN && !memcmp(head + ETH_HDR + 24, s->ip, 4);
-	if (type == ETHERTYPE_IPV4)
-		return len >= ETH_HDR + IPV4_HDR && !memcmp(head + ETH_HDR + 16, s->ip, 4);
-	return false;
+	return to && !memcmp(to, s->ip, 4);
 }
 
 /* A slot in the control ring, or NULL when it is full (the frame is dropped, counted). */
@@ -157,7 +151,7 @@ static void open_conn(struct mmds_stack *s, const struct tcp_seg *seg, uint64_t 
 			break;
 	/* Full: drop the SYN as a full listen queue does; the guest's retry may find room. */
 	if (i == MMDS_MAX_CONNECTIONS ||
-	    tcp_conn_open(&s->conns[i], seg, s->isn(s->opaque), now) < 0) {
+	    tcp_conn_open(&s->conns[i], seg, s->isn(s->env.opaque), now) < 0) {
 		s->stats.rx_dropped++;
 		return;
 	}
@@ -194,7 +188,7 @@ static void take_tcp(struct mmds_stack *s, const uint8_t *frame, size_t len, boo
 			if (!tcp_conn_matches(c, &seg))
 				continue;
 			tcp_conn_input(c, &s->env, &seg, now);
-			if (c->dead && !tcp_conn_has_output(c, now))
+			if (c->dead)
 				conn_free(s, c);
 			return;
 		}
@@ -261,7 +255,7 @@ size_t mmds_stack_next_frame(struct mmds_stack *s, uint8_t *buf, size_t size, ui
 		if (!tcp_conn_has_output(c, now_ms))
 			continue;
 		n = tcp_conn_output(c, &s->env, buf, size, now_ms);
-		if (c->dead && !tcp_conn_has_output(c, now_ms))
+		if (c->dead)
 			conn_free(s, c);
 		if (!n) {
 			if (size < FRAME_HDR_MAX + 1) {

@@ -66,6 +66,14 @@ static uint32_t send_room(const struct tcp_conn *c)
 	return seq_lt(c->snd_nxt, limit) ? limit - c->snd_nxt : 0;
 }
 
+/* New progress (an acknowledgement, an opened window): the next timeout starts afresh. */
+static void rto_restart(struct tcp_conn *c)
+{
+	c->retries = 0;
+	c->rto_ms = TCP_RTO_INITIAL_MS;
+	c->rto_at = 0; /* set again by update_timer while anything is still out (RFC 6298 5.3) */
+}
+
 /* Run the retransmission timer while something is unacknowledged or held back by the window. */
 static void update_timer(struct tcp_conn *c, uint64_t now)
 {
@@ -213,9 +221,7 @@ static int take_ack(struct tcp_conn *c, const struct tcp_env *env, const struct 
 		c->snd_una = c->iss + 1;
 		if (seq_lt(c->snd_nxt, c->snd_una))
 			c->snd_nxt = c->snd_una;
-		c->retries = 0;
-		c->rto_ms = TCP_RTO_INITIAL_MS;
-		c->rto_at = 0;
+		rto_restart(c);
 		c->snd_wnd = seg->win;
 		return 0;
 	}
@@ -242,10 +248,8 @@ static int take_ack(struct tcp_conn *c, const struct tcp_env *env, const struct 
 		c->snd_una = seg->ack;
 		if (seq_lt(c->snd_nxt, c->snd_una))
 			c->snd_nxt = c->snd_una;
-		c->retries = 0;
 		c->probe = false;
-		c->rto_ms = TCP_RTO_INITIAL_MS;
-		c->rto_at = 0; /* restarted below while anything is still out (RFC 6298 5.3) */
+		rto_restart(c);
 	}
 	if (c->probing) {
 		/*
@@ -258,11 +262,8 @@ static int take_ack(struct tcp_conn *c, const struct tcp_env *env, const struct 
 		c->retries = 0;
 		c->probing = seg->win == 0;
 	}
-	if (opened) {
-		c->retries = 0;
-		c->rto_ms = TCP_RTO_INITIAL_MS;
-		c->rto_at = 0;
-	}
+	if (opened)
+		rto_restart(c);
 	return 0;
 }
 
@@ -296,10 +297,10 @@ static void take_data(struct tcp_conn *c, const struct tcp_env *env, const struc
 		len = room;
 		*fin = false; /* it comes after bytes we did not take */
 	}
-	if (!c->discard)
+	if (!c->discard) {
 		memcpy(c->req + c->req_len, data, len);
-	if (!c->discard)
 		c->req_len += len;
+	}
 	c->rcv_nxt += (uint32_t)len;
 	c->ack_due = true;
 	env->stats->rx_count++;
@@ -393,7 +394,7 @@ static void run_timers(struct tcp_conn *c, uint64_t now)
 
 bool tcp_conn_has_output(const struct tcp_conn *c, uint64_t now)
 {
-	if (!c->in_use || (c->dead && !c->ack_due))
+	if (!c->in_use || c->dead)
 		return false;
 	if (c->rst_due || c->ack_due || now >= c->idle_at || (c->rto_at && now >= c->rto_at))
 		return true;

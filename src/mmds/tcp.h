@@ -31,7 +31,7 @@ struct tcp_env {
 struct tcp_conn {
 	bool in_use;
 	bool established; /* the SYN-ACK was acknowledged */
-	bool dead;	  /* done: the stack frees it once its last segment went out */
+	bool dead;	  /* done, nothing more to send (its last segment went): the stack frees it */
 	uint8_t peer_mac[6], peer_ip[4];
 	uint16_t peer_port;
 	uint16_t mss;	  /* the most payload per segment */

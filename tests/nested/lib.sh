@@ -150,7 +150,8 @@ nested_apt_unpack() {
 # nested_l1_runner TIMEOUT: prints the shell functions an L1 /run.sh uses to run
 # ember: "start NAME ARGS..." (in the background, its guest's console on ours,
 # stderr kept in /tmp/NAME.err), "start_fifo NAME ARGS..." (the same with the
-# console in /tmp/NAME.out and stdin a FIFO on fd 3), "finish" (waits, SIGTERM after TIMEOUT s,
+# console in /tmp/NAME.out and stdin a FIFO on fd 3; "wait_out MARKER" waits for a line
+# there), "finish" (waits, SIGTERM after TIMEOUT s,
 # SIGKILL 5 s later; prints stderr, any /tmp/NAME.api, and "NESTED-RESULT NAME
 # rc=.. secs=.. timeout=0|1"), and "run NAME ARGS..." (both). A /run.sh that
 # sets run_secs=N gives the runs after it N s instead of TIMEOUT.
@@ -187,6 +188,12 @@ start_fifo() {
 	/bin/ember "\$@" <&3 >/tmp/\$name.out 2>/tmp/\$name.err &
 	pid=\$!
 	watchdog
+}
+# wait_out MARKER: until a start_fifo run's console holds MARKER, or its ember has ended.
+wait_out() {
+	while kill -0 \$pid 2>/dev/null && ! grep -q "\$1" /tmp/\$name.out; do
+		sleep 0.1
+	done
 }
 # watchdog: the watchdog of start for \$pid, whose number it keeps in /tmp/NAME.pid; a
 # run that replaces its ember (a snapshot's restore) writes the new one's number there.
@@ -326,9 +333,7 @@ nested_l1_mmds() {
 mmds_data='{"latest": {"meta-data": {"ami-id": "ami-12345678", "n": "1"}}}'
 echo "$mmds_data" >/tmp/meta.json
 mmds_patch() {
-	while kill -0 $pid 2>/dev/null && ! grep -q L2-MMDS-PATCH-READY /tmp/$name.out; do
-		sleep 0.1
-	done
+	wait_out L2-MMDS-PATCH-READY
 	body='{"latest": {"meta-data": {"n": "2"}}}'
 	echo "> PATCH /mmds $body" >>/tmp/$name.api
 	"$1" "$2" PATCH /mmds "$body" >>/tmp/$name.api 2>&1
@@ -338,9 +343,7 @@ mmds_patch() {
 	# With a metrics file (PUT /metrics or the config file's "metrics"): the mmds section
 	# of a line flushed once the guest's MMDS checks are over.
 	if [ -n "${mmds_metrics:-}" ]; then
-		while kill -0 $pid 2>/dev/null && ! grep -q L2-MMDS-L1-PING /tmp/$name.out; do
-			sleep 0.1
-		done
+		wait_out L2-MMDS-L1-PING
 		echo "> PUT /actions FlushMetrics" >>/tmp/$name.api
 		"$1" "$2" PUT /actions '{"action_type": "FlushMetrics"}' >>/tmp/$name.api 2>&1
 		echo "L1-MMDS-METRICS $(tail -n 1 "$mmds_metrics" | grep -o '"mmds":{[^}]*}')" >>/tmp/$name.api
@@ -349,10 +352,10 @@ mmds_patch() {
 	# ember's utime+stime (clock ticks) around the guest's timed GETs: the whole process
 	# (its vCPU threads' time includes the guest's own, spent in KVM_RUN), and its other
 	# threads alone (the device thread, where the MMDS answers: the VMM-side cost).
-	while kill -0 $pid 2>/dev/null && ! grep -q L2-MMDS-L1-PING /tmp/$name.out; do sleep 0.1; done
+	wait_out L2-MMDS-L1-PING
 	c0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
 	v0=$(vmm_ticks)
-	while kill -0 $pid 2>/dev/null && ! grep -q MMDS-LATENCY /tmp/$name.out; do sleep 0.1; done
+	wait_out MMDS-LATENCY
 	c1=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
 	v1=$(vmm_ticks)
 	echo "L1-MMDS-EMBER-TICKS before=$c0 after=$c1 vmm_before=$v0 vmm_after=$v1" >>/tmp/$name.api

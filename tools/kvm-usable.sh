@@ -4,10 +4,8 @@
 # standard output. It never creates /dev/kvm (a shell's `exec 3<>/dev/kvm` would make an
 # empty regular file there when the device is missing).
 if [ ! -e /dev/kvm ]; then
-	why="no /dev/kvm"
-	grep -q 'kvm-pvm.*not binding' <(dmesg 2>/dev/null) &&
-		why="$why (the kernel log says: $(dmesg | grep -m 1 -o 'kvm-pvm.*not binding'))"
-	echo "$why"
+	said=$(dmesg 2>/dev/null | grep -m 1 -o 'kvm-pvm.*not binding')
+	echo "no /dev/kvm${said:+ (the kernel log says: $said)}"
 	exit 1
 fi
 if [ ! -c /dev/kvm ]; then

@@ -109,7 +109,7 @@ endif
 REBASE_OBJS := $(patsubst %.c,$(JAILER_OBJDIR)/%.o,$(wildcard src/snaptools/*.c))
 UFFD_HANDLER_OBJS := $(JAILER_OBJDIR)/tests/snapshot/uffd_handler.o
 
-.PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz print-fuzz-targets
+.PHONY: all unit guests check demo asan deps clean format check-arch-ifdefs bench fuzz fuzz-build print-fuzz-targets
 
 all: $(EMBER) $(CTL) $(JAILER) $(SWITCH) $(REBASE) $(UFFD_HANDLER)
 
@@ -212,33 +212,40 @@ bench: all guests
 	@bench/snapshot
 	@bench/fleet
 
-# libFuzzer (clang) on the image loaders, the virtqueue walker, the API's HTTP codec and
-# the --seccomp-filter parser, the snapshot state loader, ember-switch's forwarding
-# decision, emberctl's parsers of its state files and API replies, the MMDS's HTTP
-# service and its network stack (frames from a scripted guest), FUZZ_SECONDS each.
-# -close_fd_mask=2 silences the loaders' refusals; libFuzzer still reports crashes.
-# A target's tests/fuzz/fuzz_<name>.dict and tests/fuzz/seeds/<name>/, if any, give libFuzzer
-# the words of its format and valid inputs to start from: without them it would rarely get
-# past a library it cannot see into (jansson is not instrumented).
+# libFuzzer (clang, ASan + UBSan): every tests/fuzz/fuzz_<name>.c is a target, its
+# inputs' meaning in its head comment. ember's sources are compiled once into
+# build/fuzz/libember-fuzz.a (coverage-instrumented) and each target links what it uses.
+# A target's tests/fuzz/fuzz_<name>.dict and tests/fuzz/corpus/<name>/ give libFuzzer the
+# words of its format and valid inputs to start from (jansson is not instrumented: without
+# them it would rarely get past it); tests/fuzz/regress/<name>/ holds every input that once
+# crashed it, replayed first. `make fuzz` runs each FUZZ_SECONDS (tools/fuzz-run.sh);
+# tools/fuzz-campaign.sh runs them for millions of inputs.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := loader virtq http seccomp_policy snapshot switch ctl_state mmds_http mmds_stack
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS := $(filter-out src/main.c src/ctl/main.c,$(wildcard src/util/*.c src/vmm/*.c src/virtio/*.c \
 	     src/machine/*.c src/devices/*.c src/seccomp/*.c src/snapshot/*.c src/config/*.c \
 	     src/mmds/*.c src/api/*.c src/arch/$(ARCH)/*.c src/ctl/*.c)) $(SWITCH_CORE_SRCS)
-fuzz: tests/fuzz/fuzz_loader.c tests/fuzz/fuzz_virtq.c tests/fuzz/fuzz_http.c \
-      tests/fuzz/fuzz_seccomp_policy.c tests/fuzz/fuzz_snapshot.c tests/fuzz/fuzz_switch.c \
-      tests/fuzz/fuzz_ctl_state.c tests/fuzz/fuzz_mmds_http.c tests/fuzz/fuzz_mmds_stack.c
-	@mkdir -p build/fuzz
-	for t in $(FUZZ_TARGETS); do \
-		opts=; \
-		if [ -f tests/fuzz/fuzz_$$t.dict ]; then opts=-dict=tests/fuzz/fuzz_$$t.dict; fi; \
-		if [ -d tests/fuzz/seeds/$$t ]; then \
-			opts="$$opts -seed_inputs=$$(echo tests/fuzz/seeds/$$t/* | tr ' ' ,)"; fi; \
-		clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Isrc/arch/$(ARCH) \
-			-o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_SRCS) $(LDLIBS) && \
-		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-			-close_fd_mask=2 $$opts || exit 1; \
-	done
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	       -MMD -MP -Isrc -Isrc/arch/$(ARCH)
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_LIB  := build/fuzz/libember-fuzz.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MF $@.d -MT $@ -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do tools/fuzz-run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 print-fuzz-targets:
 	@echo $(FUZZ_TARGETS)
@@ -253,4 +260,5 @@ clean:
 	rm -rf build
 
 -include $(OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(OBJDIR)/src/main.d $(UNIT_TESTS:=.d) \
-	 $(JAILER_OBJS:.o=.d) $(REBASE_OBJS:.o=.d) $(UFFD_HANDLER_OBJS:.o=.d) $(SWITCH_OBJS:.o=.d)
+	 $(JAILER_OBJS:.o=.d) $(REBASE_OBJS:.o=.d) $(UFFD_HANDLER_OBJS:.o=.d) $(SWITCH_OBJS:.o=.d) \
+	 $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)

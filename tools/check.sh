@@ -78,18 +78,12 @@ step unit make -s unit
 # ember-rebase-snap on sparse files (the Uffd backend's tests are unit tests: test_uffd).
 step snapshot-tools tests/snapshot/rebase.sh build/ember-rebase-snap
 step asan asan_unit
+# Every libFuzzer target for 10 s, after replaying its regression inputs.
 fuzz_short() {
-	local t
-	make -s fuzz FUZZ_SECONDS=10 >build/check-fuzz-run.log 2>&1
-	local rc=$?
-	local targets
-	targets=$(make -s --no-print-directory -f Makefile print-fuzz-targets)
-	for t in $targets; do
-		if [ -x "build/fuzz/fuzz_$t" ] && [ $rc -eq 0 ]; then
-			echo "PASS: fuzz/$t (10 s, $(grep -c "^Done" build/check-fuzz-run.log) of $(echo $targets | wc -w) done)"
-		else
-			echo "FAIL: fuzz/$t (see build/check-fuzz-run.log)"
-		fi
+	local t rc=0
+	make -j2 fuzz-build || return 1
+	for t in $(make -s --no-print-directory print-fuzz-targets); do
+		tools/fuzz-run.sh "$t" 10 || rc=1
 	done
 	return $rc
 }

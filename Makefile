@@ -227,11 +227,12 @@ FUZZ_SRCS := $(filter-out src/main.c src/ctl/main.c,$(wildcard src/util/*.c src/
 	     src/mmds/*.c src/api/*.c src/arch/$(ARCH)/*.c src/ctl/*.c)) $(SWITCH_CORE_SRCS)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
 	       -MMD -MP -Isrc -Isrc/arch/$(ARCH)
-FUZZ_OBJS := $(FUZZ_SRCS:%.c=build/fuzz/obj/%.o)
-FUZZ_LIB  := build/fuzz/libember-fuzz.a
-FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_DIR  ?= build/fuzz
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LIB  := $(FUZZ_DIR)/libember-fuzz.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
-build/fuzz/obj/%.o: %.c
+$(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -239,13 +240,13 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MF $@.d -MT $@ -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@for t in $(FUZZ_TARGETS); do tools/fuzz-run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+	@for t in $(FUZZ_TARGETS); do FUZZ_DIR=$(FUZZ_DIR) tools/fuzz-run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 print-fuzz-targets:
 	@echo $(FUZZ_TARGETS)

@@ -6,15 +6,16 @@
 # dictionary, if any. With CORPUS_DIR, libFuzzer keeps what it finds there
 # (tools/fuzz-campaign.sh); without it, nothing is written outside build/. RUNS caps the
 # inputs. Prints one PASS or FAIL line; the fuzzer's output goes to build/fuzz/TARGET.log
-# and a crashing input to build/fuzz/crash-TARGET-*.
+# and a crashing input to build/fuzz/crash-TARGET-* (FUZZ_DIR for build/fuzz, as in make).
 set -u
 cd "$(dirname "$0")/.."
 t=$1
 secs=$2
 corpus=${3:-}
 runs=${4:--1}
-bin=build/fuzz/fuzz_$t
-log=build/fuzz/$t.log
+fdir=${FUZZ_DIR:-build/fuzz}
+bin=$fdir/fuzz_$t
+log=$fdir/$t.log
 if [ ! -x "$bin" ]; then
 	echo "FAIL: fuzz/$t (no $bin: run make fuzz-build)"
 	exit 1
@@ -46,8 +47,8 @@ fi
 dirs=()
 [ -n "$corpus" ] && mkdir -p "$corpus" && dirs=("$corpus")
 if ! "$bin" "${opts[@]}" -max_total_time="$secs" -runs="$runs" -print_final_stats=1 \
-	-artifact_prefix="build/fuzz/crash-$t-" "${dirs[@]}" "${seeds[@]}" >>"$log" 2>&1; then
-	echo "FAIL: fuzz/$t (see $log; the input is build/fuzz/crash-$t-*)"
+	-artifact_prefix="$fdir/crash-$t-" "${dirs[@]}" "${seeds[@]}" >>"$log" 2>&1; then
+	echo "FAIL: fuzz/$t (see $log; the input is $fdir/crash-$t-*)"
 	exit 1
 fi
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

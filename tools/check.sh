@@ -136,6 +136,8 @@ if [ "${EMBER_SKIP_NESTED:-0}" = 1 ]; then
 	echo "== nested: skipped (EMBER_SKIP_NESTED=1)"
 else
 	step nested tests/nested/x86_64/run-tests.sh build/ember-static
+	# Tiny guests in a TCG L1: the hostile-register guest, and start/stop churn under ASan.
+	step nested-tiny tests/nested/x86_64/run-tiny.sh build/ember-static build/ember-asan build/guest
 	step nested-aarch64 tests/nested/aarch64/run-tests.sh build/ember-aarch64
 	step nested-riscv64 tests/nested/riscv64/run-tests.sh build/ember-riscv64
 fi

@@ -329,6 +329,32 @@ check_virtio_hostile() {
 	verdict
 }
 
+# regs_hostile: random values into every register of every device and random queue
+# layouts (tests/guest/regs_hostile.c), three seeds of 4000 steps: ember stays up and
+# exits 0 when the guest resets at the end. (The nested tier's tiny-hostile runs do the
+# same inside a TCG L1, for hosts whose /dev/kvm cannot.)
+check_regs_hostile() {
+	local disk=$LOGS/regs_hostile.img ns=ember-regs-$$ saved=$EMBER seed
+	guest regs_hostile regs_hostile || return
+	head -c $((1 << 20)) /dev/zero >"$disk"
+	if ! netns_with_tap "$ns"; then
+		echo "FAIL: guest/regs_hostile (cannot create a network namespace: not root?)"
+		failed=1
+		return
+	fi
+	EMBER=$(ember_in_netns "$ns")
+	for seed in 1 2 3; do
+		rm -f "$LOGS/regs_hostile.vsock"
+		run "regs_hostile-$seed" "" --kernel "$elf" --memory 128 --rng --disk "$disk" --balloon 1 \
+			--net tap0 --vsock "3,$LOGS/regs_hostile.vsock" --boot-timer \
+			--boot-args "console=ttyS0 hostile.seed=$seed hostile.iters=4000"
+		want_line "HOSTILE-DONE iters=4000"
+		verdict
+	done
+	EMBER=$saved
+	ip netns del "$ns"
+}
+
 # netns_with_tap NS: a network namespace of our own with an up TAP, tap0, in it.
 netns_with_tap() {
 	ip netns add "$1" 2>/dev/null || return 1
@@ -581,6 +607,7 @@ check_virtio_blk_limited
 check_virtio_blk_batched
 check_virtio_net_limited
 check_virtio_hostile
+check_regs_hostile
 check_virtio_blk virtio_blk io_uring
 EMBER_BLK_SYNC=1 check_virtio_blk virtio_blk_sync "synchronous I/O"
 check_virtio_blk virtio_blk_writeback io_uring ,cache=writeback

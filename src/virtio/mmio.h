@@ -13,8 +13,9 @@ struct snap_cursor;
 
 /*
  * Put device (vd) on (vm)'s MMIO bus in the next free slot with its own interrupt line.
- * Queue notifications arrive on KVM ioeventfds and are handled on vm's event loop;
- * interrupts leave through a KVM irqfd. Returns 0 and sets (*out), or -errno.
+ * Queue notifications arrive on KVM ioeventfds (or as trapped writes where KVM takes
+ * none) and are handled on vm's event loop; interrupts leave through an irqfd.
+ * Returns 0 and sets (*out), or -errno.
  */
 int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, struct virtio_mmio **out);
 void virtio_mmio_destroy(struct virtio_mmio *mmio);

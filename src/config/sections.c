@@ -3,6 +3,7 @@
  * into ember's structs. The config file and the API bodies both come through here, so a
  * field means the same thing either way. Each parser fills its output only on success.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -130,8 +131,10 @@ static int cf_mac(const char *s, uint8_t mac[6])
 	if (strlen(s) != 17)
 		return -EINVAL;
 	for (i = 0; i < 6; i++) {
-		const char *hi = s[3 * i] ? strchr(hex, s[3 * i] | 0x20) : NULL;
-		const char *lo = s[3 * i + 1] ? strchr(hex, s[3 * i + 1] | 0x20) : NULL;
+		/* tolower(), not | 0x20, which would read the controls 0x10-0x19 as digits. */
+		const char *hi = s[3 * i] ? strchr(hex, tolower((unsigned char)s[3 * i])) : NULL;
+		const char *lo = s[3 * i + 1] ? strchr(hex, tolower((unsigned char)s[3 * i + 1]))
+					      : NULL;
 
 		if (!hi || !lo || (i < 5 && s[3 * i + 2] != ':'))
 			return -EINVAL;
@@ -354,6 +357,10 @@ int cfg_mmds(struct cf *cf, json_t *v, const struct vm_config *cfg, struct mmds_
 	{
 		if (!json_is_string(p))
 			return cf_fail(cf, "%s.network_interfaces[%u]: must be a string", w, i);
+		/* Checked before the copy: without (cfg) nothing else bounds its length. */
+		if (!device_id_valid(json_string_value(p)))
+			return cf_fail(cf, "%s.network_interfaces[%u]: '%s' is not an interface id",
+				       w, i, json_string_value(p));
 		if (cfg && vm_config_find_net(cfg, json_string_value(p)) < 0)
 			return cf_fail(cf, "%s.network_interfaces[%u]: no network interface '%s'",
 				       w, i, json_string_value(p));

@@ -43,27 +43,67 @@ struct virtio_balloon {
 	struct balloon_stats stats;
 };
 
-/* Give the pages of one inflate buffer back to the host. */
+/* Guest pages given back with one madvise: [gpa, gpa + len), in one region, at hva. */
+struct balloon_run {
+	uint64_t gpa, len;
+	void *hva;
+};
+
+static void balloon_run_flush(struct virtio_balloon *b, struct balloon_run *run)
+{
+	if (!run->len)
+		return;
+	if (madvise(run->hva, run->len, MADV_DONTNEED))
+		log_warn(b->vd.log, "virtio-balloon: madvise");
+	/* The pages now read as zeros (or as the snapshot file they came from): changed. */
+	guest_mem_mark_dirty(b->vd.mem, run->gpa, run->len);
+	run->len = 0;
+}
+
+/* Add page (pfn) to the run, or give the run back and start a new one with it. */
+static void balloon_release_page(struct virtio_balloon *b, struct balloon_run *run, uint32_t pfn)
+{
+	uint64_t gpa = (uint64_t)pfn * BALLOON_PAGE;
+	void *hva;
+
+	if (gpa >= run->gpa && gpa < run->gpa + run->len) {
+		b->stats.inflated_pages++; /* listed again: it goes back once */
+		return;
+	}
+	hva = gpa_to_hva(b->vd.mem, gpa, BALLOON_PAGE);
+	if (!hva) {
+		log_debug(b->vd.log, "virtio-balloon: pfn 0x%x is not guest RAM", pfn);
+		return;
+	}
+	b->stats.inflated_pages++;
+	if (run->len && gpa == run->gpa + run->len &&
+	    gpa_to_hva(b->vd.mem, run->gpa, run->len + BALLOON_PAGE)) {
+		run->len += BALLOON_PAGE;
+		return;
+	}
+	balloon_run_flush(b, run);
+	*run = (struct balloon_run){ .gpa = gpa, .len = BALLOON_PAGE, .hva = hva };
+}
+
+/*
+ * Give the pages of one inflate buffer back to the host, a run of consecutive page numbers
+ * (or one listed again) in one madvise: the buffer is as long as the guest makes it, and
+ * one of zeros (page 0 over and over) or listing a large range would otherwise cost a
+ * syscall and a TLB shootdown per 4 bytes, on the event loop.
+ */
 static void balloon_release(struct virtio_balloon *b, const struct virtq_elem *e)
 {
-	uint64_t off;
-	uint32_t pfn;
+	struct balloon_run run = { 0 };
+	uint32_t pfns[64];
+	uint64_t off, n, i;
 
-	for (off = 0; off + sizeof(pfn) <= e->out_len; off += sizeof(pfn)) {
-		void *hva;
-
-		virtq_elem_read(e, off, &pfn, sizeof(pfn));
-		hva = gpa_to_hva(b->vd.mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
-		if (!hva) {
-			log_debug(b->vd.log, "virtio-balloon: pfn 0x%x is not guest RAM", pfn);
-			continue;
-		}
-		if (madvise(hva, BALLOON_PAGE, MADV_DONTNEED))
-			log_warn(b->vd.log, "virtio-balloon: madvise");
-		/* The page now reads as zeros (or as the snapshot file it came from): changed. */
-		guest_mem_mark_dirty(b->vd.mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
-		b->stats.inflated_pages++;
+	for (off = 0; off + sizeof(pfns[0]) <= e->out_len; off += n * sizeof(pfns[0])) {
+		n = MIN((e->out_len - off) / sizeof(pfns[0]), ARRAY_SIZE(pfns));
+		virtq_elem_read(e, off, pfns, n * sizeof(pfns[0]));
+		for (i = 0; i < n; i++)
+			balloon_release_page(b, &run, pfns[i]);
 	}
+	balloon_run_flush(b, &run);
 }
 
 static void balloon_parse_stats(struct virtio_balloon *b, const struct virtq_elem *e)

@@ -20,7 +20,7 @@ if [ ! -x "$bin" ]; then
 	echo "FAIL: fuzz/$t (no $bin: run make fuzz-build)"
 	exit 1
 fi
-opts=(-close_fd_mask=2 -max_len=65536)
+opts=(-close_fd_mask=2 -max_len=65536 -timeout=10)
 [ -f "tests/fuzz/fuzz_$t.dict" ] && opts+=("-dict=tests/fuzz/fuzz_$t.dict")
 
 # Regression inputs: run once each (libFuzzer runs the files it is given and exits).

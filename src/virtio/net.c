@@ -127,6 +127,17 @@ static int net_rx_deliver(struct virtio_net *net)
 			return 1;
 		}
 		ret = virtq_pop(q, e);
+		if (ret == 0) {
+			/*
+			 * Too few buffers: ask for a kick when more come, then check we did not
+			 * just miss one. Both from here, past the ones popped: put back, they
+			 * would look new and spin this, and an event index left behind what
+			 * the driver posted already would never be crossed.
+			 */
+			virtq_set_notify(q, true);
+			if (virtq_has_avail(q))
+				continue;
+		}
 		if (ret <= 0) {
 			virtq_unpop(q, n);
 			return ret < 0 ? -1 : 0;
@@ -197,13 +208,8 @@ static void net_rx(struct virtio_net *net)
 			virtio_dev_fail(&net->vd, "malformed receive buffers");
 			break;
 		}
-		if (ret == 0) {
-			/* Ask for a kick when buffers arrive, then check we did not just miss one. */
-			virtq_set_notify(q, true);
-			if (virtq_has_avail(q))
-				continue;
-			break;
-		}
+		if (ret == 0)
+			break; /* net_rx_deliver asked for a kick when buffers arrive */
 		net->rx_len = 0;
 		delivered = true;
 	}

@@ -243,6 +243,9 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MF $@.d -MT $@ -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
+# The FDT targets ask the host's libfdt too (tests/fuzz/fdt_walk.h).
+$(FUZZ_DIR)/fuzz_fdt $(FUZZ_DIR)/fuzz_fdt_%: LDLIBS += -lfdt
+
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build

@@ -22,11 +22,12 @@ results=build/check-results.txt
 # Run one step; its PASS/FAIL lines are kept, the rest goes to build/check-<name>.log.
 # REDO lines (a nested run done again after a test-bed stall) are shown, not counted.
 step() {
-	local name=$1
+	local name=$1 t0=$SECONDS
 	shift
 	echo "== $name: $*"
 	"$@" >"build/check-$name.log" 2>&1
 	local rc=$?
+	echo "   ($name took $((SECONDS - t0)) s)"
 	grep -E '^REDO: ' "build/check-$name.log"
 	grep -E '^(PASS|FAIL): ' "build/check-$name.log" | tee -a "$results"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "build/check-$name.log"; then

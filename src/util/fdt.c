@@ -97,8 +97,9 @@ static uint32_t string_offset(struct fdt_writer *f, const char *name)
 
 void fdtw_begin_node(struct fdt_writer *f, const char *name)
 {
-	if (f->depth == FDT_MAX_DEPTH || (f->depth == 0 && f->structs_len)) {
-		f->error = f->error ?: -EINVAL; /* too deep, or a second root */
+	/* Too deep, a second root, or a named one (the spec's root is "", libfdt checks). */
+	if (f->depth == FDT_MAX_DEPTH || (f->depth == 0 && (f->structs_len || *name))) {
+		f->error = f->error ?: -EINVAL;
 		return;
 	}
 	f->depth++;

@@ -10,10 +10,13 @@
  * without a colon) and expect a 4xx or a closed connection. SLOW threads (2) hold an idle
  * connection open and dribble a request a byte every 20 ms. Every WINDOW_S (60) it
  * records, for the good requests of that window, the count and the p50/p99/max latency,
- * and ember's open fds and RSS (from /proc/PID). Prints JSON. Exit status 1 if any
+ * and ember's open fds and RSS (from /proc/PID); the same before the clients start and
+ * after they have gone ("ember_before", "ember_after": the pair to judge a leak by, as
+ * the windows' counts include connections open then). Prints JSON. Exit status 1 if any
  * reply was unexpected (a 5xx, a 2xx to a malformed request, no reply in 5 s).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -302,17 +305,18 @@ static void *slow_client(void *arg)
 
 static long proc_fds(int pid)
 {
-	char cmd[64];
-	long n = -1;
-	FILE *f;
+	char path[64];
+	struct dirent *d;
+	long n = 0;
+	DIR *dir;
 
-	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd 2>/dev/null | wc -l", pid);
-	f = popen(cmd, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		pclose(f);
-	}
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
 	return n;
 }
 
@@ -352,7 +356,7 @@ int main(int argc, char **argv)
 	int good = 4, bad = 2, slow = 2, pid, i, nw;
 	pthread_t threads[256];
 	int nthreads = 0;
-	long fds0, rss0;
+	long fds0, rss0, fds1 = -1, rss1;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: api_soak SOCKET SECONDS PID [GOOD BAD SLOW [WINDOW_S]]\n");
@@ -393,6 +397,18 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
+	/*
+	 * Once the clients are gone and ember has seen their sockets close: the figures to set
+	 * against the ones before. The windows' counts hold whatever connections were open at
+	 * that instant (up to one per client), so they are not a leak measure on their own.
+	 */
+	for (i = 0; i < 50; i++) {
+		fds1 = proc_fds(pid);
+		if (fds1 <= fds0)
+			break;
+		usleep(100000);
+	}
+	rss1 = proc_rss_kib(pid);
 	printf("{\"seconds\": %.1f, \"clients\": {\"good\": %d, \"malformed\": %d, \"slow\": %d},\n",
 	       now_s() - s.start, good, bad, slow);
 	printf(" \"good_requests\": %lu, \"malformed_answered_4xx\": %lu, \"malformed_closed\": %lu,"
@@ -410,6 +426,6 @@ int main(int argc, char **argv)
 		       (i + 1) * s.window_s, s.windows[i].count, percentile(&s.windows[i], 0.5),
 		       percentile(&s.windows[i], 0.99), s.windows[i].max_us, s.windows[i].fds,
 		       s.windows[i].rss_kib, i + 1 < nw ? "," : "");
-	printf(" ]}\n");
+	printf(" ],\n \"ember_after\": {\"fds\": %ld, \"rss_kib\": %ld}}\n", fds1, rss1);
 	return atomic_load(&s.unexpected) ? 1 : 0;
 }

@@ -9,7 +9,8 @@
 #     ember with every device, alternately from the command line and through the API (the
 #     devices PUT one by one, InstanceStart), the same short hostile guest each time:
 #     every exit 0, no sanitizer report (LeakSanitizer's included); L1's open fds (all
-#     processes), processes and files in /tmp no more after the last third of the cycles
+#     processes), user processes (kernel threads, which have no exe, come and go: not
+#     counted) and files in /tmp no more after the last third of the cycles
 #     than after the first (medians); ember's peak RSS (from wait4) is reported.
 #   tiny-soak: TINY_SOAK seconds (default 30) of bench/api_soak.c's mixed clients (good,
 #     malformed, slow) against the API of a running VM (fleet_idle.elf, booted through the
@@ -138,7 +139,7 @@ while [ \$i -le $churn ]; do
 	rss=\$(sed -n 's/.*Maximum resident set size (kbytes): *//p' /tmp/time.out)
 	rm -f /tmp/time.out /tmp/api.out # this script's own, so that /tmp counts ember's leftovers
 	sleep 0.2
-	echo "TINY-CHURN i=\$i mode=\$mode rss_kb=\$rss host_fds=\$(ls /proc/[0-9]*/fd 2>/dev/null | grep -c '^[0-9]') procs=\$(ls -d /proc/[0-9]* | wc -l) tmp_files=\$(ls /tmp | wc -l)"
+	echo "TINY-CHURN i=\$i mode=\$mode rss_kb=\$rss host_fds=\$(ls /proc/[0-9]*/fd 2>/dev/null | grep -c '^[0-9]') procs=\$(for p in /proc/[0-9]*; do readlink \$p/exe; done 2>/dev/null | wc -l) tmp_files=\$(ls /tmp | wc -l)"
 	i=\$((i + 1))
 done
 # The soak: a running VM (an idle guest), mixed clients on its API, then Ctrl-Alt-Del.

@@ -14,6 +14,7 @@
 #ifndef EMBER_FUZZ_FDT_WALK_H
 #define EMBER_FUZZ_FDT_WALK_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -406,6 +407,36 @@ static inline NOCOV int dtr_by_phandle(const struct dtr_tree *t, uint32_t ph)
 		if (t->ph[i].value == ph)
 			return t->ph[i].node;
 	return -1;
+}
+
+/*
+ * The judgment both device-tree builders' targets make of one build: a description they
+ * must refuse gets -EINVAL with a reason and no blob; one whose uncapped blob (full, when
+ * the target asked for it) exceeds the cap gets -E2BIG and no blob; any other gets the
+ * uncapped blob again, within the cap, and one this reader takes (DTR_STRICT) into t.
+ * Returns whether t holds a tree for the target's own checks.
+ */
+static inline bool dtr_judge_build(struct dtr_tree *t, bool refuse, int ret, const uint8_t *blob,
+				   size_t len, const uint8_t *full, size_t full_len, size_t max,
+				   const char *why)
+{
+	if (refuse) {
+		if (ret != -EINVAL || !why[0] || blob)
+			BUG("a description to refuse: %d (%s)", ret, why);
+		return false;
+	}
+	if (full && full_len > max) {
+		if (ret != -E2BIG || blob)
+			BUG("%zu bytes over a cap of %zu: %d", full_len, max, ret);
+		return false;
+	}
+	if (ret)
+		BUG("a description within the limits: %d (%s)", ret, why);
+	if (len > max || (full && (len != full_len || memcmp(blob, full, len))))
+		BUG("blob of %zu bytes, cap %zu, uncapped %zu", len, max, full_len);
+	if (dtr_parse(t, blob, len, DTR_STRICT))
+		BUG("blob: %s", t->why);
+	return true;
 }
 
 #endif

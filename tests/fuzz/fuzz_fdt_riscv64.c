@@ -340,21 +340,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	ret = riscv_fdt_build(p, max, &blob, &len, why, sizeof(why));
-	if (must_refuse(p)) {
-		if (ret != -EINVAL || !why[0] || blob)
-			BUG("a description to refuse: %d (%s)", ret, why);
-	} else if (full && full_len > max) {
-		if (ret != -E2BIG || blob)
-			BUG("%zu bytes over a cap of %zu: %d", full_len, max, ret);
-	} else if (ret) {
-		BUG("a description within the limits: %d (%s)", ret, why);
-	} else {
-		if (len > max || (full && (len != full_len || memcmp(blob, full, len))))
-			BUG("blob of %zu bytes, cap %zu, uncapped %zu", len, max, full_len);
-		if (dtr_parse(&tree, blob, len, DTR_STRICT))
-			BUG("blob: %s", tree.why);
+	if (dtr_judge_build(&tree, must_refuse(p), ret, blob, len, full, full_len, max, why))
 		check_tree(p);
-	}
 	free(blob);
 	free(full);
 	free(p);

@@ -1,6 +1,7 @@
 /*
  * The firmware-table targets (fuzz_fdt*, fuzz_mptable, fuzz_acpi, fuzz_aml) read their
- * configuration out of the fuzzer's bytes with this: little-endian integers, short byte
+ * configuration out of the fuzzer's bytes with this, and the virtio targets' hostile
+ * driver (virtio_driver.h) its script: little-endian integers, short byte
  * strings, numbers in a range. Past the end every read gives zeros, so any input is a whole configuration
  * and libFuzzer's shortest inputs are the simplest machines.
  */

@@ -151,7 +151,7 @@ static void balloon_snapshot(struct balloon_fuzz *f)
 }
 
 /* Restore a section of script bytes: refused whole or taken, never half. */
-static void balloon_restore_bytes(struct balloon_fuzz *f, struct fuzz_script *s)
+static void balloon_restore_bytes(struct balloon_fuzz *f, struct bin *s)
 {
 	struct balloon_stats before, after;
 	struct snap_section sec = { .tag = BALLOON_SECTION };
@@ -160,7 +160,7 @@ static void balloon_restore_bytes(struct balloon_fuzz *f, struct fuzz_script *s)
 	char why[128];
 	int ret;
 
-	sec.len = script_bytes(s, 192, &bytes);
+	sec.len = bin_bytes(s, 192, &bytes);
 	sec.data = bytes;
 	snap_cursor_init(&c, &sec);
 	virtio_balloon_stats(f->b, &before);
@@ -181,14 +181,14 @@ static void balloon_restore_bytes(struct balloon_fuzz *f, struct fuzz_script *s)
  * 4: 0 turns statistics off, which must be refused, as must turning them on), GET
  * /balloon/statistics, a snapshot round trip, or a restore of script bytes.
  */
-static void balloon_host_op(struct fuzz_driver *d, struct fuzz_script *s)
+static void balloon_host_op(struct fuzz_driver *d, struct bin *s)
 {
 	struct balloon_fuzz *f = d->opaque;
-	uint8_t what = script_u8(s);
+	uint8_t what = bin_u8(s);
 
 	switch (what % 5) {
 	case 0: {
-		uint64_t mib = what & 0x10 ? script_u64(s) : script_u8(s) % 4;
+		uint64_t mib = what & 0x10 ? bin_u64(s) : bin_u8(s) % 4;
 		bool fits = mib <= d->mem.total / MiB;
 		uint64_t old_mib = f->cfg.target_mib;
 
@@ -205,7 +205,7 @@ static void balloon_host_op(struct fuzz_driver *d, struct fuzz_script *s)
 	}
 	case 1: {
 		unsigned int old = f->cfg.stats_period;
-		unsigned int secs = what & 0x10 ? script_u32(s) : script_u8(s) % 4;
+		unsigned int secs = what & 0x10 ? bin_u32(s) : bin_u8(s) % 4;
 		int want = balloon_stats_period_check(old, secs) < 0 ? -EINVAL : 0;
 
 		if (virtio_balloon_set_stats_period(f->b, secs) != want)
@@ -241,7 +241,7 @@ static void balloon_check_dirty(const struct fuzz_driver *d)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_script s = { data, size };
+	struct bin s = { data, size };
 	struct fuzz_driver *d = malloc(sizeof(*d));
 	struct balloon_fuzz f = { 0 };
 	uint8_t head;
@@ -250,9 +250,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(d);
 		return 0;
 	}
-	head = script_u8(&s);
+	head = bin_u8(&s);
 	if (head & 1)
-		f.cfg.stats_period = 1 + script_u16(&s) % 3600;
+		f.cfg.stats_period = 1 + bin_u16(&s) % 3600;
 	f.cfg.deflate_on_oom = head & 2;
 	switch (head >> 3 & 3) {
 	case 0:
@@ -265,7 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f.cfg.target_mib = BALLOON_MAX_MIB;
 		break;
 	case 3:
-		f.cfg.target_mib = script_u32(&s) % (BALLOON_MAX_MIB + 1);
+		f.cfg.target_mib = bin_u32(&s) % (BALLOON_MAX_MIB + 1);
 		break;
 	}
 	f.target_pages = f.cfg.target_mib * MiB / 4096;

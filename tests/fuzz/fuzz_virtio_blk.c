@@ -208,17 +208,17 @@ static struct blk_fuzz *blk_disk(unsigned int which)
  * or an update does): io_uring completes on its own time, this at a point the script
  * chooses.
  */
-static void blk_host_op(struct fuzz_driver *d, struct fuzz_script *s)
+static void blk_host_op(struct fuzz_driver *d, struct bin *s)
 {
 	static const char *const refused[3] = { "/nonexistent/ember-fuzz", "/dev/null", "/tmp" };
 	struct blk_fuzz *f = d->opaque;
 	struct throttle_config limit = { 0 };
-	uint8_t what = script_u8(s);
+	uint8_t what = bin_u8(s);
 	const char *path = NULL;
 	unsigned int bad;
 
 	if (what & 0x40) {
-		uint16_t size = script_u16(s);
+		uint16_t size = bin_u16(s);
 
 		if (ftruncate(blk_img_fd[what >> 7], size))
 			abort();
@@ -244,10 +244,10 @@ static void blk_host_op(struct fuzz_driver *d, struct fuzz_script *s)
 		break;
 	}
 	if (what & 4) {
-		limit.bandwidth.size = script_u16(s);
-		limit.bandwidth.one_time_burst = script_u8(s);
-		limit.bandwidth.refill_time_ms = 1 + script_u8(s) % 4;
-		limit.ops.size = script_u8(s);
+		limit.bandwidth.size = bin_u16(s);
+		limit.bandwidth.one_time_burst = bin_u8(s);
+		limit.bandwidth.refill_time_ms = 1 + bin_u8(s) % 4;
+		limit.ops.size = bin_u8(s);
 		limit.ops.refill_time_ms = 1;
 		if (what & 8)
 			limit.ops.size = UINT64_MAX;
@@ -282,11 +282,11 @@ static void blk_quiet(struct blk_fuzz *f)
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_script s = { data, size };
+	struct bin s = { data, size };
 	struct throttle_config limit = { 0 }, none = { 0 };
 	struct fuzz_driver *d;
 	struct blk_fuzz *f;
-	uint8_t head = script_u8(&s);
+	uint8_t head = bin_u8(&s);
 
 	if (blk_images_init())
 		return 0;
@@ -314,9 +314,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (virtio_blk_update(f->blk, blk_img_path[0], &none))
 		abort();
 	if (head & 8) {
-		limit.bandwidth.size = 1 + script_u16(&s);
+		limit.bandwidth.size = 1 + bin_u16(&s);
 		limit.bandwidth.refill_time_ms = 1;
-		limit.ops.size = script_u8(&s);
+		limit.ops.size = bin_u8(&s);
 		limit.ops.refill_time_ms = 1;
 		if (virtio_blk_update(f->blk, NULL, &limit))
 			abort();

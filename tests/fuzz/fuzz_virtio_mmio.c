@@ -219,12 +219,12 @@ static void *ram(struct rig *r, uint64_t gpa, uint64_t len)
 }
 
 /* A chain of one descriptor on queue (q), where the device has its rings. */
-static void post_chain(struct rig *r, unsigned int q, struct fuzz_script *s, bool kick)
+static void post_chain(struct rig *r, unsigned int q, struct bin *s, bool kick)
 {
 	const struct virtq *vq = &r->vd->queues[q];
-	uint64_t gpa = (uint64_t)script_u16(s) * 16 % RAM;
-	uint32_t len = script_u16(s) % 512; /* a balloon page list of 0 to 127 pages */
-	uint16_t flags = script_u8(s) & 7, idx, slot, *avail_idx, *ring;
+	uint64_t gpa = (uint64_t)bin_u16(s) * 16 % RAM;
+	uint32_t len = bin_u16(s) % 512; /* a balloon page list of 0 to 127 pages */
+	uint16_t flags = bin_u8(s) & 7, idx, slot, *avail_idx, *ring;
 	uint8_t desc[16] = { 0 };
 	void *d;
 
@@ -252,9 +252,9 @@ static void post_chain(struct rig *r, unsigned int q, struct fuzz_script *s, boo
 }
 
 /* What a Linux driver does (virtio_mmio.c's probe and vm_find_vqs), register by register. */
-static void bring_up(struct rig *r, uint8_t op, struct fuzz_script *s)
+static void bring_up(struct rig *r, uint8_t op, struct bin *s)
 {
-	uint64_t mask = op & 0x80 ? script_u64(s) : ~0ULL, features = 0;
+	uint64_t mask = op & 0x80 ? bin_u64(s) : ~0ULL, features = 0;
 	uint32_t size = 1u << ((op >> 3) % 9), q, sel;
 
 	reg_write(r, REG_STATUS, 0);
@@ -305,38 +305,38 @@ static void sweep(struct rig *r)
 			mmio_access(r, false, off, width, 0);
 }
 
-static void scribble(struct rig *r, struct fuzz_script *s)
+static void scribble(struct rig *r, struct bin *s)
 {
-	uint64_t gpa = (uint64_t)script_u16(s) * 16 % RAM;
-	unsigned int len = script_u8(s) % 65, i;
+	uint64_t gpa = (uint64_t)bin_u16(s) * 16 % RAM;
+	unsigned int len = bin_u8(s) % 65, i;
 	uint8_t *p = ram(r, gpa, len);
 
 	for (i = 0; i < len; i++) {
-		uint8_t b = script_u8(s);
+		uint8_t b = bin_u8(s);
 
 		if (p)
 			p[i] = b;
 	}
 }
 
-static void run(struct rig *r, struct fuzz_script *s)
+static void run(struct rig *r, struct bin *s)
 {
 	unsigned int i, width;
 
 	for (i = 0; i < MAX_OPS && s->n && r->accesses < BUDGET; i++) {
-		uint8_t op = script_u8(s);
+		uint8_t op = bin_u8(s);
 
 		width = 1 + ((op >> 3) & 7);
 		switch (op & 7) {
 		case 0:
-			mmio_access(r, false, (int16_t)script_u16(s), width, 0);
+			mmio_access(r, false, (int16_t)bin_u16(s), width, 0);
 			break;
 		case 1: {
-			int64_t off = (int16_t)script_u16(s);
+			int64_t off = (int16_t)bin_u16(s);
 			uint64_t v = 0, k;
 
 			for (k = 0; k < width; k++)
-				v |= (uint64_t)script_u8(s) << (8 * k);
+				v |= (uint64_t)bin_u8(s) << (8 * k);
 			mmio_access(r, true, off, width, v);
 			break;
 		}
@@ -350,7 +350,7 @@ static void run(struct rig *r, struct fuzz_script *s)
 			bring_up(r, op, s);
 			break;
 		case 5: {
-			uint8_t mib = script_u8(s);
+			uint8_t mib = bin_u8(s);
 
 			if (r->balloon)
 				virtio_balloon_set_target(r->balloon, mib);
@@ -397,10 +397,10 @@ static void rig_vm_destroy(struct rig *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct rig *r;
-	struct fuzz_script s = { data, size };
+	struct bin s = { data, size };
 	struct throttle_config unlimited = { 0 };
 	struct balloon_config bcfg = { 0 };
-	uint8_t setup = script_u8(&s);
+	uint8_t setup = bin_u8(&s);
 
 	if (!r) {
 		struct mem_region layout = { .gpa = 0, .size = RAM };

@@ -279,15 +279,15 @@ static void host_drain(struct host *h)
 		fail("the device sent an empty frame");
 }
 
-static void host_send(struct host *h, struct fuzz_script *s)
+static void host_send(struct host *h, struct bin *s)
 {
-	uint8_t flags = script_u8(s);
+	uint8_t flags = bin_u8(s);
 	const uint8_t *bytes;
-	size_t len = script_bytes(s, FUZZ_MAX_PAYLOAD, &bytes), total = len;
+	size_t len = bin_bytes(s, FUZZ_MAX_PAYLOAD, &bytes), total = len;
 
 	memcpy(h->buf, bytes, len);
 	if (flags & 1) {
-		total = script_u16(s) | (flags & 2 ? 0x10000 : 0);
+		total = bin_u16(s) | (flags & 2 ? 0x10000 : 0);
 		total = MIN(MAX(total, len), sizeof(h->buf));
 		memset(h->buf + len, 0x5a, total - len);
 	}
@@ -296,22 +296,22 @@ static void host_send(struct host *h, struct fuzz_script *s)
 }
 
 /* A bucket: small sizes and 1-255 ms refills mostly, any value sometimes (-EINVAL). */
-static void read_bucket(struct fuzz_script *s, struct token_bucket_cfg *b)
+static void read_bucket(struct bin *s, struct token_bucket_cfg *b)
 {
-	uint8_t shape = script_u8(s);
+	uint8_t shape = bin_u8(s);
 
 	if (shape & 0x80) {
-		b->size = script_u64(s);
-		b->one_time_burst = script_u64(s);
-		b->refill_time_ms = script_u64(s);
+		b->size = bin_u64(s);
+		b->one_time_burst = bin_u64(s);
+		b->refill_time_ms = bin_u64(s);
 		return;
 	}
-	b->size = shape & 0x40 ? 0 : script_u16(s);
-	b->one_time_burst = shape & 0x20 ? script_u16(s) : 0;
-	b->refill_time_ms = shape & 0x1f ? shape & 0x1f : script_u8(s);
+	b->size = shape & 0x40 ? 0 : bin_u16(s);
+	b->one_time_burst = shape & 0x20 ? bin_u16(s) : 0;
+	b->refill_time_ms = shape & 0x1f ? shape & 0x1f : bin_u8(s);
 }
 
-static void read_limit(struct fuzz_script *s, struct throttle_config *limit)
+static void read_limit(struct bin *s, struct throttle_config *limit)
 {
 	read_bucket(s, &limit->bandwidth);
 	read_bucket(s, &limit->ops);
@@ -321,13 +321,13 @@ static void read_limit(struct fuzz_script *s, struct throttle_config *limit)
  * A snapshot of the rate limiters' tokens, then a restore: of what was just saved (it must
  * be taken back) or of script bytes (untrusted, as a state file is).
  */
-static void host_save_restore(struct host *h, struct fuzz_script *s)
+static void host_save_restore(struct host *h, struct bin *s)
 {
 	struct snap_section sec = { 0 };
 	struct snap_writer w;
 	struct snap_cursor c;
 	const uint8_t *bytes;
-	bool own = script_u8(s) & 1;
+	bool own = bin_u8(s) & 1;
 	char why[128];
 	int ret;
 
@@ -339,7 +339,7 @@ static void host_save_restore(struct host *h, struct fuzz_script *s)
 		sec.len = LIMITS_SAVED;
 	} else {
 		own = false;
-		sec.len = script_bytes(s, 2 * LIMITS_SAVED, &bytes);
+		sec.len = bin_bytes(s, 2 * LIMITS_SAVED, &bytes);
 		sec.data = bytes;
 	}
 	snap_cursor_init(&c, &sec);
@@ -362,10 +362,10 @@ static void host_check(struct host *h)
 		fail("tx counters differ from what the switch read");
 }
 
-static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
+static void host_op(struct fuzz_driver *d, struct bin *s)
 {
 	struct host *h = d->opaque;
-	uint8_t op = script_u8(s);
+	uint8_t op = bin_u8(s);
 	struct throttle_config rx, tx;
 	struct detour_frame *f;
 	const uint8_t *bytes;
@@ -381,7 +381,7 @@ static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
 		fuzz_run_loop(d);
 		break;
 	case 2:
-		op = script_u8(s);
+		op = bin_u8(s);
 		read_limit(s, &rx);
 		read_limit(s, &tx);
 		virtio_net_update_limits(h->net, op & 1 ? &rx : NULL, op & 2 ? &tx : NULL);
@@ -393,17 +393,17 @@ static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
 		if (!h->detour || h->detour->count == DETOUR_PENDING)
 			break;
 		f = &h->detour->pending[(h->detour->head + h->detour->count) % DETOUR_PENDING];
-		f->len = script_bytes(s, FUZZ_MAX_PAYLOAD, &bytes);
+		f->len = bin_bytes(s, FUZZ_MAX_PAYLOAD, &bytes);
 		f->p = bytes;
 		if (!f->len) {
 			f->p = NULL; /* filler, up to the largest frame and past it */
-			f->len = script_u32(s) % (HOST_FRAME_MAX + 1);
+			f->len = bin_u32(s) % (HOST_FRAME_MAX + 1);
 		}
 		h->detour->count++;
 		break;
 	case 5:
 		if (h->detour)
-			h->detour->claim = script_u8(s);
+			h->detour->claim = bin_u8(s);
 		break;
 	case 6:
 		host_drain(h);
@@ -423,7 +423,7 @@ static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
 }
 
 /* The configuration the script starts with; the device keeps (cfg) for its lifetime. */
-static void read_config(struct host *h, struct fuzz_script *s, uint8_t flags)
+static void read_config(struct host *h, struct bin *s, uint8_t flags)
 {
 	memset(&h->cfg, 0, sizeof(h->cfg));
 	strcpy(h->cfg.id, "net0");
@@ -431,7 +431,7 @@ static void read_config(struct host *h, struct fuzz_script *s, uint8_t flags)
 	if (flags & 1) {
 		h->cfg.has_mac = true;
 		for (unsigned int i = 0; i < 6; i++)
-			h->cfg.mac[i] = script_u8(s);
+			h->cfg.mac[i] = bin_u8(s);
 	}
 	if (flags & 2) {
 		read_limit(s, &h->cfg.rx_limit);
@@ -439,14 +439,14 @@ static void read_config(struct host *h, struct fuzz_script *s, uint8_t flags)
 	}
 }
 
-static int attach_detour(struct host *h, struct fuzz_script *s)
+static int attach_detour(struct host *h, struct bin *s)
 {
 	struct detour *dt = calloc(1, sizeof(*dt));
 
 	if (!dt)
 		return -1;
-	dt->peek = script_u8(s) % (PEEK_MAX + 16);
-	dt->claim = script_u8(s);
+	dt->peek = bin_u8(s) % (PEEK_MAX + 16);
+	dt->claim = bin_u8(s);
 	detour_ops.peek = dt->peek;
 	if (virtio_net_set_detour(h->net, &detour_ops, dt)) {
 		free(dt);
@@ -458,10 +458,10 @@ static int attach_detour(struct host *h, struct fuzz_script *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_script s = { data, size };
+	struct bin s = { data, size };
 	struct fuzz_driver *d = malloc(sizeof(*d));
 	struct host *h = &host;
-	uint8_t flags = script_u8(&s);
+	uint8_t flags = bin_u8(&s);
 	char why[128];
 
 	if (!d || fuzz_driver_init(d)) {

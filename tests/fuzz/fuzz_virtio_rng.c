@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_script s = { data, size };
+	struct bin s = { data, size };
 	struct throttle_config limit = { 0 };
 	struct fuzz_driver *d = malloc(sizeof(*d));
 	struct virtio_rng *rng;
@@ -19,10 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(d);
 		return 0;
 	}
-	if (script_u8(&s) & 1) {
-		limit.bandwidth.size = 1 + script_u16(&s);
+	if (bin_u8(&s) & 1) {
+		limit.bandwidth.size = 1 + bin_u16(&s);
 		limit.bandwidth.refill_time_ms = 1;
-		limit.ops.size = script_u8(&s);
+		limit.ops.size = bin_u8(&s);
 		limit.ops.refill_time_ms = 1;
 	}
 	if (!virtio_rng_create(&d->mem, &d->loop, &d->log, &limit, &rng)) {

@@ -135,13 +135,13 @@ static void fail(const char *what)
 }
 
 /* The host socket the script names, or NULL if there is none open. */
-static struct host_sock *pick_sock(struct host *h, struct fuzz_script *s)
+static struct host_sock *pick_sock(struct host *h, struct bin *s)
 {
 	struct host_sock *hs;
 
 	if (!h->nsocks)
 		return NULL;
-	hs = &h->socks[script_u8(s) % h->nsocks];
+	hs = &h->socks[bin_u8(s) % h->nsocks];
 	return hs->fd >= 0 ? hs : NULL;
 }
 
@@ -226,11 +226,11 @@ static void host_close(struct host_sock *hs)
 	hs->fd = -1;
 }
 
-static void host_listen(struct host *h, struct fuzz_script *s)
+static void host_listen(struct host *h, struct bin *s)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	uint32_t port = script_u32(s);
-	int backlog = script_u8(s) % 4, fd;
+	uint32_t port = bin_u32(s);
+	int backlog = bin_u8(s) % 4, fd;
 	struct listener *l = NULL;
 	unsigned int i;
 
@@ -281,12 +281,12 @@ static void host_accept(struct host *h, struct listener *l)
 }
 
 /* The driver's device op: one thing a host program does. */
-static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
+static void host_op(struct fuzz_driver *d, struct bin *s)
 {
 	struct host *h = d->opaque;
 	struct host_sock *hs;
 	struct listener *l;
-	uint8_t op = script_u8(s);
+	uint8_t op = bin_u8(s);
 
 	switch (op % 12) {
 	case 0:
@@ -300,8 +300,8 @@ static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
 
 		if (!(hs = pick_sock(h, s)))
 			break;
-		flags = script_u8(s);
-		port = script_u32(s);
+		flags = bin_u8(s);
+		port = bin_u32(s);
 		len = snprintf(line, sizeof(line), "CONNECT %u%s", port, flags & 1 ? "\r\n" : "\n");
 		if (!hs->sent && port != UINT32_MAX)
 			hs->expect_ok = true;
@@ -314,7 +314,7 @@ static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
 
 		if (!(hs = pick_sock(h, s)))
 			break;
-		len = script_bytes(s, FUZZ_MAX_PAYLOAD, &bytes);
+		len = bin_bytes(s, FUZZ_MAX_PAYLOAD, &bytes);
 		host_send(hs, bytes, len);
 		break;
 	}
@@ -330,24 +330,24 @@ static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
 		static const int how[] = { SHUT_RD, SHUT_WR, SHUT_RDWR };
 
 		if ((hs = pick_sock(h, s)))
-			shutdown(hs->fd, how[script_u8(s) % 3]);
+			shutdown(hs->fd, how[bin_u8(s) % 3]);
 		break;
 	}
 	case 6:
 		host_listen(h, s);
 		break;
 	case 7:
-		l = &h->ls[script_u8(s) % LISTENERS];
+		l = &h->ls[bin_u8(s) % LISTENERS];
 		if (l->fd >= 0)
 			host_accept(h, l);
 		break;
 	case 8:
-		l = &h->ls[script_u8(s) % LISTENERS];
+		l = &h->ls[bin_u8(s) % LISTENERS];
 		if (l->fd >= 0)
 			listener_close(l);
 		break;
 	case 9: {
-		unsigned int i, n = 1 + script_u8(s) % 64, before;
+		unsigned int i, n = 1 + bin_u8(s) % 64, before;
 
 		/* Until the backlog is full: the next loop run takes them in. */
 		for (i = 0; i < n; i++) {
@@ -363,7 +363,7 @@ static void host_op(struct fuzz_driver *d, struct fuzz_script *s)
 
 		if (!(hs = pick_sock(h, s)))
 			break;
-		len = script_u16(s);
+		len = bin_u16(s);
 		memset(h->buf, 'x', len);
 		host_send(hs, h->buf, len);
 		break;
@@ -421,7 +421,7 @@ static void host_reset(struct host *h)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_script s = { data, size };
+	struct bin s = { data, size };
 	struct fuzz_driver *d = malloc(sizeof(*d));
 	struct host *h = &host;
 	struct stat st;

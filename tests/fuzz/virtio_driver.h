@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "builder_input.h"
 #include "util/eventloop.h"
 #include "util/log.h"
 #include "virtio/queue.h"
@@ -33,42 +34,10 @@
 #define FUZZ_MAX_OPS	  256
 #define FUZZ_MAX_PAYLOAD  4096
 
-/* The fuzzer's bytes, consumed front to back; reads past the end give zeros. */
-struct fuzz_script {
-	const uint8_t *p;
-	size_t n;
-};
-
-static inline uint8_t script_u8(struct fuzz_script *s)
-{
-	uint8_t v = 0;
-
-	if (s->n) {
-		v = *s->p++;
-		s->n--;
-	}
-	return v;
-}
-
-static inline uint16_t script_u16(struct fuzz_script *s)
-{
-	return script_u8(s) | (uint16_t)script_u8(s) << 8;
-}
-
-static inline uint32_t script_u32(struct fuzz_script *s)
-{
-	return script_u16(s) | (uint32_t)script_u16(s) << 16;
-}
-
-static inline uint64_t script_u64(struct fuzz_script *s)
-{
-	return script_u32(s) | (uint64_t)script_u32(s) << 32;
-}
-
 /* Up to (max) bytes of the script, their count first: returns how many (*out) points at. */
-static inline size_t script_bytes(struct fuzz_script *s, size_t max, const uint8_t **out)
+static inline size_t bin_bytes(struct bin *s, size_t max, const uint8_t **out)
 {
-	size_t len = script_u16(s) % (max + 1);
+	size_t len = bin_u16(s) % (max + 1);
 
 	if (len > s->n)
 		len = s->n;
@@ -81,7 +50,7 @@ static inline size_t script_bytes(struct fuzz_script *s, size_t max, const uint8
 struct fuzz_driver;
 
 /* A target's own op: the host side of its device, reading its arguments from (s). */
-typedef void (*fuzz_device_op)(struct fuzz_driver *d, struct fuzz_script *s);
+typedef void (*fuzz_device_op)(struct fuzz_driver *d, struct bin *s);
 
 struct fuzz_driver {
 	struct guest_mem mem;
@@ -199,23 +168,23 @@ static inline void fuzz_run_loop(struct fuzz_driver *d)
 }
 
 /* Queue (q) laid out where the script says (usually inside RAM, sometimes not), enabled. */
-static inline void fuzz_setup_queue(struct fuzz_driver *d, unsigned int q, struct fuzz_script *s)
+static inline void fuzz_setup_queue(struct fuzz_driver *d, unsigned int q, struct bin *s)
 {
 	struct virtio_dev *vd = d->vd;
 	struct virtq *vq = &vd->queues[q];
-	uint8_t shape = script_u8(s);
+	uint8_t shape = bin_u8(s);
 
 	pthread_mutex_lock(&vd->lock);
 	virtq_reset(vq);
-	vq->size = shape & 0x80 ? script_u16(s) : 1u << (shape % 9);
+	vq->size = shape & 0x80 ? bin_u16(s) : 1u << (shape % 9);
 	if (shape & 0x40) {
-		vq->desc_gpa = script_u64(s);
-		vq->avail_gpa = script_u64(s);
-		vq->used_gpa = script_u64(s);
+		vq->desc_gpa = bin_u64(s);
+		vq->avail_gpa = bin_u64(s);
+		vq->used_gpa = bin_u64(s);
 	} else {
-		vq->desc_gpa = (uint64_t)script_u16(s) * 4 % FUZZ_RAM;
-		vq->avail_gpa = (uint64_t)script_u16(s) * 4 % FUZZ_RAM;
-		vq->used_gpa = (uint64_t)script_u16(s) * 4 % FUZZ_RAM;
+		vq->desc_gpa = (uint64_t)bin_u16(s) * 4 % FUZZ_RAM;
+		vq->avail_gpa = (uint64_t)bin_u16(s) * 4 % FUZZ_RAM;
+		vq->used_gpa = (uint64_t)bin_u16(s) * 4 % FUZZ_RAM;
 	}
 	vq->event_idx = virtio_dev_has_feature(vd, VIRTIO_F_RING_EVENT_IDX);
 	vq->indirect = virtio_dev_has_feature(vd, VIRTIO_F_RING_INDIRECT_DESC);
@@ -239,16 +208,16 @@ static inline void fuzz_put(struct fuzz_driver *d, uint64_t gpa, const void *src
  * device-writable or not, optionally filled with script bytes (a request header, a
  * frame); linked with NEXT in order unless the script breaks the link or sets INDIRECT.
  */
-static inline void fuzz_post_chain(struct fuzz_driver *d, unsigned int q, struct fuzz_script *s)
+static inline void fuzz_post_chain(struct fuzz_driver *d, unsigned int q, struct bin *s)
 {
 	struct virtq *vq = &d->vd->queues[q];
-	uint8_t nr = 1 + script_u8(s) % 8, i;
+	uint8_t nr = 1 + bin_u8(s) % 8, i;
 	uint16_t size = vq->size ? vq->size : 1, head = d->next_desc[q] % size, slot = head;
 
 	for (i = 0; i < nr; i++) {
-		uint8_t flags = script_u8(s);
-		uint64_t gpa = flags & 0x80 ? script_u64(s) : (uint64_t)script_u16(s) * 4 % FUZZ_RAM;
-		uint32_t len = flags & 0x40 ? script_u32(s) : script_u16(s);
+		uint8_t flags = bin_u8(s);
+		uint64_t gpa = flags & 0x80 ? bin_u64(s) : (uint64_t)bin_u16(s) * 4 % FUZZ_RAM;
+		uint32_t len = flags & 0x40 ? bin_u32(s) : bin_u16(s);
 		uint16_t next = (slot + 1) % size;
 		uint16_t dflags = (flags & VIRTQ_DESC_F_WRITE) | (flags & 0x20 ? VIRTQ_DESC_F_INDIRECT : 0);
 		uint8_t desc[16];
@@ -258,7 +227,7 @@ static inline void fuzz_post_chain(struct fuzz_driver *d, unsigned int q, struct
 		if (i + 1 < nr && !(flags & 0x10))
 			dflags |= VIRTQ_DESC_F_NEXT;
 		if (flags & 0x08) {
-			plen = script_bytes(s, FUZZ_MAX_PAYLOAD, &payload);
+			plen = bin_bytes(s, FUZZ_MAX_PAYLOAD, &payload);
 			fuzz_put(d, gpa, payload, plen);
 		}
 		memcpy(desc, &gpa, 8);
@@ -275,11 +244,11 @@ static inline void fuzz_post_chain(struct fuzz_driver *d, unsigned int q, struct
 }
 
 /* A config space access of width 1, 2, 4 or 8 at any offset, bounded as the transport does. */
-static inline void fuzz_config(struct fuzz_driver *d, struct fuzz_script *s, bool write)
+static inline void fuzz_config(struct fuzz_driver *d, struct bin *s, bool write)
 {
 	const struct virtio_dev_ops *ops = d->vd->ops;
-	uint8_t off = script_u8(s), len = 1u << (script_u8(s) % 4);
-	uint64_t v = script_u64(s);
+	uint8_t off = bin_u8(s), len = 1u << (bin_u8(s) % 4);
+	uint64_t v = bin_u64(s);
 
 	pthread_mutex_lock(&d->vd->lock);
 	if ((uint32_t)off + len <= ops->config_size) {
@@ -292,10 +261,10 @@ static inline void fuzz_config(struct fuzz_driver *d, struct fuzz_script *s, boo
 }
 
 /* The usual bring-up: features as the script says (the device's own, mostly), then go. */
-static inline void fuzz_negotiate(struct fuzz_driver *d, struct fuzz_script *s)
+static inline void fuzz_negotiate(struct fuzz_driver *d, struct bin *s)
 {
 	uint64_t offered = virtio_dev_features(d->vd);
-	uint64_t mask = script_u8(s) & 1 ? script_u64(s) : offered;
+	uint64_t mask = bin_u8(s) & 1 ? bin_u64(s) : offered;
 
 	pthread_mutex_lock(&d->vd->lock);
 	fuzz_write_status(d, 0);
@@ -316,7 +285,7 @@ static inline void fuzz_driver_go(struct fuzz_driver *d)
  * Follow the script: a bring-up with every queue set up, then up to FUZZ_MAX_OPS ops, then
  * the event loop drained a little so in-flight work completes before the device is freed.
  */
-static inline void fuzz_driver_run(struct fuzz_driver *d, struct fuzz_script *s)
+static inline void fuzz_driver_run(struct fuzz_driver *d, struct bin *s)
 {
 	unsigned int nq = d->vd->ops->num_queues, q, i;
 
@@ -325,7 +294,7 @@ static inline void fuzz_driver_run(struct fuzz_driver *d, struct fuzz_script *s)
 		fuzz_setup_queue(d, q, s);
 	fuzz_driver_go(d);
 	for (i = 0; i < FUZZ_MAX_OPS && s->n; i++) {
-		uint8_t op = script_u8(s);
+		uint8_t op = bin_u8(s);
 
 		q = (op >> 4) % nq;
 		switch (op % 12) {
@@ -343,8 +312,8 @@ static inline void fuzz_driver_run(struct fuzz_driver *d, struct fuzz_script *s)
 			break;
 		case 6: {
 			const uint8_t *bytes;
-			uint64_t gpa = (uint64_t)script_u16(s) * 4 % FUZZ_RAM;
-			size_t len = script_bytes(s, 64, &bytes);
+			uint64_t gpa = (uint64_t)bin_u16(s) * 4 % FUZZ_RAM;
+			size_t len = bin_bytes(s, 64, &bytes);
 
 			fuzz_put(d, gpa, bytes, len); /* scribble: rings, chains, anything */
 			break;
@@ -357,7 +326,7 @@ static inline void fuzz_driver_run(struct fuzz_driver *d, struct fuzz_script *s)
 			break;
 		case 9:
 			pthread_mutex_lock(&d->vd->lock);
-			fuzz_write_status(d, script_u8(s));
+			fuzz_write_status(d, bin_u8(s));
 			pthread_mutex_unlock(&d->vd->lock);
 			break;
 		case 10:

@@ -55,16 +55,6 @@ static uint64_t distinct(const uint64_t *seen, unsigned int n, uint64_t v)
 	return v;
 }
 
-/* ember's IMSIC region: a 4 KiB file per hart, rounded up to a power of two of them. */
-static uint64_t imsic_span(unsigned int nr)
-{
-	unsigned int bits = 0;
-
-	while ((1u << bits) < nr)
-		bits++;
-	return RISCV_IMSIC_PAGE << bits;
-}
-
 static void describe(struct bin *b, struct riscv_fdt_params *p, uint8_t flags)
 {
 	bool wild = flags & 1;
@@ -96,7 +86,7 @@ static void describe(struct bin *b, struct riscv_fdt_params *p, uint8_t flags)
 	p->aplic_addr = RISCV_APLIC_ADDR;
 	p->aplic_size = RISCV_APLIC_SIZE;
 	p->imsic_addr = RISCV_IMSIC_ADDR;
-	p->imsic_size = imsic_span(p->nr_cpus);
+	p->imsic_size = riscv_imsic_size(p->nr_cpus);
 	p->aia_nr_ids = 64 * (1 + bin_u8(b) % 32) - 1;
 	p->aia_nr_sources = RISCV_NR_IRQS - 1;
 	p->uart = (struct riscv_mmio_node){RISCV_UART_ADDR, RISCV_UART_SIZE, RISCV_UART_IRQ};

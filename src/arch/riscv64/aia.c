@@ -114,23 +114,9 @@ int aia_create(struct vm *vm)
 	return 0;
 }
 
-static unsigned int aia_hart_bits(unsigned int nr_harts)
-{
-	unsigned int bits = 0;
-
-	while ((1U << bits) < nr_harts)
-		bits++;
-	return bits;
-}
-
-uint64_t aia_imsic_size(unsigned int nr_harts)
-{
-	return RISCV_IMSIC_PAGE << aia_hart_bits(nr_harts);
-}
-
 int aia_finalize(struct vm *vm)
 {
-	uint32_t nr_sources = RISCV_NR_IRQS - 1, hart_bits = aia_hart_bits(vm->nr_vcpus);
+	uint32_t nr_sources = RISCV_NR_IRQS - 1, hart_bits = riscv_hart_bits(vm->nr_vcpus);
 	uint64_t addr = RISCV_APLIC_ADDR;
 	unsigned int i;
 	int ret;

@@ -21,9 +21,6 @@ int aia_create(struct vm *vm);
 /* Once every vCPU exists: sources, hart bits, addresses, CTRL_INIT. 0 or -errno. */
 int aia_finalize(struct vm *vm);
 
-/* The IMSIC region for (nr_harts): a power of two of 4 KiB pages, as KVM's hart bits want. */
-uint64_t aia_imsic_size(unsigned int nr_harts);
-
 void aia_destroy(struct vm *vm);
 
 /*

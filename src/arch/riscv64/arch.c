@@ -181,7 +181,7 @@ static void riscv_describe(const struct vm *vm, struct riscv_fdt_params *p)
 	p->aplic_addr = RISCV_APLIC_ADDR;
 	p->aplic_size = RISCV_APLIC_SIZE;
 	p->imsic_addr = RISCV_IMSIC_ADDR;
-	p->imsic_size = aia_imsic_size(vm->nr_vcpus);
+	p->imsic_size = riscv_imsic_size(vm->nr_vcpus);
 	p->aia_nr_ids = vm->arch.aia_nr_ids;
 	p->aia_nr_sources = RISCV_NR_IRQS - 1;
 	p->uart = (struct riscv_mmio_node){ RISCV_UART_ADDR, RISCV_UART_SIZE, RISCV_UART_IRQ };

@@ -29,6 +29,22 @@ struct plic;
 #define RISCV_IMSIC_PAGE      0x1000ULL
 #define RISCV_NR_IRQS	      64 /* sources 1..63, on the PLIC and the APLIC alike */
 
+/* Bits of a hart index, as KVM's AIA wants them for (nr_harts): ceil(log2). */
+static inline unsigned int riscv_hart_bits(unsigned int nr_harts)
+{
+	unsigned int bits = 0;
+
+	while ((1U << bits) < nr_harts)
+		bits++;
+	return bits;
+}
+
+/* The IMSIC region for (nr_harts): a 4 KiB file per hart, a power of two of them. */
+static inline uint64_t riscv_imsic_size(unsigned int nr_harts)
+{
+	return RISCV_IMSIC_PAGE << riscv_hart_bits(nr_harts);
+}
+
 #define RISCV_UART_ADDR	      0x10000000ULL
 #define RISCV_UART_SIZE	      0x1000ULL
 #define RISCV_UART_CLOCK      1843200

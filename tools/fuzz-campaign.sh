@@ -9,7 +9,8 @@
 # the input to tests/fuzz/regress/TARGET/ (make check replays it) and call again.
 # Prints a table (target, executions in all and in this call, coverage, corpus size and
 # new entries, crashes, seconds) and writes it as JSON to build/fuzz-campaign/results.json.
-# Exit status 1 if anything crashed.
+# Exit status 1 if anything crashed. To stop a call early and keep the counts, send SIGINT
+# to the fuzzers after stopping xargs (libFuzzer prints its count on SIGINT).
 set -u
 cd "$(dirname "$0")/.."
 execs=${1:-10000000}
@@ -51,10 +52,12 @@ one() {
 	after=$(find "$corpus" -type f | wc -l)
 	cov=$(grep -o 'cov: [0-9]*' "$log" 2>/dev/null | tail -1 | cut -d' ' -f2)
 	ncrash=$(find "$crashes" -type f | wc -l)
-	[ $rc -ne 0 ] && [ "$ncrash" -eq 0 ] && ncrash="exit-$rc"
+	# 72: libFuzzer's exit on SIGINT, a call stopped early (its count is kept), not a crash.
+	[ $rc -ne 0 ] && [ $rc -ne 72 ] && [ "$ncrash" -eq 0 ] && ncrash="exit-$rc"
 	echo "$total $n ${cov:-0} $after $((after - before)) $ncrash $(($(date +%s) - start))" >"$out/$t.result"
 }
 export -f one
+for t in "${targets[@]}"; do rm -f "$out/$t.result"; done
 printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'one "$@"' _ {} "$execs" "$out" "$slice"
 
 failed=0
@@ -62,6 +65,8 @@ printf '%-16s %12s %11s %9s %8s %6s %8s %8s\n' target executions this-call cover
 echo '[' >"$out/results.json"
 sep=
 for t in "${targets[@]}"; do
+	# A target whose run this call never started (the call was stopped first) has no result.
+	[ -f "$out/$t.result" ] || { printf '%-16s %12s\n' "$t" "not run"; continue; }
 	read -r total n cov corpus new crash secs <"$out/$t.result"
 	printf '%-16s %12s %11s %9s %8s %6s %8s %8s\n' "$t" "$total" "$n" "$cov" "$corpus" "$new" "$crash" "$secs"
 	printf '%s{"target":"%s","executions":%s,"this_call":%s,"coverage":%s,"corpus":%s,"new_corpus":%s,"crashes":"%s","seconds":%s}\n' \

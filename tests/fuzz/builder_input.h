@@ -27,19 +27,26 @@ static inline uint8_t bin_u8(struct bin *b)
 	return *b->p++;
 }
 
+/* Little-endian: the low part is read first (C leaves the order of a | b's operands open). */
 static inline uint16_t bin_u16(struct bin *b)
 {
-	return bin_u8(b) | (uint16_t)bin_u8(b) << 8;
+	uint16_t lo = bin_u8(b);
+
+	return lo | (uint16_t)bin_u8(b) << 8;
 }
 
 static inline uint32_t bin_u32(struct bin *b)
 {
-	return bin_u16(b) | (uint32_t)bin_u16(b) << 16;
+	uint32_t lo = bin_u16(b);
+
+	return lo | (uint32_t)bin_u16(b) << 16;
 }
 
 static inline uint64_t bin_u64(struct bin *b)
 {
-	return bin_u32(b) | (uint64_t)bin_u32(b) << 32;
+	uint64_t lo = bin_u32(b);
+
+	return lo | (uint64_t)bin_u32(b) << 32;
 }
 
 /* A number from (lo) to (hi), both included. */

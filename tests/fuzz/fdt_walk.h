@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libfdt.h>
@@ -437,6 +438,76 @@ static inline bool dtr_judge_build(struct dtr_tree *t, bool refuse, int ret, con
 	if (dtr_parse(t, blob, len, DTR_STRICT))
 		BUG("blob: %s", t->why);
 	return true;
+}
+
+/*
+ * The boot inputs both device-tree targets read after the description, from (flags): bit 2
+ * a command line into (buf), the fuzzer's string repeated to the length it asks (below
+ * (max), or below (size) with bit 0, past what ember accepts), bit 3 an initrd anywhere.
+ * Returns the command line, or NULL without one.
+ */
+static inline const char *dtr_fuzz_boot(struct bin *b, uint8_t flags, char *buf, size_t size,
+					size_t max, uint64_t *initrd_addr, uint64_t *initrd_size)
+{
+	const char *cmdline = NULL;
+
+	if (flags & 4) {
+		size_t want = bin_u16(b) % ((flags & 1) ? size - 1 : max);
+		size_t n = bin_string(b, buf, 255), i;
+
+		if (!n) {
+			buf[0] = 'k';
+			n = 1;
+		}
+		for (i = n; i < want; i++)
+			buf[i] = buf[i % n];
+		buf[want > n ? want : n] = '\0';
+		cmdline = buf;
+	}
+	if (flags & 8) {
+		*initrd_addr = bin_u64(b);
+		*initrd_size = bin_u64(b) >> (bin_u8(b) % 64);
+	}
+	return cmdline;
+}
+
+/* A builder of either arch, its parameters behind (params). */
+typedef int (*dtr_build_fn)(const void *params, size_t max, uint8_t **blob, size_t *len,
+			    char *why, size_t why_len);
+
+/* What one build leaves; the tree it judged points into blob. */
+struct dtr_build {
+	uint8_t *blob, *full;
+	size_t len, full_len;
+};
+
+/*
+ * Build, with (flags) bit 1 under a cap the script picks (and uncapped first, to know
+ * whether the cap must bite), and judge it (dtr_judge_build). Returns whether (t) holds a
+ * tree for the target's own checks; dtr_build_free after them.
+ */
+static inline bool dtr_fuzz_build(struct dtr_tree *t, struct bin *b, uint8_t flags, size_t max,
+				  bool refuse, dtr_build_fn build, const void *params,
+				  struct dtr_build *out)
+{
+	char why[160] = "";
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (flags & 2) {
+		max = bin_u16(b) * (1 + (bin_u8(b) & 1) * 7);
+		if (!build(params, SIZE_MAX, &out->full, &out->full_len, why, sizeof(why)) == refuse)
+			BUG("uncapped build: %s", why);
+	}
+	ret = build(params, max, &out->blob, &out->len, why, sizeof(why));
+	return dtr_judge_build(t, refuse, ret, out->blob, out->len, out->full, out->full_len, max,
+			       why);
+}
+
+static inline void dtr_build_free(struct dtr_build *out)
+{
+	free(out->blob);
+	free(out->full);
 }
 
 #endif

@@ -27,20 +27,6 @@
 static struct dtr_tree tree;
 static char cmdline[8192];
 
-/* A command line up to (max) bytes: the fuzzer's string, repeated to the length it asks. */
-static void make_cmdline(struct bin *b, size_t max)
-{
-	size_t want = bin_u16(b) % max, n = bin_string(b, cmdline, 255), i;
-
-	if (!n) {
-		cmdline[0] = 'k';
-		n = 1;
-	}
-	for (i = n; i < want; i++)
-		cmdline[i] = cmdline[i % n];
-	cmdline[want > n ? want : n] = '\0';
-}
-
 /* (*v) moved until it differs from the (n) values before it, each masked by (mask). */
 static uint64_t distinct(const uint64_t *seen, unsigned int n, uint64_t v, uint64_t mask)
 {
@@ -264,39 +250,28 @@ static NOCOV void check_tree(const struct arm_fdt_params *p)
 	}
 }
 
+/* The builder behind the shared judgment (fdt_walk.h). */
+static int build(const void *p, size_t max, uint8_t **blob, size_t *len, char *why,
+		 size_t why_len)
+{
+	return arm_fdt_build(p, max, blob, len, why, why_len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bin b = {data, size};
 	struct arm_fdt_params *p = malloc(sizeof(*p));
-	uint8_t flags = bin_u8(&b), *blob = NULL, *full = NULL;
-	size_t max = ARM_FDT_MAX_SIZE, len = 0, full_len = 0;
-	char why[160] = "";
-	int ret;
+	uint8_t flags = bin_u8(&b);
+	struct dtr_build out;
 
 	if (!p)
 		return 0;
 	describe(&b, p, flags & 1);
-	if (flags & 4) {
-		make_cmdline(&b, (flags & 1) ? sizeof(cmdline) - 1 : ARCH_CMDLINE_MAX);
-		p->cmdline = cmdline;
-	}
-	if (flags & 8) {
-		p->initrd_addr = bin_u64(&b);
-		p->initrd_size = bin_u64(&b) >> (bin_u8(&b) % 64);
-	}
-	if (flags & 2) {
-		max = bin_u16(&b) * (1 + (bin_u8(&b) & 1) * 7);
-		/* The size it would take uncapped, to know whether the cap must bite. */
-		if (!arm_fdt_build(p, SIZE_MAX, &full, &full_len, why, sizeof(why)) ==
-		    must_refuse(p))
-			BUG("uncapped build: %s", why);
-	}
-
-	ret = arm_fdt_build(p, max, &blob, &len, why, sizeof(why));
-	if (dtr_judge_build(&tree, must_refuse(p), ret, blob, len, full, full_len, max, why))
+	p->cmdline = dtr_fuzz_boot(&b, flags, cmdline, sizeof(cmdline), ARCH_CMDLINE_MAX,
+				   &p->initrd_addr, &p->initrd_size);
+	if (dtr_fuzz_build(&tree, &b, flags, ARM_FDT_MAX_SIZE, must_refuse(p), build, p, &out))
 		check_tree(p);
-	free(blob);
-	free(full);
+	dtr_build_free(&out);
 	free(p);
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include "devices/i8042.h"
 #include "snapshot/stream.h"
 #include "vmm/bus.h"
+#include "builder_input.h"
 
 #define GSI		   1
 #define ACPI_PORT	   0x600
@@ -50,20 +51,6 @@
 #define STATUS_AUX_OBF 0x20
 #define CTR_KBD_INT    0x01
 #define CTR_XLATE      0x40
-
-struct script {
-	const uint8_t *p;
-	size_t n;
-};
-
-/* The next byte of the script; zeros past its end. */
-static uint8_t next(struct script *s)
-{
-	if (!s->n)
-		return 0;
-	s->n--;
-	return *s->p++;
-}
 
 /* The commands Linux's i8042 and atkbd drivers send, and one the controller ignores. */
 static const uint8_t commands[16] = {
@@ -245,11 +232,11 @@ static uint8_t guest_access(struct rig *r, uint64_t port, unsigned int len, uint
 	return data[0];
 }
 
-static void access_op(struct rig *r, struct script *s, uint8_t op, bool is_write)
+static void access_op(struct rig *r, struct bin *s, uint8_t op, bool is_write)
 {
 	static const unsigned int widths[4] = { 1, 1, 2, 4 };
 	unsigned int i, len = widths[op >> 6];
-	uint8_t a = next(s), data[4];
+	uint8_t a = bin_u8(s), data[4];
 	uint64_t port;
 
 	if (a < 0xc0)
@@ -259,7 +246,7 @@ static void access_op(struct rig *r, struct script *s, uint8_t op, bool is_write
 	memset(data, 0xa5, sizeof(data));
 	if (is_write)
 		for (i = 0; i < len; i++)
-			data[i] = next(s);
+			data[i] = bin_u8(s);
 	guest_access(r, port, len, data, is_write);
 }
 
@@ -331,7 +318,7 @@ static int restore(struct rig *r, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void snapshot(struct rig *r, struct script *s)
+static void snapshot(struct rig *r, struct bin *s)
 {
 	struct model *m = &r->m;
 	struct snap_writer w;
@@ -339,7 +326,7 @@ static void snapshot(struct rig *r, struct script *s)
 	size_t n;
 	bool valid;
 
-	if (!(next(s) & 1)) {
+	if (!(bin_u8(s) & 1)) {
 		snap_writer_init(&w, 0, "fuzz");
 		snap_begin(&w, SECTION_TAG, 0);
 		i8042_save(r->kbd, &w);
@@ -352,7 +339,7 @@ static void snapshot(struct rig *r, struct script *s)
 		m->pulses += m->count && (m->ctr & CTR_KBD_INT);
 		return;
 	}
-	n = next(s) % RESTORE_MAX;
+	n = bin_u8(s) % RESTORE_MAX;
 	if (n > s->n)
 		n = s->n;
 	/* A copy of its own, so a read past the section is the sanitizer's. */
@@ -377,13 +364,13 @@ static void snapshot(struct rig *r, struct script *s)
 	free(p);
 }
 
-static void run(struct rig *r, struct script *s)
+static void run(struct rig *r, struct bin *s)
 {
 	struct i8042_metrics got;
 	unsigned int ops;
 
 	for (ops = 0; s->n && ops < MAX_OPS; ops++) {
-		uint8_t op = next(s), v;
+		uint8_t op = bin_u8(s), v;
 
 		switch (op & 7) {
 		case 0:
@@ -417,7 +404,7 @@ static void run(struct rig *r, struct script *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct script s = { data, size };
+	struct bin s = { data, size };
 	struct rig *r = calloc(1, sizeof(*r));
 
 	if (!r)

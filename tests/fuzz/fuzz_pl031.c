@@ -32,6 +32,7 @@
 #include "snapshot/stream.h"
 #include "util/util.h"
 #include "vmm/bus.h"
+#include "builder_input.h"
 
 #define BASE	    0x09010000ULL
 #define MAX_OPS	    4096
@@ -55,20 +56,6 @@ enum {
 
 /* PeriphID0-3, PCellID0-3 (ARM DDI 0224): what Linux's AMBA bus matches. */
 static const uint8_t ids[8] = { 0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
-
-struct script {
-	const uint8_t *p;
-	size_t n;
-};
-
-/* The next byte of the script; zeros past its end. */
-static uint8_t next(struct script *s)
-{
-	if (!s->n)
-		return 0;
-	s->n--;
-	return *s->p++;
-}
 
 struct rig {
 	struct bus bus;
@@ -190,20 +177,20 @@ static void guest_access(struct rig *r, int64_t off, unsigned int len, uint64_t 
 }
 
 /* A window offset from the script, as the head comment says. */
-static int64_t pick_offset(struct script *s)
+static int64_t pick_offset(struct bin *s)
 {
-	uint8_t a = next(s);
+	uint8_t a = bin_u8(s);
 	int64_t off;
 
 	if (a < 0xc0)
 		return (a < 0x80 ? 0 : 0xfe0) + 4 * (a & 7) + ((a & 0x20) ? (a >> 3) & 3 : 0);
 	if (a >= 0xe0)
 		return (a & 0x10) ? PL031_SPAN - 8 + (a & 15) : -1 - (a & 15);
-	off = next(s);
-	return (off | next(s) << 8) % PL031_SPAN;
+	off = bin_u8(s);
+	return (off | bin_u8(s) << 8) % PL031_SPAN;
 }
 
-static void access_op(struct rig *r, struct script *s, uint8_t op, bool is_write)
+static void access_op(struct rig *r, struct bin *s, uint8_t op, bool is_write)
 {
 	static const unsigned int widths[8] = { 4, 4, 4, 4, 4, 1, 2, 8 };
 	unsigned int i, len = widths[op >> 5];
@@ -211,7 +198,7 @@ static void access_op(struct rig *r, struct script *s, uint8_t op, bool is_write
 	uint64_t v = 0;
 
 	for (i = 0; is_write && i < len; i++)
-		v |= (uint64_t)next(s) << (8 * i);
+		v |= (uint64_t)bin_u8(s) << (8 * i);
 	guest_access(r, off, len, v, is_write);
 }
 
@@ -268,9 +255,9 @@ static void snapshot(struct rig *r)
 	snap_writer_free(&w);
 }
 
-static void restore_bytes(struct rig *r, struct script *s)
+static void restore_bytes(struct rig *r, struct bin *s)
 {
-	size_t n = next(s) % (SECTION_LEN + 8);
+	size_t n = bin_u8(s) % (SECTION_LEN + 8);
 	struct pl031 *m = &r->m;
 	bool valid;
 	uint8_t *p;
@@ -296,13 +283,13 @@ static void restore_bytes(struct rig *r, struct script *s)
 	free(p);
 }
 
-static void run(struct rig *r, struct script *s)
+static void run(struct rig *r, struct bin *s)
 {
 	const struct pl031 *m = &r->m;
 	unsigned int ops;
 
 	for (ops = 0; s->n && ops < MAX_OPS; ops++) {
-		uint8_t op = next(s);
+		uint8_t op = bin_u8(s);
 
 		switch (op & 7) {
 		case 0:
@@ -330,7 +317,7 @@ static void run(struct rig *r, struct script *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct script s = { data, size };
+	struct bin s = { data, size };
 	struct rig *r = calloc(1, sizeof(*r));
 
 	if (!r)

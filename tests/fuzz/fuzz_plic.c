@@ -34,6 +34,7 @@
 #include "snapshot/stream.h"
 #include "util/util.h"
 #include "vmm/bus.h"
+#include "builder_input.h"
 
 #define BASE		0x0c000000ULL
 #define MAX_OPS		4096
@@ -41,20 +42,6 @@
 #define SECTION_TAG	SNAP_TAG('F', 'U', 'Z', 'Z')
 #define SECTION_LEN(nr) (4 + PLIC_NR_SOURCES + 4 * 8 + (nr) * 12)
 #define SOURCES_MASK	((~0ULL >> (64 - PLIC_NR_SOURCES)) & ~1ULL)
-
-struct script {
-	const uint8_t *p;
-	size_t n;
-};
-
-/* The next byte of the script; zeros past its end. */
-static uint8_t next(struct script *s)
-{
-	if (!s->n)
-		return 0;
-	s->n--;
-	return *s->p++;
-}
 
 /* The PLIC as the harness expects it; named after plic.c's fields. */
 struct model {
@@ -251,34 +238,34 @@ static uint64_t guest_access(struct rig *r, int64_t off, unsigned int len, uint6
 }
 
 /* A window offset from the script: mostly a register, sometimes anywhere, or off an edge. */
-static int64_t pick_offset(struct rig *r, struct script *s)
+static int64_t pick_offset(struct rig *r, struct bin *s)
 {
 	unsigned int nr = r->m.nr;
 	uint64_t span = PLIC_SPAN(nr), v;
 
-	switch (next(s) % 8) {
+	switch (bin_u8(s) % 8) {
 	case 0:
-		return 4 * (next(s) % (PLIC_NR_SOURCES + 2));
+		return 4 * (bin_u8(s) % (PLIC_NR_SOURCES + 2));
 	case 1:
-		return 0x1000 + 4 * (next(s) % 3);
+		return 0x1000 + 4 * (bin_u8(s) % 3);
 	case 2:
-		v = next(s) % (nr + 1);
-		return 0x2000 + 0x80 * v + 4 * (next(s) % 3);
+		v = bin_u8(s) % (nr + 1);
+		return 0x2000 + 0x80 * v + 4 * (bin_u8(s) % 3);
 	case 5:
-		v = next(s);
-		v |= (uint64_t)next(s) << 8;
-		v |= (uint64_t)next(s) << 16;
+		v = bin_u8(s);
+		v |= (uint64_t)bin_u8(s) << 8;
+		v |= (uint64_t)bin_u8(s) << 16;
 		return v % span;
 	case 6:
-		v = next(s);
+		v = bin_u8(s);
 		return v & 0x80 ? (int64_t)span - 8 + (v & 15) : -1 - (int64_t)(v & 15);
 	default:
-		v = next(s) % (nr + 1);
-		return 0x200000 + 0x1000 * v + 4 * (next(s) % 3);
+		v = bin_u8(s) % (nr + 1);
+		return 0x200000 + 0x1000 * v + 4 * (bin_u8(s) % 3);
 	}
 }
 
-static void access_op(struct rig *r, struct script *s, uint8_t op, bool is_write)
+static void access_op(struct rig *r, struct bin *s, uint8_t op, bool is_write)
 {
 	static const unsigned int widths[8] = { 4, 4, 4, 4, 4, 1, 2, 8 };
 	unsigned int i, len = widths[op >> 5];
@@ -288,25 +275,25 @@ static void access_op(struct rig *r, struct script *s, uint8_t op, bool is_write
 	if ((op & 0x18) == 0x18)
 		off += 1 + (op >> 7);
 	for (i = 0; is_write && i < len; i++)
-		v |= (uint64_t)next(s) << (8 * i);
+		v |= (uint64_t)bin_u8(s) << (8 * i);
 	guest_access(r, off, len, v, is_write);
 }
 
-static unsigned int pick_source(struct script *s)
+static unsigned int pick_source(struct bin *s)
 {
-	uint8_t b = next(s);
+	uint8_t b = bin_u8(s);
 
 	return b < 0xf0 ? b % PLIC_NR_SOURCES : b;
 }
 
 /* A hart's interrupt handler: claim, then complete what it got. */
-static void claim_complete(struct rig *r, struct script *s, uint8_t op)
+static void claim_complete(struct rig *r, struct bin *s, uint8_t op)
 {
-	unsigned int ctx = next(s) % r->m.nr, done = ctx;
+	unsigned int ctx = bin_u8(s) % r->m.nr, done = ctx;
 	uint64_t source = guest_access(r, 0x200004 + 0x1000 * ctx, 4, 0, false);
 
 	if (op & 0x08)
-		done = next(s) % r->m.nr;
+		done = bin_u8(s) % r->m.nr;
 	guest_access(r, 0x200004 + 0x1000 * done, 4, source, true);
 }
 
@@ -384,14 +371,14 @@ static int restore(struct rig *r, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void snapshot(struct rig *r, struct script *s)
+static void snapshot(struct rig *r, struct bin *s)
 {
 	struct snap_writer w;
 	uint8_t *p;
 	size_t n;
 	bool valid;
 
-	if (!(next(s) & 1)) {
+	if (!(bin_u8(s) & 1)) {
 		snap_writer_init(&w, 0, "fuzz");
 		snap_begin(&w, SECTION_TAG, 0);
 		plic_save(r->plic, &w);
@@ -402,8 +389,8 @@ static void snapshot(struct rig *r, struct script *s)
 		snap_writer_free(&w);
 		return;
 	}
-	n = next(s);
-	n = (n | (size_t)next(s) << 8) % (SECTION_LEN(PLIC_MAX_CONTEXTS) + 16);
+	n = bin_u8(s);
+	n = (n | (size_t)bin_u8(s) << 8) % (SECTION_LEN(PLIC_MAX_CONTEXTS) + 16);
 	if (n > s->n)
 		n = s->n;
 	/* A copy of its own, so a read past the section is the sanitizer's. */
@@ -421,12 +408,12 @@ static void snapshot(struct rig *r, struct script *s)
 	free(p);
 }
 
-static void run(struct rig *r, struct script *s)
+static void run(struct rig *r, struct bin *s)
 {
 	unsigned int i, ops, source;
 
 	for (ops = 0; s->n && ops < MAX_OPS; ops++) {
-		uint8_t op = next(s);
+		uint8_t op = bin_u8(s);
 
 		switch (op & 7) {
 		case 0:
@@ -462,13 +449,13 @@ static void run(struct rig *r, struct script *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct script s = { data, size };
+	struct bin s = { data, size };
 	struct rig *r = calloc(1, sizeof(*r));
 	uint8_t b;
 
 	if (!r)
 		abort();
-	b = next(&s);
+	b = bin_u8(&s);
 	r->m.nr = 1 + ((b & 0x80) ? b % PLIC_MAX_CONTEXTS : b % 4);
 	logger_init(&r->log);
 	log_set_level(&r->log, LOG_ERROR); /* the fuzzer makes the PLIC complain */

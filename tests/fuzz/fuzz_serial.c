@@ -34,6 +34,7 @@
 #include "devices/serial.h"
 #include "snapshot/stream.h"
 #include "vmm/bus.h"
+#include "builder_input.h"
 
 #define BASE		   0x3f8
 #define GSI		   4
@@ -48,20 +49,6 @@
 #define IER_THRI 0x02
 #define LCR_DLAB 0x80
 #define MCR_LOOP 0x10
-
-struct script {
-	const uint8_t *p;
-	size_t n;
-};
-
-/* The next byte of the script; zeros past its end. */
-static uint8_t next(struct script *s)
-{
-	if (!s->n)
-		return 0;
-	s->n--;
-	return *s->p++;
-}
 
 /* The chip as the harness expects it, from what it did; named after serial.c's fields. */
 struct model {
@@ -288,21 +275,21 @@ static void guest_access(struct rig *r, int64_t off, unsigned int len, uint8_t *
 			abort();
 }
 
-static void access_op(struct rig *r, struct script *s, uint8_t op, bool is_write)
+static void access_op(struct rig *r, struct bin *s, uint8_t op, bool is_write)
 {
 	unsigned int i, len = 1u << (op >> 6);
-	uint8_t a = next(s), data[8];
+	uint8_t a = bin_u8(s), data[8];
 	int64_t off = a < 0xe0 ? (a & 7) : (int64_t)(a & 0x1f) - 12;
 
 	memset(data, 0xa5, sizeof(data));
 	for (i = 0; is_write && i < len; i++)
-		data[i] = next(s);
+		data[i] = bin_u8(s);
 	guest_access(r, off, len, data, is_write);
 }
 
-static void input(struct rig *r, struct script *s)
+static void input(struct rig *r, struct bin *s)
 {
-	size_t n = next(s) % (SERIAL_FIFO_LEN + 32), want, i;
+	size_t n = bin_u8(s) % (SERIAL_FIFO_LEN + 32), want, i;
 
 	if (n > s->n)
 		n = s->n;
@@ -364,13 +351,13 @@ static int restore(struct rig *r, const uint8_t *p, size_t n, bool closed)
 	return 0;
 }
 
-static void snapshot(struct rig *r, struct script *s)
+static void snapshot(struct rig *r, struct bin *s)
 {
 	struct model *m = &r->m;
 	struct snap_writer w;
 	uint8_t *p;
 	size_t n;
-	uint8_t how = next(s);
+	uint8_t how = bin_u8(s);
 	bool valid;
 	int ret;
 
@@ -386,7 +373,7 @@ static void snapshot(struct rig *r, struct script *s)
 		snap_writer_free(&w);
 		return;
 	}
-	n = next(s) % RESTORE_MAX;
+	n = bin_u8(s) % RESTORE_MAX;
 	if (n > s->n)
 		n = s->n;
 	/* A copy of its own, so a read past the section is the sanitizer's. */
@@ -416,12 +403,12 @@ static void snapshot(struct rig *r, struct script *s)
 	free(p);
 }
 
-static void run(struct rig *r, struct script *s)
+static void run(struct rig *r, struct bin *s)
 {
 	unsigned int ops;
 
 	for (ops = 0; s->n && ops < MAX_OPS; ops++) {
-		uint8_t op = next(s);
+		uint8_t op = bin_u8(s);
 
 		switch (op & 7) {
 		case 0:
@@ -452,7 +439,7 @@ static void run(struct rig *r, struct script *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct script s = { data, size };
+	struct bin s = { data, size };
 	struct rig *r;
 
 	if (out_pipe[0] < 0 && pipe2(out_pipe, O_NONBLOCK | O_CLOEXEC))

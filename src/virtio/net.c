@@ -53,8 +53,13 @@ struct virtio_net {
 	bool tx_blocked;     /* the backend is full: wait for EPOLLOUT */
 	size_t rx_len;	     /* bytes of a frame read from the backend, waiting for guest buffers */
 	uint8_t *rx_frame;
-	struct virtq_elem *elems; /* NET_RX_MAX_CHAINS; also used by tx */
-	uint32_t rx_used[NET_RX_MAX_CHAINS];
+	/*
+	 * Chains being worked on: [0] holds a received frame's first chain until its header's
+	 * buffer count is known (and each transmitted chain), [1] the frame's later chains,
+	 * one at a time. Two are enough however many buffers a frame takes: each chain goes
+	 * into the used ring as soon as it is written, and only the ring's index publishes it.
+	 */
+	struct virtq_elem elems[2];
 	struct throttle rx_throttle;
 	struct throttle tx_throttle;
 	struct net_stats stats;
@@ -111,17 +116,20 @@ static int net_rx_deliver(struct virtio_net *net)
 {
 	struct virtq *q = &net->vd.queues[NET_RXQ];
 	bool mrg = virtio_dev_has_feature(&net->vd, NET_F_MRG_RXBUF);
-	unsigned int n = 0, i;
+	unsigned int n = 0;
 	size_t off = 0;
 	uint16_t nbufs;
 	int ret;
 
 	while (off < net->rx_len) {
-		struct virtq_elem *e = &net->elems[n];
+		struct virtq_elem *e = &net->elems[n ? 1 : 0];
 		uint64_t take;
 
 		if (n == NET_RX_MAX_CHAINS || (n == 1 && !mrg)) {
-			/* The guest's buffers are too small for this frame: drop it, keep them. */
+			/*
+			 * The guest's buffers are too small for this frame: drop it, keep them.
+			 * What was filled in the used ring stays past its index, unseen.
+			 */
 			virtq_unpop(q, n);
 			net->stats.rx_dropped++;
 			return 1;
@@ -142,19 +150,17 @@ static int net_rx_deliver(struct virtio_net *net)
 			virtq_unpop(q, n);
 			return ret < 0 ? -1 : 0;
 		}
-		n++;
 		/* An rx buffer the device may only read, or too small for a header. */
-		if (e->nr_out || (n == 1 && e->in_len < NET_HDR_LEN))
+		if (e->nr_out || (!n && e->in_len < NET_HDR_LEN))
 			return -1;
 		take = MIN(e->in_len, net->rx_len - off);
 		virtq_elem_write(e, 0, net->rx_frame + off, take);
-		net->rx_used[n - 1] = take;
+		virtq_fill(q, e, take, n);
 		off += take;
+		n++;
 	}
 	nbufs = n;
 	virtq_elem_write(&net->elems[0], NET_HDR_NUM_BUFFERS, &nbufs, sizeof(nbufs));
-	for (i = 0; i < n; i++)
-		virtq_fill(q, &net->elems[i], net->rx_used[i], i);
 	virtq_flush(q, n);
 	net->stats.rx_frames++;
 	net->stats.rx_bytes += net->rx_len - NET_HDR_LEN;
@@ -414,8 +420,7 @@ int virtio_net_create(const struct guest_mem *mem, struct event_loop *loop,
 	net->be.fd = -1;
 	net->rx_throttle.timer_fd = net->tx_throttle.timer_fd = -1;
 	net->rx_frame = malloc(NET_FRAME_MAX);
-	net->elems = calloc(NET_RX_MAX_CHAINS, sizeof(*net->elems));
-	if (!net->rx_frame || !net->elems) {
+	if (!net->rx_frame) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -445,7 +450,6 @@ err:
 		event_loop_del(net->loop, &net->be_src);
 	net_backend_close(&net->be);
 	free(net->rx_frame);
-	free(net->elems);
 	free(net);
 	return ret;
 }
@@ -475,7 +479,6 @@ void virtio_net_destroy(struct virtio_net *net)
 	net_backend_close(&net->be);
 	free(net->rx_frame);
 	free(net->tx_frame);
-	free(net->elems);
 	free(net);
 }
 

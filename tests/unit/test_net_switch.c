@@ -201,6 +201,66 @@ static void test_oversized_frame_dropped(void **state)
 }
 
 /*
+ * With MRG_RXBUF a frame spreads over as many buffers as it needs; until the guest has
+ * posted enough, it waits and the buffers stay posted. The first one's header counts them.
+ */
+static void test_receive_merges_buffers(void **state)
+{
+	struct sw_ctx *ctx = *state;
+	struct rig *r = ctx->r;
+	struct virtio_dev *vd = virtio_net_dev(ctx->net);
+	enum { BIG = 1500, PIECE = 600 };
+	uint8_t frame[BIG], got[HDR + BIG], *hdr = hva(r, BUF_GPA);
+	unsigned int i;
+
+	rig_drive(r, vd, NET_RXQ);
+	vd->driver_features |= 1ULL << 15; /* MRG_RXBUF */
+	rig_post(r, 0, BUF_GPA, PIECE, true);
+	rig_post(r, 1, BUF_GPA + 4096, PIECE, true);
+	fill_frame(frame, BIG, 7);
+	assert_int_equal(send(ctx->peer, frame, BIG, 0), BIG);
+	kick(vd, NET_RXQ);
+	assert_int_equal(used_idx(r), 0); /* 1200 bytes posted for 1512: it waits */
+
+	rig_post(r, 2, BUF_GPA + 8192, PIECE, true);
+	kick(vd, NET_RXQ);
+	assert_int_equal(used_idx(r), 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(used_id(r, i), i);
+		assert_int_equal(used_len(r, i), i < 2 ? PIECE : HDR + BIG - 2 * PIECE);
+		memcpy(got + i * PIECE, hva(r, BUF_GPA + 4096 * i), used_len(r, i));
+	}
+	assert_int_equal(hdr[10] | hdr[11] << 8, 3); /* num_buffers */
+	assert_memory_equal(got + HDR, frame, BIG);
+}
+
+/* Without MRG_RXBUF a frame must fit one buffer: one that does not is dropped, the buffer kept. */
+static void test_receive_unmerged_too_big_dropped(void **state)
+{
+	struct sw_ctx *ctx = *state;
+	struct rig *r = ctx->r;
+	struct virtio_dev *vd = virtio_net_dev(ctx->net);
+	uint8_t frame[200];
+	struct net_stats stats;
+
+	rig_drive(r, vd, NET_RXQ);
+	rig_post(r, 0, BUF_GPA, 100, true);
+	rig_post(r, 1, BUF_GPA + 4096, 100, true);
+	fill_frame(frame, sizeof(frame), 5);
+	assert_int_equal(send(ctx->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+	fill_frame(frame, FRAME, 6);
+	assert_int_equal(send(ctx->peer, frame, FRAME, 0), FRAME);
+	kick(vd, NET_RXQ);
+	virtio_net_stats(ctx->net, &stats);
+	assert_int_equal(stats.rx_dropped, 1);
+	assert_int_equal(stats.rx_frames, 1);
+	assert_int_equal(used_idx(r), 1);
+	assert_int_equal(used_id(r, 0), 0); /* the first buffer, given back for the next frame */
+	assert_int_equal(used_len(r, 0), HDR + FRAME);
+	assert_memory_equal(hva(r, BUF_GPA + HDR), frame, FRAME);
+}
+
+/*
  * The switch closes while the device is not even reading: the loop hears of it once and
  * stops watching the socket; what the guest sends is then dropped and counted.
  */
@@ -265,6 +325,8 @@ int main(void)
 	    SW_TEST(test_transmit_strips_header),
 	    SW_TEST(test_receive_adds_zero_header),
 	    SW_TEST(test_oversized_frame_dropped),
+	    SW_TEST(test_receive_merges_buffers),
+	    SW_TEST(test_receive_unmerged_too_big_dropped),
 	    SW_TEST(test_switch_gone),
 	    SW_TEST(test_switch_gone_on_send),
 	    cmocka_unit_test_setup_teardown(test_no_switch, rig_setup, rig_teardown),

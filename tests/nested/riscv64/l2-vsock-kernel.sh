@@ -3,7 +3,8 @@
 # Linux 6.1 Image's own config (CONFIG) plus CONFIG_VSOCKETS and CONFIG_VIRTIO_VSOCKETS,
 # which the shared Image lacks, from Debian's linux-source-6.1 (tools/deps.sh installs it).
 # About 8 minutes on 2 cores; cached in OUT_DIR (kept while CONFIG and the source package
-# are the same), then instant. Prints nothing; the Image is OUT_DIR/Image.
+# are the same), then instant; checkouts sharing OUT_DIR take turns (a lock beside it).
+# Prints nothing; the Image is OUT_DIR/Image.
 # usage: l2-vsock-kernel.sh CONFIG OUT_DIR
 set -eu
 [ $# -eq 2 ] || {
@@ -20,6 +21,10 @@ die() {
 [ -f "$tarball" ] || die "no $tarball (apt-get install linux-source-6.1)"
 [ -f "$config" ] || die "no kernel config $config"
 stamp="$(sha256sum "$config" | cut -c1-64) $(stat -c %s.%Y "$tarball") vsock"
+# OUT_DIR may be shared by checkouts (a machine cache): one builds, the others wait for it.
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
 if [ -f "$out/Image" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
 	exit 0
 fi

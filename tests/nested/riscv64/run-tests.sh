@@ -22,7 +22,8 @@
 #   NESTED_RV_L2_IMAGE    an L2 kernel with a vsock driver (CONFIG_VIRTIO_VSOCKETS) for
 #                         plic-snap, whose guest checks the vsock across the restore too
 #                         (default: the shared kernel's config plus vsock, built once by
-#                         l2-vsock-kernel.sh into the nested cache, ~8 min; "none": no
+#                         l2-vsock-kernel.sh, ~8 min, into EMBER_MACHINE_CACHE (default
+#                         ~/.cache/ember, shared by every checkout); "none": no
 #                         vsock checks, the shared kernel as L2)
 #   NESTED_RUN_TIMEOUT    seconds per ember run inside L1 (default 120)
 #   NESTED_START_TIMEOUT  seconds for L1 to reach its /init (default 30)
@@ -62,7 +63,11 @@ l2_cpus=2
 # With NESTED_RV_L2_IMAGE, plic-snap's L2 is that kernel (the L1 stays
 # NESTED_IMAGE_PLIC) and its guest checks the vsock too (ember.vsock=1).
 cache=${NESTED_CACHE:-$repo/build/nested/cache}
-l2_vsock_built=$cache/riscv64-l2-vsock
+# That kernel depends only on the shared config and Debian's source package (its stamp), so
+# it is kept per machine, not per checkout: a fresh clone's make check does not spend ~8 min
+# building it again. NESTED_CACHE, when given, keeps it there instead.
+machine_cache=${EMBER_MACHINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ember}
+l2_vsock_built=${NESTED_CACHE:-$machine_cache}/riscv64-l2-vsock
 l2_vsock_image=${NESTED_RV_L2_IMAGE:-$l2_vsock_built/Image}
 [ "$l2_vsock_image" != none ] || l2_vsock_image=
 plic_snap_kernel=/payload/Image plic_snap_boot=

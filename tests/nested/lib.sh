@@ -423,19 +423,21 @@ nested_report() {
 	return 1
 }
 
-# nested_watch_l1 QPID CONSOLE SECS: waits for the L1 QEMU (QPID, the
-# run-l1.sh that execs timeout(1)) to end. If its CONSOLE file does not grow
+# nested_watch_l1 QPID CONSOLE SECS [BEFORE_STOP]: waits for the L1 QEMU (QPID,
+# the run-l1.sh that execs timeout(1)) to end. If its CONSOLE file does not grow
 # for SECS seconds, L1's own kernel has stopped: each run inside L1 is bounded
 # by the /run.sh watchdog, which prints a result line well before that. Then
-# QEMU is stopped, the run that was going is printed, and it returns 1.
+# the command BEFORE_STOP runs, if given (say, to keep the vCPUs' state), QEMU
+# is stopped, the run that was going is printed, and it returns 1.
 nested_watch_l1() {
-	local qpid=$1 console=$2 secs=$3 size last=-1 silent=0
+	local qpid=$1 console=$2 secs=$3 before_stop=${4:-} size last=-1 silent=0
 	while kill -0 "$qpid" 2>/dev/null; do
 		size=$(stat -c %s "$console" 2>/dev/null || echo 0)
 		if [ "$size" != "$last" ]; then
 			last=$size
 			silent=0
 		elif [ $((silent += 1)) -ge "$secs" ]; then
+			[ -z "$before_stop" ] || "$before_stop" || true
 			pkill -TERM -P "$qpid" 2>/dev/null || true
 			kill "$qpid" 2>/dev/null || true
 			grep -a 'NESTED-BEGIN' "$console" | tail -n 1 | sed 's/^NESTED-BEGIN //'

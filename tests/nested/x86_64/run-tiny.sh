@@ -193,18 +193,9 @@ if [ "${VERBOSE:-0}" = 1 ]; then
 	tailpid=$!
 fi
 trap 'kill $qpid $tailpid 2>/dev/null || true' EXIT
-last=-1 silent=0
-while kill -0 "$qpid" 2>/dev/null; do
-	size=$(stat -c %s "$console")
-	if [ "$size" != "$last" ]; then
-		last=$size silent=0
-	elif [ $((silent += 1)) -ge "$freeze_secs" ]; then
-		"$here/../monitor-dump.py" "$monitor" 2 >"$frozen" 2>&1 || true
-		kill "$qpid" 2>/dev/null || true
-		break
-	fi
-	sleep 1
-done
+dump_l1() { "$here/../monitor-dump.py" "$monitor" 2 >"$frozen" 2>&1; }
+l1_frozen=0
+nested_watch_l1 "$qpid" "$console" "$freeze_secs" dump_l1 >/dev/null || l1_frozen=1
 wait "$qpid" || true
 [ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
 trap - EXIT
@@ -212,14 +203,12 @@ grep -a -q 'L1-STARTED' "$console" || {
 	echo "FAIL: nested/tiny-l1 (L1 did not start; see $console)"
 	exit 1
 }
-if [ -s "$frozen" ]; then
-	# Not judged as the test bed's known stall (that one prints an RCU stall and an NMI
-	# backtrace): a FAIL, with where L1 was, for whoever looks next.
+# Not judged as the test bed's known stall (that one prints an RCU stall and an NMI
+# backtrace): a FAIL, with where L1 was, for whoever looks next.
+[ "$l1_frozen" = 0 ] ||
 	echo "FAIL: nested/tiny-l1 (L1 stopped after '$(grep -a '^TINY-' "$console" | tail -n 1)': its console silent for ${freeze_secs}s; vCPU state in $frozen)"
-	status_frozen=1
-fi
 
-status=${status_frozen:-0}
+status=$l1_frozen
 # result NAME: PASS or FAIL from its TINY-RESULT line.
 result() {
 	local name=$1 line why=()

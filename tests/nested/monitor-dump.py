@@ -66,7 +66,10 @@ def dump(path, cpus):
     for cpu in range(cpus):
         talk(sock, "cpu %d" % cpu)
         print("== cpu %d: x/12i $pc\n" % cpu + talk(sock, "x/12i $pc"))
-        print("== cpu %d: x/32gx $rsp\n" % cpu + talk(sock, "x/32gx $rsp"))
+        # The monitor knows no $rsp (only the 32-bit $esp): the stack pointer from its registers.
+        rsp = re.search(r"RSP=([0-9a-f]+)", talk(sock, "info registers"))
+        if rsp:
+            print("== cpu %d: x/32gx RSP\n" % cpu + talk(sock, "x/32gx 0x" + rsp.group(1)))
     sock.close()
 
 if __name__ == "__main__":

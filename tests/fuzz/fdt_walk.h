@@ -380,6 +380,39 @@ static inline NOCOV void dtr_want_string(const struct dtr_tree *t, int node, con
 		BUG("%s/%s: not \"%s\"", node >= 0 ? t->item[node].name : "?", name, want);
 }
 
+/*
+ * The /chosen node (chosen) as a Linux boot reads it: bootargs exactly when there is a
+ * command line, both initrd bounds (two cells each) exactly when there is an initrd, and a
+ * stdout-path that names the console node (console).
+ */
+static inline NOCOV void dtr_want_chosen(const struct dtr_tree *t, int chosen, const char *cmdline,
+					 uint64_t initrd_addr, uint64_t initrd_size, int console)
+{
+	const struct dtr_item *it;
+	uint32_t cells[2];
+
+	if (cmdline)
+		dtr_want_string(t, chosen, "bootargs", cmdline);
+	else if (dtr_prop(t, chosen, "bootargs"))
+		BUG("bootargs without a command line");
+	if (!!dtr_prop(t, chosen, "linux,initrd-start") != !!initrd_size ||
+	    !!dtr_prop(t, chosen, "linux,initrd-end") != !!initrd_size)
+		BUG("initrd bounds %s an initrd", initrd_size ? "missing for" : "without");
+	if (initrd_size) {
+		uint64_t end = initrd_addr + initrd_size;
+
+		cells[0] = initrd_addr >> 32;
+		cells[1] = (uint32_t)initrd_addr;
+		dtr_want_cells(t, chosen, "linux,initrd-start", cells, 2);
+		cells[0] = end >> 32;
+		cells[1] = (uint32_t)end;
+		dtr_want_cells(t, chosen, "linux,initrd-end", cells, 2);
+	}
+	it = dtr_prop(t, chosen, "stdout-path");
+	if (!it || !it->len || it->val[it->len - 1] || dtr_path(t, (const char *)it->val) != console)
+		BUG("stdout-path does not name the UART");
+}
+
 /* Every phandle one cell, distinct and neither 0 nor ~0: a reference names one node. */
 static inline NOCOV void dtr_want_phandles(const struct dtr_tree *t)
 {

@@ -183,28 +183,8 @@ static NOCOV void check_tree(const struct arm_fdt_params *p)
 	want_reg(node, p->ram_base, p->ram_size);
 	dtr_want_string(&tree, node, "device_type", "memory");
 
-	node = node_at("/chosen", 0);
-	if (p->cmdline)
-		dtr_want_string(&tree, node, "bootargs", p->cmdline);
-	else if (dtr_prop(&tree, node, "bootargs"))
-		BUG("bootargs without a command line");
-	if (!!dtr_prop(&tree, node, "linux,initrd-start") != !!p->initrd_size ||
-	    !!dtr_prop(&tree, node, "linux,initrd-end") != !!p->initrd_size)
-		BUG("initrd bounds %s an initrd", p->initrd_size ? "missing for" : "without");
-	if (p->initrd_size) {
-		uint64_t end = p->initrd_addr + p->initrd_size;
-
-		cells[0] = p->initrd_addr >> 32;
-		cells[1] = (uint32_t)p->initrd_addr;
-		dtr_want_cells(&tree, node, "linux,initrd-start", cells, 2);
-		cells[0] = end >> 32;
-		cells[1] = (uint32_t)end;
-		dtr_want_cells(&tree, node, "linux,initrd-end", cells, 2);
-	}
-	it = dtr_prop(&tree, node, "stdout-path");
-	if (!it || !it->len || it->val[it->len - 1] ||
-	    dtr_path(&tree, (const char *)it->val) != node_at("/uart@%" PRIx64, p->uart.addr))
-		BUG("stdout-path does not name the UART");
+	dtr_want_chosen(&tree, node_at("/chosen", 0), p->cmdline, p->initrd_addr, p->initrd_size,
+			node_at("/uart@%" PRIx64, p->uart.addr));
 
 	node = node_at("/uart@%" PRIx64, p->uart.addr);
 	want_reg(node, p->uart.addr, p->uart.size);

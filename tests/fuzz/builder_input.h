@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct bin {
 	const uint8_t *p;
@@ -53,6 +54,26 @@ static inline uint64_t bin_u64(struct bin *b)
 static inline unsigned int bin_range(struct bin *b, unsigned int lo, unsigned int hi)
 {
 	return lo + bin_u16(b) % (hi - lo + 1);
+}
+
+/*
+ * The next (*n) bytes, or as many as are left (then *n says how many), moved out of the
+ * input into a heap block of their own, so that a read past them is the sanitizer's to
+ * catch. Never NULL; free() it.
+ */
+static inline uint8_t *bin_take(struct bin *b, size_t *n)
+{
+	uint8_t *p;
+
+	if (*n > b->n)
+		*n = b->n;
+	p = malloc(*n ? *n : 1);
+	if (!p)
+		abort();
+	memcpy(p, b->p, *n);
+	b->p += *n;
+	b->n -= *n;
+	return p;
 }
 
 /*

@@ -340,15 +340,7 @@ static void snapshot(struct rig *r, struct bin *s)
 		return;
 	}
 	n = bin_u8(s) % RESTORE_MAX;
-	if (n > s->n)
-		n = s->n;
-	/* A copy of its own, so a read past the section is the sanitizer's. */
-	p = malloc(n ? n : 1);
-	if (!p)
-		abort();
-	memcpy(p, s->p, n);
-	s->p += n;
-	s->n -= n;
+	p = bin_take(s, &n);
 	valid = section_valid(p, n);
 	if (valid != !restore(r, p, n))
 		abort();

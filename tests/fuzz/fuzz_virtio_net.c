@@ -32,10 +32,10 @@
  * closed the port); rx_frames + rx_dropped never exceed the frames offered by the switch
  * and the detour; the detour sees no more than it asked to peek at and only whole frames;
  * the device takes back the rate limiters it saved; it frees the detour (LeakSanitizer);
- * and every CHECK_EVERY inputs, no socket, epoll or timer fd has outlived its input.
+ * and every CHECK_EVERY inputs, no socket, epoll, timer or guest-memory fd has outlived its
+ * input.
  */
 #define _GNU_SOURCE /* accept4 */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -110,30 +110,6 @@ static void fail(const char *what)
 	abort();
 }
 
-/* Sockets, epoll and timer fds: the kinds an input opens. libFuzzer's pipes don't count. */
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *de;
-	char path[64], link[64];
-	int n = 0;
-	ssize_t len;
-
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir))) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
-			continue;
-		link[len] = '\0';
-		if (!strncmp(link, "socket:", 7) || !strncmp(link, "anon_inode:", 11))
-			n++;
-	}
-	closedir(dir);
-	return n;
-}
-
 void __sanitizer_set_death_callback(void (*callback)(void));
 
 /*
@@ -160,7 +136,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    listen(listen_fd, 4))
 		fail("cannot listen");
-	base_fds = count_fds();
+	base_fds = fuzz_count_input_fds(NULL);
 	return 0;
 }
 
@@ -493,7 +469,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(h->peer);
 	fuzz_driver_destroy(d);
 	free(d);
-	if (++inputs % CHECK_EVERY == 0 && count_fds() != base_fds)
+	if (++inputs % CHECK_EVERY == 0 && fuzz_count_input_fds(NULL) != base_fds)
 		fail("file descriptors leaked");
 	return 0;
 }

@@ -374,38 +374,6 @@ static void host_op(struct fuzz_driver *d, struct bin *s)
 	}
 }
 
-/*
- * Open fds of the kinds an input makes (sockets, the epoll and timer fds, guest memory),
- * which must not outlive it. Counting kinds, not all fds, ignores libFuzzer's own (the
- * symbolizer's pipes come and go). (report): name each.
- */
-static int count_input_fds(bool report)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *de;
-	char path[64], link[64];
-	int n = 0;
-	ssize_t len;
-
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir))) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
-			continue;
-		link[len] = '\0';
-		if (!strncmp(link, "socket:", 7) || !strncmp(link, "anon_inode:", 11) ||
-		    !strncmp(link, "/memfd:", 7)) {
-			if (report)
-				fprintf(stderr, "fuzz_virtio_vsock: fd %s: %s\n", de->d_name, link);
-			n++;
-		}
-	}
-	closedir(dir);
-	return n;
-}
-
 static void host_reset(struct host *h)
 {
 	unsigned int i;
@@ -429,7 +397,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned int i;
 
 	if (base_fds < 0)
-		base_fds = count_input_fds(false);
+		base_fds = fuzz_count_input_fds(NULL);
 	if (!d || fuzz_driver_init(d)) {
 		free(d);
 		return 0;
@@ -454,8 +422,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_driver_destroy(d);
 	free(d);
 	if (++inputs % CHECK_EVERY == 0) {
-		if (count_input_fds(false) != base_fds) {
-			count_input_fds(true);
+		if (fuzz_count_input_fds(NULL) != base_fds) {
+			fuzz_count_input_fds("fuzz_virtio_vsock");
 			fail("file descriptors leaked");
 		}
 		if (dir_entries(tmp_dir) != 0)

@@ -197,6 +197,7 @@ wait_out() {
 }
 # watchdog: the watchdog of start for \$pid, whose number it keeps in /tmp/NAME.pid; a
 # run that replaces its ember (a snapshot's restore) writes the new one's number there.
+# An ember still there 10 s after its SIGKILL is reported (stuck).
 watchdog() {
 	echo \$pid >/tmp/\$name.pid
 	(
@@ -206,9 +207,38 @@ watchdog() {
 		: >/tmp/\$name.timedout
 		kill \$p
 		sleep 5
-		kill -9 \$p 2>/dev/null
+		kill -9 \$p 2>/dev/null || exit 0
+		sleep 10
+		! alive \$p || stuck \$p
 	) &
 	wd=\$!
+}
+# alive PID: PID is there and not a zombie (one that SIGKILL has ended but nobody reaped).
+alive() {
+	[ -e /proc/\$1/status ] && ! grep -q '^State:.*Z' /proc/\$1/status 2>/dev/null
+}
+# stuck PID: NESTED-STUCK lines for a process that SIGKILL did not end (asleep in L1's
+# kernel): its state, and each thread's state and kernel stack.
+stuck() {
+	echo "NESTED-STUCK \$name pid=\$1 \$(sed -n 's/^State:[[:space:]]*//p' /proc/\$1/status 2>/dev/null) wchan=\$(cat /proc/\$1/wchan 2>/dev/null)"
+	for t in /proc/\$1/task/*; do
+		echo "NESTED-STUCK \$name thread \${t##*/} \$(cat \$t/comm 2>/dev/null): \$(sed -n 's/^State:[[:space:]]*//p' \$t/status 2>/dev/null)"
+		sed "s/^/NESTED-STUCK \$name   /" \$t/stack 2>/dev/null
+	done
+}
+# reap PID SECS: after a SIGKILL, waits for PID as wait does, but for at most SECS s:
+# one still there then is reported (stuck), not waited for, and the status is 255.
+reap() {
+	i=0
+	while [ \$i -lt \$((\$2 * 10)) ] && alive \$1; do
+		sleep 0.1
+		i=\$((i + 1))
+	done
+	if alive \$1; then
+		stuck \$1
+		return 255
+	fi
+	wait \$1
 }
 # finish: wait for ember, stop its watchdog, print the result.
 finish() {
@@ -423,24 +453,43 @@ nested_report() {
 	return 1
 }
 
-# nested_watch_l1 QPID CONSOLE SECS [BEFORE_STOP]: waits for the L1 QEMU (QPID,
-# the run-l1.sh that execs timeout(1)) to end. If its CONSOLE file does not grow
-# for SECS seconds, L1's own kernel has stopped: each run inside L1 is bounded
-# by the /run.sh watchdog, which prints a result line well before that. Then
-# the command BEFORE_STOP runs, if given (say, to keep the vCPUs' state), QEMU
-# is stopped, the run that was going is printed, and it returns 1.
+# nested_watch_l1 QPID CONSOLE SECS [BEFORE_STOP [PROGRESS_RE PROGRESS_SECS]]: waits
+# for the L1 QEMU (QPID, the run-l1.sh that execs timeout(1)) to end. If its CONSOLE
+# file does not grow for SECS seconds, L1's own kernel has stopped: each run inside L1
+# is bounded by the /run.sh watchdog, which prints a result line well before that.
+# With PROGRESS_RE, L1 has also stopped if no new line matches it for PROGRESS_SECS
+# seconds although the console grows: an L1 whose user space no longer runs can go on
+# printing kernel warnings (RCU stalls, lockups) until QEMU's time limit. Then the
+# command BEFORE_STOP runs, if given (say, to keep the vCPUs' state), QEMU is stopped,
+# two lines are printed, the run that was going and why L1 was judged stopped, and it
+# returns 1.
 nested_watch_l1() {
-	local qpid=$1 console=$2 secs=$3 before_stop=${4:-} size last=-1 silent=0
+	local qpid=$1 console=$2 secs=$3 before_stop=${4:-} progress_re=${5:-} progress_secs=${6:-0}
+	local size last=-1 silent=0 marks last_marks=-1 still=0 why=
 	while kill -0 "$qpid" 2>/dev/null; do
 		size=$(stat -c %s "$console" 2>/dev/null || echo 0)
 		if [ "$size" != "$last" ]; then
 			last=$size
 			silent=0
 		elif [ $((silent += 1)) -ge "$secs" ]; then
+			why="its console silent for ${secs}s"
+		fi
+		if [ -n "$progress_re" ] && [ -z "$why" ]; then
+			marks=$(grep -a -c -E "$progress_re" "$console" 2>/dev/null || true)
+			if [ "$marks" != "$last_marks" ]; then
+				last_marks=$marks
+				still=0
+			elif [ $((still += 1)) -ge "$progress_secs" ]; then
+				why="no progress line for ${progress_secs}s, its console still growing: $(tail -c 2000 "$console" |
+					tr -d '\r' | grep -a -v '^[[:space:]]*$' | tail -n 1 | cut -c 1-160)"
+			fi
+		fi
+		if [ -n "$why" ]; then
 			[ -z "$before_stop" ] || "$before_stop" || true
 			pkill -TERM -P "$qpid" 2>/dev/null || true
 			kill "$qpid" 2>/dev/null || true
 			grep -a 'NESTED-BEGIN' "$console" | tail -n 1 | sed 's/^NESTED-BEGIN //'
+			echo "$why"
 			return 1
 		fi
 		sleep 1
@@ -455,13 +504,16 @@ nested_watch_l1() {
 # only an L1 that never printed L1-STARTED within $start_timeout s, or whose
 # console then stayed silent for $freeze_secs s (L1 itself stopped: every run
 # again), $tries boots in all, and says so. The caller's globals: log (each
-# try's console is appended), start_timeout, freeze_secs, tries; l1_pids is set
-# while QEMU runs (for the caller's cleanup trap); status=1 when a stopped L1
-# has no boot left ("FAIL: nested/<CONSOLE's name>"). Returns 1 if L1 never
-# started. VERBOSE=1 streams the console.
-# shellcheck disable=SC2154,SC2034 # (log, tries, start_timeout, freeze_secs, l1_pids, status: the caller's)
+# try's console is appended), start_timeout, freeze_secs, tries, and if set
+# l1_before_stop, l1_progress_re and l1_progress_secs (nested_watch_l1's
+# BEFORE_STOP, PROGRESS_RE and PROGRESS_SECS); l1_pids is set while QEMU runs
+# (for the caller's cleanup trap); l1_end says how the last L1 ended (for a run
+# with no result); status=1 when a stopped L1 has no boot left ("FAIL:
+# nested/<CONSOLE's name>"). Returns 1 if L1 never started. VERBOSE=1 streams
+# the console.
+# shellcheck disable=SC2154,SC2034 # (log, tries, start_timeout, freeze_secs, l1_*, status: the caller's)
 nested_boot_l1() {
-	local l1="L1${1:+ ($1)}" cur=$2 try t0 qpid tailpid='' rc late frozen='' frozen_in
+	local l1="L1${1:+ ($1)}" cur=$2 total=$3 try t0 qpid tailpid='' rc late frozen='' frozen_in panic
 	shift 3
 	for try in $(seq 1 "$tries"); do
 		[ "$try" -eq 1 ] || [ -n "$frozen" ] ||
@@ -491,11 +543,21 @@ nested_boot_l1() {
 		frozen=
 		if grep -q -a 'L1-STARTED' "$cur"; then
 			echo "=== $l1 reached /init after $(($(date +%s) - t0))s ===" >>"$log"
-			frozen_in=$(nested_watch_l1 "$qpid" "$cur" "$freeze_secs") ||
-				frozen="$l1 stopped during ${frozen_in:-its start} (its console silent for ${freeze_secs}s)"
+			frozen_in=$(nested_watch_l1 "$qpid" "$cur" "$freeze_secs" "${l1_before_stop:-}" \
+				"${l1_progress_re:-}" "${l1_progress_secs:-0}") ||
+				frozen="$l1 stopped during $(head -n 1 <<<"$frozen_in" | sed 's/^$/its start/') ($(sed -n 2p <<<"$frozen_in"))"
 		fi
 		rc=0
 		wait "$qpid" || rc=$?
+		case $rc in
+		0) l1_end="QEMU exited 0 after $(($(date +%s) - t0))s" ;;
+		124 | 137) l1_end="QEMU killed at its ${total}s limit" ;;
+		*) l1_end="QEMU exited $rc after $(($(date +%s) - t0))s" ;;
+		esac
+		# L2s print on this console too; L1's own panic (panic=-1) is the last one.
+		panic=$(grep -a 'Kernel panic - not syncing' "$cur" | tail -n 1 | tr -d '\r' | cut -c 1-160 || true)
+		[ -z "$panic" ] || l1_end="$l1_end; the console's last panic: $panic"
+		[ -z "$frozen" ] || l1_end="$frozen"
 		[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
 		l1_pids=
 		tr -d '\r' <"$cur" >"$cur.tmp" && mv "$cur.tmp" "$cur"
@@ -519,6 +581,14 @@ nested_boot_l1() {
 	return 1
 }
 
+# nested_stuck NAME SECTION: why run NAME failed if its section has NESTED-STUCK lines
+# (an ember that SIGKILL did not end, asleep in L1's kernel); nothing if not.
+nested_stuck() {
+	local m
+	m=$(grep -a -m 1 "^NESTED-STUCK $1 pid=" "$2" || true)
+	[ -z "$m" ] || echo "ember did not end on SIGKILL: ${m#NESTED-STUCK "$1" } (its threads' stacks in $2)"
+}
+
 # nested_judge NAME CONSOLE NOT_STARTED NOTE WANT_CPUS MARKER...: judges run NAME
 # from its section of an L1 CONSOLE (kept in $out/NAME.out) and prints its
 # nested_report line. NOT_STARTED: the reason if that L1 never started (empty if
@@ -537,12 +607,14 @@ nested_judge() {
 	res=$(grep -a "^NESTED-RESULT $name " "$sect" || true)
 	cpus=$(grep -a -o 'L2-CPUS=[0-9]*' "$sect" | head -n 1 | cut -d= -f2 || true)
 	lasterr=$(grep -a "^NESTED-STDERR $name: ." "$sect" | tail -n 1 | sed "s/^NESTED-STDERR $name: //" || true)
+	m=$(nested_stuck "$name" "$sect")
+	[ -z "$m" ] || reasons+=("$m")
 	if [ -n "$not_started" ]; then
 		reasons+=("$not_started")
 	elif [ ! -s "$sect" ]; then
 		reasons+=("never started: L1 ended or timed out before it$note")
 	elif [ -z "$res" ]; then
-		reasons+=("no result: L1 ended or timed out during the run")
+		reasons+=("no result: L1 ended during the run: ${l1_end:-how, unknown}")
 	else
 		rc=$(sed -n 's/.* rc=\([0-9]*\) .*/\1/p' <<<"$res")
 		secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$res")

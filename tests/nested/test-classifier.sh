@@ -135,4 +135,48 @@ check_runs never-started-after-stall 2 "REDO: nested/a (test-bed stall: L1 soft 
 nested: b never started (its L1 ended after a stalled); it goes to the new L1 too
 PASS: nested/a (9.0s in L1, cpus=2)
 PASS: nested/b (9.0s in L1, cpus=2)" a b
+
+# --- nested_watch_l1: when L1 is judged stopped ---------------------------------
+# watch_case CASE WANT_RC WANT_OUTPUT LINE_CMD PROGRESS_SECS: a stand-in QEMU that runs
+# LINE_CMD every 0.2 s for 5 s (appending to the console) after a NESTED-BEGIN, watched with a
+# 3 s silence limit and, if PROGRESS_SECS is not 0, a progress limit that long.
+watch_case() {
+	local name=$1 want_rc=$2 want=$3 cmd=$4 psecs=$5 qpid got rc=0 re=
+	: >"$out/console"
+	# shellcheck disable=SC2016 # (the stand-in's own $n)
+	bash -c 'trap "exit 0" TERM; echo "NESTED-BEGIN run-x" >>"$1"; n=0
+		while [ $n -lt 25 ]; do n=$((n + 1)); eval "$2"; sleep 0.2; done' _ "$out/console" "$cmd" 2>/dev/null &
+	qpid=$!
+	[ "$psecs" = 0 ] || re='^NESTED-(BEGIN|STEP|RESULT) '
+	got=$(nested_watch_l1 "$qpid" "$out/console" 3 "" "$re" "$psecs") || rc=$?
+	kill "$qpid" 2>/dev/null || true
+	wait "$qpid" 2>/dev/null || true
+	if [ "$rc" = "$want_rc" ] && [ "$got" = "$want" ]; then
+		echo "PASS: nested-classifier/$name"
+	else
+		echo "FAIL: nested-classifier/$name (rc=$rc, printed: $(tr '\n' '|' <<<"$got"))"
+		status=1
+	fi
+}
+watch_case watch-silent 1 "run-x
+its console silent for 3s" ":" 0
+# Kernel warnings only (say, RCU stalls while L1's user space no longer runs).
+# shellcheck disable=SC2016 # (the stand-in's $n and $1)
+watch_case watch-no-progress 1 "run-x
+no progress line for 2s, its console still growing: rcu: INFO: stall 5" \
+	'[ $n -gt 5 ] || echo "rcu: INFO: stall $n" >>"$1"; [ $n -le 5 ] || echo "rcu: INFO: stall 5" >>"$1"' 2
+# Steps keep a long run going; the stand-in ends by itself (5 s): not stopped.
+# shellcheck disable=SC2016 # (the stand-in's $n and $1)
+watch_case watch-steps 0 "" 'echo "NESTED-STEP run-x $n" >>"$1"' 2
+
+# --- nested_stuck: an ember that SIGKILL did not end ----------------------------
+printf 'NESTED-BEGIN s\nNESTED-STUCK s pid=42 D (disk sleep) wchan=0\nNESTED-STUCK s thread 42 ember: D\n' >"$out/s.out"
+got=$(nested_stuck s "$out/s.out")
+if [ "$got" = "ember did not end on SIGKILL: pid=42 D (disk sleep) wchan=0 (its threads' stacks in $out/s.out)" ] &&
+	[ -z "$(nested_stuck s "$out/console")" ]; then
+	echo "PASS: nested-classifier/stuck-ember"
+else
+	echo "FAIL: nested-classifier/stuck-ember (printed: $got)"
+	status=1
+fi
 exit $status

@@ -137,6 +137,13 @@ case " ${tests[*]} " in
 	;;
 esac
 stock_vda="L2-VDA-READ=$(head -c 27 "$payload/disk0.img")"
+# The keeper VM's guest (gen_script), from make guests.
+keeper=${NESTED_KEEPER:-$repo/build/guest/fleet_idle.elf}
+if [ -f "$keeper" ]; then
+	ln -s "$keeper" "$payload/fleet_idle.elf"
+else
+	echo "nested: no keeper guest at $keeper (make guests): each run's VM is L1's only one, which has stopped L1 here (see run-tiny.sh)"
+fi
 
 # gen_script NAME...: /run.sh for an L1 that does those runs. Each run is
 # delimited by NESTED-BEGIN and NESTED-RESULT; ember's stderr is kept apart and
@@ -167,6 +174,12 @@ run_vsock() {
 	cat /tmp/vsock-echo.out /tmp/vsock-client.out
 }
 
+# step WHAT: a progress line of a run whose guest prints to a file, not to the console:
+# L1's console then shows that L1 goes on (the host stops an L1 that shows none for long).
+step() {
+	echo "NESTED-STEP \$name \$1 t=\$(now)"
+}
+
 # run_snapshot NAME ARGS...: boot with ARGS and an API socket; once the guest is
 # ready, pause it, snapshot it and SIGKILL ember; move L1's address from tap0 to
 # tap1; restore in a new ember with tap1 in network_overrides, and send the
@@ -187,14 +200,17 @@ run_snapshot() {
 		sleep 0.1
 		i=\$((i + 1))
 	done
+	step "ready=\$(grep -c L2-SNAP-READY /tmp/\$name.out)"
 	snap0=\$(now)
 	/payload/api_client /tmp/a1.sock PATCH /vm '{"state":"Paused"}' >>/tmp/\$name.api 2>&1
 	/payload/api_client /tmp/a1.sock PUT /snapshot/create \\
 		'{"snapshot_type":"Full","snapshot_path":"/tmp/snap.state","mem_file_path":"/tmp/snap.mem"}' \\
 		>>/tmp/\$name.api 2>&1
 	snap1=\$(now)
+	step "paused and saved"
 	kill -9 \$pid
-	wait \$pid
+	reap \$pid 20
+	step "killed"
 	ls -ls /tmp/snap.state /tmp/snap.mem >>/tmp/\$name.api 2>&1
 	ip addr del 169.254.100.1/24 dev tap0
 	tunctl -t tap1 >/dev/null 2>&1
@@ -208,6 +224,7 @@ run_snapshot() {
 		'{"snapshot_path":"/tmp/snap.state","mem_backend":{"backend_type":"File","backend_path":"/tmp/snap.mem"},"network_overrides":[{"iface_id":"net0","host_dev_name":"tap1"}],"resume_vm":true}' \\
 		>>/tmp/\$name.api 2>&1
 	load1=\$(now)
+	step "loaded"
 	echo "snapshot \$(awk "BEGIN { print \$snap1 - \$snap0 }") s, load \$(awk "BEGIN { print \$load1 - \$load0 }") s (L1 time)" >>/tmp/\$name.api
 	# The guest connects to the host's echo at once; the host's client waits for its own.
 	echo go >&3
@@ -269,6 +286,7 @@ EOF
 			sleep 1
 			i=\$((i + 1))
 		done
+		step "l2-\$vm up=\$(grep -c L2-CPUS /tmp/l2-\$vm.out)"
 	done
 	# Every thread of each ember (its vCPU too, once its guest prints) on its one CPU.
 	i=0
@@ -276,6 +294,7 @@ EOF
 		sleep 1
 		i=\$((i + 1))
 	done
+	step "both up"
 	for i in 1 2; do
 		p=\$(cut -d' ' -f1 /tmp/fleet/vms/l2-\$i/ember.pid)
 		echo "L1-TASK-CPUS l2-\$i threads=\$(ls /proc/\$p/task | wc -l) cpus=\$(cat /proc/\$p/task/*/status | sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' | sort -u | tr '\\n' ' ')"
@@ -286,6 +305,7 @@ EOF
 		i=\$((i + 1))
 	done
 	[ \$i -lt $run_timeout ] || { : >/tmp/\$name.timedout; ctl vm kill l2-1; ctl vm kill l2-2; }
+	step "ended"
 	t1=\$(now)
 	sleep 1
 	exec 4>&-
@@ -368,6 +388,18 @@ run_kill() {
 	echo "NESTED-RESULT \$name rc=\$rc secs=\$(awk "BEGIN { printf \\"%.1f\\", \$t1 - \$t0 }") timeout=0"
 }
 EOS
+	# A keeper: one idle VM for the whole of L1's runs, so that KVM's preempt-notifier
+	# static key stays on and the runs' VMs, each the only one, do not patch L1's
+	# __schedule with every start and end; why that can stop L1 here: run-tiny.sh.
+	if [ -f "$payload/fleet_idle.elf" ]; then
+		cat <<EOS
+ember --kernel /payload/fleet_idle.elf --memory 32 --boot-args console=ttyS0 </dev/null >/tmp/keeper.out 2>&1 &
+keeper=\$!
+i=0
+while [ \$i -lt 100 ] && ! grep -q IDLE-READY /tmp/keeper.out; do sleep 0.1; i=\$((i + 1)); done
+echo "NESTED-KEEPER ready=\$(grep -c IDLE-READY /tmp/keeper.out)"
+EOS
+	fi
 	for t in "${tests[@]}"; do
 		case " $* " in *" ${t%% *} "*) ;; *) continue ;; esac
 		case $t in
@@ -380,12 +412,30 @@ EOS
 		*) echo "run $t" ;;
 		esac
 	done
+	# shellcheck disable=SC2016 # (L1's $keeper)
+	[ ! -f "$payload/fleet_idle.elf" ] || echo 'kill $keeper'
 	echo 'echo "NESTED-DONE"'
 }
 
 # --- boot L1, retrying only when it never reached its /init ------------------
 # L1 silent this long means L1 is stuck, not a run: the /run.sh watchdog ends any run sooner.
 freeze_secs=$((run_timeout + 30))
+# Nor is any run without a NESTED- line this long (the fleet's and snapshot's print a
+# NESTED-STEP after each wait): an L1 whose user space stopped may still print kernel
+# warnings until QEMU's time limit (seen in CI: a run with no result after ~20 minutes).
+l1_progress_re='^NESTED-(BEGIN|STEP|RESULT) '
+l1_progress_secs=$((2 * run_timeout + 30))
+# Then the vCPUs' state (monitor-dump.py, through a second monitor on a socket) goes to
+# $stopped, to tell where L1 was.
+monitor=$out/monitor.sock
+stopped=$out/l1-stopped.txt
+rm -f "$stopped"
+# shellcheck disable=SC2317 # (called by nested_watch_l1)
+dump_l1() {
+	echo "=== L1 boot $boots, $(date -u +%FT%TZ) ===" >>"$stopped"
+	"$here/../monitor-dump.py" "$monitor" 2 >>"$stopped" 2>&1
+}
+l1_before_stop=dump_l1
 # The last L1 console, without carriage returns (see nested_boot_l1).
 cur=$out/l1.log
 l1_pids=
@@ -409,7 +459,9 @@ boot_runs() {
 	"$here/mk-l1-initramfs.sh" "$initrd" "$ember" "$script" "$payload" >>"$log" 2>&1 ||
 		setup_fail "could not build the L1 initramfs (see $log)"
 	not_started=
-	nested_boot_l1 "" "$cur" "$total" "$here/run-l1.sh" "$initrd" "$total" ||
+	rm -f "$monitor"
+	nested_boot_l1 "" "$cur" "$total" "$here/run-l1.sh" "$initrd" "$total" \
+		-monitor "unix:$monitor,server=on,wait=off" ||
 		not_started="L1 did not start in $tries tries"
 	# The first L1 never starting is a setup problem; a later one fails its runs.
 	[ -z "$not_started" ] || [ "$boots" -gt 1 ] || setup_fail "$not_started"
@@ -509,12 +561,14 @@ judge_run() {
 	res=$(grep -a "^NESTED-RESULT $name " "$sect" || true)
 	cpus=$(grep -a -o 'L2-CPUS=[0-9]*' "$sect" | head -n 1 | cut -d= -f2 || true)
 	lasterr=$(grep -a "^NESTED-STDERR $name: ." "$sect" | tail -n 1 | sed "s/^NESTED-STDERR $name: //" || true)
+	m=$(nested_stuck "$name" "$sect")
+	[ -z "$m" ] || reasons+=("$m")
 	if [ -n "$not_started" ]; then
 		reasons+=("$not_started")
 	elif [ ! -s "$sect" ]; then
 		reasons+=("never started: L1 ended or timed out before it$kvm_missing")
 	elif [ -z "$res" ]; then
-		reasons+=("no result: L1 ended or timed out during the run")
+		reasons+=("no result: L1 ended during the run: ${l1_end:-how, unknown}")
 	else
 		rc=$(sed -n 's/.* rc=\([0-9]*\) .*/\1/p' <<<"$res")
 		secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$res")

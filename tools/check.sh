@@ -18,7 +18,8 @@ results=build/check-results.txt
 : >"$results"
 
 # Run one step; its PASS/FAIL lines are kept, the rest goes to build/check-<name>.log.
-# REDO lines (a nested run done again after a test-bed stall) are shown, not counted.
+# REDO lines (a nested run done again after a test-bed stall) and the nested tiers' notes
+# (an L1 retried, or stopped and booted again) are shown, not counted.
 step() {
 	local name=$1 t0=$SECONDS
 	shift
@@ -26,7 +27,7 @@ step() {
 	"$@" >"build/check-$name.log" 2>&1
 	local rc=$?
 	echo "   ($name took $((SECONDS - t0)) s)"
-	grep -E '^REDO: ' "build/check-$name.log"
+	grep -E '^REDO: |^nested: ' "build/check-$name.log" | grep -v '^nested: full log in '
 	grep -E '^(PASS|FAIL): ' "build/check-$name.log" | tee -a "$results"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "build/check-$name.log"; then
 		echo "FAIL: $name (exit status $rc, see build/check-$name.log)" | tee -a "$results"

@@ -422,7 +422,7 @@ EOS
 freeze_secs=$((run_timeout + 30))
 # Nor is any run without a NESTED- line this long (the fleet's and snapshot's print a
 # NESTED-STEP after each wait): an L1 whose user space stopped may still print kernel
-# warnings until QEMU's time limit (seen in CI: a run with no result after ~20 minutes).
+# warnings until QEMU's time limit (which fits one CI run: no result, ~20 minutes lost).
 l1_progress_re='^NESTED-(BEGIN|STEP|RESULT) '
 l1_progress_secs=$((2 * run_timeout + 30))
 # Then the vCPUs' state (monitor-dump.py, through a second monitor on a socket) goes to
